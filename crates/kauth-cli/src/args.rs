@@ -1,0 +1,89 @@
+//! Argument types shared by subcommands: durations, points in time, output formats.
+
+use time::OffsetDateTime;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// For people.
+    #[value(alias = "table")]
+    Text,
+    /// For scripts: one JSON document on stdout.
+    Json,
+}
+
+/// Parses `90s`, `52m`, `8760h`, `30d`, `1y`, `1h30m` (Go's duration units plus `d` and `y`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    let mut seen_unit = false;
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit: u64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'y' => 365 * 86_400,
+            _ => return Err(format!("{s:?}: unknown unit {c:?} (use s, m, h, d or y)")),
+        };
+        let n: u64 = num.parse().map_err(|_| format!("{s:?}: expected a number before {c:?}"))?;
+        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(|| format!("{s:?}: too large"))?;
+        num.clear();
+        seen_unit = true;
+    }
+    if !num.is_empty() || !seen_unit {
+        return Err(format!("{s:?}: expected a duration such as 30d, 8760h or 90s"));
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
+/// Parses an RFC 3339 time (`2027-06-01T00:00:00Z`) or `@<unix seconds>`.
+pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    if let Some(secs) = s.strip_prefix('@') {
+        let n: i64 = secs.parse().map_err(|_| format!("{s:?}: expected @<unix seconds>"))?;
+        return OffsetDateTime::from_unix_timestamp(n).map_err(|e| format!("{s:?}: {e}"));
+    }
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{s:?}: expected RFC 3339 such as 2027-06-01T00:00:00Z ({e})"))
+}
+
+/// The time a command evaluates at: `--at` when given, else the clock (read here, at the edge).
+pub fn now_or(at: Option<OffsetDateTime>) -> OffsetDateTime {
+    at.unwrap_or_else(OffsetDateTime::now_utc)
+}
+
+/// Prints a value as pretty JSON.
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), crate::Failure> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| crate::Failure::unsound(format!("encoding JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap().as_secs(), 90);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_duration("30d").unwrap().as_secs(), 30 * 86_400);
+        assert_eq!(parse_duration("10y").unwrap().as_secs(), 10 * 365 * 86_400);
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("99999999999999999999y").is_err());
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("@1700000000").unwrap().unix_timestamp(), 1_700_000_000);
+        assert_eq!(parse_time("2023-11-14T22:13:20Z").unwrap().unix_timestamp(), 1_700_000_000);
+        assert!(parse_time("yesterday").is_err());
+    }
+}

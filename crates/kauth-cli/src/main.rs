@@ -1,0 +1,79 @@
+//! `kauth`: the command-line front of the kauth library.
+//!
+//! Exit codes, the same for every subcommand: 0 success; 1 the thing examined is not sound (an
+//! expired certificate, a verification finding, a refused conflict); 2 bad input or usage (an
+//! unreadable file, a malformed certificate, an invalid option).
+#![forbid(unsafe_code)]
+
+mod args;
+mod cert_cmd;
+mod pki_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Kubernetes authentication and authorization: cluster PKI, tokens, RBAC, and an auth server.
+#[derive(Debug, Parser)]
+#[command(name = "kauth", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The kubeadm-compatible cluster PKI: init, check, verify, renew.
+    Pki(pki_cmd::PkiArgs),
+    /// Certificates, chains, CSRs and kubeconfigs, in Kubernetes terms.
+    Cert(cert_cmd::CertArgs),
+}
+
+/// An error that ends the command, with its exit code.
+#[derive(Debug)]
+pub struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    /// Exit 1: the subject is not sound, or the operation was refused.
+    pub fn unsound(message: impl Into<String>) -> Self {
+        Failure { code: 1, message: message.into() }
+    }
+
+    /// Exit 2: bad input or usage.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Failure { code: 2, message: message.into() }
+    }
+}
+
+impl From<kauth::pki::PkiError> for Failure {
+    fn from(e: kauth::pki::PkiError) -> Self {
+        use kauth::pki::PkiError as E;
+        let code = match &e {
+            E::Io { .. } | E::Malformed { .. } | E::Config { .. } | E::UnknownName { .. } => 2,
+            E::KeyMismatch { .. } | E::Conflict { .. } | E::Crypto { .. } => 1,
+        };
+        Failure { code, message: e.to_string() }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KAUTH_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Pki(a) => pki_cmd::run(a),
+        Command::Cert(a) => cert_cmd::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("kauth: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! kauth: Kubernetes authentication and authorization, as a library.
+//!
+//! This crate holds the pure logic: no async runtime, no HTTP server, no clock reads deep inside.
+//! Time is always an input (`now`), so every decision can be replayed and tested with a fake clock.
+//!
+//! - [`pki`]: the kubeadm-compatible cluster PKI (`kauth pki init|check|verify|renew`) and certificate
+//!   inspection in Kubernetes terms (`kauth cert inspect`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod pki;
