@@ -231,6 +231,6 @@ mod tests {
     #[test]
     fn kubeadm_time_format() {
         let t = OffsetDateTime::from_unix_timestamp(1_826_000_000).unwrap();
-        assert_eq!(kubeadm_time(t), "Nov 11, 2027 08:53 UTC");
+        assert_eq!(kubeadm_time(t), "Nov 12, 2027 06:13 UTC");
     }
 }

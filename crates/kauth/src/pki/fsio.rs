@@ -68,6 +68,15 @@ fn write_new(tmp: &Path, contents: &[u8], mode: FileMode) -> Result<(), PkiError
     file.sync_all().map_err(|e| PkiError::io(tmp, "sync", e))
 }
 
+/// Creates `dir` if needed and proves a file can be created in it, so that a run that cannot
+/// write fails before it does any work (and before it writes anything else).
+pub fn ensure_writable_dir(dir: &Path) -> Result<(), PkiError> {
+    fs::create_dir_all(dir).map_err(|e| PkiError::io(dir, "create directory", e))?;
+    let probe = dir.join(format!(".kauth-probe-{}", std::process::id()));
+    File::create(&probe).map_err(|e| PkiError::io(dir, "write into directory", e))?;
+    fs::remove_file(&probe).map_err(|e| PkiError::io(&probe, "remove", e))
+}
+
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>, PkiError> {
     fs::read(path).map_err(|e| PkiError::io(path, "read", e))

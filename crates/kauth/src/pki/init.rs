@@ -65,6 +65,9 @@ struct Plan {
 pub fn init(layout: &Layout, cfg: &PkiConfig, force: bool, now: OffsetDateTime) -> Result<InitReport, PkiError> {
     let leaves = cfg.leaves()?;
     let kubeconfigs = cfg.kubeconfigs()?;
+    for dir in [layout.root().to_path_buf(), layout.cert_dir().to_path_buf(), layout.cert_dir().join("etcd")] {
+        super::fsio::ensure_writable_dir(&dir)?;
+    }
     let mut plan = Plan::default();
 
     let mut cas: HashMap<CaId, (CertInfo, PrivateKey)> = HashMap::new();

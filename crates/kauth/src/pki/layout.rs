@@ -164,7 +164,7 @@ pub fn load_kubeconfig_data(what: &str, data: &[u8], base_dir: Option<&Path>) ->
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PkiError> {
     match std::fs::read(path) {
         Ok(d) => Ok(Some(d)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => Ok(None),
         Err(e) => Err(PkiError::io(path, "read", e)),
     }
 }

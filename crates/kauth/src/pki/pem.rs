@@ -76,7 +76,9 @@ pub fn label(kind: SectionKind) -> &'static str {
 fn describe(e: &pem::Error) -> String {
     match e {
         pem::Error::MissingSectionEnd { end_marker } => {
-            format!("truncated PEM: no {} line", String::from_utf8_lossy(end_marker).trim())
+            let label = String::from_utf8_lossy(end_marker);
+            let label = label.trim().trim_start_matches("-----END ").trim_end_matches('-');
+            format!("truncated PEM: no -----END {label}----- line")
         }
         pem::Error::IllegalSectionStart { line } => {
             format!("malformed PEM BEGIN line {:?}", String::from_utf8_lossy(line))
