@@ -1,0 +1,118 @@
+//! TLS for the apiserver role: a serving certificate, and client certificates that are
+//! *optional* (as kube-apiserver: a client without one may still present a token), but when
+//! presented must chain to the client CA and allow TLS client authentication (EKU clientAuth).
+
+use std::sync::Arc;
+
+use kauth::pki::pem::{self, SectionKind};
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Why a TLS configuration could not be built. Each names the input at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM input was unreadable or held the wrong kind of block.
+    #[error(transparent)]
+    Pem(#[from] kauth::pki::PkiError),
+    /// The input holds no block of the needed kind.
+    #[error("{what}: holds no {expected} block")]
+    Missing {
+        /// The input.
+        what: String,
+        /// The PEM label expected.
+        expected: &'static str,
+    },
+    /// rustls refused the material (a key that does not match the certificate, a CA it cannot use).
+    #[error("{what}: {source}")]
+    Rustls {
+        /// The input.
+        what: String,
+        /// rustls' error.
+        source: rustls::Error,
+    },
+    /// The client CA bundle could not be turned into a verifier.
+    #[error("client CA: {0}")]
+    Verifier(String),
+}
+
+/// The only crypto provider kauth uses.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Every certificate in a PEM bundle, in order.
+pub fn certificates(what: &str, data: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Vec<_> = pem::sections(what, data)?
+        .into_iter()
+        .filter(|s| s.kind == SectionKind::Certificate)
+        .map(|s| CertificateDer::from(s.der))
+        .collect();
+    if certs.is_empty() {
+        return Err(TlsError::Missing { what: what.to_owned(), expected: "CERTIFICATE" });
+    }
+    Ok(certs)
+}
+
+/// The first private key in a PEM input (PKCS#1, SEC1 or PKCS#8).
+pub fn private_key(what: &str, data: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
+    let section = pem::sections(what, data)?
+        .into_iter()
+        .find(|s| pem::is_private_key(s.kind))
+        .ok_or_else(|| TlsError::Missing { what: what.to_owned(), expected: "PRIVATE KEY" })?;
+    let der = match section.kind {
+        SectionKind::RsaPrivateKey => PrivateKeyDer::Pkcs1(section.der.into()),
+        SectionKind::EcPrivateKey => PrivateKeyDer::Sec1(section.der.into()),
+        _ => PrivateKeyDer::Pkcs8(section.der.into()),
+    };
+    Ok(der)
+}
+
+/// A server configuration serving `cert_pem` (chain) with `key_pem`. With `client_ca_pem`,
+/// clients may present a certificate, which must chain to one of those CAs with clientAuth.
+/// ALPN offers h2 and http/1.1, as kube-apiserver does.
+pub fn server_config(
+    cert: (&str, &[u8]),
+    key: (&str, &[u8]),
+    client_ca: Option<(&str, &[u8])>,
+) -> Result<ServerConfig, TlsError> {
+    let provider = provider();
+    let chain = certificates(cert.0, cert.1)?;
+    let key_der = private_key(key.0, key.1)?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|source| TlsError::Rustls { what: "protocol versions".into(), source })?;
+    let builder = match client_ca {
+        Some((what, data)) => {
+            let mut roots = RootCertStore::empty();
+            for c in certificates(what, data)? {
+                roots.add(c).map_err(|source| TlsError::Rustls { what: what.to_owned(), source })?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| TlsError::Verifier(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(chain, key_der)
+        .map_err(|source| TlsError::Rustls { what: format!("{} with {}", cert.0, key.0), source })?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_blocks_are_named() {
+        let err = certificates("ca.crt", pem::encode("PRIVATE KEY", &[0x30, 0]).as_bytes()).unwrap_err();
+        assert_eq!(err.to_string(), "ca.crt: holds no CERTIFICATE block");
+        let err = private_key("tls.key", pem::encode("CERTIFICATE", &[0x30, 0]).as_bytes()).unwrap_err();
+        assert_eq!(err.to_string(), "tls.key: holds no PRIVATE KEY block");
+    }
+}

@@ -1,0 +1,169 @@
+//! The generated PKI in real TLS, rustls on both sides over loopback: the apiserver certificate
+//! serves, client certificates from kubeconfigs authenticate, and foreign or serverAuth-only
+//! certificates are rejected by the server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use kauth::pki::cert::CertInfo;
+use kauth::pki::init::init;
+use kauth::pki::layout::Layout;
+use kauth::pki::pem;
+use kauth::pki::spec::PkiConfig;
+use kauth::pki::KeyType;
+use kauth_server::tls::{certificates, private_key, provider, server_config};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, RootCertStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+fn pki(dir: &Path) -> Layout {
+    let layout = Layout::new(dir);
+    let cfg = PkiConfig { node_name: "cp-1".into(), key_type: KeyType::EcdsaP256, ..PkiConfig::default() };
+    init(&layout, &cfg, false, time::OffsetDateTime::now_utc()).unwrap();
+    layout
+}
+
+fn read(p: impl AsRef<Path>) -> Vec<u8> {
+    std::fs::read(p).unwrap()
+}
+
+/// What the server saw of one connection: the client's CN, `anonymous`, or the handshake error.
+type Seen = Result<String, String>;
+
+/// Serves one connection on a loopback port picked at run time; reports what it saw.
+async fn serve_once(layout: &Layout) -> (SocketAddr, tokio::task::JoinHandle<Seen>) {
+    let cfg = server_config(
+        ("apiserver.crt", &read(layout.cert_path("apiserver"))),
+        ("apiserver.key", &read(layout.key_path("apiserver"))),
+        Some(("ca.crt", &read(layout.cert_path("ca")))),
+    )
+    .unwrap();
+    let acceptor = TlsAcceptor::from(Arc::new(cfg));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut tls = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
+        let who = match tls.get_ref().1.peer_certificates() {
+            Some(chain) => CertInfo::from_der("peer", &chain[0]).unwrap().common_name.unwrap_or_default(),
+            None => "anonymous".to_owned(),
+        };
+        tls.write_all(who.as_bytes()).await.map_err(|e| e.to_string())?;
+        tls.shutdown().await.map_err(|e| e.to_string())?;
+        Ok(who)
+    });
+    (addr, task)
+}
+
+fn client(trust: &Path, identity: Option<(Vec<u8>, Vec<u8>)>) -> TlsConnector {
+    let mut roots = RootCertStore::empty();
+    for c in certificates("ca", &read(trust)).unwrap() {
+        roots.add(c).unwrap();
+    }
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let cfg = match identity {
+        Some((cert, key)) => {
+            builder.with_client_auth_cert(certificates("c", &cert).unwrap(), private_key("k", &key).unwrap()).unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
+    TlsConnector::from(Arc::new(cfg))
+}
+
+/// Connects, reads the server's answer; returns (client result, server result).
+async fn exchange(layout: &Layout, connector: TlsConnector, name: &str) -> (Result<String, String>, Seen) {
+    let (addr, server) = serve_once(layout).await;
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let client = async {
+        let mut tls =
+            connector.connect(ServerName::try_from(name.to_owned()).unwrap(), tcp).await.map_err(|e| e.to_string())?;
+        let mut buf = String::new();
+        tls.read_to_string(&mut buf).await.map_err(|e| e.to_string())?;
+        Ok(buf)
+    };
+    let got = client.await;
+    (got, server.await.unwrap())
+}
+
+fn kubeconfig_identity(layout: &Layout, file: &str) -> (Vec<u8>, Vec<u8>) {
+    let k = layout.load_kubeconfig(file).unwrap().unwrap();
+    (pem::encode("CERTIFICATE", &k.cert.der).into_bytes(), k.key.to_pem().unwrap().into_bytes())
+}
+
+#[tokio::test]
+async fn admin_client_cert_is_accepted_with_the_right_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = pki(dir.path());
+    for name in ["kubernetes.default.svc", "cp-1", "127.0.0.1", "10.96.0.1"] {
+        let connector = client(&layout.cert_path("ca"), Some(kubeconfig_identity(&layout, "admin.conf")));
+        let (got, seen) = exchange(&layout, connector, name).await;
+        assert_eq!(got.as_deref(), Ok("kubernetes-admin"), "dialing {name}");
+        assert_eq!(seen.as_deref(), Ok("kubernetes-admin"));
+    }
+    // Without a client cert the handshake succeeds too (a token may follow), as anonymous TLS.
+    let (got, _) = exchange(&layout, client(&layout.cert_path("ca"), None), "kubernetes").await;
+    assert_eq!(got.as_deref(), Ok("anonymous"));
+}
+
+#[tokio::test]
+async fn a_client_cert_from_a_foreign_ca_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = pki(dir.path());
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = pki(other_dir.path());
+    let connector = client(&layout.cert_path("ca"), Some(kubeconfig_identity(&other, "admin.conf")));
+    let (got, seen) = exchange(&layout, connector, "kubernetes").await;
+    assert!(got.is_err(), "{got:?}");
+    // Both PKIs name their CA "CN=kubernetes": the name matches, the signature does not.
+    let err = seen.unwrap_err();
+    assert_eq!(err, "invalid peer certificate: BadSignature");
+}
+
+#[tokio::test]
+async fn a_server_auth_only_cert_is_rejected_as_a_client_cert() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = pki(dir.path());
+    let identity = (read(layout.cert_path("apiserver")), read(layout.key_path("apiserver")));
+    let (got, seen) = exchange(&layout, client(&layout.cert_path("ca"), Some(identity)), "kubernetes").await;
+    assert!(got.is_err(), "{got:?}");
+    let err = seen.unwrap_err();
+    assert_eq!(
+        err,
+        "invalid peer certificate: certificate does not allow extended key usage for client authentication, allows server authentication"
+    );
+}
+
+#[tokio::test]
+async fn the_front_proxy_ca_does_not_authenticate_ordinary_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = pki(dir.path());
+    let identity = (read(layout.cert_path("front-proxy-client")), read(layout.key_path("front-proxy-client")));
+    let (got, seen) = exchange(&layout, client(&layout.cert_path("ca"), Some(identity)), "kubernetes").await;
+    assert!(got.is_err());
+    assert!(seen.unwrap_err().contains("UnknownIssuer"));
+}
+
+#[tokio::test]
+async fn a_client_trusting_another_ca_rejects_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = pki(dir.path());
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = pki(other_dir.path());
+    let (got, _) = exchange(&layout, client(&other.cert_path("ca"), None), "kubernetes").await;
+    let err = got.unwrap_err();
+    assert_eq!(err, "invalid peer certificate: BadSignature");
+    // And a name the certificate does not carry.
+    let (got, _) = exchange(&layout, client(&layout.cert_path("ca"), None), "elsewhere.example.com").await;
+    let err = got.unwrap_err();
+    assert!(
+        err.starts_with("invalid peer certificate: certificate not valid for name \"elsewhere.example.com\""),
+        "{err}"
+    );
+}
