@@ -37,6 +37,10 @@ say "fuzz smoke run"
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
+# Seed keys are made here rather than committed: no private key lives in the repository.
+mkdir -p fuzz/corpus/private_key_pem
+[ -f fuzz/corpus/private_key_pem/seed-rsa.pem ] || openssl genrsa 2048 2>/dev/null > fuzz/corpus/private_key_pem/seed-rsa.pem
+[ -f fuzz/corpus/private_key_pem/seed-ec.pem ] || openssl ecparam -name prime256v1 -genkey -noout > fuzz/corpus/private_key_pem/seed-ec.pem
 for target in cert_inspect private_key_pem; do
   mkdir -p "fuzz/corpus/$target"
   RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz -s none "$target" "fuzz/corpus/$target" -- \
