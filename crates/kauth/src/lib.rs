@@ -5,8 +5,13 @@
 //!
 //! - [`pki`]: the kubeadm-compatible cluster PKI (`kauth pki init|check|verify|renew`) and certificate
 //!   inspection in Kubernetes terms (`kauth cert inspect`).
+//! - [`token`]: service-account tokens, bound and legacy: issuing, validation with typed
+//!   rejections, keys and JWKS, explanations.
+//! - [`user`]: the authenticated user as Kubernetes builds it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod pki;
+pub mod token;
+pub mod user;

@@ -1,0 +1,11 @@
+//! Service-account tokens: issue and validate exactly like Kubernetes, and explain every failure.
+
+pub mod claims;
+pub mod jws;
+pub mod keys;
+mod rejection;
+
+pub use rejection::{span, utc, ObjectKind, Rejection};
+pub mod issue;
+pub mod lookup;
+pub mod validate;

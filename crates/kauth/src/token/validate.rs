@@ -1,0 +1,459 @@
+//! Validating service-account tokens exactly as kube-apiserver does, with typed rejections.
+//!
+//! The order of checks is kube-apiserver's (`pkg/serviceaccount/jwt.go`, `claims.go`, `legacy.go`):
+//! issuer (unverified: a foreign issuer is "not mine"), key by kid, signature, audiences, time
+//! (nbf, exp, iat with the leeway), then the objects the token depends on. Each check is a
+//! function of its own so `explain` can run them one by one and report each.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use super::claims::{Binding, Claims, ObjectRef, ServiceAccountClaims, LEGACY_ISSUER};
+use super::jws::{self, Jws};
+use super::keys::{Algorithm, KeySet};
+use super::{ObjectKind, Rejection};
+use crate::user::{
+    service_account_groups, service_account_username, UserInfo, EXTRA_CREDENTIAL_ID, EXTRA_NODE_NAME, EXTRA_NODE_UID,
+    EXTRA_POD_NAME, EXTRA_POD_UID,
+};
+
+/// kube-apiserver's leeway for time checks (go-jose's `DefaultLeeway`).
+pub const DEFAULT_LEEWAY_SECONDS: i64 = 60;
+
+/// What the validator accepts.
+#[derive(Debug, Clone)]
+pub struct ValidatorConfig {
+    /// Accepted issuers of bound tokens (`--service-account-issuer`, repeatable).
+    pub issuers: Vec<String>,
+    /// The API audiences (`--api-audiences`; default: the first issuer).
+    pub api_audiences: Vec<String>,
+    /// Verification keys.
+    pub keys: KeySet,
+    /// Leeway for nbf/exp/iat in seconds.
+    pub leeway_seconds: i64,
+    /// Accept legacy tokens (issuer `kubernetes/serviceaccount`).
+    pub accept_legacy: bool,
+}
+
+/// The state of an object a token depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectState {
+    /// Its uid.
+    pub uid: String,
+    /// Its deletionTimestamp, if being deleted.
+    pub deletion_timestamp: Option<i64>,
+}
+
+/// The state of a legacy token Secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretState {
+    /// uid and deletion.
+    pub object: ObjectState,
+    /// `data.token`.
+    pub token: Option<Vec<u8>>,
+    /// The `kubernetes.io/legacy-token-invalid-since` label, if set.
+    pub invalid_since: Option<String>,
+}
+
+impl std::fmt::Debug for SecretState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretState")
+            .field("object", &self.object)
+            .field("token", &self.token.as_ref().map(|t| format!("<redacted, {} bytes>", t.len())))
+            .field("invalid_since", &self.invalid_since)
+            .finish()
+    }
+}
+
+/// A lookup failed (the store is unreachable). The message is for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupError(pub String);
+
+/// Reads the objects tokens depend on. The server implements it on its store.
+pub trait Lookup {
+    /// A ServiceAccount.
+    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<ObjectState>, LookupError>;
+    /// A Pod.
+    fn pod(&self, namespace: &str, name: &str) -> Result<Option<ObjectState>, LookupError>;
+    /// A Node.
+    fn node(&self, name: &str) -> Result<Option<ObjectState>, LookupError>;
+    /// A Secret.
+    fn secret(&self, namespace: &str, name: &str) -> Result<Option<SecretState>, LookupError>;
+}
+
+/// Which kind of token authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A bound token.
+    Bound,
+    /// A legacy token of this Secret (`namespace/name`).
+    Legacy {
+        /// `namespace/name` of the token Secret.
+        secret: String,
+    },
+}
+
+/// A token used after its `warnafter`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stale {
+    /// The token's subject.
+    pub subject: String,
+    /// Seconds past the warning threshold.
+    pub seconds_after_warning: i64,
+}
+
+impl Stale {
+    /// The value of the `authentication.k8s.io/stale-token` audit annotation.
+    pub fn audit_annotation(&self) -> String {
+        format!("subject: {}, seconds after warning threshold: {}", self.subject, self.seconds_after_warning)
+    }
+}
+
+/// A valid token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The user, as Kubernetes builds it (without `system:authenticated`, which the chain adds).
+    pub user: UserInfo,
+    /// The audiences the token is valid for in this request.
+    pub audiences: Vec<String>,
+    /// Bound or legacy.
+    pub kind: TokenKind,
+    /// Set when a token with `warnafter` is used after it.
+    pub stale: Option<Stale>,
+    /// The kid of the key that verified it.
+    pub kid: String,
+    /// The token's exp, if any.
+    pub expires_at: Option<i64>,
+}
+
+/// A parsed token: its JWS parts and claims.
+#[derive(Debug, Clone)]
+pub struct Parsed<'a> {
+    /// The JWS.
+    pub jws: Jws<'a>,
+    /// The claims.
+    pub claims: Claims,
+}
+
+/// Splits, decodes and parses the claims.
+pub fn parse(token: &str) -> Result<Parsed<'_>, Rejection> {
+    let jws = jws::parse(token)?;
+    let claims = Claims::from_json(&jws.payload)
+        .map_err(|problem| Rejection::Malformed { segment: Some(jws::Segment::Payload), problem })?;
+    Ok(Parsed { jws, claims })
+}
+
+/// The header's algorithm, refusing `none`, HMAC and anything kauth does not verify.
+pub fn check_algorithm(alg: &str) -> Result<Algorithm, Rejection> {
+    if alg.eq_ignore_ascii_case("none") {
+        return Err(Rejection::ForbiddenAlgorithm { alg: alg.to_owned(), why: "unsigned tokens are never accepted" });
+    }
+    if alg.starts_with("HS") {
+        return Err(Rejection::ForbiddenAlgorithm {
+            alg: alg.to_owned(),
+            why: "HMAC keyed with a public key is the key-confusion attack; service-account tokens are signed with RSA or ECDSA",
+        });
+    }
+    Algorithm::from_name(alg).ok_or_else(|| Rejection::UnsupportedAlgorithm { alg: alg.to_owned() })
+}
+
+/// Verifies the signature with the keys the kid selects; returns the kid of the key that verified.
+pub fn verify_signature(parsed: &Parsed<'_>, keys: &KeySet) -> Result<String, Rejection> {
+    let header = &parsed.jws.header;
+    if header.crit.is_some() {
+        return Err(Rejection::Malformed {
+            segment: Some(jws::Segment::Header),
+            problem: "has a \"crit\" member kauth does not understand".into(),
+        });
+    }
+    let alg = check_algorithm(&header.alg)?;
+    if keys.is_empty() {
+        return Err(Rejection::NoKeys);
+    }
+    let candidates = keys.candidates(header.kid.as_deref());
+    if candidates.is_empty() {
+        return Err(Rejection::UnknownKeyId { kid: header.kid.clone().unwrap_or_default(), known: keys.kids() });
+    }
+    for key in candidates.iter() {
+        if key.verify(alg, parsed.jws.signing_input, &parsed.jws.signature).is_ok() {
+            return Ok(key.kid().to_owned());
+        }
+    }
+    Err(Rejection::BadSignature {
+        alg: alg.name().to_owned(),
+        tried: candidates.iter().map(|k| k.kid().to_owned()).collect(),
+    })
+}
+
+/// Intersects the token's audiences with the requested ones (default: the API audiences). A
+/// token without audiences (legacy) counts as having the API audiences.
+pub fn check_audience(
+    claims: &Claims,
+    requested: Option<&[String]>,
+    api_audiences: &[String],
+) -> Result<Vec<String>, Rejection> {
+    let token: &[String] = match &claims.aud {
+        Some(a) if !a.0.is_empty() => &a.0,
+        _ => api_audiences,
+    };
+    let requested = requested.filter(|r| !r.is_empty()).unwrap_or(api_audiences);
+    let common: Vec<String> = token.iter().filter(|a| requested.contains(a)).cloned().collect();
+    if common.is_empty() && !api_audiences.is_empty() {
+        return Err(Rejection::NoAudienceInCommon { token: token.to_vec(), accepted: requested.to_vec() });
+    }
+    Ok(common)
+}
+
+/// go-jose's `ValidateWithLeeway` time checks, in its order: nbf, exp, iat.
+pub fn check_times(claims: &Claims, now: OffsetDateTime, leeway: i64) -> Result<(), Rejection> {
+    let now_ns = now.unix_timestamp_nanos();
+    let secs = |t: i64| i128::from(t) * 1_000_000_000;
+    let lee = secs(leeway);
+    let now_s = now.unix_timestamp();
+    if let Some(nbf) = claims.nbf {
+        if now_ns + lee < secs(nbf.0) {
+            return Err(Rejection::NotYetValid { nbf: nbf.0, now: now_s, leeway });
+        }
+    }
+    if let Some(exp) = claims.exp {
+        if now_ns - lee > secs(exp.0) {
+            return Err(Rejection::Expired { exp: exp.0, now: now_s, leeway });
+        }
+    }
+    if let Some(iat) = claims.iat {
+        if now_ns + lee < secs(iat.0) {
+            return Err(Rejection::IssuedInTheFuture { iat: iat.0, now: now_s, leeway });
+        }
+    }
+    Ok(())
+}
+
+fn lookup_failed(what: String) -> impl FnOnce(LookupError) -> Rejection {
+    move |e| Rejection::LookupFailed { what, problem: e.0 }
+}
+
+/// Checks a bound object: present, not deleted before `now - leeway`, same uid.
+fn check_object(
+    kind: ObjectKind,
+    name: String,
+    claimed: &ObjectRef,
+    state: Option<ObjectState>,
+    invalid_if_deleted_before: i64,
+) -> Result<(), Rejection> {
+    let Some(state) = state else { return Err(Rejection::BoundObjectNotFound { kind, name }) };
+    if let Some(d) = state.deletion_timestamp.filter(|d| *d < invalid_if_deleted_before) {
+        return Err(Rejection::BoundObjectDeleted { kind, name, deleted_at: d });
+    }
+    if state.uid != claimed.uid {
+        return Err(Rejection::BoundObjectRecreated {
+            kind,
+            name,
+            token_uid: claimed.uid.clone(),
+            current_uid: state.uid,
+        });
+    }
+    Ok(())
+}
+
+/// The objects a bound token depends on: its service account and its bound pod, secret or node.
+pub fn check_bound_objects(
+    k: &super::claims::KubernetesClaims,
+    lookup: &dyn Lookup,
+    now: OffsetDateTime,
+    leeway: i64,
+) -> Result<Option<Binding>, Rejection> {
+    let ns = &k.namespace;
+    let sa = &k.serviceaccount;
+    let before = now.unix_timestamp() - leeway;
+    let state =
+        lookup.service_account(ns, &sa.name).map_err(lookup_failed(format!("service account {ns}/{}", sa.name)))?;
+    let Some(state) = state else {
+        return Err(Rejection::ServiceAccountNotFound { namespace: ns.clone(), name: sa.name.clone() });
+    };
+    if let Some(d) = state.deletion_timestamp.filter(|d| *d < before) {
+        return Err(Rejection::ServiceAccountDeleted { namespace: ns.clone(), name: sa.name.clone(), deleted_at: d });
+    }
+    if state.uid != sa.uid {
+        return Err(Rejection::ServiceAccountRecreated {
+            namespace: ns.clone(),
+            name: sa.name.clone(),
+            token_uid: sa.uid.clone(),
+            current_uid: state.uid,
+        });
+    }
+    let binding = k.binding().map_err(|problem| Rejection::InconsistentClaims { problem })?;
+    match &binding {
+        None => {}
+        Some(Binding::Secret(s)) => {
+            let name = format!("{ns}/{}", s.name);
+            let st = lookup.secret(ns, &s.name).map_err(lookup_failed(format!("secret {name}")))?;
+            check_object(ObjectKind::Secret, name, s, st.map(|s| s.object), before)?;
+        }
+        Some(Binding::Pod { pod, node }) => {
+            let name = format!("{ns}/{}", pod.name);
+            let st = lookup.pod(ns, &pod.name).map_err(lookup_failed(format!("pod {name}")))?;
+            check_object(ObjectKind::Pod, name, pod, st, before)?;
+            if let Some(n) = node {
+                let st = lookup.node(&n.name).map_err(lookup_failed(format!("node {}", n.name)))?;
+                check_object(ObjectKind::Node, n.name.clone(), n, st, before)?;
+            }
+        }
+        Some(Binding::Node(n)) => {
+            let st = lookup.node(&n.name).map_err(lookup_failed(format!("node {}", n.name)))?;
+            check_object(ObjectKind::Node, n.name.clone(), n, st, before)?;
+        }
+    }
+    Ok(binding)
+}
+
+/// The objects a legacy token depends on: its Secret (present, holding this very token, not
+/// marked invalid) and its service account (present, same uid).
+pub fn check_legacy_objects(
+    token: &str,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    secret: &str,
+    lookup: &dyn Lookup,
+) -> Result<(), Rejection> {
+    let secret_id = format!("{namespace}/{secret}");
+    let st = lookup.secret(namespace, secret).map_err(lookup_failed(format!("secret {secret_id}")))?;
+    let Some(st) = st else { return Err(Rejection::LegacySecretNotFound { secret: secret_id }) };
+    if st.object.deletion_timestamp.is_some() {
+        return Err(Rejection::LegacySecretDeleted { secret: secret_id });
+    }
+    let stored = st.token.as_deref().unwrap_or_default();
+    if aws_lc_rs::constant_time::verify_slices_are_equal(stored, token.trim().as_bytes()).is_err() {
+        return Err(Rejection::LegacySecretHoldsAnotherToken { secret: secret_id });
+    }
+    let sa = lookup
+        .service_account(namespace, name)
+        .map_err(lookup_failed(format!("service account {namespace}/{name}")))?;
+    let Some(sa) = sa else {
+        return Err(Rejection::ServiceAccountNotFound { namespace: namespace.to_owned(), name: name.to_owned() });
+    };
+    if let Some(d) = sa.deletion_timestamp {
+        return Err(Rejection::ServiceAccountDeleted {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            deleted_at: d,
+        });
+    }
+    if sa.uid != uid {
+        return Err(Rejection::ServiceAccountRecreated {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            token_uid: uid.to_owned(),
+            current_uid: sa.uid,
+        });
+    }
+    if let Some(since) = st.invalid_since {
+        return Err(Rejection::LegacyTokenInvalidated { secret: secret_id, since });
+    }
+    Ok(())
+}
+
+/// The user a bound token authenticates as, with Kubernetes' extras.
+pub fn bound_user(k: &super::claims::KubernetesClaims, binding: &Option<Binding>, jti: Option<&str>) -> UserInfo {
+    let mut extra = BTreeMap::new();
+    if let Some(jti) = jti.filter(|j| !j.is_empty()) {
+        extra.insert(EXTRA_CREDENTIAL_ID.to_owned(), vec![format!("JTI={jti}")]);
+    }
+    let mut node_extra = |n: &ObjectRef| {
+        extra.insert(EXTRA_NODE_NAME.to_owned(), vec![n.name.clone()]);
+        extra.insert(EXTRA_NODE_UID.to_owned(), vec![n.uid.clone()]);
+    };
+    match binding {
+        Some(Binding::Pod { pod, node }) => {
+            if let Some(n) = node {
+                node_extra(n);
+            }
+            extra.insert(EXTRA_POD_NAME.to_owned(), vec![pod.name.clone()]);
+            extra.insert(EXTRA_POD_UID.to_owned(), vec![pod.uid.clone()]);
+        }
+        Some(Binding::Node(n)) => node_extra(n),
+        _ => {}
+    }
+    UserInfo {
+        name: service_account_username(&k.namespace, &k.serviceaccount.name),
+        uid: k.serviceaccount.uid.clone(),
+        groups: service_account_groups(&k.namespace),
+        extra,
+    }
+}
+
+/// Validates tokens against a configuration.
+#[derive(Debug, Clone)]
+pub struct Validator {
+    config: ValidatorConfig,
+}
+
+impl Validator {
+    /// A validator. With no API audiences configured, the first issuer is the API audience (as
+    /// kube-apiserver defaults `--api-audiences`).
+    pub fn new(mut config: ValidatorConfig) -> Self {
+        if config.api_audiences.is_empty() {
+            config.api_audiences = config.issuers.iter().take(1).cloned().collect();
+        }
+        Validator { config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ValidatorConfig {
+        &self.config
+    }
+
+    /// Whether `iss` is an issuer this validator owns.
+    pub fn owns_issuer(&self, iss: &str) -> bool {
+        (self.config.accept_legacy && iss == LEGACY_ISSUER) || self.config.issuers.iter().any(|i| i == iss)
+    }
+
+    /// Validates `token` at `now` for the `requested` audiences (default: the API audiences).
+    ///
+    /// `Ok(None)`: not a token of ours (another issuer), so other authenticators may try it.
+    /// `Err`: ours, and invalid, with exactly why.
+    pub fn validate(
+        &self,
+        token: &str,
+        requested: Option<&[String]>,
+        now: OffsetDateTime,
+        lookup: &dyn Lookup,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        let parsed = parse(token)?;
+        let iss = parsed.claims.iss.as_deref().unwrap_or("");
+        if !self.owns_issuer(iss) {
+            return Ok(None);
+        }
+        let kid = verify_signature(&parsed, &self.config.keys)?;
+        let audiences = check_audience(&parsed.claims, requested, &self.config.api_audiences)?;
+        check_times(&parsed.claims, now, self.config.leeway_seconds)?;
+        let claims = &parsed.claims;
+        let sa = claims.service_account().map_err(|claim| Rejection::MissingClaim { claim })?;
+        let (user, kind, stale) = match sa {
+            ServiceAccountClaims::Bound(k) => {
+                let binding = check_bound_objects(k, lookup, now, self.config.leeway_seconds)?;
+                let user = bound_user(k, &binding, claims.jti.as_deref());
+                let stale = k
+                    .warnafter
+                    .filter(|w| w.0 != 0 && now.unix_timestamp_nanos() > i128::from(w.0) * 1_000_000_000)
+                    .map(|w| Stale {
+                        subject: claims.sub.clone().unwrap_or_else(|| user.name.clone()),
+                        seconds_after_warning: now.unix_timestamp() - w.0,
+                    });
+                (user, TokenKind::Bound, stale)
+            }
+            ServiceAccountClaims::Legacy { namespace, name, uid, secret } => {
+                check_legacy_objects(token, namespace, name, uid, secret, lookup)?;
+                let user = UserInfo {
+                    name: service_account_username(namespace, name),
+                    uid: uid.to_owned(),
+                    groups: service_account_groups(namespace),
+                    extra: BTreeMap::new(),
+                };
+                (user, TokenKind::Legacy { secret: format!("{namespace}/{secret}") }, None)
+            }
+        };
+        Ok(Some(Authenticated { user, audiences, kind, stale, kid, expires_at: claims.exp.map(|e| e.0) }))
+    }
+}

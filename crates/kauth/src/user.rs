@@ -1,0 +1,64 @@
+//! The authenticated user, as Kubernetes' `user.Info` carries it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Group every authenticated request gets (added by the authentication chain, not authenticators).
+pub const AUTHENTICATED_GROUP: &str = "system:authenticated";
+/// Group of every service account.
+pub const SERVICE_ACCOUNTS_GROUP: &str = "system:serviceaccounts";
+/// Extra key carrying the token's credential id (`JTI=<jti>`).
+pub const EXTRA_CREDENTIAL_ID: &str = "authentication.kubernetes.io/credential-id";
+/// Extra key: the bound pod's name.
+pub const EXTRA_POD_NAME: &str = "authentication.kubernetes.io/pod-name";
+/// Extra key: the bound pod's uid.
+pub const EXTRA_POD_UID: &str = "authentication.kubernetes.io/pod-uid";
+/// Extra key: the node's name (node-bound tokens, or pod-bound with node info).
+pub const EXTRA_NODE_NAME: &str = "authentication.kubernetes.io/node-name";
+/// Extra key: the node's uid.
+pub const EXTRA_NODE_UID: &str = "authentication.kubernetes.io/node-uid";
+
+/// A user: name, uid, groups and extra attributes, exactly as Kubernetes builds them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct UserInfo {
+    /// The user name (`system:serviceaccount:<ns>:<name>` for service accounts).
+    pub name: String,
+    /// The uid (the service account's uid).
+    pub uid: String,
+    /// The groups, in Kubernetes' order.
+    pub groups: Vec<String>,
+    /// Extra attributes; keys sorted.
+    pub extra: BTreeMap<String, Vec<String>>,
+}
+
+/// `system:serviceaccount:<namespace>:<name>`.
+pub fn service_account_username(namespace: &str, name: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{name}")
+}
+
+/// Splits `system:serviceaccount:<ns>:<name>` into its namespace and name.
+pub fn split_service_account_username(user: &str) -> Option<(&str, &str)> {
+    let rest = user.strip_prefix("system:serviceaccount:")?;
+    let (ns, name) = rest.split_once(':')?;
+    (!ns.is_empty() && !name.is_empty() && !name.contains(':')).then_some((ns, name))
+}
+
+/// The groups of a service account: `system:serviceaccounts`, `system:serviceaccounts:<ns>`.
+pub fn service_account_groups(namespace: &str) -> Vec<String> {
+    vec![SERVICE_ACCOUNTS_GROUP.to_owned(), format!("{SERVICE_ACCOUNTS_GROUP}:{namespace}")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_account_names() {
+        assert_eq!(service_account_username("ns", "sa"), "system:serviceaccount:ns:sa");
+        assert_eq!(split_service_account_username("system:serviceaccount:ns:sa"), Some(("ns", "sa")));
+        assert_eq!(split_service_account_username("system:serviceaccount:ns"), None);
+        assert_eq!(split_service_account_username("system:serviceaccount:ns:a:b"), None);
+        assert_eq!(service_account_groups("ns"), ["system:serviceaccounts", "system:serviceaccounts:ns"]);
+    }
+}
