@@ -233,16 +233,16 @@ impl VerifyingKey {
         &self.spki
     }
 
-    /// Verifies `signature` over `message` with `alg`. `Err(())` when it does not verify or the
-    /// algorithm does not fit the key.
-    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> Result<(), ()> {
+    /// True when `signature` over `message` verifies with `alg` (false too when the algorithm
+    /// does not fit the key).
+    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
         if !self.kind.accepts(alg) {
-            return Err(());
+            return false;
         }
         if alg == self.kind.signing_algorithm() {
-            self.primary.verify_sig(message, signature).map_err(|_| ())
+            self.primary.verify_sig(message, signature).is_ok()
         } else {
-            sig::UnparsedPublicKey::new(alg.verification(), &self.spki).verify(message, signature).map_err(|_| ())
+            sig::UnparsedPublicKey::new(alg.verification(), &self.spki).verify(message, signature).is_ok()
         }
     }
 }
@@ -475,11 +475,11 @@ mod tests {
             assert_eq!(key.kid(), key_id(key.verifying_key().spki()));
             assert_eq!(key.kid().len(), 43);
             let s = key.sign(b"msg").unwrap();
-            assert!(key.verifying_key().verify(key.algorithm(), b"msg", &s).is_ok());
-            assert!(key.verifying_key().verify(key.algorithm(), b"msh", &s).is_err());
+            assert!(key.verifying_key().verify(key.algorithm(), b"msg", &s));
+            assert!(!key.verifying_key().verify(key.algorithm(), b"msh", &s));
             // The other family's algorithm never verifies.
             let other = if kind == KeyType::Rsa2048 { Algorithm::ES256 } else { Algorithm::RS256 };
-            assert!(key.verifying_key().verify(other, b"msg", &s).is_err());
+            assert!(!key.verifying_key().verify(other, b"msg", &s));
         }
     }
 

@@ -176,7 +176,7 @@ pub fn verify_signature(parsed: &Parsed<'_>, keys: &KeySet) -> Result<String, Re
         return Err(Rejection::UnknownKeyId { kid: header.kid.clone().unwrap_or_default(), known: keys.kids() });
     }
     for key in candidates.iter() {
-        if key.verify(alg, parsed.jws.signing_input, &parsed.jws.signature).is_ok() {
+        if key.verify(alg, parsed.jws.signing_input, &parsed.jws.signature) {
             return Ok(key.kid().to_owned());
         }
     }
