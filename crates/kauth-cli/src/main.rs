@@ -8,6 +8,7 @@
 mod args;
 mod cert_cmd;
 mod pki_cmd;
+mod token_cmd;
 
 use std::process::ExitCode;
 
@@ -27,6 +28,8 @@ enum Command {
     Pki(pki_cmd::PkiArgs),
     /// Certificates, chains, CSRs and kubeconfigs, in Kubernetes terms.
     Cert(cert_cmd::CertArgs),
+    /// Service-account tokens: create, decode, explain, verify, JWKS.
+    Token(token_cmd::TokenArgs),
 }
 
 /// An error that ends the command, with its exit code.
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pki(a) => pki_cmd::run(a),
         Command::Cert(a) => cert_cmd::run(a),
+        Command::Token(a) => token_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

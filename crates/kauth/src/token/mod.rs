@@ -6,6 +6,8 @@ pub mod keys;
 mod rejection;
 
 pub use rejection::{span, utc, ObjectKind, Rejection};
+pub mod explain;
 pub mod issue;
+pub mod jwks;
 pub mod lookup;
 pub mod validate;
