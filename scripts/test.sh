@@ -11,17 +11,26 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 say() { printf '\n== %s\n' "$*"; }
 
 apt_updated=""
-need_apt() { # need_apt COMMAND PACKAGE
-  command -v "$1" >/dev/null 2>&1 && return 0
+apt_install() { # apt_install PACKAGE...
   if [ -z "$apt_updated" ]; then
     apt-get update -qq
     apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+need_apt() { # need_apt COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 || apt_install "$2"
 }
 
 say "installing what the tests need"
 need_apt openssl openssl          # cross-checks every generated certificate
+need_apt go golang-go             # builds the go-jose peer (kube-apiserver's JOSE library)
+[ -d /usr/share/gocode/src/gopkg.in/square/go-jose.v2 ] || apt_install golang-gopkg-square-go-jose.v2-dev
+# PyJWT, the second independent token implementation, in a venv inside the clone.
+if ! .venv/bin/python -c 'import jwt, cryptography' >/dev/null 2>&1; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check 'PyJWT[crypto]==2.15.1'
+fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 say "format and lints"
@@ -41,9 +50,9 @@ fi
 mkdir -p fuzz/corpus/private_key_pem
 [ -f fuzz/corpus/private_key_pem/seed-rsa.pem ] || openssl genrsa 2048 2>/dev/null > fuzz/corpus/private_key_pem/seed-rsa.pem
 [ -f fuzz/corpus/private_key_pem/seed-ec.pem ] || openssl ecparam -name prime256v1 -genkey -noout > fuzz/corpus/private_key_pem/seed-ec.pem
-for target in cert_inspect private_key_pem; do
+for target in cert_inspect private_key_pem token_parse; do
   mkdir -p "fuzz/corpus/$target"
   RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz -s none "$target" "fuzz/corpus/$target" -- \
     -max_total_time="${KAUTH_FUZZ_SECONDS:-20}" -max_len=16384 2>&1 | tail -n 2
 done
-echo "fuzz: 2 passed, 0 failed"
+echo "fuzz: 3 passed, 0 failed"

@@ -68,13 +68,13 @@ struct CreateArgs {
     duration: Option<std::time::Duration>,
     /// Bind to a pod: NAME:UID.
     #[arg(long, value_parser = parse_ref, conflicts_with = "bound_secret")]
-    bound_pod: Option<ObjectRef>,
+    bound_pod: Option<ObjectRef<'static>>,
     /// Bind to a secret: NAME:UID.
     #[arg(long, value_parser = parse_ref)]
-    bound_secret: Option<ObjectRef>,
+    bound_secret: Option<ObjectRef<'static>>,
     /// Bind to a node (or, with --bound-pod, name the pod's node): NAME:UID.
     #[arg(long, value_parser = parse_ref, conflicts_with = "bound_secret")]
-    bound_node: Option<ObjectRef>,
+    bound_node: Option<ObjectRef<'static>>,
     /// The server's --service-account-max-token-expiration.
     #[arg(long, value_parser = parse_duration)]
     max_expiration: Option<std::time::Duration>,
@@ -150,9 +150,9 @@ struct JwksArgs {
     keys: Vec<PathBuf>,
 }
 
-fn parse_ref(s: &str) -> Result<ObjectRef, String> {
+fn parse_ref(s: &str) -> Result<ObjectRef<'static>, String> {
     match s.split_once(':') {
-        Some((n, u)) if !n.is_empty() && !u.is_empty() => Ok(ObjectRef::new(n, u)),
+        Some((n, u)) if !n.is_empty() && !u.is_empty() => Ok(ObjectRef::new(n.to_owned(), u.to_owned())),
         _ => Err(format!("{s:?}: expected NAME:UID")),
     }
 }

@@ -1,5 +1,6 @@
 //! The authenticated user, as Kubernetes' `user.Info` carries it.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -28,13 +29,20 @@ pub struct UserInfo {
     pub uid: String,
     /// The groups, in Kubernetes' order.
     pub groups: Vec<String>,
-    /// Extra attributes; keys sorted.
-    pub extra: BTreeMap<String, Vec<String>>,
+    /// Extra attributes; keys sorted. Kubernetes' own keys are static strings (no allocation).
+    pub extra: BTreeMap<Cow<'static, str>, Vec<String>>,
 }
 
 /// `system:serviceaccount:<namespace>:<name>`.
 pub fn service_account_username(namespace: &str, name: &str) -> String {
-    format!("system:serviceaccount:{namespace}:{name}")
+    // Built with push_str: this runs for every service-account request, and `format!` costs more.
+    const PREFIX: &str = "system:serviceaccount:";
+    let mut s = String::with_capacity(PREFIX.len() + namespace.len() + 1 + name.len());
+    s.push_str(PREFIX);
+    s.push_str(namespace);
+    s.push(':');
+    s.push_str(name);
+    s
 }
 
 /// Splits `system:serviceaccount:<ns>:<name>` into its namespace and name.
@@ -46,7 +54,11 @@ pub fn split_service_account_username(user: &str) -> Option<(&str, &str)> {
 
 /// The groups of a service account: `system:serviceaccounts`, `system:serviceaccounts:<ns>`.
 pub fn service_account_groups(namespace: &str) -> Vec<String> {
-    vec![SERVICE_ACCOUNTS_GROUP.to_owned(), format!("{SERVICE_ACCOUNTS_GROUP}:{namespace}")]
+    let mut ns_group = String::with_capacity(SERVICE_ACCOUNTS_GROUP.len() + 1 + namespace.len());
+    ns_group.push_str(SERVICE_ACCOUNTS_GROUP);
+    ns_group.push(':');
+    ns_group.push_str(namespace);
+    vec![SERVICE_ACCOUNTS_GROUP.to_owned(), ns_group]
 }
 
 #[cfg(test)]

@@ -3,7 +3,14 @@
 //! Field order is alphabetical at every level because kube-apiserver's go-jose marshals claims
 //! through a map, and seeds 000/002/004 show exactly that order; kauth's tokens are byte-for-byte
 //! shaped like kube-apiserver's.
+//!
+//! Strings are `Cow<'a, str>`: validation parses claims borrowing from the decoded payload (no
+//! allocation per string on the hot path), while issuing and tools use `Claims<'static>`.
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The legacy tokens' issuer.
@@ -31,59 +38,120 @@ impl<'de> Deserialize<'de> for NumericDate {
 /// `aud`: a string or an array of strings on the wire; always written as an array.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[serde(transparent)]
-pub struct Audience(pub Vec<String>);
+pub struct Audience<'a>(pub Vec<Cow<'a, str>>);
 
-impl<'de> Deserialize<'de> for Audience {
+impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum OneOrMany {
-            One(String),
-            Many(Vec<String>),
+        // A visitor rather than `#[serde(untagged)]`, which buffers the whole value first.
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Audience<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Audience(vec![Cow::Borrowed(v)]))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Audience(vec![Cow::Owned(v.to_owned())]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+                while let Some(BorrowedStr(s)) = seq.next_element()? {
+                    out.push(s);
+                }
+                Ok(Audience(out))
+            }
         }
-        Ok(match OneOrMany::deserialize(d)? {
-            OneOrMany::One(s) => Audience(vec![s]),
-            OneOrMany::Many(v) => Audience(v),
-        })
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// A string that borrows from the input when it has no escapes.
+struct BorrowedStr<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for BorrowedStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = BorrowedStr<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(BorrowedStr(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+/// `Option<Cow<str>>` that borrows from the input (serde borrows only bare `Cow` fields itself).
+fn borrowed_opt<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    Ok(Option::<BorrowedStr<'a>>::deserialize(d)?.map(|b| b.0))
+}
+
+impl Audience<'_> {
+    /// An owned copy.
+    pub fn into_owned(self) -> Audience<'static> {
+        Audience(self.0.into_iter().map(|c| Cow::Owned(c.into_owned())).collect())
+    }
+
+    /// The audiences as string slices.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|c| c.as_ref())
+    }
+
+    /// An audience list from strings.
+    pub fn from_strings(v: Vec<String>) -> Audience<'static> {
+        Audience(v.into_iter().map(Cow::Owned).collect())
     }
 }
 
 /// A reference to an object by name and uid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct ObjectRef {
+pub struct ObjectRef<'a> {
     /// The object's name.
-    #[serde(default)]
-    pub name: String,
+    #[serde(default, borrow)]
+    pub name: Cow<'a, str>,
     /// The object's uid.
-    #[serde(default)]
-    pub uid: String,
+    #[serde(default, borrow)]
+    pub uid: Cow<'a, str>,
 }
 
-impl ObjectRef {
+impl<'a> ObjectRef<'a> {
     /// A reference.
-    pub fn new(name: impl Into<String>, uid: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<Cow<'a, str>>, uid: impl Into<Cow<'a, str>>) -> Self {
         ObjectRef { name: name.into(), uid: uid.into() }
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> ObjectRef<'static> {
+        ObjectRef { name: Cow::Owned(self.name.into_owned()), uid: Cow::Owned(self.uid.into_owned()) }
     }
 }
 
 /// The private `kubernetes.io` claims of a bound token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct KubernetesClaims {
+pub struct KubernetesClaims<'a> {
     /// The service account's namespace.
-    #[serde(default)]
-    pub namespace: String,
+    #[serde(default, borrow)]
+    pub namespace: Cow<'a, str>,
     /// The node (a node-bound token, or the pod's node).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<ObjectRef>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub node: Option<ObjectRef<'a>>,
     /// The bound pod.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod: Option<ObjectRef>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<ObjectRef<'a>>,
     /// The bound secret.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<ObjectRef>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<ObjectRef<'a>>,
     /// The service account.
-    #[serde(default)]
-    pub serviceaccount: ObjectRef,
+    #[serde(default, borrow)]
+    pub serviceaccount: ObjectRef<'a>,
     /// Present on extended tokens: after this time the token is stale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warnafter: Option<NumericDate>,
@@ -91,23 +159,23 @@ pub struct KubernetesClaims {
 
 /// What a bound token is bound to: exactly one object (a pod may carry its node).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Binding {
+pub enum Binding<'a> {
     /// Bound to a pod, optionally with the node it runs on.
     Pod {
         /// The pod.
-        pod: ObjectRef,
+        pod: ObjectRef<'a>,
         /// The pod's node, when known.
-        node: Option<ObjectRef>,
+        node: Option<ObjectRef<'a>>,
     },
     /// Bound to a secret.
-    Secret(ObjectRef),
+    Secret(ObjectRef<'a>),
     /// Bound to a node.
-    Node(ObjectRef),
+    Node(ObjectRef<'a>),
 }
 
-impl KubernetesClaims {
+impl<'a> KubernetesClaims<'a> {
     /// The binding, or `Err` with what is inconsistent (more than one object).
-    pub fn binding(&self) -> Result<Option<Binding>, String> {
+    pub fn binding(&self) -> Result<Option<Binding<'a>>, String> {
         match (&self.pod, &self.secret, &self.node) {
             (None, None, None) => Ok(None),
             (Some(p), None, n) => Ok(Some(Binding::Pod { pod: p.clone(), node: n.clone() })),
@@ -118,7 +186,7 @@ impl KubernetesClaims {
     }
 
     /// Sets the binding.
-    pub fn set_binding(&mut self, binding: Option<Binding>) {
+    pub fn set_binding(&mut self, binding: Option<Binding<'a>>) {
         self.pod = None;
         self.secret = None;
         self.node = None;
@@ -136,10 +204,10 @@ impl KubernetesClaims {
 
 /// Every claim kauth reads or writes. Unknown claims are ignored when reading.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Claims {
+pub struct Claims<'a> {
     /// Audiences.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<Audience>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience<'a>>,
     /// Expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<NumericDate>,
@@ -147,64 +215,104 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<NumericDate>,
     /// Issuer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
+    #[serde(default, borrow, deserialize_with = "borrowed_opt", skip_serializing_if = "Option::is_none")]
+    pub iss: Option<Cow<'a, str>>,
     /// Token id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
+    #[serde(default, borrow, deserialize_with = "borrowed_opt", skip_serializing_if = "Option::is_none")]
+    pub jti: Option<Cow<'a, str>>,
     /// Bound tokens' private claims.
-    #[serde(rename = "kubernetes.io", default, skip_serializing_if = "Option::is_none")]
-    pub kubernetes: Option<KubernetesClaims>,
+    #[serde(rename = "kubernetes.io", default, borrow, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesClaims<'a>>,
     /// Legacy: the namespace.
-    #[serde(rename = "kubernetes.io/serviceaccount/namespace", default, skip_serializing_if = "Option::is_none")]
-    pub legacy_namespace: Option<String>,
+    #[serde(
+        rename = "kubernetes.io/serviceaccount/namespace",
+        default,
+        borrow,
+        deserialize_with = "borrowed_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub legacy_namespace: Option<Cow<'a, str>>,
     /// Legacy: the token Secret's name.
-    #[serde(rename = "kubernetes.io/serviceaccount/secret.name", default, skip_serializing_if = "Option::is_none")]
-    pub legacy_secret_name: Option<String>,
+    #[serde(
+        rename = "kubernetes.io/serviceaccount/secret.name",
+        default,
+        borrow,
+        deserialize_with = "borrowed_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub legacy_secret_name: Option<Cow<'a, str>>,
     /// Legacy: the service account's name.
     #[serde(
         rename = "kubernetes.io/serviceaccount/service-account.name",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub legacy_service_account_name: Option<String>,
+    pub legacy_service_account_name: Option<Cow<'a, str>>,
     /// Legacy: the service account's uid.
     #[serde(
         rename = "kubernetes.io/serviceaccount/service-account.uid",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub legacy_service_account_uid: Option<String>,
+    pub legacy_service_account_uid: Option<Cow<'a, str>>,
     /// Not before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<NumericDate>,
     /// Subject.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
+    #[serde(default, borrow, deserialize_with = "borrowed_opt", skip_serializing_if = "Option::is_none")]
+    pub sub: Option<Cow<'a, str>>,
 }
 
 /// The service-account identity a token claims, bound or legacy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServiceAccountClaims<'a> {
+pub enum ServiceAccountClaims<'c, 'a> {
     /// A bound token (TokenRequest, projected volumes).
-    Bound(&'a KubernetesClaims),
+    Bound(&'c KubernetesClaims<'a>),
     /// A legacy Secret-based token.
     Legacy {
         /// Namespace.
-        namespace: &'a str,
+        namespace: &'c str,
         /// Service account name.
-        name: &'a str,
+        name: &'c str,
         /// Service account uid.
-        uid: &'a str,
+        uid: &'c str,
         /// The token Secret's name.
-        secret: &'a str,
+        secret: &'c str,
     },
 }
 
-impl Claims {
-    /// Parses the payload JSON.
-    pub fn from_json(payload: &[u8]) -> Result<Self, String> {
-        serde_json::from_slice(payload).map_err(|e| format!("claims are not valid JSON of the expected shape: {e}"))
+impl<'a> Claims<'a> {
+    /// Parses the payload JSON, borrowing strings from it where they have no escapes.
+    pub fn from_json(payload: &'a [u8]) -> Result<Self, String> {
+        // Validating UTF-8 once up front lets serde_json borrow strings without re-checking each.
+        let text = std::str::from_utf8(payload).map_err(|e| format!("claims are not UTF-8: {e}"))?;
+        serde_json::from_str(text).map_err(|e| format!("claims are not valid JSON of the expected shape: {e}"))
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Claims<'static> {
+        let o = |c: Option<Cow<'a, str>>| c.map(|c| Cow::Owned(c.into_owned()));
+        Claims {
+            aud: self.aud.map(Audience::into_owned),
+            exp: self.exp,
+            iat: self.iat,
+            iss: o(self.iss),
+            jti: o(self.jti),
+            kubernetes: self.kubernetes.map(|k| KubernetesClaims {
+                namespace: Cow::Owned(k.namespace.into_owned()),
+                node: k.node.map(ObjectRef::into_owned),
+                pod: k.pod.map(ObjectRef::into_owned),
+                secret: k.secret.map(ObjectRef::into_owned),
+                serviceaccount: k.serviceaccount.into_owned(),
+                warnafter: k.warnafter,
+            }),
+            legacy_namespace: o(self.legacy_namespace),
+            legacy_secret_name: o(self.legacy_secret_name),
+            legacy_service_account_name: o(self.legacy_service_account_name),
+            legacy_service_account_uid: o(self.legacy_service_account_uid),
+            nbf: self.nbf,
+            sub: o(self.sub),
+        }
     }
 
     /// The JSON bytes.
@@ -214,7 +322,7 @@ impl Claims {
     }
 
     /// The service-account part of the claims, bound or legacy, or what is missing.
-    pub fn service_account(&self) -> Result<ServiceAccountClaims<'_>, &'static str> {
+    pub fn service_account(&self) -> Result<ServiceAccountClaims<'_, 'a>, &'static str> {
         if let Some(k) = &self.kubernetes {
             if k.namespace.is_empty() {
                 return Err("kubernetes.io.namespace");
@@ -271,6 +379,10 @@ mod tests {
     fn audience_string_float_dates_and_exclusive_bindings() {
         let c = Claims::from_json(br#"{"aud":"api","exp":1.7e9,"nbf":12.9}"#).unwrap();
         assert_eq!(c.aud, Some(Audience(vec!["api".into()])));
+        assert!(matches!(c.aud.as_ref().unwrap().0[0], Cow::Borrowed(_)), "strings borrow from the payload");
+        let b = Claims::from_json(br#"{"iss":"x","sub":"a\u0041"}"#).unwrap();
+        assert!(matches!(b.iss, Some(Cow::Borrowed("x"))));
+        assert_eq!(b.sub.as_deref(), Some("aA"), "escapes are decoded into an owned string");
         assert_eq!(c.exp, Some(NumericDate(1_700_000_000)));
         assert_eq!(c.nbf, Some(NumericDate(12)));
         assert!(Claims::from_json(br#"{"exp":"soon"}"#).is_err());

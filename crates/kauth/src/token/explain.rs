@@ -195,14 +195,13 @@ pub fn decode(token: &str, now: OffsetDateTime) -> Result<Decoded, Rejection> {
 pub fn explain(token: &str, opts: &ExplainOptions) -> Result<Explanation, Rejection> {
     let decoded = decode(token, opts.now)?;
     let parsed = parse(token)?;
-    let c: &Claims = &parsed.claims;
+    let c: &Claims<'_> = &parsed.claims;
     let mut report = Report::default();
 
     report.record("algorithm", check_algorithm(&parsed.jws.header.alg).map(|a| format!("{} is accepted", a.name())));
     match &opts.keys {
-        Some(keys) => {
-            report.record("signature", verify_signature(&parsed, keys).map(|kid| format!("verified with key {kid}")))
-        }
+        Some(keys) => report
+            .record("signature", verify_signature(&parsed.jws, keys).map(|kid| format!("verified with key {kid}"))),
         None => report.push(Check {
             name: "signature",
             status: Status::NotChecked,
@@ -210,7 +209,7 @@ pub fn explain(token: &str, opts: &ExplainOptions) -> Result<Explanation, Reject
             code: None,
         }),
     }
-    let iss = c.iss.clone().unwrap_or_default();
+    let iss = c.iss.as_deref().unwrap_or_default().to_owned();
     if opts.issuers.is_empty() {
         report.push(Check {
             name: "issuer",
@@ -230,7 +229,7 @@ pub fn explain(token: &str, opts: &ExplainOptions) -> Result<Explanation, Reject
         );
     }
     if opts.audiences.is_empty() {
-        let auds = c.aud.as_ref().map(|a| a.0.clone()).unwrap_or_default();
+        let auds: Vec<&str> = c.aud.as_ref().map(|a| a.iter().collect()).unwrap_or_default();
         report.push(Check {
             name: "audience",
             status: Status::NotChecked,

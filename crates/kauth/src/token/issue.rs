@@ -114,11 +114,11 @@ pub struct BoundTokenSpec {
     /// The service account's namespace.
     pub namespace: String,
     /// The service account.
-    pub service_account: ObjectRef,
+    pub service_account: ObjectRef<'static>,
     /// Audiences (empty: the API audiences).
     pub audiences: Vec<String>,
     /// What the token is bound to.
-    pub binding: Option<Binding>,
+    pub binding: Option<Binding<'static>>,
     /// The token's id (`jti`); a random UUID when `None`.
     pub jti: Option<String>,
 }
@@ -131,7 +131,7 @@ pub struct IssuedToken {
     /// `status.expirationTimestamp`: `iat + granted` (not the extended `exp`).
     pub expiration_timestamp: i64,
     /// The claims written.
-    pub claims: Claims,
+    pub claims: Claims<'static>,
     /// The plan used.
     pub plan: ExpirationPlan,
 }
@@ -160,7 +160,7 @@ impl TokenIssuer {
     }
 
     /// Signs arbitrary claims with header `{"alg":..,"kid":..}`, as kube-apiserver does.
-    pub fn sign(&self, claims: &Claims) -> Result<Token, KeyError> {
+    pub fn sign(&self, claims: &Claims<'_>) -> Result<Token, KeyError> {
         #[derive(serde::Serialize)]
         struct Header<'a> {
             alg: &'a str,
@@ -187,24 +187,24 @@ impl TokenIssuer {
     ) -> Result<IssuedToken, IssueError> {
         let audiences = if spec.audiences.is_empty() { api_audiences.to_vec() } else { spec.audiences.clone() };
         let mut k = KubernetesClaims {
-            namespace: spec.namespace.clone(),
+            namespace: spec.namespace.clone().into(),
             serviceaccount: spec.service_account.clone(),
             warnafter: plan.warn_after.map(|w| NumericDate(now + w)),
             ..KubernetesClaims::default()
         };
         k.set_binding(spec.binding.clone());
         let claims = Claims {
-            aud: Some(Audience(audiences)),
+            aud: Some(Audience::from_strings(audiences)),
             exp: Some(NumericDate(now + plan.jwt_lifetime)),
             iat: Some(NumericDate(now)),
-            iss: Some(self.issuer.clone()),
+            iss: Some(self.issuer.clone().into()),
             jti: Some(match &spec.jti {
-                Some(j) => j.clone(),
-                None => random_uuid()?,
+                Some(j) => j.clone().into(),
+                None => random_uuid()?.into(),
             }),
             kubernetes: Some(k),
             nbf: Some(NumericDate(now)),
-            sub: Some(service_account_username(&spec.namespace, &spec.service_account.name)),
+            sub: Some(service_account_username(&spec.namespace, &spec.service_account.name).into()),
             ..Claims::default()
         };
         let token = self.sign(&claims)?;
@@ -212,14 +212,19 @@ impl TokenIssuer {
     }
 
     /// Issues a legacy token for a token Secret (issuer `kubernetes/serviceaccount`, no expiry).
-    pub fn issue_legacy(&self, namespace: &str, service_account: &ObjectRef, secret: &str) -> Result<Token, KeyError> {
+    pub fn issue_legacy(
+        &self,
+        namespace: &str,
+        service_account: &ObjectRef<'_>,
+        secret: &str,
+    ) -> Result<Token, KeyError> {
         let claims = Claims {
-            iss: Some(LEGACY_ISSUER.to_owned()),
-            legacy_namespace: Some(namespace.to_owned()),
-            legacy_secret_name: Some(secret.to_owned()),
+            iss: Some(LEGACY_ISSUER.into()),
+            legacy_namespace: Some(namespace.into()),
+            legacy_secret_name: Some(secret.into()),
             legacy_service_account_name: Some(service_account.name.clone()),
             legacy_service_account_uid: Some(service_account.uid.clone()),
-            sub: Some(service_account_username(namespace, &service_account.name)),
+            sub: Some(service_account_username(namespace, &service_account.name).into()),
             ..Claims::default()
         };
         self.sign(&claims)

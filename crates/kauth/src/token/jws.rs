@@ -1,11 +1,14 @@
 //! JWS compact serialization (RFC 7515): `BASE64URL(header).BASE64URL(payload).BASE64URL(sig)`.
 //!
 //! Parsing never verifies anything: it only splits, decodes and says precisely what is malformed.
-//! Base64url is decoded strictly without padding, as Go's `base64.RawURLEncoding` (used by
-//! go-jose and kube-apiserver) does.
+//! Base64url is decoded without padding exactly as Go's `base64.RawURLEncoding` (go-jose's, so
+//! kube-apiserver's) decodes it: padding is refused, non-zero trailing bits are accepted. The fast
+//! path is SIMD (base64-simd), which refuses a superset of what Go refuses; anything it refuses is
+//! decided again by a `base64` engine configured like Go, which also words the error.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine};
 use serde::{Deserialize, Serialize};
 
 use super::Rejection;
@@ -43,9 +46,14 @@ pub struct Header {
     /// The media type, if any (`JWT` on old legacy tokens).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typ: Option<String>,
-    /// Critical extensions: kauth understands none, so any is refused (RFC 7515 4.1.11).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crit: Option<serde_json::Value>,
+    /// Whether the header has critical extensions (`crit`): kauth understands none, so a token
+    /// with any is refused (RFC 7515 4.1.11).
+    #[serde(default, skip_serializing, deserialize_with = "present")]
+    pub crit: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 /// A split and decoded compact JWS.
@@ -98,11 +106,23 @@ pub fn parse(token: &str) -> Result<Jws<'_>, Rejection> {
     Ok(Jws { header, payload, signing_input, signature })
 }
 
+/// Go's `base64.RawURLEncoding`: URL alphabet, no padding, trailing bits not checked.
+const GO_RAW_URL: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
 fn decode(segment: Segment, text: &str) -> Result<Vec<u8>, Rejection> {
     if text.is_empty() && segment != Segment::Signature {
         return Err(Rejection::Malformed { segment: Some(segment), problem: "is empty".into() });
     }
-    URL_SAFE_NO_PAD.decode(text).map_err(|e| Rejection::Malformed {
+    if let Ok(v) = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(text) {
+        return Ok(v);
+    }
+    GO_RAW_URL.decode(text).map_err(|e| Rejection::Malformed {
         segment: Some(segment),
         problem: format!("is not base64url without padding: {e}"),
     })
@@ -145,6 +165,11 @@ mod tests {
         assert_eq!(seg(&parse("a.b").unwrap_err()), None);
         assert_eq!(seg(&parse("a.b.c.d").unwrap_err()), None);
         assert_eq!(seg(&parse(&format!("{h}..sig")).unwrap_err()), Some(Segment::Payload));
+        // Like Go's RawURLEncoding: padding refused, non-zero trailing bits ("QR" for "A") accepted.
+        assert_eq!(decode(Segment::Payload, "QR").unwrap(), b"A");
+        assert_eq!(decode(Segment::Payload, "QQ").unwrap(), b"A");
+        assert!(decode(Segment::Payload, "QQ==").is_err());
+        assert!(decode(Segment::Payload, "Q").is_err());
         let big = "a".repeat(MAX_TOKEN_BYTES + 1);
         assert!(parse(&big).unwrap_err().to_string().contains("at most"));
     }

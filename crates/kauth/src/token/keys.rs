@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -156,7 +157,7 @@ fn key_error(what: &str, problem: impl fmt::Display) -> KeyError {
 #[derive(Clone)]
 pub struct VerifyingKey {
     kind: KeyKind,
-    kid: String,
+    kid: Arc<str>,
     spki: Vec<u8>,
     /// Parsed once for the algorithm kube-apiserver uses with this key (RS256 or ES*).
     primary: ParsedPublicKey,
@@ -176,6 +177,7 @@ impl VerifyingKey {
     }
 
     fn from_spki_with_kid(what: &str, spki: &[u8], kid: String) -> Result<Self, KeyError> {
+        let kid: Arc<str> = kid.into();
         let (_, info) = SubjectPublicKeyInfo::from_der(spki)
             .map_err(|e| key_error(what, format!("not a SubjectPublicKeyInfo: {e}")))?;
         let kind = match info.parsed() {
@@ -214,13 +216,18 @@ impl VerifyingKey {
         let primary = ParsedPublicKey::new(kind.signing_algorithm().verification(), &point)
             .map_err(|e| key_error(what, format!("invalid EC point: {e}")))?;
         let spki = primary.as_der().map_err(|e| key_error(what, format!("encoding EC key: {e}")))?.as_ref().to_vec();
-        let kid = kid.unwrap_or_else(|| key_id(&spki));
+        let kid = kid.unwrap_or_else(|| key_id(&spki)).into();
         Ok(VerifyingKey { kind, kid, spki, primary })
     }
 
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The key id, shared (cloning it does not allocate).
+    pub fn kid_shared(&self) -> Arc<str> {
+        Arc::clone(&self.kid)
     }
 
     /// RSA or which curve.
@@ -374,7 +381,7 @@ impl KeySet {
         if self.keys.iter().any(|k| k.spki == key.spki) {
             return;
         }
-        self.by_kid.entry(key.kid.clone()).or_default().push(self.keys.len());
+        self.by_kid.entry(key.kid.to_string()).or_default().push(self.keys.len());
         self.keys.push(key);
     }
 
@@ -425,7 +432,7 @@ impl KeySet {
 
     /// The kids, in order.
     pub fn kids(&self) -> Vec<String> {
-        self.keys.iter().map(|k| k.kid.clone()).collect()
+        self.keys.iter().map(|k| k.kid.to_string()).collect()
     }
 
     /// True when there is no key.

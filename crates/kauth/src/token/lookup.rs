@@ -1,54 +1,94 @@
 //! An in-memory [`Lookup`]: for tests, benchmarks and offline tools.
+//!
+//! Namespaced objects sit in maps of maps (`namespace -> name -> state`), so a lookup borrows its
+//! keys and allocates nothing but the returned copy.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::validate::{Lookup, LookupError, ObjectState, SecretState};
 
-/// Objects held in maps, keyed by `namespace/name` (nodes by name).
+type Namespaced<T> = HashMap<String, HashMap<String, Arc<T>>>;
+
+/// Objects held in memory.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryLookup {
-    /// ServiceAccounts.
-    pub service_accounts: HashMap<String, ObjectState>,
-    /// Pods.
-    pub pods: HashMap<String, ObjectState>,
-    /// Nodes.
-    pub nodes: HashMap<String, ObjectState>,
-    /// Secrets.
-    pub secrets: HashMap<String, SecretState>,
+    service_accounts: Namespaced<ObjectState>,
+    pods: Namespaced<ObjectState>,
+    secrets: Namespaced<SecretState>,
+    nodes: HashMap<String, Arc<ObjectState>>,
     /// When set, every lookup fails with this message (a store outage).
     pub failing: Option<String>,
+}
+
+fn live(uid: &str) -> ObjectState {
+    ObjectState { uid: uid.into(), deletion_timestamp: None }
+}
+
+fn put<T>(map: &mut Namespaced<T>, ns: &str, name: &str, value: Option<T>) {
+    match value {
+        Some(v) => {
+            map.entry(ns.to_owned()).or_default().insert(name.to_owned(), Arc::new(v));
+        }
+        None => {
+            if let Some(m) = map.get_mut(ns) {
+                m.remove(name);
+            }
+        }
+    }
 }
 
 impl MemoryLookup {
     /// Adds a service account.
     pub fn with_service_account(mut self, ns: &str, name: &str, uid: &str) -> Self {
-        self.service_accounts.insert(format!("{ns}/{name}"), ObjectState { uid: uid.into(), deletion_timestamp: None });
+        self.set_service_account(ns, name, Some(live(uid)));
         self
     }
 
     /// Adds a pod.
     pub fn with_pod(mut self, ns: &str, name: &str, uid: &str) -> Self {
-        self.pods.insert(format!("{ns}/{name}"), ObjectState { uid: uid.into(), deletion_timestamp: None });
+        self.set_pod(ns, name, Some(live(uid)));
         self
     }
 
     /// Adds a node.
     pub fn with_node(mut self, name: &str, uid: &str) -> Self {
-        self.nodes.insert(name.into(), ObjectState { uid: uid.into(), deletion_timestamp: None });
+        self.set_node(name, Some(live(uid)));
         self
     }
 
     /// Adds a secret, optionally holding a token.
     pub fn with_secret(mut self, ns: &str, name: &str, uid: &str, token: Option<&str>) -> Self {
-        self.secrets.insert(
-            format!("{ns}/{name}"),
-            SecretState {
-                object: ObjectState { uid: uid.into(), deletion_timestamp: None },
-                token: token.map(|t| t.as_bytes().to_vec()),
-                invalid_since: None,
-            },
-        );
+        let state = SecretState { object: live(uid), token: token.map(|t| t.as_bytes().to_vec()), invalid_since: None };
+        self.set_secret(ns, name, Some(state));
         self
+    }
+
+    /// Sets (or with `None` removes) a service account.
+    pub fn set_service_account(&mut self, ns: &str, name: &str, state: Option<ObjectState>) {
+        put(&mut self.service_accounts, ns, name, state);
+    }
+
+    /// Sets (or removes) a pod.
+    pub fn set_pod(&mut self, ns: &str, name: &str, state: Option<ObjectState>) {
+        put(&mut self.pods, ns, name, state);
+    }
+
+    /// Sets (or removes) a secret.
+    pub fn set_secret(&mut self, ns: &str, name: &str, state: Option<SecretState>) {
+        put(&mut self.secrets, ns, name, state);
+    }
+
+    /// Sets (or removes) a node.
+    pub fn set_node(&mut self, name: &str, state: Option<ObjectState>) {
+        match state {
+            Some(s) => {
+                self.nodes.insert(name.to_owned(), Arc::new(s));
+            }
+            None => {
+                self.nodes.remove(name);
+            }
+        }
     }
 
     fn check(&self) -> Result<(), LookupError> {
@@ -59,21 +99,25 @@ impl MemoryLookup {
     }
 }
 
+fn get<T>(map: &Namespaced<T>, ns: &str, name: &str) -> Option<Arc<T>> {
+    map.get(ns).and_then(|m| m.get(name)).cloned()
+}
+
 impl Lookup for MemoryLookup {
-    fn service_account(&self, ns: &str, name: &str) -> Result<Option<ObjectState>, LookupError> {
+    fn service_account(&self, ns: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
         self.check()?;
-        Ok(self.service_accounts.get(&format!("{ns}/{name}")).cloned())
+        Ok(get(&self.service_accounts, ns, name))
     }
-    fn pod(&self, ns: &str, name: &str) -> Result<Option<ObjectState>, LookupError> {
+    fn pod(&self, ns: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
         self.check()?;
-        Ok(self.pods.get(&format!("{ns}/{name}")).cloned())
+        Ok(get(&self.pods, ns, name))
     }
-    fn node(&self, name: &str) -> Result<Option<ObjectState>, LookupError> {
+    fn node(&self, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
         self.check()?;
         Ok(self.nodes.get(name).cloned())
     }
-    fn secret(&self, ns: &str, name: &str) -> Result<Option<SecretState>, LookupError> {
+    fn secret(&self, ns: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError> {
         self.check()?;
-        Ok(self.secrets.get(&format!("{ns}/{name}")).cloned())
+        Ok(get(&self.secrets, ns, name))
     }
 }

@@ -5,11 +5,13 @@
 //! (nbf, exp, iat with the leeway), then the objects the token depends on. Each check is a
 //! function of its own so `explain` can run them one by one and report each.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use super::claims::{Binding, Claims, ObjectRef, ServiceAccountClaims, LEGACY_ISSUER};
+use super::claims::{Binding, Claims, KubernetesClaims, ObjectRef, ServiceAccountClaims, LEGACY_ISSUER};
 use super::jws::{self, Jws};
 use super::keys::{Algorithm, KeySet};
 use super::{ObjectKind, Rejection};
@@ -71,15 +73,17 @@ impl std::fmt::Debug for SecretState {
 pub struct LookupError(pub String);
 
 /// Reads the objects tokens depend on. The server implements it on its store.
+///
+/// States are shared (`Arc`): a lookup on the hot path copies neither uids nor a Secret's token.
 pub trait Lookup {
     /// A ServiceAccount.
-    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<ObjectState>, LookupError>;
+    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError>;
     /// A Pod.
-    fn pod(&self, namespace: &str, name: &str) -> Result<Option<ObjectState>, LookupError>;
+    fn pod(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError>;
     /// A Node.
-    fn node(&self, name: &str) -> Result<Option<ObjectState>, LookupError>;
+    fn node(&self, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError>;
     /// A Secret.
-    fn secret(&self, namespace: &str, name: &str) -> Result<Option<SecretState>, LookupError>;
+    fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError>;
 }
 
 /// Which kind of token authenticated.
@@ -122,26 +126,32 @@ pub struct Authenticated {
     /// Set when a token with `warnafter` is used after it.
     pub stale: Option<Stale>,
     /// The kid of the key that verified it.
-    pub kid: String,
+    pub kid: Arc<str>,
     /// The token's exp, if any.
     pub expires_at: Option<i64>,
 }
 
-/// A parsed token: its JWS parts and claims.
+/// A parsed token: its JWS parts and an owned copy of its claims (for tools; the validator
+/// parses claims borrowing from the payload instead).
 #[derive(Debug, Clone)]
-pub struct Parsed<'a> {
+pub struct Parsed<'t> {
     /// The JWS.
-    pub jws: Jws<'a>,
+    pub jws: Jws<'t>,
     /// The claims.
-    pub claims: Claims,
+    pub claims: Claims<'static>,
 }
 
 /// Splits, decodes and parses the claims.
 pub fn parse(token: &str) -> Result<Parsed<'_>, Rejection> {
     let jws = jws::parse(token)?;
-    let claims = Claims::from_json(&jws.payload)
-        .map_err(|problem| Rejection::Malformed { segment: Some(jws::Segment::Payload), problem })?;
+    let claims = claims_of(&jws)?.into_owned();
     Ok(Parsed { jws, claims })
+}
+
+/// The claims of a decoded JWS, borrowing from its payload.
+pub fn claims_of<'p>(jws: &'p Jws<'_>) -> Result<Claims<'p>, Rejection> {
+    Claims::from_json(&jws.payload)
+        .map_err(|problem| Rejection::Malformed { segment: Some(jws::Segment::Payload), problem })
 }
 
 /// The header's algorithm, refusing `none`, HMAC and anything kauth does not verify.
@@ -159,9 +169,9 @@ pub fn check_algorithm(alg: &str) -> Result<Algorithm, Rejection> {
 }
 
 /// Verifies the signature with the keys the kid selects; returns the kid of the key that verified.
-pub fn verify_signature(parsed: &Parsed<'_>, keys: &KeySet) -> Result<String, Rejection> {
-    let header = &parsed.jws.header;
-    if header.crit.is_some() {
+pub fn verify_signature(jws: &Jws<'_>, keys: &KeySet) -> Result<Arc<str>, Rejection> {
+    let header = &jws.header;
+    if header.crit {
         return Err(Rejection::Malformed {
             segment: Some(jws::Segment::Header),
             problem: "has a \"crit\" member kauth does not understand".into(),
@@ -176,8 +186,8 @@ pub fn verify_signature(parsed: &Parsed<'_>, keys: &KeySet) -> Result<String, Re
         return Err(Rejection::UnknownKeyId { kid: header.kid.clone().unwrap_or_default(), known: keys.kids() });
     }
     for key in candidates.iter() {
-        if key.verify(alg, parsed.jws.signing_input, &parsed.jws.signature) {
-            return Ok(key.kid().to_owned());
+        if key.verify(alg, jws.signing_input, &jws.signature) {
+            return Ok(key.kid_shared());
         }
     }
     Err(Rejection::BadSignature {
@@ -189,24 +199,29 @@ pub fn verify_signature(parsed: &Parsed<'_>, keys: &KeySet) -> Result<String, Re
 /// Intersects the token's audiences with the requested ones (default: the API audiences). A
 /// token without audiences (legacy) counts as having the API audiences.
 pub fn check_audience(
-    claims: &Claims,
+    claims: &Claims<'_>,
     requested: Option<&[String]>,
     api_audiences: &[String],
 ) -> Result<Vec<String>, Rejection> {
-    let token: &[String] = match &claims.aud {
-        Some(a) if !a.0.is_empty() => &a.0,
-        _ => api_audiences,
-    };
     let requested = requested.filter(|r| !r.is_empty()).unwrap_or(api_audiences);
-    let common: Vec<String> = token.iter().filter(|a| requested.contains(a)).cloned().collect();
+    let common: Vec<String> = match &claims.aud {
+        Some(a) if !a.0.is_empty() => {
+            a.iter().filter(|t| requested.iter().any(|r| r == t)).map(str::to_owned).collect()
+        }
+        _ => api_audiences.iter().filter(|t| requested.contains(t)).cloned().collect(),
+    };
     if common.is_empty() && !api_audiences.is_empty() {
-        return Err(Rejection::NoAudienceInCommon { token: token.to_vec(), accepted: requested.to_vec() });
+        let token = match &claims.aud {
+            Some(a) if !a.0.is_empty() => a.iter().map(str::to_owned).collect(),
+            _ => api_audiences.to_vec(),
+        };
+        return Err(Rejection::NoAudienceInCommon { token, accepted: requested.to_vec() });
     }
     Ok(common)
 }
 
 /// go-jose's `ValidateWithLeeway` time checks, in its order: nbf, exp, iat.
-pub fn check_times(claims: &Claims, now: OffsetDateTime, leeway: i64) -> Result<(), Rejection> {
+pub fn check_times(claims: &Claims<'_>, now: OffsetDateTime, leeway: i64) -> Result<(), Rejection> {
     let now_ns = now.unix_timestamp_nanos();
     let secs = |t: i64| i128::from(t) * 1_000_000_000;
     let lee = secs(leeway);
@@ -229,79 +244,83 @@ pub fn check_times(claims: &Claims, now: OffsetDateTime, leeway: i64) -> Result<
     Ok(())
 }
 
-fn lookup_failed(what: String) -> impl FnOnce(LookupError) -> Rejection {
-    move |e| Rejection::LookupFailed { what, problem: e.0 }
+fn lookup_failed(what: impl FnOnce() -> String) -> impl FnOnce(LookupError) -> Rejection {
+    move |e| Rejection::LookupFailed { what: what(), problem: e.0 }
 }
 
 /// Checks a bound object: present, not deleted before `now - leeway`, same uid.
 fn check_object(
     kind: ObjectKind,
-    name: String,
-    claimed: &ObjectRef,
-    state: Option<ObjectState>,
+    name: impl FnOnce() -> String,
+    claimed: &ObjectRef<'_>,
+    state: Option<&ObjectState>,
     invalid_if_deleted_before: i64,
 ) -> Result<(), Rejection> {
-    let Some(state) = state else { return Err(Rejection::BoundObjectNotFound { kind, name }) };
+    let Some(state) = state else { return Err(Rejection::BoundObjectNotFound { kind, name: name() }) };
     if let Some(d) = state.deletion_timestamp.filter(|d| *d < invalid_if_deleted_before) {
-        return Err(Rejection::BoundObjectDeleted { kind, name, deleted_at: d });
+        return Err(Rejection::BoundObjectDeleted { kind, name: name(), deleted_at: d });
     }
     if state.uid != claimed.uid {
         return Err(Rejection::BoundObjectRecreated {
             kind,
-            name,
-            token_uid: claimed.uid.clone(),
-            current_uid: state.uid,
+            name: name(),
+            token_uid: claimed.uid.to_string(),
+            current_uid: state.uid.clone(),
         });
     }
     Ok(())
 }
 
 /// The objects a bound token depends on: its service account and its bound pod, secret or node.
-pub fn check_bound_objects(
-    k: &super::claims::KubernetesClaims,
+pub fn check_bound_objects<'a>(
+    k: &KubernetesClaims<'a>,
     lookup: &dyn Lookup,
     now: OffsetDateTime,
     leeway: i64,
-) -> Result<Option<Binding>, Rejection> {
-    let ns = &k.namespace;
+) -> Result<Option<Binding<'a>>, Rejection> {
+    let ns: &str = &k.namespace;
     let sa = &k.serviceaccount;
     let before = now.unix_timestamp() - leeway;
     let state =
-        lookup.service_account(ns, &sa.name).map_err(lookup_failed(format!("service account {ns}/{}", sa.name)))?;
+        lookup.service_account(ns, &sa.name).map_err(lookup_failed(|| format!("service account {ns}/{}", sa.name)))?;
     let Some(state) = state else {
-        return Err(Rejection::ServiceAccountNotFound { namespace: ns.clone(), name: sa.name.clone() });
+        return Err(Rejection::ServiceAccountNotFound { namespace: ns.to_owned(), name: sa.name.to_string() });
     };
     if let Some(d) = state.deletion_timestamp.filter(|d| *d < before) {
-        return Err(Rejection::ServiceAccountDeleted { namespace: ns.clone(), name: sa.name.clone(), deleted_at: d });
+        return Err(Rejection::ServiceAccountDeleted {
+            namespace: ns.to_owned(),
+            name: sa.name.to_string(),
+            deleted_at: d,
+        });
     }
     if state.uid != sa.uid {
         return Err(Rejection::ServiceAccountRecreated {
-            namespace: ns.clone(),
-            name: sa.name.clone(),
-            token_uid: sa.uid.clone(),
-            current_uid: state.uid,
+            namespace: ns.to_owned(),
+            name: sa.name.to_string(),
+            token_uid: sa.uid.to_string(),
+            current_uid: state.uid.clone(),
         });
     }
     let binding = k.binding().map_err(|problem| Rejection::InconsistentClaims { problem })?;
     match &binding {
         None => {}
         Some(Binding::Secret(s)) => {
-            let name = format!("{ns}/{}", s.name);
-            let st = lookup.secret(ns, &s.name).map_err(lookup_failed(format!("secret {name}")))?;
-            check_object(ObjectKind::Secret, name, s, st.map(|s| s.object), before)?;
+            let name = || format!("{ns}/{}", s.name);
+            let st = lookup.secret(ns, &s.name).map_err(lookup_failed(|| format!("secret {}", name())))?;
+            check_object(ObjectKind::Secret, name, s, st.as_deref().map(|s| &s.object), before)?;
         }
         Some(Binding::Pod { pod, node }) => {
-            let name = format!("{ns}/{}", pod.name);
-            let st = lookup.pod(ns, &pod.name).map_err(lookup_failed(format!("pod {name}")))?;
-            check_object(ObjectKind::Pod, name, pod, st, before)?;
+            let name = || format!("{ns}/{}", pod.name);
+            let st = lookup.pod(ns, &pod.name).map_err(lookup_failed(|| format!("pod {}", name())))?;
+            check_object(ObjectKind::Pod, name, pod, st.as_deref(), before)?;
             if let Some(n) = node {
-                let st = lookup.node(&n.name).map_err(lookup_failed(format!("node {}", n.name)))?;
-                check_object(ObjectKind::Node, n.name.clone(), n, st, before)?;
+                let st = lookup.node(&n.name).map_err(lookup_failed(|| format!("node {}", n.name)))?;
+                check_object(ObjectKind::Node, || n.name.to_string(), n, st.as_deref(), before)?;
             }
         }
         Some(Binding::Node(n)) => {
-            let st = lookup.node(&n.name).map_err(lookup_failed(format!("node {}", n.name)))?;
-            check_object(ObjectKind::Node, n.name.clone(), n, st, before)?;
+            let st = lookup.node(&n.name).map_err(lookup_failed(|| format!("node {}", n.name)))?;
+            check_object(ObjectKind::Node, || n.name.to_string(), n, st.as_deref(), before)?;
         }
     }
     Ok(binding)
@@ -318,7 +337,7 @@ pub fn check_legacy_objects(
     lookup: &dyn Lookup,
 ) -> Result<(), Rejection> {
     let secret_id = format!("{namespace}/{secret}");
-    let st = lookup.secret(namespace, secret).map_err(lookup_failed(format!("secret {secret_id}")))?;
+    let st = lookup.secret(namespace, secret).map_err(lookup_failed(|| format!("secret {namespace}/{secret}")))?;
     let Some(st) = st else { return Err(Rejection::LegacySecretNotFound { secret: secret_id }) };
     if st.object.deletion_timestamp.is_some() {
         return Err(Rejection::LegacySecretDeleted { secret: secret_id });
@@ -329,7 +348,7 @@ pub fn check_legacy_objects(
     }
     let sa = lookup
         .service_account(namespace, name)
-        .map_err(lookup_failed(format!("service account {namespace}/{name}")))?;
+        .map_err(lookup_failed(|| format!("service account {namespace}/{name}")))?;
     let Some(sa) = sa else {
         return Err(Rejection::ServiceAccountNotFound { namespace: namespace.to_owned(), name: name.to_owned() });
     };
@@ -345,39 +364,42 @@ pub fn check_legacy_objects(
             namespace: namespace.to_owned(),
             name: name.to_owned(),
             token_uid: uid.to_owned(),
-            current_uid: sa.uid,
+            current_uid: sa.uid.clone(),
         });
     }
-    if let Some(since) = st.invalid_since {
-        return Err(Rejection::LegacyTokenInvalidated { secret: secret_id, since });
+    if let Some(since) = &st.invalid_since {
+        return Err(Rejection::LegacyTokenInvalidated { secret: secret_id, since: since.clone() });
     }
     Ok(())
 }
 
 /// The user a bound token authenticates as, with Kubernetes' extras.
-pub fn bound_user(k: &super::claims::KubernetesClaims, binding: &Option<Binding>, jti: Option<&str>) -> UserInfo {
+pub fn bound_user(k: &KubernetesClaims<'_>, binding: &Option<Binding<'_>>, jti: Option<&str>) -> UserInfo {
     let mut extra = BTreeMap::new();
     if let Some(jti) = jti.filter(|j| !j.is_empty()) {
-        extra.insert(EXTRA_CREDENTIAL_ID.to_owned(), vec![format!("JTI={jti}")]);
+        let mut id = String::with_capacity(4 + jti.len());
+        id.push_str("JTI=");
+        id.push_str(jti);
+        extra.insert(Cow::Borrowed(EXTRA_CREDENTIAL_ID), vec![id]);
     }
-    let mut node_extra = |n: &ObjectRef| {
-        extra.insert(EXTRA_NODE_NAME.to_owned(), vec![n.name.clone()]);
-        extra.insert(EXTRA_NODE_UID.to_owned(), vec![n.uid.clone()]);
+    let mut node_extra = |n: &ObjectRef<'_>| {
+        extra.insert(Cow::Borrowed(EXTRA_NODE_NAME), vec![n.name.to_string()]);
+        extra.insert(Cow::Borrowed(EXTRA_NODE_UID), vec![n.uid.to_string()]);
     };
     match binding {
         Some(Binding::Pod { pod, node }) => {
             if let Some(n) = node {
                 node_extra(n);
             }
-            extra.insert(EXTRA_POD_NAME.to_owned(), vec![pod.name.clone()]);
-            extra.insert(EXTRA_POD_UID.to_owned(), vec![pod.uid.clone()]);
+            extra.insert(Cow::Borrowed(EXTRA_POD_NAME), vec![pod.name.to_string()]);
+            extra.insert(Cow::Borrowed(EXTRA_POD_UID), vec![pod.uid.to_string()]);
         }
         Some(Binding::Node(n)) => node_extra(n),
         _ => {}
     }
     UserInfo {
         name: service_account_username(&k.namespace, &k.serviceaccount.name),
-        uid: k.serviceaccount.uid.clone(),
+        uid: k.serviceaccount.uid.to_string(),
         groups: service_account_groups(&k.namespace),
         extra,
     }
@@ -420,15 +442,15 @@ impl Validator {
         now: OffsetDateTime,
         lookup: &dyn Lookup,
     ) -> Result<Option<Authenticated>, Rejection> {
-        let parsed = parse(token)?;
-        let iss = parsed.claims.iss.as_deref().unwrap_or("");
+        let jws = jws::parse(token)?;
+        let claims = claims_of(&jws)?;
+        let iss = claims.iss.as_deref().unwrap_or("");
         if !self.owns_issuer(iss) {
             return Ok(None);
         }
-        let kid = verify_signature(&parsed, &self.config.keys)?;
-        let audiences = check_audience(&parsed.claims, requested, &self.config.api_audiences)?;
-        check_times(&parsed.claims, now, self.config.leeway_seconds)?;
-        let claims = &parsed.claims;
+        let kid = verify_signature(&jws, &self.config.keys)?;
+        let audiences = check_audience(&claims, requested, &self.config.api_audiences)?;
+        check_times(&claims, now, self.config.leeway_seconds)?;
         let sa = claims.service_account().map_err(|claim| Rejection::MissingClaim { claim })?;
         let (user, kind, stale) = match sa {
             ServiceAccountClaims::Bound(k) => {
@@ -438,7 +460,7 @@ impl Validator {
                     .warnafter
                     .filter(|w| w.0 != 0 && now.unix_timestamp_nanos() > i128::from(w.0) * 1_000_000_000)
                     .map(|w| Stale {
-                        subject: claims.sub.clone().unwrap_or_else(|| user.name.clone()),
+                        subject: claims.sub.as_deref().map(str::to_owned).unwrap_or_else(|| user.name.clone()),
                         seconds_after_warning: now.unix_timestamp() - w.0,
                     });
                 (user, TokenKind::Bound, stale)
