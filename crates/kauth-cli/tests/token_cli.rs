@@ -211,7 +211,7 @@ fn seed_002_legacy_token_and_its_corrupted_copy() {
         assert_eq!(r.code, 2);
         assert_eq!(r.stderr.lines().count(), 1);
         assert!(
-            r.stderr.starts_with("kauth: malformed token: payload (segment 2) is not base64url without padding"),
+            r.stderr.starts_with("kauth: malformed token: payload (segment 2) claims are not UTF-8"),
             "{}",
             r.stderr
         );
