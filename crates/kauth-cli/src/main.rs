@@ -14,6 +14,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kubernetes authentication and authorization: cluster PKI, tokens, RBAC, and an auth server.
 #[derive(Debug, Parser)]
 #[command(name = "kauth", version, about, propagate_version = true)]

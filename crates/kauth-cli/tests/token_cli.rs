@@ -2,45 +2,13 @@
 //! `--jwks-url` against a real HTTPS server on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod common;
 
-fn kauth_in(args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kauth"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    r
-}
-
-fn kauth(args: &[&str]) -> Run {
-    kauth_in(args, None)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{kauth, kauth_in, s, Run};
 
 /// The bearer token in seed 000 (a one-year extended token, issued by a node 90 s ahead).
 fn seed_000() -> String {
@@ -101,7 +69,7 @@ fn create_then_explain_and_verify_with_the_public_key() {
     let r = kauth(&["token", "verify", &token, "--key", s(&p.pki("sa.pub"))]);
     assert_eq!((r.code, r.stdout.trim()), (0, "valid: system:serviceaccount:team-a:builder"));
     // From standard input and from a file, as a pod reads its projected token.
-    let r = kauth_in(&["token", "verify", "-", "--key", s(&p.pki("sa.pub"))], Some(&format!("{token}\n")));
+    let r = kauth_in(&["token", "verify", "-", "--key", s(&p.pki("sa.pub"))], Some(format!("{token}\n").as_bytes()));
     assert_eq!(r.code, 0);
     let file = p.dir.path().join("token");
     std::fs::write(&file, &token).unwrap();
