@@ -8,10 +8,12 @@
 //! - [`token`]: service-account tokens, bound and legacy: issuing, validation with typed
 //!   rejections, keys and JWKS, explanations.
 //! - [`user`]: the authenticated user as Kubernetes builds it.
+//! - [`authn`]: token authenticators (static file, service accounts), their union and cache.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod authn;
 pub mod pki;
 pub mod token;
 pub mod user;

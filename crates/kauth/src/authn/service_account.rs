@@ -1,0 +1,63 @@
+//! Service-account tokens as a [`TokenAuthenticator`]: the [`Validator`] with a [`Lookup`].
+
+use time::OffsetDateTime;
+
+use super::{Failure, Response, TokenAuthenticator};
+use crate::token::validate::{Lookup, TokenKind, Validator};
+
+/// Audit annotation for a token used after its `warnafter`.
+pub const STALE_TOKEN_ANNOTATION: &str = "authentication.k8s.io/stale-token";
+/// Audit annotation for a request made with a legacy (Secret-based) token.
+pub const LEGACY_TOKEN_ANNOTATION: &str = "authentication.k8s.io/legacy-token";
+
+/// Authenticates service-account tokens, bound and legacy.
+#[derive(Debug)]
+pub struct ServiceAccountAuthenticator<L> {
+    validator: Validator,
+    lookup: L,
+}
+
+impl<L: Lookup + Send + Sync> ServiceAccountAuthenticator<L> {
+    /// An authenticator validating with `validator`, reading objects through `lookup`.
+    pub fn new(validator: Validator, lookup: L) -> Self {
+        ServiceAccountAuthenticator { validator, lookup }
+    }
+
+    /// The lookup (the server swaps in its store).
+    pub fn lookup(&self) -> &L {
+        &self.lookup
+    }
+}
+
+impl<L: Lookup + Send + Sync> TokenAuthenticator for ServiceAccountAuthenticator<L> {
+    fn name(&self) -> &'static str {
+        "service-account"
+    }
+
+    fn authenticate_token(
+        &self,
+        token: &str,
+        audiences: Option<&[String]>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Response>, Failure> {
+        match self.validator.validate(token, audiences, now, &self.lookup) {
+            Ok(None) => Ok(None),
+            Ok(Some(ok)) => {
+                let mut annotations = Vec::new();
+                if let Some(stale) = &ok.stale {
+                    annotations.push((STALE_TOKEN_ANNOTATION, stale.audit_annotation()));
+                }
+                if let TokenKind::Legacy { .. } = ok.kind {
+                    annotations.push((LEGACY_TOKEN_ANNOTATION, ok.user.name.clone()));
+                }
+                Ok(Some(Response { user: ok.user, audiences: ok.audiences, annotations }))
+            }
+            Err(r) => Err(Failure {
+                authenticator: "service-account",
+                code: r.code(),
+                clock_skew_at_least: r.clock_skew_at_least(),
+                message: r.to_string(),
+            }),
+        }
+    }
+}
