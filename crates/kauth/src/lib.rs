@@ -9,11 +9,15 @@
 //!   rejections, keys and JWKS, explanations.
 //! - [`user`]: the authenticated user as Kubernetes builds it.
 //! - [`authn`]: token authenticators (static file, service accounts), their union and cache.
+//! - [`authz`]: the authorizer trait, decisions, the privileged group and chains.
+//! - [`rbac`]: Kubernetes RBAC: rule matching, the policy source and the authorizer.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod authn;
+pub mod authz;
 pub mod pki;
+pub mod rbac;
 pub mod token;
 pub mod user;

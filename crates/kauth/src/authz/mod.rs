@@ -1,0 +1,260 @@
+//! Authorization: may this user do this? Kubernetes' shape: an [`Authorizer`] answers allow,
+//! deny or no opinion with a reason; authorizers are chained ([`Chain`]); the first to allow or
+//! deny decides. [`PrivilegedGroup`] (`system:masters`) runs before RBAC ([`crate::rbac`]).
+
+use std::fmt;
+
+use crate::user::UserInfo;
+
+/// The group allowed everything before any other authorizer runs.
+pub const SYSTEM_MASTERS: &str = "system:masters";
+
+/// What a request wants to do with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// An API object (or a collection).
+    Resource {
+        /// The namespace, empty for cluster-scoped requests.
+        namespace: String,
+        /// The API group (`""` for core).
+        api_group: String,
+        /// The API version.
+        api_version: String,
+        /// The resource (plural).
+        resource: String,
+        /// The subresource (`token`, `status`), or empty.
+        subresource: String,
+        /// The object's name, or empty for collections.
+        name: String,
+    },
+    /// A path outside the API (`/healthz`, `/version`, `/openid/v1/jwks`).
+    NonResource {
+        /// The path.
+        path: String,
+    },
+}
+
+/// A request to authorize: who, which verb, on what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attributes {
+    /// The user.
+    pub user: UserInfo,
+    /// The verb (`get`, `list`, `create`, `impersonate`, ...).
+    pub verb: String,
+    /// The target.
+    pub target: Target,
+}
+
+impl Attributes {
+    /// The message kube-apiserver puts in a 403 (`User "u" cannot get resource "pods" in API
+    /// group "" in the namespace "default"`), without the authorizer's reason.
+    pub fn forbidden_message(&self) -> String {
+        let user = &self.user.name;
+        match &self.target {
+            Target::NonResource { path } => format!("User {user:?} cannot {} path {path:?}", self.verb),
+            Target::Resource { namespace, api_group, resource, subresource, .. } => {
+                let res = if subresource.is_empty() { resource.clone() } else { format!("{resource}/{subresource}") };
+                if namespace.is_empty() {
+                    format!(
+                        "User {user:?} cannot {} resource {res:?} in API group {api_group:?} at the cluster scope",
+                        self.verb
+                    )
+                } else {
+                    format!(
+                        "User {user:?} cannot {} resource {res:?} in API group {api_group:?} in the namespace {namespace:?}",
+                        self.verb
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// An authorizer's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed; the reason says by what (`RBAC: allowed by ClusterRoleBinding ...`).
+    Allow(String),
+    /// Explicitly denied.
+    Deny(String),
+    /// This authorizer does not allow it; the next one may. The reason may be empty.
+    NoOpinion(String),
+}
+
+impl Decision {
+    /// Whether the request may proceed.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allow(_))
+    }
+
+    /// The reason text.
+    pub fn reason(&self) -> &str {
+        match self {
+            Decision::Allow(r) | Decision::Deny(r) | Decision::NoOpinion(r) => r,
+        }
+    }
+}
+
+/// A rule on resources, as SelfSubjectRulesReview reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResourceRule {
+    /// Verbs.
+    pub verbs: Vec<String>,
+    /// API groups.
+    pub api_groups: Vec<String>,
+    /// Resources (`res`, `res/sub`, `*`).
+    pub resources: Vec<String>,
+    /// Names, empty for all.
+    pub resource_names: Vec<String>,
+}
+
+/// A rule on non-resource URLs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NonResourceRule {
+    /// Verbs.
+    pub verbs: Vec<String>,
+    /// URLs (exact, or `prefix*`).
+    pub non_resource_urls: Vec<String>,
+}
+
+/// What a user may do in a namespace (SelfSubjectRulesReview's status).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rules {
+    /// Rules on resources.
+    pub resource_rules: Vec<ResourceRule>,
+    /// Rules on non-resource URLs.
+    pub non_resource_rules: Vec<NonResourceRule>,
+    /// Whether the list may miss rules (an authorizer could not list them, or a role was missing).
+    pub incomplete: bool,
+    /// Why it is incomplete.
+    pub evaluation_error: String,
+}
+
+/// Decides requests. Implementations must be pure: no clock, no I/O beyond reading their policy.
+pub trait Authorizer: Send + Sync {
+    /// The decision for `attributes`.
+    fn authorize(&self, attributes: &Attributes) -> Decision;
+
+    /// Every rule `user` has in `namespace` (SelfSubjectRulesReview).
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules;
+}
+
+/// Allows everything to members of one group (`system:masters`), with an empty reason as
+/// Kubernetes does; no opinion otherwise.
+#[derive(Debug, Clone)]
+pub struct PrivilegedGroup(pub String);
+
+impl Authorizer for PrivilegedGroup {
+    fn authorize(&self, a: &Attributes) -> Decision {
+        if a.user.groups.iter().any(|g| *g == self.0) {
+            Decision::Allow(String::new())
+        } else {
+            Decision::NoOpinion(String::new())
+        }
+    }
+
+    fn rules_for(&self, user: &UserInfo, _namespace: &str) -> Rules {
+        if !user.groups.iter().any(|g| *g == self.0) {
+            return Rules::default();
+        }
+        let all = || vec!["*".to_string()];
+        Rules {
+            resource_rules: vec![ResourceRule {
+                verbs: all(),
+                api_groups: all(),
+                resources: all(),
+                resource_names: vec![],
+            }],
+            non_resource_rules: vec![NonResourceRule { verbs: all(), non_resource_urls: all() }],
+            ..Rules::default()
+        }
+    }
+}
+
+/// Authorizers in order; the first allow or deny decides, no-opinion reasons are joined with
+/// newlines (as Kubernetes' union does).
+pub struct Chain(pub Vec<Box<dyn Authorizer>>);
+
+impl fmt::Debug for Chain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Chain({} authorizers)", self.0.len())
+    }
+}
+
+impl Authorizer for Chain {
+    fn authorize(&self, a: &Attributes) -> Decision {
+        let mut reasons: Vec<String> = Vec::new();
+        for z in &self.0 {
+            match z.authorize(a) {
+                Decision::NoOpinion(r) => {
+                    if !r.is_empty() {
+                        reasons.push(r);
+                    }
+                }
+                decided => return decided,
+            }
+        }
+        Decision::NoOpinion(reasons.join("\n"))
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        let mut out = Rules::default();
+        let mut errors = Vec::new();
+        for z in &self.0 {
+            let r = z.rules_for(user, namespace);
+            out.resource_rules.extend(r.resource_rules);
+            out.non_resource_rules.extend(r.non_resource_rules);
+            out.incomplete |= r.incomplete;
+            if !r.evaluation_error.is_empty() {
+                errors.push(r.evaluation_error);
+            }
+        }
+        out.evaluation_error = errors.join(", ");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(ns: &str, sub: &str) -> Attributes {
+        Attributes {
+            user: UserInfo { name: "alice".into(), ..UserInfo::default() },
+            verb: "get".into(),
+            target: Target::Resource {
+                namespace: ns.into(),
+                api_group: "".into(),
+                api_version: "v1".into(),
+                resource: "secrets".into(),
+                subresource: sub.into(),
+                name: "s".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn forbidden_messages_match_kube_apiserver() {
+        assert_eq!(
+            attrs("default", "").forbidden_message(),
+            r#"User "alice" cannot get resource "secrets" in API group "" in the namespace "default""#
+        );
+        assert_eq!(
+            attrs("", "status").forbidden_message(),
+            r#"User "alice" cannot get resource "secrets/status" in API group "" at the cluster scope"#
+        );
+        let mut a = attrs("", "");
+        a.target = Target::NonResource { path: "/healthz".into() };
+        assert_eq!(a.forbidden_message(), r#"User "alice" cannot get path "/healthz""#);
+    }
+
+    #[test]
+    fn privileged_group_allows_with_empty_reason() {
+        let z = Chain(vec![Box::new(PrivilegedGroup(SYSTEM_MASTERS.into()))]);
+        let mut a = attrs("default", "");
+        assert_eq!(z.authorize(&a), Decision::NoOpinion(String::new()));
+        a.user.groups.push(SYSTEM_MASTERS.into());
+        assert_eq!(z.authorize(&a), Decision::Allow(String::new()));
+        assert_eq!(z.rules_for(&a.user, "x").resource_rules[0].verbs, ["*"]);
+    }
+}

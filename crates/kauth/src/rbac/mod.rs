@@ -1,0 +1,251 @@
+//! RBAC as Kubernetes decides it (`plugin/pkg/auth/authorizer/rbac`): ClusterRoleBindings, then
+//! the request namespace's RoleBindings; the first rule that matches allows, naming its binding;
+//! RBAC never denies. [`RbacAuthorizer`] is the reference walk over a [`PolicySource`].
+
+pub mod policy;
+pub mod rules;
+
+use std::sync::Arc;
+
+use k8s_openapi::api::rbac::v1::{PolicyRule, RoleRef, Subject};
+
+use crate::authz::{Attributes, Authorizer, Decision, NonResourceRule, ResourceRule, Rules, Target};
+use crate::user::UserInfo;
+pub use policy::{MemoryPolicy, PolicySource};
+pub use rules::rule_allows;
+
+/// Whether `subject` names `user`. ServiceAccount subjects without a namespace take the
+/// binding's (`binding_namespace`, empty for ClusterRoleBindings: then they match nobody).
+pub fn subject_matches(user: &UserInfo, subject: &Subject, binding_namespace: &str) -> bool {
+    match subject.kind.as_str() {
+        "User" => user.name == subject.name,
+        "Group" => user.groups.iter().any(|g| *g == subject.name),
+        "ServiceAccount" => {
+            let ns = subject.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
+            if ns.is_empty() {
+                return false;
+            }
+            crate::user::split_service_account_username(&user.name) == Some((ns, subject.name.as_str()))
+        }
+        _ => false,
+    }
+}
+
+fn describe_subject(s: &Subject, binding_namespace: &str) -> String {
+    if s.kind == "ServiceAccount" {
+        let ns = s.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
+        format!("{} {:?}", s.kind, format!("{}/{}", s.name, ns))
+    } else {
+        format!("{} {:?}", s.kind, s.name)
+    }
+}
+
+/// Where a rule came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleSource<'a> {
+    /// A ClusterRoleBinding.
+    ClusterRoleBinding {
+        /// The binding's name.
+        name: &'a str,
+        /// Its roleRef.
+        role_ref: &'a RoleRef,
+        /// The subject that matched.
+        subject: &'a Subject,
+    },
+    /// A RoleBinding.
+    RoleBinding {
+        /// The binding's namespace.
+        namespace: &'a str,
+        /// The binding's name.
+        name: &'a str,
+        /// Its roleRef.
+        role_ref: &'a RoleRef,
+        /// The subject that matched.
+        subject: &'a Subject,
+    },
+}
+
+impl std::fmt::Display for RuleSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleSource::ClusterRoleBinding { name, role_ref, subject } => write!(
+                f,
+                "ClusterRoleBinding {name:?} of {} {:?} to {}",
+                role_ref.kind,
+                role_ref.name,
+                describe_subject(subject, "")
+            ),
+            RuleSource::RoleBinding { namespace, name, role_ref, subject } => write!(
+                f,
+                "RoleBinding {:?} of {} {:?} to {}",
+                format!("{name}/{namespace}"),
+                role_ref.kind,
+                role_ref.name,
+                describe_subject(subject, namespace)
+            ),
+        }
+    }
+}
+
+/// The rules a roleRef points at, or Kubernetes' error text when it cannot be resolved.
+pub fn role_ref_rules(
+    policy: &dyn PolicySource,
+    role_ref: &RoleRef,
+    binding_namespace: &str,
+) -> Result<Arc<Vec<PolicyRule>>, String> {
+    match role_ref.kind.as_str() {
+        "ClusterRole" => policy
+            .cluster_role_rules(&role_ref.name)
+            .ok_or_else(|| format!("clusterrole.rbac.authorization.k8s.io {:?} not found", role_ref.name)),
+        "Role" => policy
+            .role_rules(binding_namespace, &role_ref.name)
+            .ok_or_else(|| format!("role.rbac.authorization.k8s.io {:?} not found", role_ref.name)),
+        other => Err(format!("unsupported role reference kind: {other:?}")),
+    }
+}
+
+/// Visits every rule that applies to `user` in `namespace`, in Kubernetes' order; `visit`
+/// returns false to stop. Resolution errors (missing roles) are passed as `Err`.
+pub fn visit_rules(
+    policy: &dyn PolicySource,
+    user: &UserInfo,
+    namespace: &str,
+    visit: &mut dyn FnMut(Result<(&RuleSource<'_>, &PolicyRule), String>) -> bool,
+) {
+    for crb in policy.cluster_role_bindings().iter() {
+        let Some(subject) = crb.subjects.iter().flatten().find(|s| subject_matches(user, s, "")) else { continue };
+        match role_ref_rules(policy, &crb.role_ref, "") {
+            Err(e) => {
+                if !visit(Err(e)) {
+                    return;
+                }
+            }
+            Ok(rules) => {
+                let name = crb.metadata.name.as_deref().unwrap_or_default();
+                let source = RuleSource::ClusterRoleBinding { name, role_ref: &crb.role_ref, subject };
+                for rule in rules.iter() {
+                    if !visit(Ok((&source, rule))) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    if namespace.is_empty() {
+        return;
+    }
+    for rb in policy.role_bindings(namespace).iter() {
+        let Some(subject) = rb.subjects.iter().flatten().find(|s| subject_matches(user, s, namespace)) else {
+            continue;
+        };
+        match role_ref_rules(policy, &rb.role_ref, namespace) {
+            Err(e) => {
+                if !visit(Err(e)) {
+                    return;
+                }
+            }
+            Ok(rules) => {
+                let name = rb.metadata.name.as_deref().unwrap_or_default();
+                let source = RuleSource::RoleBinding { namespace, name, role_ref: &rb.role_ref, subject };
+                for rule in rules.iter() {
+                    if !visit(Ok((&source, rule))) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Kubernetes' RBAC authorizer: a walk over every binding that could apply.
+pub struct RbacAuthorizer<P> {
+    policy: P,
+}
+
+impl<P> std::fmt::Debug for RbacAuthorizer<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RbacAuthorizer")
+    }
+}
+
+impl<P: PolicySource> RbacAuthorizer<P> {
+    /// An authorizer reading `policy`.
+    pub fn new(policy: P) -> Self {
+        RbacAuthorizer { policy }
+    }
+
+    /// The policy it reads.
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+}
+
+fn join_errors(errors: &[String]) -> String {
+    // utilerrors.NewAggregate: one error prints bare, several as "[a, b]".
+    match errors {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    }
+}
+
+impl<P: PolicySource + Send + Sync> Authorizer for RbacAuthorizer<P> {
+    fn authorize(&self, a: &Attributes) -> Decision {
+        let namespace = match &a.target {
+            Target::Resource { namespace, .. } => namespace.as_str(),
+            Target::NonResource { .. } => "",
+        };
+        let mut allowed = None;
+        let mut errors = Vec::new();
+        visit_rules(&self.policy, &a.user, namespace, &mut |item| match item {
+            Ok((source, rule)) => {
+                if rule_allows(a, rule) {
+                    allowed = Some(format!("RBAC: allowed by {source}"));
+                    return false;
+                }
+                true
+            }
+            Err(e) => {
+                errors.push(e);
+                true
+            }
+        });
+        if let Some(reason) = allowed {
+            return Decision::Allow(reason);
+        }
+        if errors.is_empty() {
+            Decision::NoOpinion(String::new())
+        } else {
+            Decision::NoOpinion(format!("RBAC: {}", join_errors(&errors)))
+        }
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        let mut out = Rules::default();
+        let mut errors = Vec::new();
+        visit_rules(&self.policy, user, namespace, &mut |item| {
+            match item {
+                Ok((_, rule)) => {
+                    let verbs = rule.verbs.clone();
+                    match rule.non_resource_urls.as_ref().filter(|u| !u.is_empty()) {
+                        Some(urls) => {
+                            out.non_resource_rules.push(NonResourceRule { verbs, non_resource_urls: urls.clone() })
+                        }
+                        None => out.resource_rules.push(ResourceRule {
+                            verbs,
+                            api_groups: rule.api_groups.clone().unwrap_or_default(),
+                            resources: rule.resources.clone().unwrap_or_default(),
+                            resource_names: rule.resource_names.clone().unwrap_or_default(),
+                        }),
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+            true
+        });
+        if !errors.is_empty() {
+            out.incomplete = true;
+            out.evaluation_error = join_errors(&errors);
+        }
+        out
+    }
+}
