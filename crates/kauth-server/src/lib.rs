@@ -5,5 +5,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
+pub mod registry;
+pub mod resources;
 pub mod store;
 pub mod tls;

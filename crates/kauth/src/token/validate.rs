@@ -86,6 +86,21 @@ pub trait Lookup {
     fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError>;
 }
 
+impl<T: Lookup + ?Sized> Lookup for Arc<T> {
+    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+        (**self).service_account(namespace, name)
+    }
+    fn pod(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+        (**self).pod(namespace, name)
+    }
+    fn node(&self, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+        (**self).node(name)
+    }
+    fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError> {
+        (**self).secret(namespace, name)
+    }
+}
+
 /// Which kind of token authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenKind {

@@ -1,0 +1,4 @@
+//! The HTTP API: request parsing, Kubernetes Status errors, handlers.
+
+pub mod request;
+pub mod status;

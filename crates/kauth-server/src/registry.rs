@@ -1,0 +1,333 @@
+//! The objects kauth serves: durable in the [`Storage`], mirrored in memory for reads.
+//!
+//! Every write goes through [`Registry::commit`]: it is made durable first, then applied to the
+//! in-memory mirror, the RBAC policy and the token-dependency states; readers never see a write
+//! the store has not acknowledged. `metadata.resourceVersion` is not stored in values: like
+//! kube-apiserver, it is set from the key's revision when an object is read.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use kauth::rbac::{MemoryPolicy, PolicySource};
+use kauth::token::validate::{Lookup, LookupError, ObjectState, SecretState};
+use serde_json::Value;
+
+use crate::api::status::ApiError;
+use crate::resources::{self, ResourceType};
+use crate::store::{Storage, StoreError, Write};
+
+/// An object as read: its JSON (with `resourceVersion`) and revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// The object.
+    pub value: Value,
+    /// Its revision.
+    pub revision: u64,
+}
+
+/// One change of a batch.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Create an object.
+    Create(&'static ResourceType, Value),
+    /// Replace an object read at `revision`.
+    Update(&'static ResourceType, Value, u64),
+    /// Delete an object (at a revision, if given).
+    Delete(&'static ResourceType, String, String, Option<u64>),
+}
+
+type Hook = Box<dyn Fn() + Send + Sync>;
+
+/// The registry. Cheap to share behind an `Arc`.
+pub struct Registry {
+    storage: Box<dyn Storage>,
+    objects: RwLock<BTreeMap<String, Arc<Stored>>>,
+    writes: Mutex<()>,
+    policy: RwLock<MemoryPolicy>,
+    on_token_dependency_change: OnceLock<Hook>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+fn storage_error(rt: &ResourceType, name: &str, e: StoreError) -> ApiError {
+    match e {
+        StoreError::Exists { .. } => ApiError::already_exists(rt.group, rt.plural, name),
+        StoreError::NotFound { .. } => ApiError::not_found(rt.group, rt.plural, name),
+        StoreError::Conflict { .. } => ApiError::conflict(rt.group, rt.plural, name),
+        StoreError::Backend(m) => ApiError::unavailable(m),
+    }
+}
+
+fn with_revision(mut value: Value, revision: u64) -> Value {
+    resources::metadata_mut(&mut value).insert("resourceVersion".into(), Value::String(revision.to_string()));
+    value
+}
+
+fn without_revision(value: &Value) -> Result<Vec<u8>, ApiError> {
+    let mut v = value.clone();
+    resources::metadata_mut(&mut v).remove("resourceVersion");
+    serde_json::to_vec(&v).map_err(ApiError::internal)
+}
+
+impl Registry {
+    /// Loads every object from `storage`.
+    pub fn open(storage: Box<dyn Storage>) -> Result<Self, StoreError> {
+        let (items, _) = storage.list("/registry/")?;
+        let mut objects = BTreeMap::new();
+        let mut policy = MemoryPolicy::new();
+        for kv in items {
+            let value: Value = serde_json::from_slice(&kv.value)
+                .map_err(|e| StoreError::Backend(format!("{}: stored object is not JSON: {e}", kv.key)))?;
+            let stored = Arc::new(Stored { value: with_revision(value, kv.mod_revision), revision: kv.mod_revision });
+            apply_policy(&mut policy, &kv.key, Some(&stored.value));
+            objects.insert(kv.key, stored);
+        }
+        Ok(Registry {
+            storage,
+            objects: RwLock::new(objects),
+            writes: Mutex::new(()),
+            policy: RwLock::new(policy),
+            on_token_dependency_change: OnceLock::new(),
+        })
+    }
+
+    /// Sets what runs when an object tokens depend on changes (the token cache's invalidation).
+    pub fn on_token_dependency_change(&self, hook: impl Fn() + Send + Sync + 'static) {
+        let _ = self.on_token_dependency_change.set(Box::new(hook));
+    }
+
+    /// The store's revision.
+    pub fn revision(&self) -> Result<u64, ApiError> {
+        self.storage.revision().map_err(|e| ApiError::unavailable(e.to_string()))
+    }
+
+    /// One object.
+    pub fn get(&self, rt: &ResourceType, namespace: &str, name: &str) -> Option<Arc<Stored>> {
+        self.read().get(&rt.key(namespace, name)).cloned()
+    }
+
+    /// Objects of `rt` in `namespace` (all namespaces when empty), in key order.
+    pub fn list(&self, rt: &ResourceType, namespace: &str) -> Vec<Arc<Stored>> {
+        let prefix = rt.prefix(namespace);
+        self.read()
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Stored>>> {
+        self.objects.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Applies `changes` atomically; returns the new objects (`None` for deletes) in order.
+    pub fn commit(&self, changes: Vec<Change>) -> Result<Vec<Option<Arc<Stored>>>, ApiError> {
+        let _serial = self.writes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut writes = Vec::with_capacity(changes.len());
+        let mut keys = Vec::with_capacity(changes.len());
+        for c in &changes {
+            match c {
+                Change::Create(rt, v) => {
+                    let key = rt.key(resources::meta_str(v, "namespace"), resources::meta_str(v, "name"));
+                    writes.push(Write::Create { key: key.clone(), value: without_revision(v)? });
+                    keys.push((key, Some(v.clone()), *rt, resources::meta_str(v, "name").to_owned()));
+                }
+                Change::Update(rt, v, rev) => {
+                    let key = rt.key(resources::meta_str(v, "namespace"), resources::meta_str(v, "name"));
+                    writes.push(Write::Update { key: key.clone(), value: without_revision(v)?, expected: *rev });
+                    keys.push((key, Some(v.clone()), *rt, resources::meta_str(v, "name").to_owned()));
+                }
+                Change::Delete(rt, ns, name, rev) => {
+                    let key = rt.key(ns, name);
+                    writes.push(Write::Delete { key: key.clone(), expected: *rev });
+                    keys.push((key, None, *rt, name.clone()));
+                }
+            }
+        }
+        let revision = self.storage.commit(&writes).map_err(|e| {
+            let failed = match &e {
+                StoreError::Exists { key } | StoreError::NotFound { key } | StoreError::Conflict { key, .. } => {
+                    keys.iter().find(|(k, ..)| k == key)
+                }
+                StoreError::Backend(_) => None,
+            };
+            match failed {
+                Some((_, _, rt, name)) => storage_error(rt, name, e),
+                None => ApiError::unavailable(e.to_string()),
+            }
+        })?;
+        let mut out = Vec::with_capacity(keys.len());
+        let mut token_dependency = false;
+        {
+            let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());
+            let mut policy = self.policy.write().unwrap_or_else(|p| p.into_inner());
+            for (key, value, rt, _) in keys {
+                let old = match value {
+                    Some(v) => {
+                        let stored = Arc::new(Stored { value: with_revision(v, revision), revision });
+                        apply_policy(&mut policy, &key, Some(&stored.value));
+                        out.push(Some(stored.clone()));
+                        objects.insert(key, stored)
+                    }
+                    None => {
+                        apply_policy(&mut policy, &key, None);
+                        out.push(None);
+                        objects.remove(&key)
+                    }
+                };
+                // A token can only lose validity when an object it names goes away, changes uid,
+                // starts deleting, or (legacy Secrets) changes its token or labels.
+                if matches!(rt.kind, "ServiceAccount" | "Secret" | "Pod" | "Node") && old.is_some() {
+                    token_dependency = true;
+                }
+            }
+        }
+        if token_dependency {
+            if let Some(hook) = self.on_token_dependency_change.get() {
+                hook();
+            }
+        }
+        Ok(out)
+    }
+
+    /// The RBAC policy, kept in step with the store.
+    pub fn policy(&self) -> std::sync::RwLockReadGuard<'_, MemoryPolicy> {
+        self.policy.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn object_state(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<Arc<ObjectState>> {
+        self.get(rt, ns, name).map(|s| Arc::new(state_of(&s.value)))
+    }
+}
+
+fn state_of(v: &Value) -> ObjectState {
+    let deletion = v
+        .pointer("/metadata/deletionTimestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        .map(|t| t.unix_timestamp());
+    ObjectState { uid: resources::meta_str(v, "uid").to_owned(), deletion_timestamp: deletion }
+}
+
+fn rt(kind: &str) -> &'static ResourceType {
+    // The kinds asked for here are all in the table.
+    resources::by_kind(kind).unwrap_or(&resources::RESOURCES[0])
+}
+
+impl Lookup for Registry {
+    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+        Ok(self.object_state(rt("ServiceAccount"), namespace, name))
+    }
+
+    fn pod(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+        Ok(self.object_state(rt("Pod"), namespace, name))
+    }
+
+    fn node(&self, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+        Ok(self.object_state(rt("Node"), "", name))
+    }
+
+    fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError> {
+        Ok(self.get(rt("Secret"), namespace, name).map(|s| {
+            let token = s.value.pointer("/data/token").and_then(Value::as_str).and_then(|b| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.decode(b).ok()
+            });
+            let invalid_since = s
+                .value
+                .pointer("/metadata/labels/kubernetes.io~1legacy-token-invalid-since")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            Arc::new(SecretState { object: state_of(&s.value), token, invalid_since })
+        }))
+    }
+}
+
+/// The registry's RBAC policy as the authorizer reads it.
+#[derive(Debug, Clone)]
+pub struct RegistryPolicy(pub Arc<Registry>);
+
+impl PolicySource for RegistryPolicy {
+    fn cluster_role_bindings(&self) -> Arc<Vec<Arc<ClusterRoleBinding>>> {
+        self.0.policy().cluster_role_bindings()
+    }
+    fn role_bindings(&self, namespace: &str) -> Arc<Vec<Arc<RoleBinding>>> {
+        self.0.policy().role_bindings(namespace)
+    }
+    fn cluster_role_rules(&self, name: &str) -> Option<Arc<Vec<PolicyRule>>> {
+        self.0.policy().cluster_role_rules(name)
+    }
+    fn role_rules(&self, namespace: &str, name: &str) -> Option<Arc<Vec<PolicyRule>>> {
+        self.0.policy().role_rules(namespace, name)
+    }
+}
+
+fn apply_policy(policy: &mut MemoryPolicy, key: &str, value: Option<&Value>) {
+    let mut parts = key.trim_start_matches("/registry/").splitn(3, '/');
+    let resource = parts.next().unwrap_or_default();
+    let (a, b) = (parts.next().unwrap_or_default(), parts.next());
+    let (ns, name) = match b {
+        Some(name) => (a, name),
+        None => ("", a),
+    };
+    macro_rules! typed {
+        ($t:ty) => {
+            value.and_then(|v| serde_json::from_value::<$t>(v.clone()).ok())
+        };
+    }
+    match resource {
+        "clusterroles" => match typed!(ClusterRole) {
+            Some(r) => policy.put_cluster_role(&r),
+            None => policy.remove_cluster_role(name),
+        },
+        "roles" => match typed!(Role) {
+            Some(r) => policy.put_role(&r),
+            None => policy.remove_role(ns, name),
+        },
+        "clusterrolebindings" => match typed!(ClusterRoleBinding) {
+            Some(b) => policy.put_cluster_role_binding(&b),
+            None => policy.remove_cluster_role_binding(name),
+        },
+        "rolebindings" => match typed!(RoleBinding) {
+            Some(b) => policy.put_role_binding(&b),
+            None => policy.remove_role_binding(ns, name),
+        },
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::RedbStore;
+
+    #[test]
+    fn writes_are_durable_then_visible_and_conflicts_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let sa = resources::by_kind("ServiceAccount").unwrap();
+        {
+            let reg = Registry::open(Box::new(RedbStore::open(&path).unwrap())).unwrap();
+            let v = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "ns", "uid": "u1"}});
+            let out = reg.commit(vec![Change::Create(sa, v.clone())]).unwrap();
+            let rev = out[0].as_ref().unwrap().revision;
+            assert_eq!(reg.get(sa, "ns", "a").unwrap().value["metadata"]["resourceVersion"], rev.to_string());
+            let err = reg.commit(vec![Change::Create(sa, v.clone())]).unwrap_err();
+            assert_eq!(err.reason, "AlreadyExists");
+            let err = reg.commit(vec![Change::Update(sa, v.clone(), rev + 5)]).unwrap_err();
+            assert_eq!(err.reason, "Conflict");
+            assert_eq!(reg.service_account("ns", "a").unwrap().unwrap().uid, "u1");
+        }
+        let reg = Registry::open(Box::new(RedbStore::open(&path).unwrap())).unwrap();
+        assert_eq!(reg.list(sa, "ns").len(), 1);
+        assert_eq!(reg.list(sa, "").len(), 1);
+        assert!(reg.list(sa, "other").is_empty());
+    }
+}
