@@ -8,6 +8,7 @@
 mod args;
 mod cert_cmd;
 mod pki_cmd;
+mod serve_cmd;
 mod token_cmd;
 
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Cert(cert_cmd::CertArgs),
     /// Service-account tokens: create, decode, explain, verify, JWKS.
     Token(token_cmd::TokenArgs),
+    /// The Kubernetes-compatible auth API server (kubectl and kube-apiserver webhooks use it).
+    Serve(serve_cmd::ServeArgs),
 }
 
 /// An error that ends the command, with its exit code.
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Pki(a) => pki_cmd::run(a),
         Command::Cert(a) => cert_cmd::run(a),
         Command::Token(a) => token_cmd::run(a),
+        Command::Serve(a) => serve_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

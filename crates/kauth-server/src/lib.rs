@@ -8,5 +8,6 @@
 pub mod api;
 pub mod registry;
 pub mod resources;
+pub mod server;
 pub mod store;
 pub mod tls;

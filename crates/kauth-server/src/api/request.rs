@@ -75,12 +75,10 @@ pub fn parse(method: &str, path: &str, watch: bool) -> RequestInfo {
     }
     .to_owned();
     let mut cur: &[String] = &parts;
-    if cur[0] == "namespaces" {
-        if cur.len() > 1 {
-            info.namespace = cur[1].clone();
-            if cur.len() > 2 && !matches!(cur[2].as_str(), "status" | "finalize") {
-                cur = &cur[2..];
-            }
+    if cur[0] == "namespaces" && cur.len() > 1 {
+        info.namespace = cur[1].clone();
+        if cur.len() > 2 && !matches!(cur[2].as_str(), "status" | "finalize") {
+            cur = &cur[2..];
         }
     }
     info.resource = cur[0].clone();

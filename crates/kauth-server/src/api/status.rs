@@ -149,7 +149,17 @@ impl ApiError {
         ApiError::new(
             415,
             "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf",
+        )
+    }
+
+    /// 415 for a PATCH with a Content-Type that is not a patch kauth applies.
+    pub fn new_unsupported_patch(content_type: &str) -> Self {
+        let _ = content_type;
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json",
         )
     }
 
@@ -166,7 +176,7 @@ impl ApiError {
     // Kubernetes omits empty detail fields (`omitempty`).
     fn compact(mut self) -> Self {
         if let Some(Value::Object(map)) = &mut self.details {
-            map.retain(|_, v| !(v.as_str() == Some("")));
+            map.retain(|_, v| v.as_str() != Some(""));
         }
         self
     }

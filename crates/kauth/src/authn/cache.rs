@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use aws_lc_rs::hmac;
 use time::{Duration, OffsetDateTime};
 
+use super::union::{Outcome, TokenUnion};
 use super::{Failure, Response, TokenAuthenticator};
 
 /// kube-apiserver's success TTL for the token cache.
@@ -19,6 +20,7 @@ pub const DEFAULT_SUCCESS_TTL: Duration = Duration::seconds(10);
 pub const MAX_ENTRIES: usize = 100_000;
 
 struct Entry {
+    by: &'static str,
     expires: OffsetDateTime,
     generation: u64,
     response: Response,
@@ -87,6 +89,44 @@ impl<A: TokenAuthenticator> TokenCache<A> {
     }
 }
 
+impl<A> TokenCache<A> {
+    fn hit(&self, key: &[u8; 32], generation: u64, now: OffsetDateTime) -> Option<(&'static str, Response)> {
+        let entries = self.entries.lock().ok()?;
+        let e = entries.get(key).filter(|e| e.generation == generation && now < e.expires)?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some((e.by, e.response.clone()))
+    }
+
+    fn store(&self, key: [u8; 32], generation: u64, now: OffsetDateTime, by: &'static str, response: &Response) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.retain(|_, e| e.generation == generation && now < e.expires);
+                if entries.len() >= MAX_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.insert(key, Entry { by, expires: now + self.ttl, generation, response: response.clone() });
+        }
+    }
+}
+
+impl TokenCache<TokenUnion> {
+    /// The union's outcome (which authenticator, or every failure), with successes cached.
+    pub fn authenticate(&self, token: &str, audiences: Option<&[String]>, now: OffsetDateTime) -> Outcome {
+        let key = self.cache_key(token, audiences);
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some((by, response)) = self.hit(&key, generation, now) {
+            return Outcome::Authenticated { by, response };
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let outcome = self.inner.authenticate(token, audiences, now);
+        if let Outcome::Authenticated { by, response } = &outcome {
+            self.store(key, generation, now, by, response);
+        }
+        outcome
+    }
+}
+
 impl<A: TokenAuthenticator> TokenAuthenticator for TokenCache<A> {
     fn name(&self) -> &'static str {
         self.inner.name()
@@ -100,23 +140,96 @@ impl<A: TokenAuthenticator> TokenAuthenticator for TokenCache<A> {
     ) -> Result<Option<Response>, Failure> {
         let key = self.cache_key(token, audiences);
         let generation = self.generation.load(Ordering::SeqCst);
-        if let Ok(entries) = self.entries.lock() {
-            if let Some(e) = entries.get(&key).filter(|e| e.generation == generation && now < e.expires) {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                return Ok(Some(e.response.clone()));
-            }
+        if let Some((_, response)) = self.hit(&key, generation, now) {
+            return Ok(Some(response));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let result = self.inner.authenticate_token(token, audiences, now)?;
-        if let (Some(response), Ok(mut entries)) = (&result, self.entries.lock()) {
-            if entries.len() >= MAX_ENTRIES {
-                entries.retain(|_, e| e.generation == generation && now < e.expires);
-                if entries.len() >= MAX_ENTRIES {
-                    entries.clear();
-                }
-            }
-            entries.insert(key, Entry { expires: now + self.ttl, generation, response: response.clone() });
+        if let Some(response) = &result {
+            self.store(key, generation, now, self.inner.name(), response);
         }
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::user::UserInfo;
+
+    /// Accepts "good", rejects "bad", ignores the rest; counts calls.
+    struct Counting(Arc<AtomicUsize>);
+
+    impl TokenAuthenticator for Counting {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        fn authenticate_token(
+            &self,
+            token: &str,
+            _audiences: Option<&[String]>,
+            _now: OffsetDateTime,
+        ) -> Result<Option<Response>, Failure> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            match token {
+                "good" => Ok(Some(Response {
+                    user: UserInfo { name: "u".into(), ..UserInfo::default() },
+                    audiences: vec![],
+                    annotations: vec![],
+                })),
+                "bad" => Err(Failure {
+                    authenticator: "counting",
+                    code: "bad",
+                    message: "bad token".into(),
+                    clock_skew_at_least: None,
+                }),
+                _ => Ok(None),
+            }
+        }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()
+    }
+
+    #[test]
+    fn successes_are_cached_for_the_ttl_failures_never() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cache = TokenCache::new(TokenUnion::new().with(Counting(calls.clone())), DEFAULT_SUCCESS_TTL).unwrap();
+        assert!(matches!(cache.authenticate("good", None, now()), Outcome::Authenticated { by: "counting", .. }));
+        assert!(matches!(
+            cache.authenticate("good", None, now() + Duration::seconds(9)),
+            Outcome::Authenticated { .. }
+        ));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "second call within the TTL is a hit");
+        cache.authenticate("good", None, now() + Duration::seconds(10));
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "expired entry is re-validated");
+        // Audiences are part of the key.
+        cache.authenticate("good", Some(&["x".to_string()]), now());
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        for _ in 0..3 {
+            assert!(matches!(cache.authenticate("bad", None, now()), Outcome::Rejected(ref f) if f[0].code == "bad"));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 6, "failures are not cached");
+        assert_eq!(cache.authenticate("other", None, now()), Outcome::NotRecognised);
+        cache.invalidate();
+        cache.authenticate("good", None, now());
+        assert_eq!(calls.load(Ordering::SeqCst), 8, "invalidate drops successes");
+        assert_eq!(cache.stats().0, 1);
+    }
+
+    #[test]
+    fn union_keeps_every_failure_in_order() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let union = TokenUnion::new().with(Counting(calls.clone())).with(Counting(calls.clone()));
+        match union.authenticate("bad", None, now()) {
+            Outcome::Rejected(f) => assert_eq!(f.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(union.authenticate("good", None, now()), Outcome::Authenticated { .. }));
+        assert_eq!(union.authenticate_token("bad", None, now()).unwrap_err().code, "bad");
     }
 }

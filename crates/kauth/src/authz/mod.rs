@@ -146,7 +146,7 @@ pub struct PrivilegedGroup(pub String);
 
 impl Authorizer for PrivilegedGroup {
     fn authorize(&self, a: &Attributes) -> Decision {
-        if a.user.groups.iter().any(|g| *g == self.0) {
+        if a.user.groups.contains(&self.0) {
             Decision::Allow(String::new())
         } else {
             Decision::NoOpinion(String::new())
@@ -154,7 +154,7 @@ impl Authorizer for PrivilegedGroup {
     }
 
     fn rules_for(&self, user: &UserInfo, _namespace: &str) -> Rules {
-        if !user.groups.iter().any(|g| *g == self.0) {
+        if !user.groups.contains(&self.0) {
             return Rules::default();
         }
         let all = || vec!["*".to_string()];

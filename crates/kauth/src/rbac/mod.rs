@@ -19,7 +19,7 @@ pub use rules::rule_allows;
 pub fn subject_matches(user: &UserInfo, subject: &Subject, binding_namespace: &str) -> bool {
     match subject.kind.as_str() {
         "User" => user.name == subject.name,
-        "Group" => user.groups.iter().any(|g| *g == subject.name),
+        "Group" => user.groups.contains(&subject.name),
         "ServiceAccount" => {
             let ns = subject.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
             if ns.is_empty() {
@@ -104,14 +104,12 @@ pub fn role_ref_rules(
     }
 }
 
+/// A rule (with its source) or a resolution error; return false to stop.
+pub type RuleVisitor<'v> = dyn FnMut(Result<(&RuleSource<'_>, &PolicyRule), String>) -> bool + 'v;
+
 /// Visits every rule that applies to `user` in `namespace`, in Kubernetes' order; `visit`
 /// returns false to stop. Resolution errors (missing roles) are passed as `Err`.
-pub fn visit_rules(
-    policy: &dyn PolicySource,
-    user: &UserInfo,
-    namespace: &str,
-    visit: &mut dyn FnMut(Result<(&RuleSource<'_>, &PolicyRule), String>) -> bool,
-) {
+pub fn visit_rules(policy: &dyn PolicySource, user: &UserInfo, namespace: &str, visit: &mut RuleVisitor<'_>) {
     for crb in policy.cluster_role_bindings().iter() {
         let Some(subject) = crb.subjects.iter().flatten().find(|s| subject_matches(user, s, "")) else { continue };
         match role_ref_rules(policy, &crb.role_ref, "") {

@@ -1,0 +1,233 @@
+//! Who is asking: the request authentication chain (client certificate, then bearer tokens,
+//! then anonymous when no credential was presented) and impersonation.
+//!
+//! A credential that is presented and fails is never replaced by anonymous: an `Authorization`
+//! header that is not a well-formed bearer token is a failure too (Kubernetes ignores some such
+//! headers and serves the request anonymously; kauth refuses to).
+
+use http::HeaderMap;
+use kauth::authn::union::Outcome;
+use kauth::authz::{Attributes, Decision, Target};
+use kauth::user::{service_account_groups, split_service_account_username, UserInfo, AUTHENTICATED_GROUP};
+
+use super::State;
+use crate::api::status::ApiError;
+
+/// `system:anonymous`.
+pub const ANONYMOUS_USER: &str = "system:anonymous";
+/// `system:unauthenticated`.
+pub const UNAUTHENTICATED_GROUP: &str = "system:unauthenticated";
+
+/// An authenticated request's user.
+#[derive(Debug, Clone)]
+pub struct RequestUser {
+    /// The user the request acts as.
+    pub user: UserInfo,
+    /// Which authenticator said so (`x509`, `token-file`, `service-account`, `anonymous`).
+    pub authenticator: &'static str,
+    /// Audit annotations from authentication.
+    pub annotations: Vec<(&'static str, String)>,
+    /// The real user, when impersonating.
+    pub impersonated_by: Option<UserInfo>,
+}
+
+/// Why authentication failed (for logs, audit and metrics; the client sees only 401).
+#[derive(Debug, Clone)]
+pub struct Unauthenticated {
+    /// The authenticator, or `bearer` for a malformed header.
+    pub authenticator: &'static str,
+    /// A stable code.
+    pub code: &'static str,
+    /// The precise reason.
+    pub reason: String,
+}
+
+/// Adds `system:authenticated` (the chain's group adder).
+pub fn with_authenticated_group(mut user: UserInfo) -> UserInfo {
+    if !user.groups.iter().any(|g| g == AUTHENTICATED_GROUP) {
+        user.groups.push(AUTHENTICATED_GROUP.to_owned());
+    }
+    user
+}
+
+/// The bearer token of an `Authorization` header, or why the header is not one.
+pub fn bearer_token(value: &[u8]) -> Result<&str, &'static str> {
+    let s = std::str::from_utf8(value).map_err(|_| "authorization header is not UTF-8")?.trim();
+    let mut parts = s.splitn(3, ' ');
+    let scheme = parts.next().unwrap_or_default();
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err("authorization header is not a bearer token");
+    }
+    let token = parts.next().unwrap_or_default();
+    if parts.next().is_some() {
+        return Err("bearer token contains a space");
+    }
+    if token.is_empty() {
+        return Err("bearer token is empty");
+    }
+    Ok(token)
+}
+
+/// Authenticates a request from its client certificate user (already verified by TLS) and headers.
+pub fn authenticate(
+    state: &State,
+    peer: Option<&UserInfo>,
+    headers: &HeaderMap,
+) -> Result<RequestUser, Unauthenticated> {
+    if let Some(user) = peer {
+        return Ok(RequestUser {
+            user: with_authenticated_group(user.clone()),
+            authenticator: "x509",
+            annotations: Vec::new(),
+            impersonated_by: None,
+        });
+    }
+    if let Some(value) = headers.get(http::header::AUTHORIZATION) {
+        let token = bearer_token(value.as_bytes()).map_err(|reason| Unauthenticated {
+            authenticator: "bearer",
+            code: "malformed_header",
+            reason: reason.into(),
+        })?;
+        return match state.tokens.authenticate(token, None, state.now()) {
+            Outcome::Authenticated { by, response } => Ok(RequestUser {
+                user: with_authenticated_group(response.user),
+                authenticator: by,
+                annotations: response.annotations,
+                impersonated_by: None,
+            }),
+            Outcome::NotRecognised => Err(Unauthenticated {
+                authenticator: "bearer",
+                code: "token_not_recognised",
+                reason: "no authenticator recognised the token (not a static token, not a JWT from an accepted issuer)"
+                    .into(),
+            }),
+            Outcome::Rejected(failures) => {
+                let first = &failures[0];
+                Err(Unauthenticated {
+                    authenticator: first.authenticator,
+                    code: first.code,
+                    reason: failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                })
+            }
+        };
+    }
+    if state.config.anonymous_auth {
+        return Ok(RequestUser {
+            user: UserInfo {
+                name: ANONYMOUS_USER.into(),
+                groups: vec![UNAUTHENTICATED_GROUP.into()],
+                ..UserInfo::default()
+            },
+            authenticator: "anonymous",
+            annotations: Vec::new(),
+            impersonated_by: None,
+        });
+    }
+    Err(Unauthenticated {
+        authenticator: "anonymous",
+        code: "anonymous_disabled",
+        reason: "no credential presented and anonymous access is disabled".into(),
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// Applies `Impersonate-*` headers: each impersonated attribute must be allowed by the
+/// `impersonate` verb for the real user. Returns the request unchanged without such headers.
+pub fn impersonate(state: &State, real: RequestUser, headers: &HeaderMap) -> Result<RequestUser, ApiError> {
+    let user_header = headers.get("impersonate-user").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let groups: Vec<String> =
+        headers.get_all("impersonate-group").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+    let uid = headers.get("impersonate-uid").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut extra = std::collections::BTreeMap::new();
+    for (name, value) in headers {
+        if let Some(key) = name.as_str().strip_prefix("impersonate-extra-") {
+            let key = percent_decode(key).to_lowercase();
+            if let Ok(v) = value.to_str() {
+                extra.entry(std::borrow::Cow::Owned(key)).or_insert_with(Vec::new).push(v.to_owned());
+            }
+        }
+    }
+    let Some(username) = user_header else {
+        if !groups.is_empty() || uid.is_some() || !extra.is_empty() {
+            return Err(ApiError::internal(
+                "requested impersonation of groups, uid or extra without impersonating a user",
+            ));
+        }
+        return Ok(real);
+    };
+    let check = |resource: &str, group: &str, namespace: &str, name: &str, subresource: &str| -> Result<(), ApiError> {
+        let attrs = Attributes {
+            user: real.user.clone(),
+            verb: "impersonate".into(),
+            target: Target::Resource {
+                namespace: namespace.into(),
+                api_group: group.into(),
+                api_version: String::new(),
+                resource: resource.into(),
+                subresource: subresource.into(),
+                name: name.into(),
+            },
+        };
+        match state.authorize(&attrs) {
+            Decision::Allow(_) => Ok(()),
+            d => {
+                let msg = attrs.forbidden_message();
+                let msg = if d.reason().is_empty() { msg } else { format!("{msg}: {}", d.reason()) };
+                Err(ApiError::forbidden(group, resource, name, &msg))
+            }
+        }
+    };
+    let mut final_groups = groups.clone();
+    if let Some((ns, sa)) = split_service_account_username(&username) {
+        check("serviceaccounts", "", ns, sa, "")?;
+        if groups.is_empty() {
+            final_groups = service_account_groups(ns);
+        }
+    } else {
+        check("users", "", "", &username, "")?;
+    }
+    for g in &groups {
+        check("groups", "", "", g, "")?;
+    }
+    for (k, values) in &extra {
+        for v in values {
+            check("userextras", "authentication.k8s.io", "", v, k)?;
+        }
+    }
+    if let Some(u) = &uid {
+        check("uids", "authentication.k8s.io", "", u, "")?;
+    }
+    if username == ANONYMOUS_USER {
+        if !final_groups.iter().any(|g| g == UNAUTHENTICATED_GROUP) {
+            final_groups.push(UNAUTHENTICATED_GROUP.into());
+        }
+    } else if !final_groups.iter().any(|g| g == AUTHENTICATED_GROUP || g == UNAUTHENTICATED_GROUP) {
+        final_groups.push(AUTHENTICATED_GROUP.into());
+    }
+    Ok(RequestUser {
+        user: UserInfo { name: username, uid: uid.unwrap_or_default(), groups: final_groups, extra },
+        authenticator: real.authenticator,
+        annotations: real.annotations,
+        impersonated_by: Some(real.user),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_headers() {
+        assert_eq!(bearer_token(b"Bearer abc"), Ok("abc"));
+        assert_eq!(bearer_token(b"bearer abc "), Ok("abc"));
+        assert!(bearer_token(b"Basic abc").is_err());
+        assert!(bearer_token(b"Bearer ").is_err());
+        assert!(bearer_token(b"Bearer a b").is_err());
+        assert!(bearer_token(&[0xff, 0xfe]).is_err());
+        assert_eq!(percent_decode("scopes%2Fa"), "scopes/a");
+        assert_eq!(percent_decode("a%2"), "a%2");
+    }
+}

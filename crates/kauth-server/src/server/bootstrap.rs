@@ -1,0 +1,542 @@
+//! Starting a server: the data directory (PKI in `kauth pki`'s layout, service-account keys,
+//! the embedded store, `admin.conf`), the authentication and authorization chains, and the
+//! objects Kubernetes creates at start: system namespaces with their default ServiceAccount and
+//! `kube-root-ca.crt`, and the default RBAC roles and bindings (created when missing, reconciled
+//! when they carry `rbac.authorization.kubernetes.io/autoupdate: "true"`).
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use kauth::authn::cache::{TokenCache, DEFAULT_SUCCESS_TTL};
+use kauth::authn::service_account::ServiceAccountAuthenticator;
+use kauth::authn::token_file::TokenFile;
+use kauth::authn::union::TokenUnion;
+use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Rules, SYSTEM_MASTERS};
+use kauth::pki::init::init;
+use kauth::pki::layout::Layout;
+use kauth::pki::spec::PkiConfig;
+use kauth::rbac::RbacAuthorizer;
+use kauth::token::issue::{ExpirationPolicy, TokenIssuer};
+use kauth::token::keys::{KeySet, SigningKey};
+use kauth::token::validate::{Validator, ValidatorConfig, DEFAULT_LEEWAY_SECONDS};
+use kauth::user::UserInfo;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::audit::{AuditLog, Level};
+use super::{controllers, metrics::Metrics, Config, State};
+use crate::registry::{Change, Registry, RegistryPolicy};
+use crate::resources::{self, meta_str};
+use crate::store::RedbStore;
+
+/// kubeadm's default service-account issuer.
+pub const DEFAULT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// `kauth serve`'s options (kube-apiserver's flag names where the concept is the same).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--data-dir`.
+    pub data_dir: PathBuf,
+    /// `--bind-address`.
+    pub bind_address: IpAddr,
+    /// `--secure-port` (0: pick one).
+    pub secure_port: u16,
+    /// `--tls-cert-file` (default: `pki/apiserver.crt`).
+    pub tls_cert_file: Option<PathBuf>,
+    /// `--tls-private-key-file` (default: `pki/apiserver.key`).
+    pub tls_private_key_file: Option<PathBuf>,
+    /// `--client-ca-file` (default: `pki/ca.crt`).
+    pub client_ca_file: Option<PathBuf>,
+    /// `--token-auth-file`.
+    pub token_auth_file: Option<PathBuf>,
+    /// `--service-account-issuer` (repeatable; the first signs).
+    pub service_account_issuer: Vec<String>,
+    /// `--service-account-key-file` (repeatable).
+    pub service_account_key_file: Vec<PathBuf>,
+    /// `--service-account-signing-key-file` (default: `pki/sa.key`).
+    pub service_account_signing_key_file: Option<PathBuf>,
+    /// `--service-account-max-token-expiration`.
+    pub service_account_max_token_expiration: Option<Duration>,
+    /// `--service-account-extend-token-expiration`.
+    pub service_account_extend_token_expiration: bool,
+    /// `--api-audiences`.
+    pub api_audiences: Vec<String>,
+    /// `--anonymous-auth`.
+    pub anonymous_auth: bool,
+    /// `--audit-log-path` (`-`: stdout).
+    pub audit_log_path: Option<PathBuf>,
+    /// `--audit-level` (kauth's stand-in for a policy file).
+    pub audit_level: Level,
+    /// `--authorization-mode` (`RBAC`, `AlwaysAllow`).
+    pub authorization_mode: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            data_dir: PathBuf::from("kauth-data"),
+            bind_address: IpAddr::from([127, 0, 0, 1]),
+            secure_port: 6443,
+            tls_cert_file: None,
+            tls_private_key_file: None,
+            client_ca_file: None,
+            token_auth_file: None,
+            service_account_issuer: vec![DEFAULT_ISSUER.into()],
+            service_account_key_file: Vec::new(),
+            service_account_signing_key_file: None,
+            service_account_max_token_expiration: None,
+            service_account_extend_token_expiration: true,
+            api_audiences: Vec::new(),
+            anonymous_auth: true,
+            audit_log_path: None,
+            audit_level: Level::Metadata,
+            authorization_mode: vec!["RBAC".into()],
+        }
+    }
+}
+
+/// A server ready to listen.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Its state.
+    pub state: Arc<State>,
+    /// Its TLS configuration.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// The admin kubeconfig.
+    pub admin_kubeconfig: PathBuf,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Allows everything (`--authorization-mode=AlwaysAllow`).
+#[derive(Debug)]
+struct AlwaysAllow;
+
+impl Authorizer for AlwaysAllow {
+    fn authorize(&self, _: &Attributes) -> Decision {
+        Decision::Allow(String::new())
+    }
+    fn rules_for(&self, user: &UserInfo, ns: &str) -> Rules {
+        PrivilegedGroup(String::new()).rules_for(&UserInfo { groups: vec![String::new()], ..user.clone() }, ns)
+    }
+}
+
+/// Creates or reuses the data directory and builds the server's state.
+pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>) -> Result<Prepared, String> {
+    std::fs::create_dir_all(&opts.data_dir).map_err(|e| format!("{}: {e}", opts.data_dir.display()))?;
+    let layout = Layout::new(&opts.data_dir);
+    let now = clock();
+    let pki = PkiConfig {
+        advertise_address: if opts.bind_address.is_unspecified() {
+            IpAddr::from([127, 0, 0, 1])
+        } else {
+            opts.bind_address
+        },
+        bind_port: opts.secure_port,
+        ..PkiConfig::default()
+    };
+    // A restart may listen on another port (`--secure-port 0`): the kubeconfigs follow it.
+    let server = format!("https://{}", std::net::SocketAddr::new(pki.advertise_address, opts.secure_port));
+    for file in ["admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf", "kubelet.conf"] {
+        let path = layout.kubeconfig_path(file);
+        if path.exists() {
+            retarget_kubeconfig(&path, &server)?;
+        }
+    }
+    init(&layout, &pki, false, now).map_err(|e| e.to_string())?;
+    let cert_file = opts.tls_cert_file.clone().unwrap_or_else(|| layout.cert_path("apiserver"));
+    let key_file = opts.tls_private_key_file.clone().unwrap_or_else(|| layout.key_path("apiserver"));
+    let ca_file = opts.client_ca_file.clone().unwrap_or_else(|| layout.cert_path("ca"));
+    let (cert, key, ca) = (read(&cert_file)?, read(&key_file)?, read(&ca_file)?);
+    let tls = crate::tls::server_config(
+        (&cert_file.display().to_string(), &cert),
+        (&key_file.display().to_string(), &key),
+        Some((&ca_file.display().to_string(), &ca)),
+    )
+    .map_err(|e| e.to_string())?;
+    let ca_pem = String::from_utf8(read(&layout.cert_path("ca"))?).map_err(|e| format!("ca.crt: {e}"))?;
+
+    let signing_file = opts.service_account_signing_key_file.clone().unwrap_or_else(|| layout.sa_key_path());
+    let signing =
+        SigningKey::from_pem(&signing_file.display().to_string(), &read(&signing_file)?).map_err(|e| e.to_string())?;
+    let mut keys = KeySet::new(vec![signing.verifying_key().clone()]);
+    for f in &opts.service_account_key_file {
+        keys.add_pem(&f.display().to_string(), &read(f)?).map_err(|e| e.to_string())?;
+    }
+    let issuers = if opts.service_account_issuer.is_empty() {
+        vec![DEFAULT_ISSUER.to_owned()]
+    } else {
+        opts.service_account_issuer.clone()
+    };
+    let api_audiences = if opts.api_audiences.is_empty() { issuers.clone() } else { opts.api_audiences.clone() };
+
+    let store = RedbStore::open(&opts.data_dir.join("kauth.redb")).map_err(|e| e.to_string())?;
+    let registry = Arc::new(Registry::open(Box::new(store)).map_err(|e| e.to_string())?);
+
+    let validator = Validator::new(ValidatorConfig {
+        issuers: issuers.clone(),
+        api_audiences: api_audiences.clone(),
+        keys: keys.clone(),
+        leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+        accept_legacy: true,
+    });
+    let mut union = TokenUnion::new();
+    if let Some(f) = &opts.token_auth_file {
+        union = union.with(TokenFile::parse(&f.display().to_string(), &read(f)?).map_err(|e| e.to_string())?);
+    }
+    union = union.with(ServiceAccountAuthenticator::new(validator, registry.clone()));
+    let tokens =
+        TokenCache::new(union, DEFAULT_SUCCESS_TTL).map_err(|_| "token cache key generation failed".to_string())?;
+
+    let authorizer: Box<dyn Authorizer> = if opts.authorization_mode.iter().any(|m| m == "AlwaysAllow") {
+        Box::new(AlwaysAllow)
+    } else if opts.authorization_mode.iter().all(|m| m == "RBAC") {
+        Box::new(Chain(vec![
+            Box::new(PrivilegedGroup(SYSTEM_MASTERS.into())),
+            Box::new(RbacAuthorizer::new(RegistryPolicy(registry.clone()))),
+        ]))
+    } else {
+        return Err(format!("--authorization-mode: unsupported {:?} (RBAC, AlwaysAllow)", opts.authorization_mode));
+    };
+    let audit = match &opts.audit_log_path {
+        None => None,
+        Some(p) if p.as_os_str() == "-" => Some(AuditLog::new(opts.audit_level, Box::new(std::io::stdout()))),
+        Some(p) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+            Some(AuditLog::new(opts.audit_level, Box::new(f)))
+        }
+    };
+    let mut metrics = Metrics::new().map_err(|e| e.to_string())?;
+    for (name, pem) in [("serving", &cert), ("client-ca", &ca)] {
+        if let Ok(certs) = crate::tls::certificates(name, pem) {
+            if let Some(Ok((_, c))) = certs.first().map(|c| x509_parser::parse_x509_certificate(c.as_ref())) {
+                metrics.certificates.push((name.to_owned(), c.validity().not_after.timestamp()));
+            }
+        }
+    }
+    let config = Config {
+        anonymous_auth: opts.anonymous_auth,
+        issuers: issuers.clone(),
+        api_audiences,
+        expiration: ExpirationPolicy {
+            max_seconds: opts.service_account_max_token_expiration.map(|d| d.as_secs() as i64),
+            extend: opts.service_account_extend_token_expiration,
+        },
+        advertise: format!("{}:{}", pki.advertise_address, opts.secure_port),
+        ca_pem,
+        rbac: !opts.authorization_mode.iter().any(|m| m == "AlwaysAllow"),
+    };
+    let state = Arc::new(State {
+        config,
+        registry: registry.clone(),
+        tokens,
+        authorizer,
+        issuer: TokenIssuer::new(issuers[0].clone(), signing),
+        keys,
+        audit,
+        metrics,
+        clock,
+    });
+    let weak: Weak<State> = Arc::downgrade(&state);
+    registry.on_token_dependency_change(move || {
+        if let Some(s) = weak.upgrade() {
+            s.tokens.invalidate();
+        }
+    });
+    seed(&state)?;
+    Ok(Prepared { state, tls: Arc::new(tls), admin_kubeconfig: layout.kubeconfig_path("admin.conf") })
+}
+
+/// Points a kubeconfig's clusters at `server` (written atomically, 0600), if they point elsewhere.
+pub fn retarget_kubeconfig(path: &Path, server: &str) -> Result<(), String> {
+    let data = read(path)?;
+    let mut kc =
+        kauth::pki::kubeconfig::Kubeconfig::parse(&path.display().to_string(), &data).map_err(|e| e.to_string())?;
+    if kc.clusters.iter().all(|c| c.cluster.server == server) {
+        return Ok(());
+    }
+    for c in &mut kc.clusters {
+        c.cluster.server = server.to_owned();
+    }
+    let yaml = kc.to_yaml().map_err(|e| e.to_string())?;
+    kauth::pki::fsio::write_atomic(path, yaml.as_bytes(), kauth::pki::fsio::FileMode::Secret).map_err(|e| e.to_string())
+}
+
+/// The namespaces Kubernetes always has.
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+fn seed(state: &State) -> Result<(), String> {
+    let err = |e: crate::api::status::ApiError| e.message;
+    let ns_rt = resources::by_kind("Namespace").ok_or("no namespaces")?;
+    let cm_rt = resources::by_kind("ConfigMap").ok_or("no configmaps")?;
+    let sa_rt = resources::by_kind("ServiceAccount").ok_or("no serviceaccounts")?;
+    for ns in SYSTEM_NAMESPACES {
+        if state.registry.get(ns_rt, "", ns).is_none() {
+            let obj = json!({
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": ns, "uid": super::crud::new_uid().map_err(err)?, "creationTimestamp": super::timestamp(state.now()), "labels": {"kubernetes.io/metadata.name": ns}},
+                "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"},
+            });
+            state.registry.commit(vec![Change::Create(ns_rt, obj)]).map_err(err)?;
+        }
+    }
+    // Every namespace keeps its default ServiceAccount and an up-to-date kube-root-ca.crt.
+    for ns in state.registry.list(ns_rt, "") {
+        let name = meta_str(&ns.value, "name").to_owned();
+        let mut changes = Vec::new();
+        if state.registry.get(sa_rt, &name, "default").is_none() {
+            changes.push(Change::Create(sa_rt, controllers::default_service_account(state, &name).map_err(err)?));
+        }
+        match state.registry.get(cm_rt, &name, controllers::ROOT_CA_CONFIGMAP) {
+            None => changes.push(Change::Create(cm_rt, controllers::root_ca_configmap(state, &name).map_err(err)?)),
+            Some(cm)
+                if cm.value.pointer("/data/ca.crt").and_then(Value::as_str) != Some(state.config.ca_pem.as_str()) =>
+            {
+                let mut v = cm.value.clone();
+                v["data"] = json!({"ca.crt": state.config.ca_pem});
+                changes.push(Change::Update(cm_rt, v, cm.revision));
+            }
+            Some(_) => {}
+        }
+        if !changes.is_empty() {
+            state.registry.commit(changes).map_err(err)?;
+        }
+    }
+    reconcile_policy(state).map_err(err)
+}
+
+fn rule(verbs: &[&str], groups: &[&str], resources: &[&str]) -> Value {
+    json!({"verbs": verbs, "apiGroups": groups, "resources": resources})
+}
+
+fn urls(verbs: &[&str], urls: &[&str]) -> Value {
+    json!({"verbs": verbs, "nonResourceURLs": urls})
+}
+
+const AUTOUPDATE: &str = "rbac.authorization.kubernetes.io/autoupdate";
+
+fn default_labels(extra: &[(&str, &str)]) -> Value {
+    let mut l = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
+    for (k, v) in extra {
+        l[*k] = json!(v);
+    }
+    l
+}
+
+/// Kubernetes' default ClusterRoles, restricted to the resources kauth serves.
+pub fn default_cluster_roles() -> Vec<Value> {
+    let rw = ["create", "delete", "deletecollection", "patch", "update"];
+    let read = ["get", "list", "watch"];
+    let all_rw: Vec<&str> = rw.iter().chain(read.iter()).copied().collect();
+    let role = |name: &str, labels: Value, rules: Vec<Value>, aggregation: Option<&str>| {
+        let mut v = json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": name, "labels": labels, "annotations": {AUTOUPDATE: "true"}},
+            "rules": rules,
+        });
+        if let Some(a) = aggregation {
+            v["aggregationRule"] = json!({"clusterRoleSelectors": [{"matchLabels": {a: "true"}}]});
+        }
+        v
+    };
+    const AGG: &str = "rbac.authorization.k8s.io/aggregate-to-";
+    let agg = |to: &str| format!("{AGG}{to}");
+    vec![
+        role("cluster-admin", default_labels(&[]), vec![rule(&["*"], &["*"], &["*"]), urls(&["*"], &["*"])], None),
+        role("admin", default_labels(&[]), vec![], Some(&agg("admin"))),
+        role("edit", default_labels(&[(&agg("admin"), "true")]), vec![], Some(&agg("edit"))),
+        role("view", default_labels(&[(&agg("edit"), "true")]), vec![], Some(&agg("view"))),
+        role(
+            "system:aggregate-to-admin",
+            default_labels(&[(&agg("admin"), "true")]),
+            vec![
+                rule(&all_rw, &["rbac.authorization.k8s.io"], &["rolebindings", "roles"]),
+                rule(&["create"], &["authorization.k8s.io"], &["localsubjectaccessreviews"]),
+            ],
+            None,
+        ),
+        role(
+            "system:aggregate-to-edit",
+            default_labels(&[(&agg("edit"), "true")]),
+            vec![
+                rule(&["impersonate"], &[""], &["serviceaccounts"]),
+                rule(&rw, &[""], &["pods"]),
+                rule(&rw, &[""], &["configmaps", "secrets", "serviceaccounts"]),
+                rule(&read, &[""], &["secrets"]),
+                rule(&["create"], &[""], &["serviceaccounts/token"]),
+            ],
+            None,
+        ),
+        role(
+            "system:aggregate-to-view",
+            default_labels(&[(&agg("view"), "true")]),
+            vec![rule(&read, &[""], &["configmaps", "pods", "serviceaccounts"]), rule(&read, &[""], &["namespaces"])],
+            None,
+        ),
+        role(
+            "system:basic-user",
+            default_labels(&[]),
+            vec![
+                rule(&["create"], &["authorization.k8s.io"], &["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
+                rule(&["create"], &["authentication.k8s.io"], &["selfsubjectreviews"]),
+            ],
+            None,
+        ),
+        role(
+            "system:discovery",
+            default_labels(&[]),
+            vec![urls(
+                &["get"],
+                &[
+                    "/api",
+                    "/api/*",
+                    "/apis",
+                    "/apis/*",
+                    "/healthz",
+                    "/livez",
+                    "/openapi",
+                    "/openapi/*",
+                    "/readyz",
+                    "/version",
+                    "/version/",
+                ],
+            )],
+            None,
+        ),
+        role(
+            "system:public-info-viewer",
+            default_labels(&[]),
+            vec![urls(&["get"], &["/healthz", "/livez", "/readyz", "/version", "/version/"])],
+            None,
+        ),
+        role(
+            "system:monitoring",
+            default_labels(&[]),
+            vec![urls(
+                &["get"],
+                &["/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics", "/metrics/slis", "/readyz", "/readyz/*"],
+            )],
+            None,
+        ),
+        role(
+            "system:auth-delegator",
+            default_labels(&[]),
+            vec![
+                rule(&["create"], &["authentication.k8s.io"], &["tokenreviews"]),
+                rule(&["create"], &["authorization.k8s.io"], &["subjectaccessreviews"]),
+            ],
+            None,
+        ),
+        role(
+            "system:service-account-issuer-discovery",
+            default_labels(&[]),
+            vec![urls(
+                &["get"],
+                &[
+                    "/.well-known/openid-configuration",
+                    "/.well-known/openid-configuration/",
+                    "/openid/v1/jwks",
+                    "/openid/v1/jwks/",
+                ],
+            )],
+            None,
+        ),
+    ]
+}
+
+/// Kubernetes' default ClusterRoleBindings (and kubeadm's for `admin.conf`).
+pub fn default_cluster_role_bindings() -> Vec<Value> {
+    let binding = |name: &str, role: &str, groups: &[&str], labels: Value, autoupdate: bool| {
+        let mut meta = json!({"name": name, "labels": labels});
+        if autoupdate {
+            meta["annotations"] = json!({AUTOUPDATE: "true"});
+        }
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": groups.iter().map(|g| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g})).collect::<Vec<_>>(),
+        })
+    };
+    vec![
+        binding("cluster-admin", "cluster-admin", &["system:masters"], default_labels(&[]), true),
+        binding("system:basic-user", "system:basic-user", &["system:authenticated"], default_labels(&[]), true),
+        binding("system:discovery", "system:discovery", &["system:authenticated"], default_labels(&[]), true),
+        binding(
+            "system:public-info-viewer",
+            "system:public-info-viewer",
+            &["system:authenticated", "system:unauthenticated"],
+            default_labels(&[]),
+            true,
+        ),
+        binding("system:monitoring", "system:monitoring", &["system:monitoring"], default_labels(&[]), true),
+        binding(
+            "system:service-account-issuer-discovery",
+            "system:service-account-issuer-discovery",
+            &["system:serviceaccounts"],
+            default_labels(&[]),
+            true,
+        ),
+        // kubeadm binds admin.conf's group to cluster-admin.
+        binding("kubeadm:cluster-admins", "cluster-admin", &["kubeadm:cluster-admins"], json!({}), false),
+    ]
+}
+
+/// Creates missing default roles and bindings; resets those still marked autoupdate.
+pub fn reconcile_policy(state: &State) -> Result<(), crate::api::status::ApiError> {
+    let crt =
+        resources::by_kind("ClusterRole").ok_or_else(|| crate::api::status::ApiError::internal("no clusterroles"))?;
+    let crbt = resources::by_kind("ClusterRoleBinding")
+        .ok_or_else(|| crate::api::status::ApiError::internal("no bindings"))?;
+    for (rt, objs) in [(crt, default_cluster_roles()), (crbt, default_cluster_role_bindings())] {
+        for mut want in objs {
+            let name = meta_str(&want, "name").to_owned();
+            match state.registry.get(rt, "", &name) {
+                None => {
+                    let meta = resources::metadata_mut(&mut want);
+                    meta.insert("uid".into(), json!(super::crud::new_uid()?));
+                    meta.insert("creationTimestamp".into(), json!(super::timestamp(state.now())));
+                    let mut changes = vec![];
+                    if rt.kind == "ClusterRole" {
+                        changes.extend(controllers::aggregate(state, Some(&mut want))?);
+                    }
+                    changes.insert(0, Change::Create(rt, want));
+                    state.registry.commit(changes)?;
+                }
+                Some(have) => {
+                    let auto = have
+                        .value
+                        .pointer("/metadata/annotations")
+                        .and_then(|a| a.get(AUTOUPDATE))
+                        .and_then(Value::as_str)
+                        == Some("true");
+                    if !auto {
+                        continue;
+                    }
+                    let mut next = have.value.clone();
+                    for f in ["rules", "aggregationRule", "roleRef", "subjects"] {
+                        if let Some(v) = want.get(f) {
+                            next[f] = v.clone();
+                        }
+                    }
+                    let mut changes = vec![];
+                    if rt.kind == "ClusterRole" {
+                        changes.extend(controllers::aggregate(state, Some(&mut next))?);
+                    }
+                    if next != have.value || !changes.is_empty() {
+                        changes.insert(0, Change::Update(rt, next, have.revision));
+                        state.registry.commit(changes)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

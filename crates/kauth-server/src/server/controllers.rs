@@ -1,0 +1,454 @@
+//! What kube-controller-manager's auth controllers do, done by kauth synchronously, inside the
+//! same atomic commit as the write that triggers them:
+//! - a new namespace gets its `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap;
+//! - a `kubernetes.io/service-account-token` Secret is filled (token, ca.crt, namespace);
+//! - deleting a namespace deletes what is in it; deleting a ServiceAccount deletes its token Secrets;
+//! - ClusterRoles with an `aggregationRule` hold the union of the rules of the roles they select,
+//!   recomputed whenever a ClusterRole changes.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use kauth::token::claims::ObjectRef;
+use kauth::user::UserInfo;
+use serde_json::{json, Value};
+
+use super::State;
+use crate::api::status::{ApiError, Cause};
+use crate::registry::Change;
+use crate::resources::{self, meta_str, metadata_mut, ResourceType};
+
+/// The annotation naming a token Secret's ServiceAccount.
+pub const SA_NAME_ANNOTATION: &str = "kubernetes.io/service-account.name";
+/// The annotation holding that ServiceAccount's uid.
+pub const SA_UID_ANNOTATION: &str = "kubernetes.io/service-account.uid";
+/// The legacy token Secret type.
+pub const SA_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
+/// The ConfigMap with the cluster CA in every namespace.
+pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
+
+fn rt(kind: &str) -> Result<&'static ResourceType, ApiError> {
+    resources::by_kind(kind).ok_or_else(|| ApiError::internal(format!("no resource of kind {kind}")))
+}
+
+fn b64(s: &[u8]) -> Value {
+    Value::String(base64::engine::general_purpose::STANDARD.encode(s))
+}
+
+fn new_meta(state: &State, ns: &str, name: &str) -> Result<Value, ApiError> {
+    Ok(json!({
+        "name": name,
+        "namespace": ns,
+        "uid": super::crud::new_uid()?,
+        "creationTimestamp": super::timestamp(state.now()),
+    }))
+}
+
+/// The default ServiceAccount of a namespace.
+pub fn default_service_account(state: &State, ns: &str) -> Result<Value, ApiError> {
+    Ok(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": new_meta(state, ns, "default")?}))
+}
+
+/// The `kube-root-ca.crt` ConfigMap of a namespace.
+pub fn root_ca_configmap(state: &State, ns: &str) -> Result<Value, ApiError> {
+    let mut meta = new_meta(state, ns, ROOT_CA_CONFIGMAP)?;
+    meta["annotations"] = json!({"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."});
+    Ok(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"ca.crt": state.config.ca_pem}}))
+}
+
+fn invalid(rt: &ResourceType, name: &str, field: &str, reason: &'static str, message: String) -> ApiError {
+    ApiError::invalid(rt.group, rt.kind, name, vec![Cause { reason, field: field.into(), message }])
+}
+
+/// Defaults, validation and follow-up objects for a create.
+pub fn prepare_create(
+    state: &State,
+    rt: &'static ResourceType,
+    obj: &mut Value,
+    user: &UserInfo,
+) -> Result<Vec<Change>, ApiError> {
+    let name = meta_str(obj, "name").to_owned();
+    let ns = meta_str(obj, "namespace").to_owned();
+    let mut extra = Vec::new();
+    match rt.kind {
+        "Namespace" => {
+            let labels = metadata_mut(obj).entry("labels").or_insert_with(|| json!({}));
+            labels["kubernetes.io/metadata.name"] = json!(name);
+            obj["spec"] = json!({"finalizers": ["kubernetes"]});
+            obj["status"] = json!({"phase": "Active"});
+            extra.push(Change::Create(rt_sa()?, default_service_account(state, &name)?));
+            extra.push(Change::Create(rt_of("ConfigMap")?, root_ca_configmap(state, &name)?));
+        }
+        "Secret" => {
+            if obj.get("type").and_then(Value::as_str).unwrap_or("").is_empty() {
+                obj["type"] = json!("Opaque");
+            }
+            if obj["type"] == SA_TOKEN_TYPE {
+                fill_token_secret(state, rt, obj, &ns, &name)?;
+            }
+        }
+        "ClusterRole" | "Role" | "ClusterRoleBinding" | "RoleBinding" => {
+            validate_rbac(rt, obj)?;
+            super::escalation::check(state, rt, obj, user)?;
+        }
+        _ => {}
+    }
+    if rt.kind == "ClusterRole" {
+        extra.extend(aggregate(state, Some(obj))?);
+    }
+    Ok(extra)
+}
+
+fn rt_sa() -> Result<&'static ResourceType, ApiError> {
+    rt("ServiceAccount")
+}
+
+fn fill_token_secret(state: &State, rt: &ResourceType, obj: &mut Value, ns: &str, name: &str) -> Result<(), ApiError> {
+    let sa_name = obj
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(SA_NAME_ANNOTATION))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if sa_name.is_empty() {
+        return Err(invalid(
+            rt,
+            name,
+            &format!("metadata.annotations[{SA_NAME_ANNOTATION}]"),
+            "FieldValueRequired",
+            "Required value".into(),
+        ));
+    }
+    let sa = state
+        .registry
+        .get(rt_sa()?, ns, &sa_name)
+        .ok_or_else(|| ApiError::not_found("", "serviceaccounts", &sa_name))?;
+    let sa_uid = meta_str(&sa.value, "uid").to_owned();
+    if let Some(want) =
+        obj.pointer("/metadata/annotations").and_then(|a| a.get(SA_UID_ANNOTATION)).and_then(Value::as_str)
+    {
+        if !want.is_empty() && want != sa_uid {
+            return Err(invalid(
+                rt,
+                name,
+                &format!("metadata.annotations[{SA_UID_ANNOTATION}]"),
+                "FieldValueInvalid",
+                format!("Invalid value: {want:?}: does not match serviceaccount {sa_name:?} (uid {sa_uid})"),
+            ));
+        }
+    }
+    obj["metadata"]["annotations"][SA_UID_ANNOTATION] = json!(sa_uid);
+    let token = state
+        .issuer
+        .issue_legacy(ns, &ObjectRef { name: sa_name.into(), uid: sa_uid.into() }, name)
+        .map_err(ApiError::internal)?;
+    state.metrics.token_issued("legacy");
+    let data = obj
+        .as_object_mut()
+        .map(|m| m.entry("data").or_insert_with(|| json!({})))
+        .ok_or_else(|| ApiError::internal("secret is not an object"))?;
+    data["token"] = b64(token.as_str().as_bytes());
+    data["ca.crt"] = b64(state.config.ca_pem.as_bytes());
+    data["namespace"] = b64(ns.as_bytes());
+    Ok(())
+}
+
+/// Defaults and follow-ups for an update.
+pub fn prepare_update(
+    state: &State,
+    rt: &'static ResourceType,
+    old: &Value,
+    obj: &mut Value,
+    user: &UserInfo,
+) -> Result<Vec<Change>, ApiError> {
+    match rt.kind {
+        "Namespace" => {
+            obj["spec"] = old.get("spec").cloned().unwrap_or(json!({"finalizers": ["kubernetes"]}));
+            obj["status"] = old.get("status").cloned().unwrap_or(json!({"phase": "Active"}));
+            let name = meta_str(obj, "name").to_owned();
+            let labels = metadata_mut(obj).entry("labels").or_insert_with(|| json!({}));
+            labels["kubernetes.io/metadata.name"] = json!(name);
+        }
+        "Secret" => {
+            if old.get("type") != obj.get("type") && obj.get("type").is_some() {
+                let name = meta_str(obj, "name").to_owned();
+                return Err(invalid(
+                    rt,
+                    &name,
+                    "type",
+                    "FieldValueInvalid",
+                    format!("Invalid value: {}: field is immutable", obj["type"]),
+                ));
+            }
+            obj["type"] = old.get("type").cloned().unwrap_or(json!("Opaque"));
+        }
+        "ClusterRole" | "Role" | "ClusterRoleBinding" | "RoleBinding" => {
+            validate_rbac(rt, obj)?;
+            super::escalation::check(state, rt, obj, user)?;
+        }
+        _ => {}
+    }
+    if rt.kind == "ClusterRole" {
+        return aggregate(state, Some(obj));
+    }
+    Ok(Vec::new())
+}
+
+/// Checks that an update only changes what may change.
+pub fn validate_update(rt: &'static ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
+    if matches!(rt.kind, "RoleBinding" | "ClusterRoleBinding") && old.get("roleRef") != new.get("roleRef") {
+        let name = meta_str(new, "name");
+        return Err(invalid(
+            rt,
+            name,
+            "roleRef",
+            "FieldValueInvalid",
+            format!("Invalid value: {}: cannot change roleRef", new.get("roleRef").cloned().unwrap_or(Value::Null)),
+        ));
+    }
+    Ok(())
+}
+
+/// What else goes when `obj` is deleted.
+pub fn cascade_delete(state: &State, rt: &'static ResourceType, obj: &Value) -> Vec<Change> {
+    let mut out = Vec::new();
+    match rt.kind {
+        "Namespace" => {
+            let ns = meta_str(obj, "name");
+            for r in resources::RESOURCES.iter().filter(|r| r.namespaced && r.stored) {
+                for o in state.registry.list(r, ns) {
+                    out.push(Change::Delete(r, ns.to_owned(), meta_str(&o.value, "name").to_owned(), Some(o.revision)));
+                }
+            }
+        }
+        "ServiceAccount" => {
+            let (ns, name, uid) = (meta_str(obj, "namespace"), meta_str(obj, "name"), meta_str(obj, "uid"));
+            if let Ok(secrets) = rt_of("Secret") {
+                for s in state.registry.list(secrets, ns) {
+                    let ann = s.value.pointer("/metadata/annotations");
+                    let points_here = s.value.get("type").and_then(Value::as_str) == Some(SA_TOKEN_TYPE)
+                        && ann.and_then(|a| a.get(SA_NAME_ANNOTATION)).and_then(Value::as_str) == Some(name)
+                        && ann.and_then(|a| a.get(SA_UID_ANNOTATION)).and_then(Value::as_str).is_none_or(|u| u == uid);
+                    if points_here {
+                        out.push(Change::Delete(
+                            secrets,
+                            ns.to_owned(),
+                            meta_str(&s.value, "name").to_owned(),
+                            Some(s.revision),
+                        ));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn rt_of(kind: &str) -> Result<&'static ResourceType, ApiError> {
+    rt(kind)
+}
+
+fn selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
+    let ok_labels = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .is_none_or(|m| m.iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str()));
+    let ok_exprs = selector.get("matchExpressions").and_then(Value::as_array).is_none_or(|exprs| {
+        exprs.iter().all(|e| {
+            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+                "In" => labels.get(key).is_some_and(|l| values.contains(&l.as_str())),
+                "NotIn" => !labels.get(key).is_some_and(|l| values.contains(&l.as_str())),
+                "Exists" => labels.contains_key(key),
+                "DoesNotExist" => !labels.contains_key(key),
+                _ => false,
+            }
+        })
+    });
+    ok_labels && ok_exprs
+}
+
+fn labels_of(v: &Value) -> BTreeMap<String, String> {
+    v.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
+        .unwrap_or_default()
+}
+
+/// Recomputes every aggregated ClusterRole, with `changed` (a ClusterRole about to be written)
+/// seen in place of its stored version. An aggregated `changed` gets its rules set in place;
+/// other aggregated roles whose rules change are returned as updates.
+pub fn aggregate(state: &State, mut changed: Option<&mut Value>) -> Result<Vec<Change>, ApiError> {
+    let crt = rt("ClusterRole")?;
+    let changed_name = changed.as_ref().map(|c| meta_str(c, "name").to_owned());
+    let mut roles: Vec<Value> = state
+        .registry
+        .list(crt, "")
+        .into_iter()
+        .filter(|r| Some(meta_str(&r.value, "name")) != changed_name.as_deref())
+        .map(|r| r.value.clone())
+        .collect();
+    if let Some(c) = changed.as_ref() {
+        roles.push((*c).clone());
+    }
+    let mut out = Vec::new();
+    for role in &roles {
+        let Some(selectors) = role.pointer("/aggregationRule/clusterRoleSelectors").and_then(Value::as_array) else {
+            continue;
+        };
+        let mut rules: Vec<Value> = Vec::new();
+        let mut sources: Vec<&Value> = roles
+            .iter()
+            .filter(|r| meta_str(r, "name") != meta_str(role, "name"))
+            .filter(|r| selectors.iter().any(|s| selector_matches(s, &labels_of(r))))
+            .collect();
+        sources.sort_by_key(|r| meta_str(r, "name").to_owned());
+        for s in sources {
+            for rule in s.get("rules").and_then(Value::as_array).into_iter().flatten() {
+                if !rules.contains(rule) {
+                    rules.push(rule.clone());
+                }
+            }
+        }
+        let rules = Value::Array(rules);
+        let name = meta_str(role, "name");
+        if Some(name) == changed_name.as_deref() {
+            if let Some(c) = changed.as_deref_mut() {
+                c["rules"] = rules;
+            }
+        } else if role.get("rules").unwrap_or(&Value::Null) != &rules
+            && !(rules.as_array().is_some_and(Vec::is_empty) && role.get("rules").is_none())
+        {
+            if let Some(stored) = state.registry.get(crt, "", name) {
+                let mut v = stored.value.clone();
+                v["rules"] = rules;
+                out.push(Change::Update(crt, v, stored.revision));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn validate_rbac(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let name = meta_str(obj, "name");
+    let mut causes = Vec::new();
+    let namespaced = rt.kind == "Role";
+    if matches!(rt.kind, "Role" | "ClusterRole") {
+        for (i, rule) in obj.get("rules").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let list = |f: &str| rule.get(f).and_then(Value::as_array).map(|a| a.len()).unwrap_or(0);
+            if list("verbs") == 0 {
+                causes.push(Cause {
+                    reason: "FieldValueRequired",
+                    field: format!("rules[{i}].verbs"),
+                    message: "Required value: verbs must contain at least one value".into(),
+                });
+            }
+            if list("nonResourceURLs") > 0 {
+                if namespaced {
+                    causes.push(Cause {
+                        reason: "FieldValueInvalid",
+                        field: format!("rules[{i}].nonResourceURLs"),
+                        message: format!(
+                            "Invalid value: {}: namespaced rules cannot apply to non-resource URLs",
+                            rule["nonResourceURLs"]
+                        ),
+                    });
+                } else if list("apiGroups") > 0 || list("resources") > 0 {
+                    causes.push(Cause {
+                        reason: "FieldValueInvalid",
+                        field: format!("rules[{i}].nonResourceURLs"),
+                        message: format!(
+                            "Invalid value: {}: rules cannot apply to both regular resources and non-resource URLs",
+                            rule["nonResourceURLs"]
+                        ),
+                    });
+                }
+            } else {
+                if list("apiGroups") == 0 {
+                    causes.push(Cause {
+                        reason: "FieldValueRequired",
+                        field: format!("rules[{i}].apiGroups"),
+                        message: "Required value: resource rules must supply at least one api group".into(),
+                    });
+                }
+                if list("resources") == 0 {
+                    causes.push(Cause {
+                        reason: "FieldValueRequired",
+                        field: format!("rules[{i}].resources"),
+                        message: "Required value: resource rules must supply at least one resource".into(),
+                    });
+                }
+            }
+        }
+    } else {
+        let role_ref = obj.get("roleRef").cloned().unwrap_or(Value::Null);
+        let kind = role_ref.get("kind").and_then(Value::as_str).unwrap_or("");
+        let allowed: &[&str] =
+            if rt.kind == "ClusterRoleBinding" { &["ClusterRole"] } else { &["Role", "ClusterRole"] };
+        if !allowed.contains(&kind) {
+            let supported = allowed.iter().map(|k| format!("{k:?}")).collect::<Vec<_>>().join(", ");
+            causes.push(Cause {
+                reason: "FieldValueNotSupported",
+                field: "roleRef.kind".into(),
+                message: format!("Unsupported value: {kind:?}: supported values: {supported}"),
+            });
+        }
+        if role_ref.get("apiGroup").and_then(Value::as_str) != Some(resources::RBAC_GROUP) {
+            causes.push(Cause {
+                reason: "FieldValueNotSupported",
+                field: "roleRef.apiGroup".into(),
+                message: format!(
+                    "Unsupported value: {}: supported values: \"rbac.authorization.k8s.io\"",
+                    role_ref.get("apiGroup").cloned().unwrap_or(json!(""))
+                ),
+            });
+        }
+        if role_ref.get("name").and_then(Value::as_str).unwrap_or("").is_empty() {
+            causes.push(Cause {
+                reason: "FieldValueRequired",
+                field: "roleRef.name".into(),
+                message: "Required value".into(),
+            });
+        }
+        for (i, s) in obj.get("subjects").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            let kind = s.get("kind").and_then(Value::as_str).unwrap_or("");
+            if !matches!(kind, "User" | "Group" | "ServiceAccount") {
+                causes.push(Cause {
+                    reason: "FieldValueNotSupported",
+                    field: format!("subjects[{i}].kind"),
+                    message: format!(
+                        "Unsupported value: {kind:?}: supported values: \"ServiceAccount\", \"User\", \"Group\""
+                    ),
+                });
+            }
+            if s.get("name").and_then(Value::as_str).unwrap_or("").is_empty() {
+                causes.push(Cause {
+                    reason: "FieldValueRequired",
+                    field: format!("subjects[{i}].name"),
+                    message: "Required value".into(),
+                });
+            }
+            if kind == "ServiceAccount"
+                && rt.kind == "ClusterRoleBinding"
+                && s.get("namespace").and_then(Value::as_str).unwrap_or("").is_empty()
+            {
+                causes.push(Cause {
+                    reason: "FieldValueRequired",
+                    field: format!("subjects[{i}].namespace"),
+                    message: "Required value".into(),
+                });
+            }
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(rt.group, rt.kind, name, causes))
+    }
+}

@@ -1,0 +1,279 @@
+//! Non-resource paths: health, version, legacy discovery (`/api`, `/apis`, group and
+//! group-version documents; aggregated discovery falls back to these cleanly), the OpenAPI v3
+//! documents kubectl reads to learn that kauth validates fields server-side, OIDC discovery and
+//! JWKS, and `/metrics`. Also the `Table` rendering kubectl asks for on `get`.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::{Request, Response, State};
+use crate::api::request::RequestInfo;
+use crate::api::status::ApiError;
+use crate::registry::Stored;
+use crate::resources::{ResourceType, GROUPS, RESOURCES};
+
+/// The Kubernetes version kauth's API corresponds to.
+pub const KUBERNETES_MINOR: &str = "33";
+
+/// Serves a non-resource request (already authorized).
+pub fn handle_non_resource(state: &State, req: &Request, info: &RequestInfo) -> Response {
+    if !matches!(info.verb.as_str(), "get" | "head") {
+        return Response::error(&ApiError::method_not_allowed());
+    }
+    let path = req.path.trim_end_matches('/');
+    match path {
+        "/healthz" | "/livez" | "/readyz" | "/healthz/ping" | "/livez/ping" | "/readyz/ping" => {
+            health(state, req, path)
+        }
+        "/version" => Response::json(200, &version()),
+        "/api" => Response::json(
+            200,
+            &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": state.config.advertise}]}),
+        ),
+        "/api/v1" => Response::json(200, &resource_list("", "v1")),
+        "/apis" => Response::json(
+            200,
+            &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": GROUPS.iter().map(|g| group(g)).collect::<Vec<_>>()}),
+        ),
+        "/openapi/v3" => Response::json(200, &openapi_index()),
+        "/.well-known/openid-configuration" => oidc(state),
+        "/openid/v1/jwks" => jwks(state, req),
+        "/metrics" => Response {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: state.metrics.render(state).into(),
+            headers: Vec::new(),
+        },
+        _ => {
+            let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+            match parts.as_slice() {
+                ["apis", g] if GROUPS.contains(g) => {
+                    let mut v = group(g);
+                    v["kind"] = json!("APIGroup");
+                    v["apiVersion"] = json!("v1");
+                    Response::json(200, &v)
+                }
+                ["apis", g, "v1"] if GROUPS.contains(g) => Response::json(200, &resource_list(g, "v1")),
+                ["openapi", "v3", "api", "v1"] => Response::json(200, &openapi_doc("", "v1")),
+                ["openapi", "v3", "apis", g, "v1"] if GROUPS.contains(g) => Response::json(200, &openapi_doc(g, "v1")),
+                _ => Response::error(&ApiError::no_route()),
+            }
+        }
+    }
+}
+
+fn health(state: &State, req: &Request, path: &str) -> Response {
+    let ready = state.registry.revision().is_ok();
+    if req.param("verbose").is_some() {
+        let store = if ready { "[+]store ok" } else { "[-]store failed: the store is unreachable" };
+        let body = format!(
+            "[+]ping ok\n[+]log ok\n{store}\n{} check {}\n",
+            path.trim_start_matches('/'),
+            if ready { "passed" } else { "failed" }
+        );
+        return Response::text(if ready { 200 } else { 500 }, &body);
+    }
+    if ready {
+        Response::text(200, "ok")
+    } else {
+        Response::text(500, "[-]store failed: reason withheld\nhealthz check failed\n")
+    }
+}
+
+/// `/version`.
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": KUBERNETES_MINOR,
+        "gitVersion": format!("v1.{KUBERNETES_MINOR}.0-kauth.{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+    })
+}
+
+fn group(name: &str) -> Value {
+    let gv = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
+    json!({"name": name, "versions": [gv.clone()], "preferredVersion": gv})
+}
+
+fn resource_list(group: &str, version: &str) -> Value {
+    let gv = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
+    let mut resources: Vec<Value> = RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .map(|r| {
+            let mut v = json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs});
+            if !r.short_names.is_empty() {
+                v["shortNames"] = json!(r.short_names);
+            }
+            v
+        })
+        .collect();
+    if group.is_empty() {
+        resources.push(json!({"name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}));
+    }
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
+
+fn openapi_index() -> Value {
+    let mut paths = serde_json::Map::new();
+    paths.insert("api/v1".into(), json!({"serverRelativeURL": format!("/openapi/v3/api/v1?hash={}", hash("api/v1"))}));
+    for g in GROUPS {
+        let p = format!("apis/{g}/v1");
+        paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", hash(&p))}));
+    }
+    json!({"paths": paths})
+}
+
+fn hash(path: &str) -> String {
+    // Stable per build: the documents change only with kauth's version.
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{path}@{}", env!("CARGO_PKG_VERSION")).as_bytes(),
+    );
+    hex_upper(&d.as_ref()[..16])
+}
+
+fn hex_upper(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+/// The OpenAPI v3 document of a group-version: every path with its operations, each naming its
+/// kind (`x-kubernetes-group-version-kind`); PATCH operations take `fieldValidation`, so kubectl
+/// leaves validation to the server (which checks every field against the Kubernetes types).
+fn openapi_doc(group: &str, version: &str) -> Value {
+    let mut paths = serde_json::Map::new();
+    let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+    let field_validation = json!({"name": "fieldValidation", "in": "query", "description": "Ignore, Warn or Strict", "schema": {"type": "string", "uniqueItems": true}});
+    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+        let gvk = json!({"group": r.group, "version": r.version, "kind": r.kind});
+        let op = |action: &str, params: bool| {
+            let mut o = json!({"operationId": format!("{action}{}", r.kind), "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk, "responses": {"200": {"description": "OK"}}});
+            if params {
+                o["parameters"] = json!([field_validation]);
+            }
+            o
+        };
+        let base = if r.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}", r.plural)
+        } else {
+            format!("{prefix}/{}", r.plural)
+        };
+        if r.stored {
+            paths.insert(base.clone(), json!({"get": op("list", false), "post": op("post", true)}));
+            let mut patch = op("patch", true);
+            patch["requestBody"] =
+                json!({"content": {"application/json-patch+json": {}, "application/merge-patch+json": {}}});
+            paths.insert(
+                format!("{base}/{{name}}"),
+                json!({"get": op("get", false), "put": op("put", true), "patch": patch, "delete": op("delete", false)}),
+            );
+        } else {
+            // Reviews are create-only; kubectl still looks for a PATCH naming the kind.
+            paths.insert(base.clone(), json!({"post": op("post", true), "patch": op("patch", true)}));
+        }
+    }
+    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes (kauth)", "version": format!("v1.{KUBERNETES_MINOR}.0")}, "paths": paths, "components": {"schemas": {}}})
+}
+
+fn oidc(state: &State) -> Response {
+    let issuer = state.config.issuers.first().cloned().unwrap_or_default();
+    let jwks_uri = format!("https://{}/openid/v1/jwks", state.config.advertise);
+    let doc = kauth::token::jwks::openid_configuration(&issuer, &jwks_uri, &state.keys);
+    let mut r = Response::json(200, &serde_json::to_value(doc).unwrap_or(Value::Null));
+    r.headers.push(("cache-control", "public, max-age=3600".into()));
+    r
+}
+
+fn jwks(state: &State, req: &Request) -> Response {
+    let accept = req.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*");
+    let acceptable = accept.split(',').any(|a| {
+        let t = a.split(';').next().unwrap_or("").trim();
+        matches!(t, "application/jwk-set+json" | "*/*" | "application/*" | "")
+    });
+    if !acceptable {
+        return Response::error(&ApiError::not_acceptable("application/jwk-set+json"));
+    }
+    match kauth::token::jwks::jwks(&state.keys) {
+        Ok(set) => {
+            let mut r = Response::json(200, &serde_json::to_value(set).unwrap_or(Value::Null));
+            r.content_type = "application/jwk-set+json";
+            r.headers.push(("cache-control", "public, max-age=3600".into()));
+            r
+        }
+        Err(e) => Response::error(&ApiError::internal(e)),
+    }
+}
+
+fn age(created: &str, now: OffsetDateTime) -> String {
+    let Ok(t) = OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339) else {
+        return "<unknown>".into();
+    };
+    let s = (now - t).whole_seconds().max(0);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=599 => format!("{}m{}s", s / 60, s % 60),
+        600..=10799 => format!("{}m", s / 60),
+        10800..=172799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}
+
+/// A `meta.k8s.io/v1` Table of `items` (NAME, kind-specific columns, AGE), as `kubectl get` prints.
+pub fn table(rt: &ResourceType, items: &[Arc<Stored>], now: OffsetDateTime, revision: Option<u64>) -> Value {
+    let col = |name: &str, ty: &str, desc: &str| json!({"name": name, "type": ty, "format": if name == "Name" { "name" } else { "" }, "description": desc, "priority": 0});
+    let mut columns = vec![col("Name", "string", "Name must be unique within a namespace.")];
+    let extra: &[(&str, &str)] = match rt.kind {
+        "Secret" => &[("Type", "string"), ("Data", "string")],
+        "ConfigMap" => &[("Data", "string")],
+        "Namespace" => &[("Status", "string")],
+        "ClusterRoleBinding" | "RoleBinding" => &[("Role", "string")],
+        _ => &[],
+    };
+    for (n, t) in extra {
+        columns.push(col(n, t, ""));
+    }
+    columns.push(col(
+        "Age",
+        "string",
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+    ));
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|o| {
+            let v = &o.value;
+            let mut cells = vec![json!(v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""))];
+            match rt.kind {
+                "Secret" => {
+                    cells.push(json!(v.get("type").and_then(Value::as_str).unwrap_or("")));
+                    cells.push(json!(v.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0)));
+                }
+                "ConfigMap" => cells.push(json!(v.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0))),
+                "Namespace" => cells.push(json!(if v.pointer("/metadata/deletionTimestamp").is_some() { "Terminating" } else { "Active" })),
+                "ClusterRoleBinding" | "RoleBinding" => cells.push(json!(format!(
+                    "{}/{}",
+                    v.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or(""),
+                    v.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or("")
+                ))),
+                _ => {}
+            }
+            cells.push(json!(age(v.pointer("/metadata/creationTimestamp").and_then(Value::as_str).unwrap_or(""), now)));
+            let mut meta = v.get("metadata").cloned().unwrap_or(json!({}));
+            if let Value::Object(m) = &mut meta {
+                m.remove("managedFields");
+            }
+            json!({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}})
+        })
+        .collect();
+    let mut meta = json!({});
+    if let Some(rv) = revision {
+        meta["resourceVersion"] = json!(rv.to_string());
+    }
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns, "rows": rows})
+}

@@ -1,0 +1,121 @@
+//! Serving: TLS (rustls) on a TCP listener, HTTP/1.1 and h2 (hyper-util's auto builder), each
+//! request read in full (at most [`MAX_BODY_BYTES`]) and handed to [`State::handle`]. Writes run
+//! on the blocking pool: a commit waits for fsync and must not stall the async workers.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use kauth::user::UserInfo;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use super::{Request, Response, State, MAX_BODY_BYTES};
+use crate::api::status::ApiError;
+
+/// The user a verified client certificate names: CN is the user, each O a group.
+pub fn certificate_user(der: &[u8]) -> Option<UserInfo> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let subject = cert.subject();
+    let name = subject.iter_common_name().next()?.as_str().ok()?.to_owned();
+    let groups = subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_owned)).collect();
+    Some(UserInfo { name, groups, ..UserInfo::default() })
+}
+
+fn to_hyper(r: Response) -> hyper::Response<Full<Bytes>> {
+    let mut b = hyper::Response::builder().status(r.status).header(http::header::CONTENT_TYPE, r.content_type);
+    for (k, v) in r.headers {
+        b = b.header(k, v);
+    }
+    b.body(Full::new(r.body)).unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
+}
+
+async fn serve_request(
+    state: Arc<State>,
+    peer: Option<UserInfo>,
+    source: SocketAddr,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            let err = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                ApiError::too_large(MAX_BODY_BYTES)
+            } else {
+                ApiError::bad_request(format!("reading the request body: {e}"))
+            };
+            return Ok(to_hyper(Response::error(&err)));
+        }
+    };
+    let query = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        .unwrap_or_default();
+    let request = Request {
+        method: parts.method.clone(),
+        path: parts.uri.path().to_owned(),
+        query,
+        headers: parts.headers,
+        body,
+        peer,
+        source_ip: source.ip().to_string(),
+    };
+    let reads = matches!(parts.method, http::Method::GET | http::Method::HEAD);
+    let response = if reads {
+        state.handle(&request)
+    } else {
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.handle(&request)).await {
+            Ok(r) => r,
+            Err(e) => Response::error(&ApiError::internal(e)),
+        }
+    };
+    Ok(to_hyper(response))
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    state: Arc<State>,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, source) = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("accept: {e}");
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let state = state.clone();
+        tokio::spawn(async move {
+            let tls = match acceptor.accept(tcp).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::info!(%source, "TLS handshake failed: {e}");
+                    return;
+                }
+            };
+            let peer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(|c| certificate_user(c));
+            let service = service_fn(move |req| serve_request(state.clone(), peer.clone(), source, req));
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
+                tracing::debug!(%source, "connection: {e}");
+            }
+        });
+    }
+}

@@ -1,0 +1,166 @@
+//! Prometheus metrics, named after kube-apiserver's where the concept is the same.
+
+use std::time::Duration;
+
+use kauth::authn::union::Outcome;
+use kauth::authz::Decision;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry as Prom, TextEncoder};
+
+use super::authn::{RequestUser, Unauthenticated};
+use super::State;
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Prom,
+    authn_duration: HistogramVec,
+    authn_attempts: IntCounterVec,
+    authz_duration: HistogramVec,
+    authz_decisions: IntCounterVec,
+    tokens_issued: IntCounterVec,
+    stale_tokens: IntCounterVec,
+    token_reviews: IntCounterVec,
+    /// Certificates whose expiry is exported: (name, not-after unix seconds).
+    pub certificates: Vec<(String, i64)>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn buckets() -> Vec<f64> {
+    // kube-apiserver: exponential from 1 ms.
+    prometheus::exponential_buckets(0.0001, 2.0, 16).unwrap_or_default()
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Prom::new();
+        let authn_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "authentication_duration_seconds",
+                "Authentication duration in seconds broken out by result.",
+            )
+            .buckets(buckets()),
+            &["result"],
+        )?;
+        let authn_attempts = IntCounterVec::new(
+            Opts::new(
+                "authentication_attempts",
+                "Counter of authenticated attempts, by authenticator, result and reason code.",
+            ),
+            &["authenticator", "result", "code"],
+        )?;
+        let authz_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "authorization_duration_seconds",
+                "Authorization duration in seconds broken out by result.",
+            )
+            .buckets(buckets()),
+            &["result"],
+        )?;
+        let authz_decisions = IntCounterVec::new(
+            Opts::new("authorization_decisions_total", "Total number of terminal decisions made by an authorizer."),
+            &["decision"],
+        )?;
+        let tokens_issued = IntCounterVec::new(
+            Opts::new("serviceaccount_tokens_issued_total", "Service-account tokens issued, by kind (bound, legacy)."),
+            &["kind"],
+        )?;
+        let stale_tokens = IntCounterVec::new(
+            Opts::new("serviceaccount_stale_tokens_total", "Cumulative stale projected service account tokens used"),
+            &["authenticator"],
+        )?;
+        let token_reviews = IntCounterVec::new(
+            Opts::new("kauth_tokenreviews_total", "TokenReviews answered, by result and reason code."),
+            &["result", "code"],
+        )?;
+        for c in [&authn_attempts, &authz_decisions, &tokens_issued, &stale_tokens, &token_reviews] {
+            registry.register(Box::new(c.clone()))?;
+        }
+        registry.register(Box::new(authn_duration.clone()))?;
+        registry.register(Box::new(authz_duration.clone()))?;
+        Ok(Metrics {
+            registry,
+            authn_duration,
+            authn_attempts,
+            authz_duration,
+            authz_decisions,
+            tokens_issued,
+            stale_tokens,
+            token_reviews,
+            certificates: Vec::new(),
+        })
+    }
+
+    /// Records one request authentication.
+    pub fn authentication(&self, r: &Result<RequestUser, Unauthenticated>, took: Duration) {
+        match r {
+            Ok(u) => {
+                self.authn_duration.with_label_values(&["success"]).observe(took.as_secs_f64());
+                self.authn_attempts.with_label_values(&[u.authenticator, "success", ""]).inc();
+                if u.annotations.iter().any(|(k, _)| *k == kauth::authn::service_account::STALE_TOKEN_ANNOTATION) {
+                    self.stale_tokens.with_label_values(&[u.authenticator]).inc();
+                }
+            }
+            Err(e) => {
+                self.authn_duration.with_label_values(&["failure"]).observe(took.as_secs_f64());
+                self.authn_attempts.with_label_values(&[e.authenticator, "failure", e.code]).inc();
+            }
+        }
+    }
+
+    /// Records one authorization.
+    pub fn authorization(&self, d: &Decision, took: Duration) {
+        let label = match d {
+            Decision::Allow(_) => "allowed",
+            Decision::Deny(_) => "denied",
+            Decision::NoOpinion(_) => "no-opinion",
+        };
+        self.authz_duration.with_label_values(&[label]).observe(took.as_secs_f64());
+        self.authz_decisions.with_label_values(&[label]).inc();
+    }
+
+    /// Records one issued token.
+    pub fn token_issued(&self, kind: &str) {
+        self.tokens_issued.with_label_values(&[kind]).inc();
+    }
+
+    /// Records one TokenReview.
+    pub fn token_review(&self, o: &Outcome, took: Duration) {
+        let _ = took;
+        match o {
+            Outcome::Authenticated { .. } => self.token_reviews.with_label_values(&["authenticated", ""]).inc(),
+            Outcome::NotRecognised => {
+                self.token_reviews.with_label_values(&["unauthenticated", "not_recognised"]).inc()
+            }
+            Outcome::Rejected(f) => self.token_reviews.with_label_values(&["unauthenticated", f[0].code]).inc(),
+        }
+    }
+
+    /// The text exposition, with the token cache counters and certificate expiry computed now.
+    pub fn render(&self, state: &State) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        let mut out = String::from_utf8_lossy(&buf).into_owned();
+        let (hits, misses) = state.tokens.stats();
+        out.push_str("# HELP authentication_token_cache_request_total Token cache requests, by status.\n");
+        out.push_str("# TYPE authentication_token_cache_request_total counter\n");
+        out.push_str(&format!("authentication_token_cache_request_total{{status=\"hit\"}} {hits}\n"));
+        out.push_str(&format!("authentication_token_cache_request_total{{status=\"miss\"}} {misses}\n"));
+        out.push_str(
+            "# HELP kauth_certificate_expiration_seconds Seconds until each serving or CA certificate expires.\n",
+        );
+        out.push_str("# TYPE kauth_certificate_expiration_seconds gauge\n");
+        let now = state.now().unix_timestamp();
+        for (name, not_after) in &self.certificates {
+            out.push_str(&format!(
+                "kauth_certificate_expiration_seconds{{certificate={name:?}}} {}\n",
+                not_after - now
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,349 @@
+//! The review APIs and TokenRequest: TokenReview and SelfSubjectReview (authentication.k8s.io),
+//! the SubjectAccessReview family (authorization.k8s.io), and `serviceaccounts/<name>/token`.
+//! TokenReview calls the token chain directly; it does not fake an HTTP request.
+
+use kauth::authn::union::Outcome;
+use kauth::authz::{Attributes, Decision, Rules, Target};
+use kauth::token::claims::{Binding, ObjectRef};
+use kauth::token::issue::{plan_expiration, BoundTokenSpec};
+use kauth::user::UserInfo;
+use serde_json::{json, Map, Value};
+
+use super::authn::with_authenticated_group;
+use super::crud::{body_json, decode_checked};
+use super::{Request, Response, State};
+use crate::api::request::RequestInfo;
+use crate::api::status::{ApiError, Cause};
+use crate::resources::{self, meta_str, ResourceType, AUTHN_GROUP};
+
+fn user_json(u: &UserInfo) -> Value {
+    let mut v = json!({"username": u.name});
+    if !u.uid.is_empty() {
+        v["uid"] = json!(u.uid);
+    }
+    if !u.groups.is_empty() {
+        v["groups"] = json!(u.groups);
+    }
+    if !u.extra.is_empty() {
+        v["extra"] = json!(u.extra);
+    }
+    v
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// POST to a review resource.
+pub fn handle_review(
+    state: &State,
+    req: &Request,
+    info: &RequestInfo,
+    rt: &'static ResourceType,
+    user: &UserInfo,
+) -> Result<Response, ApiError> {
+    let body = body_json(req)?;
+    let (mut obj, warnings) = decode_checked(req, rt, body)?;
+    let spec = obj.get("spec").cloned().unwrap_or_else(|| json!({}));
+    let status = match rt.kind {
+        "TokenReview" => token_review(state, &spec)?,
+        "SelfSubjectReview" => json!({"userInfo": user_json(user)}),
+        "SubjectAccessReview" | "LocalSubjectAccessReview" => {
+            if rt.kind == "LocalSubjectAccessReview" {
+                let ns = spec.pointer("/resourceAttributes/namespace").and_then(Value::as_str).unwrap_or("");
+                if ns != info.namespace {
+                    return Err(ApiError::invalid(
+                        rt.group,
+                        rt.kind,
+                        "",
+                        vec![Cause {
+                            reason: "FieldValueInvalid",
+                            field: "spec.resourceAttributes.namespace".into(),
+                            message: format!("Invalid value: {ns:?}: must match metadata.namespace"),
+                        }],
+                    ));
+                }
+            }
+            let subject = UserInfo {
+                name: spec.get("user").and_then(Value::as_str).unwrap_or("").to_owned(),
+                uid: spec.get("uid").and_then(Value::as_str).unwrap_or("").to_owned(),
+                groups: strings(spec.get("groups")),
+                extra: spec
+                    .get("extra")
+                    .and_then(Value::as_object)
+                    .map(|m| m.iter().map(|(k, v)| (std::borrow::Cow::Owned(k.clone()), strings(Some(v)))).collect())
+                    .unwrap_or_default(),
+            };
+            if subject.name.is_empty() && subject.groups.is_empty() {
+                return Err(ApiError::invalid(
+                    rt.group,
+                    rt.kind,
+                    "",
+                    vec![Cause {
+                        reason: "FieldValueInvalid",
+                        field: "spec.user".into(),
+                        message: "Invalid value: \"\": at least one of user or group must be specified".into(),
+                    }],
+                ));
+            }
+            access_review(state, &spec, subject, rt)?
+        }
+        "SelfSubjectAccessReview" => access_review(state, &spec, user.clone(), rt)?,
+        "SelfSubjectRulesReview" => {
+            let ns = spec.get("namespace").and_then(Value::as_str).unwrap_or("");
+            rules_json(&state.authorizer.rules_for(user, ns))
+        }
+        _ => return Err(ApiError::no_route()),
+    };
+    obj["status"] = status;
+    if let Some(Value::Object(m)) = obj.get_mut("metadata") {
+        m.retain(|k, _| k == "name" || k == "namespace");
+    }
+    if obj.get("metadata").is_none_or(|m| m.as_object().is_some_and(Map::is_empty)) {
+        obj["metadata"] = json!({});
+    }
+    let _ = resources::find;
+    let mut r = Response::json(201, &obj);
+    for w in warnings {
+        r = r.warn(&w);
+    }
+    Ok(r)
+}
+
+fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
+    let token = spec.get("token").and_then(Value::as_str).unwrap_or("");
+    let audiences = strings(spec.get("audiences"));
+    let requested = if audiences.is_empty() { None } else { Some(audiences.as_slice()) };
+    if token.is_empty() {
+        return Ok(json!({"user": {}, "error": "token is empty"}));
+    }
+    let start = std::time::Instant::now();
+    let outcome = state.tokens.authenticate(token, requested, state.now());
+    state.metrics.token_review(&outcome, start.elapsed());
+    Ok(match outcome {
+        Outcome::Authenticated { response, .. } => {
+            let auds =
+                if response.audiences.is_empty() { state.config.api_audiences.clone() } else { response.audiences };
+            json!({"authenticated": true, "user": user_json(&with_authenticated_group(response.user)), "audiences": auds})
+        }
+        Outcome::NotRecognised => {
+            json!({"user": {}, "error": "the token is neither a static token nor a JWT from an accepted issuer"})
+        }
+        Outcome::Rejected(failures) => {
+            json!({"user": {}, "error": failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")})
+        }
+    })
+}
+
+fn access_review(state: &State, spec: &Value, user: UserInfo, rt: &ResourceType) -> Result<Value, ApiError> {
+    let target = if let Some(r) = spec.get("resourceAttributes").filter(|v| v.is_object()) {
+        let s = |f: &str| r.get(f).and_then(Value::as_str).unwrap_or("").to_owned();
+        (
+            s("verb"),
+            Target::Resource {
+                namespace: s("namespace"),
+                api_group: s("group"),
+                api_version: s("version"),
+                resource: s("resource"),
+                subresource: s("subresource"),
+                name: s("name"),
+            },
+        )
+    } else if let Some(n) = spec.get("nonResourceAttributes").filter(|v| v.is_object()) {
+        let s = |f: &str| n.get(f).and_then(Value::as_str).unwrap_or("").to_owned();
+        (s("verb"), Target::NonResource { path: s("path") })
+    } else {
+        return Err(ApiError::invalid(
+            rt.group,
+            rt.kind,
+            "",
+            vec![Cause {
+                reason: "FieldValueRequired",
+                field: "spec.resourceAttributes".into(),
+                message: "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified"
+                    .into(),
+            }],
+        ));
+    };
+    let attrs = Attributes { user, verb: target.0, target: target.1 };
+    Ok(match state.authorize(&attrs) {
+        Decision::Allow(reason) => json_nonempty(json!({"allowed": true}), "reason", &reason),
+        Decision::Deny(reason) => json_nonempty(json!({"allowed": false, "denied": true}), "reason", &reason),
+        Decision::NoOpinion(reason) => json_nonempty(json!({"allowed": false}), "reason", &reason),
+    })
+}
+
+fn json_nonempty(mut v: Value, field: &str, s: &str) -> Value {
+    if !s.is_empty() {
+        v[field] = json!(s);
+    }
+    v
+}
+
+fn rules_json(r: &Rules) -> Value {
+    let opt = |l: &[String]| if l.is_empty() { None } else { Some(l.to_vec()) };
+    let resource_rules: Vec<Value> = r
+        .resource_rules
+        .iter()
+        .map(|x| {
+            let mut v = json!({"verbs": x.verbs});
+            if let Some(g) = opt(&x.api_groups) {
+                v["apiGroups"] = json!(g);
+            }
+            if let Some(g) = opt(&x.resources) {
+                v["resources"] = json!(g);
+            }
+            if let Some(g) = opt(&x.resource_names) {
+                v["resourceNames"] = json!(g);
+            }
+            v
+        })
+        .collect();
+    let non_resource_rules: Vec<Value> = r
+        .non_resource_rules
+        .iter()
+        .map(|x| json!({"verbs": x.verbs, "nonResourceURLs": x.non_resource_urls}))
+        .collect();
+    json_nonempty(
+        json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules, "incomplete": r.incomplete}),
+        "evaluationError",
+        &r.evaluation_error,
+    )
+}
+
+/// POST `serviceaccounts/<name>/token`.
+pub fn token_request(state: &State, req: &Request, info: &RequestInfo) -> Result<Response, ApiError> {
+    let trt = ResourceType {
+        group: AUTHN_GROUP,
+        version: "v1",
+        plural: "tokenrequests",
+        singular: "tokenrequest",
+        kind: "TokenRequest",
+        namespaced: true,
+        short_names: &[],
+        verbs: &["create"],
+        names: resources::NameRule::PathSegment,
+        stored: false,
+    };
+    let body = body_json(req)?;
+    let (mut obj, _) = decode_checked(req, &trt, body)?;
+    let sa_rt = resources::by_kind("ServiceAccount").ok_or_else(|| ApiError::internal("no serviceaccounts"))?;
+    let sa = state
+        .registry
+        .get(sa_rt, &info.namespace, &info.name)
+        .ok_or_else(|| ApiError::not_found("", "serviceaccounts", &info.name))?;
+    let sa_uid = meta_str(&sa.value, "uid").to_owned();
+    let spec = obj.get("spec").cloned().unwrap_or_else(|| json!({}));
+    let audiences = strings(spec.get("audiences"));
+    let requested = spec.get("expirationSeconds").and_then(Value::as_i64);
+    let invalid = |field: &str, message: String| {
+        ApiError::invalid(
+            AUTHN_GROUP,
+            "TokenRequest",
+            &info.name,
+            vec![Cause { reason: "FieldValueInvalid", field: field.into(), message }],
+        )
+    };
+    let binding = match spec.get("boundObjectRef").filter(|v| v.is_object()) {
+        None => None,
+        Some(r) => Some(bound_object(state, info, r, &invalid)?),
+    };
+    let pod_bound = matches!(binding, Some(Binding::Pod { .. }));
+    let plan = plan_expiration(requested, pod_bound, &audiences, &state.config.api_audiences, state.config.expiration)
+        .map_err(|e| match e {
+            kauth::token::issue::IssueError::TooShort(v) => invalid(
+                "spec.expirationSeconds",
+                format!("Invalid value: {v}: may not specify a duration less than 10 minutes"),
+            ),
+            kauth::token::issue::IssueError::TooLong(v) => invalid(
+                "spec.expirationSeconds",
+                format!("Invalid value: {v}: may not specify a duration larger than 2^32 seconds"),
+            ),
+            other => ApiError::internal(other),
+        })?;
+    let warning = plan.warning.clone();
+    let spec_out = BoundTokenSpec {
+        namespace: info.namespace.clone(),
+        service_account: ObjectRef { name: info.name.clone().into(), uid: sa_uid.into() },
+        audiences: audiences.clone(),
+        binding,
+        jti: None,
+    };
+    let now = state.now();
+    let issued = state
+        .issuer
+        .issue_bound(&spec_out, plan, &state.config.api_audiences, now.unix_timestamp())
+        .map_err(ApiError::internal)?;
+    state.metrics.token_issued("bound");
+    let granted = issued.plan.granted;
+    obj["spec"]["expirationSeconds"] = json!(granted);
+    obj["spec"]["audiences"] = json!(if audiences.is_empty() { state.config.api_audiences.clone() } else { audiences });
+    obj["status"] = json!({
+        "token": issued.token.as_str(),
+        "expirationTimestamp": super::timestamp(time::OffsetDateTime::from_unix_timestamp(issued.expiration_timestamp).unwrap_or(now)),
+    });
+    obj["metadata"] =
+        json!({"name": info.name, "namespace": info.namespace, "creationTimestamp": super::timestamp(now)});
+    let mut r = Response::json(201, &obj);
+    if let Some(w) = warning {
+        r = r.warn(&w);
+    }
+    Ok(r)
+}
+
+fn bound_object(
+    state: &State,
+    info: &RequestInfo,
+    r: &Value,
+    invalid: &dyn Fn(&str, String) -> ApiError,
+) -> Result<Binding<'static>, ApiError> {
+    let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = r.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+    let uid = r.get("uid").and_then(Value::as_str).unwrap_or("").to_owned();
+    let (plural, ns) = match kind {
+        "Pod" => ("pods", info.namespace.as_str()),
+        "Secret" => ("secrets", info.namespace.as_str()),
+        "Node" => ("nodes", ""),
+        other => {
+            return Err(invalid(
+                "spec.boundObjectRef.kind",
+                format!("Unsupported value: {other:?}: supported values: \"Pod\", \"Secret\", \"Node\""),
+            ))
+        }
+    };
+    let rt = resources::find("", "v1", plural).ok_or_else(|| ApiError::internal("no such resource"))?;
+    let obj = state.registry.get(rt, ns, &name).ok_or_else(|| ApiError::not_found("", plural, &name))?;
+    let actual_uid = meta_str(&obj.value, "uid").to_owned();
+    if !uid.is_empty() && uid != actual_uid {
+        return Err(ApiError {
+            code: 409,
+            reason: "Conflict",
+            message: format!(
+                "Operation cannot be fulfilled on {kind} {name:?}: the UID in the bound object reference ({uid}) does not match the UID in record. The object might have been deleted and then recreated"
+            ),
+            details: Some(json!({"name": name, "kind": kind})),
+        });
+    }
+    let oref = ObjectRef { name: name.clone().into(), uid: actual_uid.into() };
+    Ok(match kind {
+        "Pod" => {
+            let pod_sa = obj.value.pointer("/spec/serviceAccountName").and_then(Value::as_str).unwrap_or("default");
+            if pod_sa != info.name {
+                return Err(ApiError::bad_request(format!(
+                    "cannot bind token for serviceaccount {:?} to pod {name:?} which runs as serviceaccount {pod_sa:?}",
+                    info.name
+                )));
+            }
+            let node = obj.value.pointer("/spec/nodeName").and_then(Value::as_str).and_then(|n| {
+                let nrt = resources::find("", "v1", "nodes")?;
+                let node = state.registry.get(nrt, "", n)?;
+                Some(ObjectRef { name: n.to_owned().into(), uid: meta_str(&node.value, "uid").to_owned().into() })
+            });
+            Binding::Pod { pod: oref, node }
+        }
+        "Secret" => Binding::Secret(oref),
+        _ => Binding::Node(oref),
+    })
+}
