@@ -112,11 +112,15 @@ pub fn run(a: ServeArgs) -> Result<u8, Failure> {
             .await
             .map_err(|e| Failure::bad_input(e.to_string()))?
             .map_err(Failure::bad_input)?;
-        println!("kauth serving on https://{addr}");
-        println!("  export KUBECONFIG={}", prepared.admin_kubeconfig.display());
-        println!("  kubectl get namespaces");
+        // Whoever reads stdout may go away (a supervisor, a test): never die for that.
         use std::io::Write;
-        let _ = std::io::stdout().flush();
+        let mut out = std::io::stdout();
+        let _ = writeln!(
+            out,
+            "kauth serving on https://{addr}\n  export KUBECONFIG={}\n  kubectl get namespaces",
+            prepared.admin_kubeconfig.display()
+        );
+        let _ = out.flush();
         let exit_on_stdin = a.exit_on_stdin_close;
         let shutdown = async move {
             let stdin_closed = async {

@@ -1,6 +1,8 @@
 //! Running the `kauth` binary from tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod server;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};

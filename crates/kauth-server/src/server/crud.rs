@@ -84,7 +84,13 @@ pub fn decode_checked(req: &Request, rt: &ResourceType, body: Value) -> Result<(
     let (obj, unknown) = rt.decode(body)?;
     let unknown: Vec<String> = unknown.into_iter().map(|p| format!("unknown field {p:?}")).collect();
     match req.param("fieldValidation").unwrap_or("Warn") {
-        "Strict" if !unknown.is_empty() => Err(ApiError::bad_request(format!("strict decoding error: {}", unknown.join(", ")))),
+        "Strict" if !unknown.is_empty() => Err(ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
+            rt.kind,
+            rt.version,
+            rt.kind,
+            unknown.join(", ")
+        ))),
         "Strict" | "Warn" => Ok((obj, unknown)),
         "Ignore" => Ok((obj, Vec::new())),
         other => Err(ApiError::bad_request(format!(

@@ -18,6 +18,9 @@ use tokio_rustls::TlsAcceptor;
 use super::{Request, Response, State, MAX_BODY_BYTES};
 use crate::api::status::ApiError;
 
+/// The largest request header block accepted.
+pub const MAX_HEADER_BYTES: usize = 1 << 20;
+
 /// The user a verified client certificate names: CN is the user, each O a group.
 pub fn certificate_user(der: &[u8]) -> Option<UserInfo> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
@@ -112,7 +115,11 @@ pub async fn serve(
             };
             let peer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(|c| certificate_user(c));
             let service = service_fn(move |req| serve_request(state.clone(), peer.clone(), source, req));
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // Headers up to 1 MiB, as Go's net/http allows kube-apiserver: a giant bearer token
+            // must reach authentication and get its 401, not be cut off by the transport.
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder.http1().max_buf_size(MAX_HEADER_BYTES + 64 * 1024);
+            builder.http2().max_header_list_size(MAX_HEADER_BYTES as u32);
             if let Err(e) = builder.serve_connection(TokioIo::new(tls), service).await {
                 tracing::debug!(%source, "connection: {e}");
             }

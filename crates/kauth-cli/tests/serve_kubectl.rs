@@ -1,0 +1,317 @@
+//! `kauth serve` driven by the real kubectl (and curl), each test with its own server.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::server::Server;
+use serde_json::{json, Value};
+
+fn server(extra: &[&str]) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(&dir.path().join("data"), extra);
+    (dir, s)
+}
+
+fn yaml(s: &Server, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.extend(["-o", "json"]);
+    serde_json::from_str(&s.kubectl(&a).ok()).unwrap()
+}
+
+const MANIFEST: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: deployer
+  namespace: team
+  labels: {app: web}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: secret-reader
+  namespace: team
+rules:
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: deployer-reads-secrets
+  namespace: team
+subjects:
+- kind: ServiceAccount
+  name: deployer
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: secret-reader
+"#;
+
+#[test]
+fn kubectl_creates_applies_edits_and_deletes() {
+    let (_d, s) = server(&[]);
+    let ns = s.kubectl(&["get", "namespaces"]).ok();
+    for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(ns.contains(n), "{ns}");
+    }
+    let out = s.kubectl_in(&["apply", "-f", "-"], Some(MANIFEST.as_bytes())).ok();
+    assert!(out.contains("serviceaccount/deployer created"), "{out}");
+    assert!(out.contains("rolebinding.rbac.authorization.k8s.io/deployer-reads-secrets created"), "{out}");
+    // What the namespace controller does: default SA and the CA ConfigMap.
+    let sa = yaml(&s, &["get", "sa", "default", "-n", "team"]);
+    assert!(!sa["metadata"]["uid"].as_str().unwrap().is_empty());
+    let cm = yaml(&s, &["get", "configmap", "kube-root-ca.crt", "-n", "team"]);
+    let ca = std::fs::read_to_string(s.dir.join("pki/ca.crt")).unwrap();
+    assert_eq!(cm["data"]["ca.crt"], ca);
+    // apply again: unchanged; then a change: configured, and the store has it.
+    assert!(s
+        .kubectl_in(&["apply", "-f", "-"], Some(MANIFEST.as_bytes()))
+        .ok()
+        .contains("serviceaccount/deployer unchanged"));
+    let changed = MANIFEST.replace("app: web", "app: api");
+    assert!(s
+        .kubectl_in(&["apply", "-f", "-"], Some(changed.as_bytes()))
+        .ok()
+        .contains("serviceaccount/deployer configured"));
+    let before = yaml(&s, &["get", "sa", "deployer", "-n", "team"]);
+    assert_eq!(before["metadata"]["labels"]["app"], "api");
+    let y = s.kubectl(&["get", "sa", "deployer", "-n", "team", "-o", "yaml"]).ok();
+    assert!(
+        y.contains("kind: ServiceAccount") && y.contains("resourceVersion:") && y.contains("creationTimestamp:"),
+        "{y}"
+    );
+    // label, then edit through an editor script (strategic merge patch).
+    s.kubectl(&["label", "sa", "deployer", "-n", "team", "tier=gold"]).ok();
+    let editor = s.dir.join("edit.sh");
+    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/tier: gold/tier: silver/' \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", s.dir.join("admin.conf"))
+        .env("KUBE_EDITOR", &editor)
+        .args(["edit", "sa", "deployer", "-n", "team"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let after = yaml(&s, &["get", "sa", "-n", "team", "-l", "tier=silver"]);
+    assert_eq!(after["items"].as_array().unwrap().len(), 1);
+    assert_eq!(after["items"][0]["metadata"]["uid"], before["metadata"]["uid"]);
+    assert!(
+        after["items"][0]["metadata"]["resourceVersion"].as_str().unwrap().parse::<u64>().unwrap()
+            > before["metadata"]["resourceVersion"].as_str().unwrap().parse::<u64>().unwrap()
+    );
+    // kubectl create for each kind, and tables.
+    s.kubectl(&["create", "secret", "generic", "db", "-n", "team", "--from-literal=password=s3cret"]).ok();
+    s.kubectl(&["create", "clusterrole", "pod-reader", "--verb=get,list", "--resource=pods"]).ok();
+    s.kubectl(&["create", "clusterrolebinding", "ops-read", "--clusterrole=pod-reader", "--group=ops"]).ok();
+    let table = s.kubectl(&["get", "secrets", "-n", "team"]).ok();
+    assert!(table.contains("db") && table.contains("Opaque"), "{table}");
+    // Deleting the namespace deletes what is in it.
+    s.kubectl(&["delete", "namespace", "team"]).ok();
+    assert!(s.kubectl(&["get", "ns", "team"]).stderr.contains(r#"namespaces "team" not found"#));
+    let left = yaml(&s, &["get", "secrets,serviceaccounts,roles,rolebindings,configmaps", "-n", "team"]);
+    assert_eq!(left["items"], json!([]));
+}
+
+#[test]
+fn kubectl_errors_are_kubernetes_statuses() {
+    let (_d, s) = server(&[]);
+    let e = s.kubectl(&["create", "sa", "Bad_Name"]);
+    assert_eq!(e.code, 1);
+    assert!(e.stderr.contains(r#"ServiceAccount "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain"#), "{}", e.stderr);
+    let e = s.kubectl_in(
+        &["apply", "-f", "-"],
+        Some(b"apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: x\nbogus: 1\n"),
+    );
+    assert!(e.stderr.contains(r#"strict decoding error: unknown field "bogus""#), "{}", e.stderr);
+    s.kubectl(&["create", "sa", "dup"]).ok();
+    let e = s.kubectl(&["create", "sa", "dup"]);
+    assert!(e.stderr.contains(r#"serviceaccounts "dup" already exists"#), "{}", e.stderr);
+    let e = s.kubectl(&["get", "sa", "missing"]);
+    assert!(e.stderr.contains(r#"serviceaccounts "missing" not found"#), "{}", e.stderr);
+    let e = s.kubectl(&["create", "sa", "x", "-n", "nowhere"]);
+    assert!(e.stderr.contains(r#"namespaces "nowhere" not found"#), "{}", e.stderr);
+    assert_eq!(s.kubectl(&["get", "sa", "x"]).code, 1, "nothing was stored");
+}
+
+#[test]
+fn tokens_and_can_i_through_kubectl() {
+    let (_d, s) = server(&["--service-account-max-token-expiration", "2h"]);
+    s.kubectl_in(&["apply", "-f", "-"], Some(MANIFEST.as_bytes())).ok();
+    let token = s
+        .kubectl(&[
+            "create",
+            "token",
+            "deployer",
+            "-n",
+            "team",
+            "--duration",
+            "20m",
+            "--audience",
+            "vault",
+            "--audience",
+            "api",
+        ])
+        .ok();
+    let decoded = common::kauth(&["token", "decode", token.trim(), "-o", "json"]);
+    let claims: Value = serde_json::from_str(&decoded.stdout).unwrap();
+    let c = &claims["claims"];
+    assert_eq!(c["aud"], json!(["vault", "api"]), "{claims}");
+    assert_eq!(c["sub"], "system:serviceaccount:team:deployer");
+    assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 1200);
+    // Too short; and longer than the maximum is shortened with Kubernetes' warning.
+    let e = s.kubectl(&["create", "token", "deployer", "-n", "team", "--duration", "5m"]);
+    assert!(e.stderr.contains("may not specify a duration less than 10 minutes"), "{}", e.stderr);
+    let long = s.kubectl(&["create", "token", "deployer", "-n", "team", "--duration", "10h"]);
+    assert_eq!(long.code, 0, "{}", long.stderr);
+    assert!(long.stderr.contains("requested expiration of 36000 seconds shortened to 7200 seconds"), "{}", long.stderr);
+    // Bound to a pod; the token stops working the moment the pod is deleted.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: team\nspec:\n  serviceAccountName: deployer\n  containers:\n  - name: c\n    image: busybox\n";
+    s.kubectl_in(&["apply", "-f", "-"], Some(pod.as_bytes())).ok();
+    let bound = s
+        .kubectl(&[
+            "create",
+            "token",
+            "deployer",
+            "-n",
+            "team",
+            "--bound-object-kind",
+            "Pod",
+            "--bound-object-name",
+            "web",
+        ])
+        .ok();
+    let bound = bound.trim();
+    let who = s.curl(&["-H", &format!("Authorization: Bearer {bound}")], "/api/v1/namespaces/team/secrets");
+    assert!(who.stdout.contains(r#""kind":"SecretList""#), "{}", who.stdout);
+    s.kubectl(&["delete", "pod", "web", "-n", "team"]).ok();
+    let denied = s.curl(&["-H", &format!("Authorization: Bearer {bound}")], "/api/v1/namespaces/team/secrets");
+    assert!(denied.stdout.contains(r#""code":401"#), "{}", denied.stdout);
+    // can-i: --as, --as-group, subresources, non-resource URLs, --list; whoami.
+    let can = |args: &[&str]| s.kubectl(&[&["auth", "can-i"], args].concat()).stdout.trim().to_owned();
+    assert_eq!(can(&["get", "secrets", "-n", "team", "--as", "system:serviceaccount:team:deployer"]), "yes");
+    assert_eq!(can(&["delete", "secrets", "-n", "team", "--as", "system:serviceaccount:team:deployer"]), "no");
+    assert_eq!(can(&["get", "secrets", "-n", "default", "--as", "system:serviceaccount:team:deployer"]), "no");
+    assert_eq!(can(&["create", "serviceaccounts", "--subresource=token", "-n", "team"]), "yes");
+    assert_eq!(can(&["get", "/healthz", "--as", "nobody"]), "yes");
+    assert_eq!(can(&["get", "/metrics", "--as", "nobody"]), "no");
+    assert_eq!(can(&["get", "/metrics", "--as", "nobody", "--as-group", "system:monitoring"]), "yes");
+    let list =
+        s.kubectl(&["auth", "can-i", "--list", "-n", "team", "--as", "system:serviceaccount:team:deployer"]).ok();
+    assert!(list.lines().any(|l| l.starts_with("secrets ") && l.contains("[get list]")), "{list}");
+    let whoami = s.kubectl(&["auth", "whoami", "--as", "alice", "--as-group", "devs"]).ok();
+    assert!(whoami.contains("alice") && whoami.contains("devs") && whoami.contains("system:authenticated"), "{whoami}");
+    // Impersonation itself is authorized: a service account cannot impersonate.
+    let api_token = s.kubectl(&["create", "token", "deployer", "-n", "team"]).ok();
+    let imp = s.curl(
+        &["-H", &format!("Authorization: Bearer {}", api_token.trim()), "-H", "Impersonate-User: admin"],
+        "/api/v1/namespaces",
+    );
+    assert!(imp.stdout.contains(r#"users \"admin\" is forbidden: User \"system:serviceaccount:team:deployer\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"#), "{}", imp.stdout);
+}
+
+#[test]
+fn token_review_and_subject_access_review_for_webhooks() {
+    let (_d, s) = server(&[]);
+    s.kubectl(&["create", "sa", "webhook"]).ok();
+    s.kubectl(&[
+        "create",
+        "clusterrolebinding",
+        "webhook",
+        "--clusterrole=system:auth-delegator",
+        "--serviceaccount=default:webhook",
+    ])
+    .ok();
+    s.kubectl(&["create", "sa", "app"]).ok();
+    let caller = s.kubectl(&["create", "token", "webhook"]).ok();
+    let app = s.kubectl(&["create", "token", "app", "--audience", "vault"]).ok();
+    let review = |token: &str, auds: &[&str]| {
+        s.post_json(
+            caller.trim(),
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            &json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token, "audiences": auds}}),
+        )
+    };
+    let ok = review(app.trim(), &["vault"]);
+    assert_eq!(ok["status"]["authenticated"], true, "{ok}");
+    assert_eq!(ok["status"]["user"]["username"], "system:serviceaccount:default:app");
+    assert_eq!(ok["status"]["audiences"], json!(["vault"]));
+    let wrong = review(app.trim(), &["other"]);
+    assert_eq!(wrong["status"].get("authenticated"), None);
+    assert!(wrong["status"]["error"].as_str().unwrap().contains("vault"), "names the audiences: {wrong}");
+    let garbage = review("not-a-token", &[]);
+    assert!(garbage["status"]["error"].is_string());
+    let sar = s.post_json(
+        caller.trim(),
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        &json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {"user": "system:serviceaccount:default:webhook", "groups": ["system:serviceaccounts"], "resourceAttributes": {"verb": "create", "group": "authentication.k8s.io", "resource": "tokenreviews"}}}),
+    );
+    assert_eq!(sar["status"]["allowed"], true, "{sar}");
+    assert_eq!(
+        sar["status"]["reason"],
+        r#"RBAC: allowed by ClusterRoleBinding "webhook" of ClusterRole "system:auth-delegator" to ServiceAccount "webhook/default""#
+    );
+    let denied = s.post_json(
+        caller.trim(),
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        &json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {"user": "bob", "nonResourceAttributes": {"verb": "get", "path": "/metrics"}}}),
+    );
+    assert_eq!(denied["status"]["allowed"], false, "{denied}");
+    // The app's token may not review tokens; without a credential: anonymous, forbidden.
+    let forbidden =
+        s.post_json(app.trim(), "/apis/authentication.k8s.io/v1/tokenreviews", &json!({"spec": {"token": "x"}}));
+    assert_eq!(forbidden["code"], 401, "a vault-audience token is not valid for the API: {forbidden}");
+    // OIDC discovery: service accounts may read it; anonymous may not.
+    let oidc =
+        s.curl(&["-H", &format!("Authorization: Bearer {}", caller.trim())], "/.well-known/openid-configuration");
+    let doc: Value = serde_json::from_str(&oidc.stdout).unwrap();
+    assert_eq!(doc["issuer"], "https://kubernetes.default.svc.cluster.local");
+    let anon = s.curl(&[], "/openid/v1/jwks");
+    assert!(anon.stdout.contains(r#""code":403"#), "{}", anon.stdout);
+    let jwks = s.curl(&["-i", "-H", &format!("Authorization: Bearer {}", caller.trim())], "/openid/v1/jwks");
+    assert!(jwks.stdout.contains("application/jwk-set+json"), "{}", jwks.stdout);
+}
+
+#[test]
+fn bad_credentials_get_a_plain_401_and_never_anonymous() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.log");
+    let s = Server::start_in(&dir.path().join("data"), &["--audit-log-path", audit_path.to_str().unwrap()]);
+    let plain = r#"{"apiVersion":"v1","code":401,"kind":"Status","message":"Unauthorized","metadata":{},"reason":"Unauthorized","status":"Failure"}"#;
+    for header in [
+        "Authorization: Bearer garbage",
+        "Authorization: Basic YTpi",
+        "Authorization: Bearer ",
+        "Authorization: Bearer eyJhbGciOiJub25lIn0.e30.",
+    ] {
+        assert_eq!(s.curl(&["-H", header], "/healthz").stdout, plain, "{header}");
+    }
+    let giant = format!("Authorization: Bearer {}", "a".repeat(60_000));
+    assert_eq!(s.curl(&["-H", &giant], "/healthz").stdout, plain);
+    assert_eq!(s.curl(&[], "/healthz").stdout, "ok", "no credential: anonymous may read /healthz");
+    let audit = std::fs::read_to_string(&audit_path).unwrap();
+    assert!(audit.contains("authentication.kauth.dev/failure"), "the reason goes to the audit log");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Server::start_in(&data, &[]);
+    for i in 0..15 {
+        s.kubectl(&["create", "sa", &format!("sa-{i}")]).ok();
+    }
+    let before = yaml(&s, &["get", "sa"]);
+    s.kill9();
+    let s = Server::start_in(&data, &[]);
+    let after = yaml(&s, &["get", "sa"]);
+    assert_eq!(before["items"], after["items"]);
+    assert_eq!(after["items"].as_array().unwrap().len(), 16);
+}
