@@ -153,6 +153,29 @@ fn fill_token_secret(state: &State, rt: &ResourceType, obj: &mut Value, ns: &str
     Ok(())
 }
 
+/// The label Kubernetes keeps on a legacy token Secret: the day (UTC) it was last used.
+pub const LEGACY_LAST_USED_LABEL: &str = "kubernetes.io/legacy-token-last-used";
+
+/// Records that the legacy token in Secret `ns/name` was used today (at most one write a day
+/// per Secret, as kube-apiserver does). A failed write is logged, never fails the request.
+pub fn track_legacy_token_use(state: &State, secret: &str) {
+    let Some((ns, name)) = secret.split_once('/') else { return };
+    let Ok(srt) = rt("Secret") else { return };
+    let today = super::timestamp(state.now())[..10].to_owned();
+    let Some(s) = state.registry.get(srt, ns, name) else { return };
+    if s.value.pointer("/metadata/labels").and_then(|l| l.get(LEGACY_LAST_USED_LABEL)).and_then(Value::as_str)
+        == Some(&today)
+    {
+        return;
+    }
+    let mut v = s.value.clone();
+    let labels = metadata_mut(&mut v).entry("labels").or_insert_with(|| json!({}));
+    labels[LEGACY_LAST_USED_LABEL] = json!(today);
+    if let Err(e) = state.registry.commit(vec![Change::Update(srt, v, s.revision)]) {
+        tracing::warn!(secret, "recording legacy token use: {}", e.message);
+    }
+}
+
 /// Defaults and follow-ups for an update.
 pub fn prepare_update(
     state: &State,

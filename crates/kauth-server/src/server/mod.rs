@@ -214,6 +214,9 @@ impl State {
         };
         for (k, v) in &user.annotations {
             outcome.annotations.push(((*k).to_owned(), v.clone()));
+            if *k == kauth::authn::service_account::LEGACY_TOKEN_SECRET_ANNOTATION {
+                controllers::track_legacy_token_use(self, v);
+            }
         }
         outcome.user = Some(user.user.clone());
         let user = match authn::impersonate(self, user, &req.headers) {

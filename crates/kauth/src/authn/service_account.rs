@@ -9,6 +9,9 @@ use crate::token::validate::{Lookup, TokenKind, Validator};
 pub const STALE_TOKEN_ANNOTATION: &str = "authentication.k8s.io/stale-token";
 /// Audit annotation for a request made with a legacy (Secret-based) token.
 pub const LEGACY_TOKEN_ANNOTATION: &str = "authentication.k8s.io/legacy-token";
+/// Audit annotation naming the Secret (`namespace/name`) of a legacy token, so the server can
+/// record its last use (Kubernetes' `kubernetes.io/legacy-token-last-used` label).
+pub const LEGACY_TOKEN_SECRET_ANNOTATION: &str = "authentication.kauth.dev/legacy-token-secret";
 
 /// Authenticates service-account tokens, bound and legacy.
 #[derive(Debug)]
@@ -47,8 +50,9 @@ impl<L: Lookup + Send + Sync> TokenAuthenticator for ServiceAccountAuthenticator
                 if let Some(stale) = &ok.stale {
                     annotations.push((STALE_TOKEN_ANNOTATION, stale.audit_annotation()));
                 }
-                if let TokenKind::Legacy { .. } = ok.kind {
+                if let TokenKind::Legacy { secret } = &ok.kind {
                     annotations.push((LEGACY_TOKEN_ANNOTATION, ok.user.name.clone()));
+                    annotations.push((LEGACY_TOKEN_SECRET_ANNOTATION, secret.clone()));
                 }
                 Ok(Some(Response { user: ok.user, audiences: ok.audiences, annotations }))
             }
