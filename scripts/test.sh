@@ -50,9 +50,9 @@ fi
 mkdir -p fuzz/corpus/private_key_pem
 [ -f fuzz/corpus/private_key_pem/seed-rsa.pem ] || openssl genrsa 2048 2>/dev/null > fuzz/corpus/private_key_pem/seed-rsa.pem
 [ -f fuzz/corpus/private_key_pem/seed-ec.pem ] || openssl ecparam -name prime256v1 -genkey -noout > fuzz/corpus/private_key_pem/seed-ec.pem
-for target in cert_inspect private_key_pem token_parse; do
+for target in cert_inspect private_key_pem token_parse api_request; do
   mkdir -p "fuzz/corpus/$target"
   RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir fuzz -s none "$target" "fuzz/corpus/$target" -- \
     -max_total_time="${KAUTH_FUZZ_SECONDS:-20}" -max_len=16384 2>&1 | tail -n 2
 done
-echo "fuzz: 3 passed, 0 failed"
+echo "fuzz: 4 passed, 0 failed"

@@ -116,9 +116,9 @@ fn get(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceTy
     Ok(Response::json(200, &obj.value))
 }
 
-/// A parsed label selector requirement.
+/// A parsed label selector requirement (`labelSelector` query parameter).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Requirement {
+pub enum Requirement {
     Eq(String, String),
     NotEq(String, String),
     In(String, Vec<String>),
@@ -155,7 +155,8 @@ fn parse_set(s: &str) -> Option<Vec<String>> {
     Some(inner.split(',').map(|v| v.trim().to_owned()).collect())
 }
 
-fn parse_label_selector(s: &str) -> Result<Vec<Requirement>, ApiError> {
+/// Parses a `labelSelector` (`a=b,c!=d,e in (f,g),!h`); a 400 when malformed.
+pub fn parse_label_selector(s: &str) -> Result<Vec<Requirement>, ApiError> {
     let bad = || ApiError::bad_request(format!("unable to parse requirement: invalid label selector {s:?}"));
     split_selector(s)
         .into_iter()
