@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// Authorizers: RBAC (with system:masters first), or AlwaysAllow.
     #[arg(long, default_value = "RBAC", value_delimiter = ',')]
     authorization_mode: Vec<String>,
+    /// How long successful token authentications are cached (0s: never; for measuring).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, hide = true)]
+    token_cache_ttl: std::time::Duration,
     /// Exit when standard input closes (for supervisors and tests that own the process).
     #[arg(long, hide = true)]
     exit_on_stdin_close: bool,
@@ -96,6 +99,7 @@ pub fn run(a: ServeArgs) -> Result<u8, Failure> {
         audit_log_path: a.audit_log_path,
         audit_level: a.audit_level,
         authorization_mode: a.authorization_mode,
+        token_cache_ttl: a.token_cache_ttl,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

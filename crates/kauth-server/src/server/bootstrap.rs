@@ -71,6 +71,8 @@ pub struct Options {
     pub audit_level: Level,
     /// `--authorization-mode` (`RBAC`, `AlwaysAllow`).
     pub authorization_mode: Vec<String>,
+    /// How long successful token authentications are cached (kube-apiserver: 10 s; 0: never).
+    pub token_cache_ttl: Duration,
 }
 
 impl Default for Options {
@@ -93,6 +95,7 @@ impl Default for Options {
             audit_log_path: None,
             audit_level: Level::Metadata,
             authorization_mode: vec!["RBAC".into()],
+            token_cache_ttl: Duration::from_secs(10),
         }
     }
 }
@@ -189,8 +192,8 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         union = union.with(TokenFile::parse(&f.display().to_string(), &read(f)?).map_err(|e| e.to_string())?);
     }
     union = union.with(ServiceAccountAuthenticator::new(validator, registry.clone()));
-    let tokens =
-        TokenCache::new(union, DEFAULT_SUCCESS_TTL).map_err(|_| "token cache key generation failed".to_string())?;
+    let ttl = time::Duration::try_from(opts.token_cache_ttl).unwrap_or(DEFAULT_SUCCESS_TTL);
+    let tokens = TokenCache::new(union, ttl).map_err(|_| "token cache key generation failed".to_string())?;
 
     let authorizer: Box<dyn Authorizer> = if opts.authorization_mode.iter().any(|m| m == "AlwaysAllow") {
         Box::new(AlwaysAllow)

@@ -119,11 +119,17 @@ fn get(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceTy
 /// A parsed label selector requirement (`labelSelector` query parameter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
+    /// `k=v`, `k==v`.
     Eq(String, String),
+    /// `k!=v`.
     NotEq(String, String),
+    /// `k in (a,b)`.
     In(String, Vec<String>),
+    /// `k notin (a,b)`.
     NotIn(String, Vec<String>),
+    /// `k`.
     Exists(String),
+    /// `!k`.
     NotExists(String),
 }
 

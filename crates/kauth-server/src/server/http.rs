@@ -70,8 +70,7 @@ async fn serve_request(
         peer,
         source_ip: source.ip().to_string(),
     };
-    let reads = matches!(parts.method, http::Method::GET | http::Method::HEAD);
-    let response = if reads {
+    let response = if !writes_store(&request) {
         state.handle(&request)
     } else {
         let s = state.clone();
@@ -81,6 +80,18 @@ async fn serve_request(
         }
     };
     Ok(to_hyper(response))
+}
+
+/// Whether handling `req` may commit to the store (and so wait for fsync): only mutating
+/// requests on stored resources. Reviews and TokenRequest compute and return; they stay on the
+/// async workers (the blocking pool would grow a thread per concurrent request).
+fn writes_store(req: &Request) -> bool {
+    if matches!(req.method, http::Method::GET | http::Method::HEAD) {
+        return false;
+    }
+    let info = crate::api::request::parse(req.method.as_str(), &req.path, false);
+    let stored = crate::resources::find(&info.group, &info.version, &info.resource).is_some_and(|r| r.stored);
+    info.is_resource && stored && info.subresource != "token"
 }
 
 /// Serves until `shutdown` completes.

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Whole-process load test of `kauth serve` with wrk over HTTPS (keep-alive, TLS 1.3): an
+# authenticated GET with a service-account bearer token (cached, and with the token cache off so
+# every request verifies the RS256 signature), TokenReview and SubjectAccessReview. Server and
+# wrk share the machine's cores. Prints a Markdown table for BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+cargo build --release -q -p kauth-cli
+kauth="$CARGO_TARGET_DIR/release/kauth"
+echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
+
+start() { # start NAME EXTRA_FLAGS... -> sets url, pid
+  "$kauth" serve --data-dir "$work/$1" --secure-port 0 --token-auth-file "$work/tokens.csv" "${@:2}" >"$work/$1.out" 2>"$work/$1.err" &
+  pid=$!
+  pids+=("$pid")
+  for _ in $(seq 100); do grep -q "serving on" "$work/$1.out" 2>/dev/null && break; sleep 0.1; done
+  url=$(sed -n 's/^kauth serving on //p' "$work/$1.out")
+}
+rss() { awk '/VmRSS/ {print int($2/1024) " MiB"}' "/proc/$1/status"; }
+
+row() { # row LABEL URL_PATH LUA
+  local out
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$3" "$url$2")
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  if grep -q "Non-2xx" <<<"$out"; then echo "error: non-2xx responses in $1" >&2; echo "$out" >&2; exit 1; fi
+  printf '| %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "$(rss "$pid")"
+}
+
+lua() { # lua FILE METHOD TOKEN [BODY]
+  {
+    echo "wrk.method = \"$2\""
+    echo "wrk.headers[\"Authorization\"] = \"Bearer $3\""
+    echo "wrk.headers[\"Content-Type\"] = \"application/json\""
+    if [ -n "${4:-}" ]; then printf 'wrk.body = [[%s]]\n' "$4"; fi
+  } >"$1"
+}
+
+printf '| scenario | requests/s | p50 | p99 | server RSS after |\n|---|---:|---:|---:|---:|\n'
+for mode in cached uncached; do
+  if [ "$mode" = cached ]; then start "$mode"; else start "$mode" --token-cache-ttl 0s; fi
+  [ "$mode" = cached ] && rest_rss=$(rss "$pid")
+  export KUBECONFIG="$work/$mode/admin.conf"
+  kubectl create sa app >/dev/null
+  kubectl create clusterrolebinding app-view --clusterrole=view --serviceaccount=default:app >/dev/null
+  sa_token=$(kubectl create token app)
+  lua "$work/get.lua" GET "$sa_token"
+  row "GET serviceaccount, SA bearer token, $mode" /api/v1/namespaces/default/serviceaccounts/app "$work/get.lua"
+  lua "$work/tr.lua" POST bench-admin-token "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{\"token\":\"$sa_token\"}}"
+  row "TokenReview, $mode" /apis/authentication.k8s.io/v1/tokenreviews "$work/tr.lua"
+  if [ "$mode" = cached ]; then
+    lua "$work/sar.lua" POST bench-admin-token '{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"system:serviceaccount:default:app","groups":["system:serviceaccounts"],"resourceAttributes":{"verb":"get","resource":"pods","namespace":"default"}}}'
+    row "SubjectAccessReview (static token caller)" /apis/authorization.k8s.io/v1/subjectaccessreviews "$work/sar.lua"
+  fi
+  kill "$pid"
+done
+echo
+echo "server RSS at rest (after start, before load): $rest_rss; $(nproc) cores shared by server and wrk; wrk -t2 -c$CONNECTIONS -d$DURATION"
