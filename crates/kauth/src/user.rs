@@ -33,10 +33,13 @@ pub struct UserInfo {
     pub extra: BTreeMap<Cow<'static, str>, Vec<String>>,
 }
 
+/// The prefix of every service account's user name.
+pub const SERVICE_ACCOUNT_USER_PREFIX: &str = "system:serviceaccount:";
+
 /// `system:serviceaccount:<namespace>:<name>`.
 pub fn service_account_username(namespace: &str, name: &str) -> String {
     // Built with push_str: this runs for every service-account request, and `format!` costs more.
-    const PREFIX: &str = "system:serviceaccount:";
+    const PREFIX: &str = SERVICE_ACCOUNT_USER_PREFIX;
     let mut s = String::with_capacity(PREFIX.len() + namespace.len() + 1 + name.len());
     s.push_str(PREFIX);
     s.push_str(namespace);
@@ -47,7 +50,7 @@ pub fn service_account_username(namespace: &str, name: &str) -> String {
 
 /// Splits `system:serviceaccount:<ns>:<name>` into its namespace and name.
 pub fn split_service_account_username(user: &str) -> Option<(&str, &str)> {
-    let rest = user.strip_prefix("system:serviceaccount:")?;
+    let rest = user.strip_prefix(SERVICE_ACCOUNT_USER_PREFIX)?;
     let (ns, name) = rest.split_once(':')?;
     (!ns.is_empty() && !name.is_empty() && !name.contains(':')).then_some((ns, name))
 }

@@ -34,6 +34,16 @@ pub enum Target {
     },
 }
 
+impl Target {
+    /// The namespace of a resource request; empty for cluster-scoped and non-resource requests.
+    pub fn namespace(&self) -> &str {
+        match self {
+            Target::Resource { namespace, .. } => namespace,
+            Target::NonResource { .. } => "",
+        }
+    }
+}
+
 /// A request to authorize: who, which verb, on what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attributes {

@@ -2,6 +2,7 @@
 //! the request namespace's RoleBindings; the first rule that matches allows, naming its binding;
 //! RBAC never denies. [`RbacAuthorizer`] is the reference walk over a [`PolicySource`].
 
+pub mod index;
 pub mod policy;
 pub mod rules;
 
@@ -9,8 +10,9 @@ use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, RoleRef, Subject};
 
-use crate::authz::{Attributes, Authorizer, Decision, NonResourceRule, ResourceRule, Rules, Target};
+use crate::authz::{Attributes, Authorizer, Decision, NonResourceRule, ResourceRule, Rules};
 use crate::user::UserInfo;
+pub use index::RbacIndex;
 pub use policy::{MemoryPolicy, PolicySource};
 pub use rules::rule_allows;
 
@@ -22,13 +24,21 @@ pub fn subject_matches(user: &UserInfo, subject: &Subject, binding_namespace: &s
         "Group" => user.groups.contains(&subject.name),
         "ServiceAccount" => {
             let ns = subject.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
-            if ns.is_empty() {
-                return false;
-            }
-            crate::user::split_service_account_username(&user.name) == Some((ns, subject.name.as_str()))
+            !ns.is_empty() && service_account_username_is(&user.name, ns, &subject.name)
         }
         _ => false,
     }
+}
+
+/// Whether `username` is `system:serviceaccount:<namespace>:<name>`, compared piece by piece
+/// as Kubernetes' `serviceaccount.MatchesUsername` does (no allocation, no splitting: a name
+/// or namespace holding `:` still compares as the concatenation).
+pub fn service_account_username_is(username: &str, namespace: &str, name: &str) -> bool {
+    username
+        .strip_prefix(crate::user::SERVICE_ACCOUNT_USER_PREFIX)
+        .and_then(|r| r.strip_prefix(namespace))
+        .and_then(|r| r.strip_prefix(':'))
+        .is_some_and(|r| r == name)
 }
 
 fn describe_subject(s: &Subject, binding_namespace: &str) -> String {
@@ -93,13 +103,26 @@ pub fn role_ref_rules(
     role_ref: &RoleRef,
     binding_namespace: &str,
 ) -> Result<Arc<Vec<PolicyRule>>, String> {
+    resolve_role_ref(
+        role_ref,
+        |name| policy.cluster_role_rules(name),
+        |name| policy.role_rules(binding_namespace, name),
+    )
+}
+
+/// Resolves a roleRef with the given lookups; a missing role or an unknown kind is an error
+/// worded as Kubernetes words it.
+pub fn resolve_role_ref(
+    role_ref: &RoleRef,
+    cluster_role: impl FnOnce(&str) -> Option<Arc<Vec<PolicyRule>>>,
+    role: impl FnOnce(&str) -> Option<Arc<Vec<PolicyRule>>>,
+) -> Result<Arc<Vec<PolicyRule>>, String> {
     match role_ref.kind.as_str() {
-        "ClusterRole" => policy
-            .cluster_role_rules(&role_ref.name)
+        "ClusterRole" => cluster_role(&role_ref.name)
             .ok_or_else(|| format!("clusterrole.rbac.authorization.k8s.io {:?} not found", role_ref.name)),
-        "Role" => policy
-            .role_rules(binding_namespace, &role_ref.name)
-            .ok_or_else(|| format!("role.rbac.authorization.k8s.io {:?} not found", role_ref.name)),
+        "Role" => {
+            role(&role_ref.name).ok_or_else(|| format!("role.rbac.authorization.k8s.io {:?} not found", role_ref.name))
+        }
         other => Err(format!("unsupported role reference kind: {other:?}")),
     }
 }
@@ -188,62 +211,71 @@ fn join_errors(errors: &[String]) -> String {
 
 impl<P: PolicySource + Send + Sync> Authorizer for RbacAuthorizer<P> {
     fn authorize(&self, a: &Attributes) -> Decision {
-        let namespace = match &a.target {
-            Target::Resource { namespace, .. } => namespace.as_str(),
-            Target::NonResource { .. } => "",
-        };
-        let mut allowed = None;
-        let mut errors = Vec::new();
-        visit_rules(&self.policy, &a.user, namespace, &mut |item| match item {
-            Ok((source, rule)) => {
-                if rule_allows(a, rule) {
-                    allowed = Some(format!("RBAC: allowed by {source}"));
-                    return false;
-                }
-                true
-            }
-            Err(e) => {
-                errors.push(e);
-                true
-            }
-        });
-        if let Some(reason) = allowed {
-            return Decision::Allow(reason);
-        }
-        if errors.is_empty() {
-            Decision::NoOpinion(String::new())
-        } else {
-            Decision::NoOpinion(format!("RBAC: {}", join_errors(&errors)))
-        }
+        decide(a, |visit| visit_rules(&self.policy, &a.user, a.target.namespace(), visit))
     }
 
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
-        let mut out = Rules::default();
-        let mut errors = Vec::new();
-        visit_rules(&self.policy, user, namespace, &mut |item| {
-            match item {
-                Ok((_, rule)) => {
-                    let verbs = rule.verbs.clone();
-                    match rule.non_resource_urls.as_ref().filter(|u| !u.is_empty()) {
-                        Some(urls) => {
-                            out.non_resource_rules.push(NonResourceRule { verbs, non_resource_urls: urls.clone() })
-                        }
-                        None => out.resource_rules.push(ResourceRule {
-                            verbs,
-                            api_groups: rule.api_groups.clone().unwrap_or_default(),
-                            resources: rule.resources.clone().unwrap_or_default(),
-                            resource_names: rule.resource_names.clone().unwrap_or_default(),
-                        }),
-                    }
-                }
-                Err(e) => errors.push(e),
+        collect_rules(|visit| visit_rules(&self.policy, user, namespace, visit))
+    }
+}
+
+/// Kubernetes' decision over the rules `walk` visits: the first rule that allows the request
+/// allows it, naming its source; otherwise no opinion, with the resolution errors met on the way.
+pub fn decide(a: &Attributes, walk: impl FnOnce(&mut RuleVisitor<'_>)) -> Decision {
+    let request = rules::Request::new(a);
+    let mut allowed = None;
+    let mut errors = Vec::new();
+    walk(&mut |item| match item {
+        Ok((source, rule)) => {
+            if request.allowed_by(rule) {
+                allowed = Some(format!("RBAC: allowed by {source}"));
+                return false;
             }
             true
-        });
-        if !errors.is_empty() {
-            out.incomplete = true;
-            out.evaluation_error = join_errors(&errors);
         }
-        out
+        Err(e) => {
+            errors.push(e);
+            true
+        }
+    });
+    if let Some(reason) = allowed {
+        return Decision::Allow(reason);
     }
+    if errors.is_empty() {
+        Decision::NoOpinion(String::new())
+    } else {
+        Decision::NoOpinion(format!("RBAC: {}", join_errors(&errors)))
+    }
+}
+
+/// Every rule `walk` visits, as SelfSubjectRulesReview reports them (no merging, in visiting
+/// order), incomplete with the joined errors when a role could not be resolved.
+pub fn collect_rules(walk: impl FnOnce(&mut RuleVisitor<'_>)) -> Rules {
+    let mut out = Rules::default();
+    let mut errors = Vec::new();
+    walk(&mut |item| {
+        match item {
+            Ok((_, rule)) => {
+                let verbs = rule.verbs.clone();
+                match rule.non_resource_urls.as_ref().filter(|u| !u.is_empty()) {
+                    Some(urls) => {
+                        out.non_resource_rules.push(NonResourceRule { verbs, non_resource_urls: urls.clone() })
+                    }
+                    None => out.resource_rules.push(ResourceRule {
+                        verbs,
+                        api_groups: rule.api_groups.clone().unwrap_or_default(),
+                        resources: rule.resources.clone().unwrap_or_default(),
+                        resource_names: rule.resource_names.clone().unwrap_or_default(),
+                    }),
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+        true
+    });
+    if !errors.is_empty() {
+        out.incomplete = true;
+        out.evaluation_error = join_errors(&errors);
+    }
+    out
 }

@@ -49,24 +49,58 @@ pub fn non_resource_url_matches(rule: &PolicyRule, path: &str) -> bool {
         .any(|u| u == ALL || u == path || (u.ends_with('*') && path.starts_with(u.trim_end_matches('*'))))
 }
 
+/// A request prepared for matching against many rules (the `resource/subresource` string is
+/// built once, not per rule).
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    verb: &'a str,
+    target: RequestTarget<'a>,
+}
+
+#[derive(Debug, Clone)]
+enum RequestTarget<'a> {
+    Resource { group: &'a str, combined: std::borrow::Cow<'a, str>, subresource: &'a str, name: &'a str },
+    NonResource { path: &'a str },
+}
+
+impl<'a> Request<'a> {
+    /// Prepares `a`.
+    pub fn new(a: &'a Attributes) -> Self {
+        let target = match &a.target {
+            Target::Resource { api_group, resource, subresource, name, .. } => RequestTarget::Resource {
+                group: api_group,
+                combined: if subresource.is_empty() {
+                    resource.as_str().into()
+                } else {
+                    format!("{resource}/{subresource}").into()
+                },
+                subresource,
+                name,
+            },
+            Target::NonResource { path } => RequestTarget::NonResource { path },
+        };
+        Request { verb: &a.verb, target }
+    }
+
+    /// Whether `rule` allows this request.
+    pub fn allowed_by(&self, rule: &PolicyRule) -> bool {
+        match &self.target {
+            RequestTarget::Resource { group, combined, subresource, name } => {
+                verb_matches(rule, self.verb)
+                    && api_group_matches(rule, group)
+                    && resource_matches(rule, combined, subresource)
+                    && resource_name_matches(rule, name)
+            }
+            RequestTarget::NonResource { path } => {
+                verb_matches(rule, self.verb) && non_resource_url_matches(rule, path)
+            }
+        }
+    }
+}
+
 /// Whether `rule` allows `a`.
 pub fn rule_allows(a: &Attributes, rule: &PolicyRule) -> bool {
-    match &a.target {
-        Target::Resource { api_group, resource, subresource, name, .. } => {
-            let combined;
-            let res = if subresource.is_empty() {
-                resource.as_str()
-            } else {
-                combined = format!("{resource}/{subresource}");
-                combined.as_str()
-            };
-            verb_matches(rule, &a.verb)
-                && api_group_matches(rule, api_group)
-                && resource_matches(rule, res, subresource)
-                && resource_name_matches(rule, name)
-        }
-        Target::NonResource { path } => verb_matches(rule, &a.verb) && non_resource_url_matches(rule, path),
-    }
+    Request::new(a).allowed_by(rule)
 }
 
 #[cfg(test)]

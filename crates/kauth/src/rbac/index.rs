@@ -1,0 +1,497 @@
+//! The indexed RBAC authorizer: the same decisions as Kubernetes' walk ([`super::RbacAuthorizer`]),
+//! reasons included, but a decision reads only the bindings that name the user, one of the
+//! user's groups, or the user's service account.
+//!
+//! Layout: one [`Scope`] for ClusterRoleBindings and one per namespace for RoleBindings. Each
+//! scope maps a subject key (user name, group name, or the full service-account user name
+//! `system:serviceaccount:<ns>:<name>`, which is exactly what Kubernetes' `MatchesUsername`
+//! compares) to the sorted names of the bindings naming it. A decision gathers the candidate
+//! names from at most `2 + groups` hash lookups per scope, sorts them (the walk visits bindings
+//! in name order, and the first allowing rule names the reason) and evaluates only those.
+//! Roles are looked up by name when a binding is evaluated, so a role change is one map write.
+//! Every put/remove updates the index in place: no rebuild, whatever the policy size.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
+
+use super::{collect_rules, decide, RuleSource, RuleVisitor};
+use crate::authz::{Attributes, Authorizer, Decision, Rules};
+use crate::user::{UserInfo, SERVICE_ACCOUNT_USER_PREFIX};
+
+/// A binding as the index keeps it: what a decision and its reason need, nothing more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    /// The namespace; empty for a ClusterRoleBinding.
+    pub namespace: Arc<str>,
+    /// The name.
+    pub name: Arc<str>,
+    /// The role it grants.
+    pub role_ref: RoleRef,
+    /// Whom it grants it to, in the object's order (the first that matches names the reason).
+    pub subjects: Vec<Subject>,
+}
+
+impl Binding {
+    /// Whether this is a ClusterRoleBinding.
+    pub fn is_cluster(&self) -> bool {
+        self.namespace.is_empty()
+    }
+
+    /// The first subject that names `user`.
+    pub fn subject_for(&self, user: &UserInfo) -> Option<&Subject> {
+        self.subjects.iter().find(|s| super::subject_matches(user, s, &self.namespace))
+    }
+
+    /// The source of this binding's rules when `subject` matched.
+    pub fn source<'a>(&'a self, subject: &'a Subject) -> RuleSource<'a> {
+        if self.is_cluster() {
+            RuleSource::ClusterRoleBinding { name: &self.name, role_ref: &self.role_ref, subject }
+        } else {
+            RuleSource::RoleBinding { namespace: &self.namespace, name: &self.name, role_ref: &self.role_ref, subject }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    User,
+    Group,
+    ServiceAccount,
+}
+
+/// The index key of a subject, or None when it can match nobody (an unknown kind, or a
+/// namespaceless ServiceAccount in a ClusterRoleBinding).
+fn subject_key(s: &Subject, binding_namespace: &str) -> Option<(KeyKind, String)> {
+    match s.kind.as_str() {
+        "User" => Some((KeyKind::User, s.name.clone())),
+        "Group" => Some((KeyKind::Group, s.name.clone())),
+        "ServiceAccount" => {
+            let ns = s.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
+            (!ns.is_empty()).then(|| (KeyKind::ServiceAccount, format!("{SERVICE_ACCOUNT_USER_PREFIX}{ns}:{}", s.name)))
+        }
+        _ => None,
+    }
+}
+
+/// Subject key to the sorted names of the bindings naming it.
+#[derive(Debug, Default, Clone)]
+struct BySubject {
+    users: HashMap<String, Vec<Arc<str>>>,
+    groups: HashMap<String, Vec<Arc<str>>>,
+    service_accounts: HashMap<String, Vec<Arc<str>>>,
+}
+
+impl BySubject {
+    fn map(&mut self, kind: KeyKind) -> &mut HashMap<String, Vec<Arc<str>>> {
+        match kind {
+            KeyKind::User => &mut self.users,
+            KeyKind::Group => &mut self.groups,
+            KeyKind::ServiceAccount => &mut self.service_accounts,
+        }
+    }
+
+    fn add(&mut self, b: &Binding) {
+        for s in &b.subjects {
+            if let Some((kind, key)) = subject_key(s, &b.namespace) {
+                let names = self.map(kind).entry(key).or_default();
+                if let Err(at) = names.binary_search(&b.name) {
+                    names.insert(at, b.name.clone());
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, b: &Binding) {
+        for s in &b.subjects {
+            if let Some((kind, key)) = subject_key(s, &b.namespace) {
+                let map = self.map(kind);
+                if let Some(names) = map.get_mut(&key) {
+                    if let Ok(at) = names.binary_search(&b.name) {
+                        names.remove(at);
+                    }
+                    if names.is_empty() {
+                        map.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The names of the bindings that may name `user`, sorted, without duplicates.
+    fn candidates<'a>(&'a self, user: &UserInfo, out: &mut Vec<&'a Arc<str>>) {
+        out.clear();
+        let mut add = |names: Option<&'a Vec<Arc<str>>>| out.extend(names.into_iter().flatten());
+        add(self.users.get(&user.name));
+        if user.name.starts_with(SERVICE_ACCOUNT_USER_PREFIX) {
+            add(self.service_accounts.get(&user.name));
+        }
+        for g in &user.groups {
+            add(self.groups.get(g));
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    fn len(&self) -> usize {
+        self.users.len() + self.groups.len() + self.service_accounts.len()
+    }
+}
+
+/// The bindings of one scope (the cluster, or one namespace) and their subject index.
+#[derive(Debug, Default, Clone)]
+struct Scope {
+    bindings: HashMap<Arc<str>, Arc<Binding>>,
+    by_subject: BySubject,
+}
+
+impl Scope {
+    fn put(&mut self, b: Binding) {
+        if let Some(old) = self.bindings.get(&b.name) {
+            let old = old.clone();
+            self.by_subject.remove(&old);
+        }
+        self.by_subject.add(&b);
+        self.bindings.insert(b.name.clone(), Arc::new(b));
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some(old) = self.bindings.remove(name) {
+            self.by_subject.remove(&old);
+        }
+    }
+
+    /// Visits the rules of the bindings naming `user`, in name order; false when `visit` stopped.
+    fn visit(&self, index: &RbacIndex, user: &UserInfo, visit: &mut RuleVisitor<'_>) -> bool {
+        let mut names = Vec::new();
+        self.by_subject.candidates(user, &mut names);
+        for name in names {
+            let Some(b) = self.bindings.get(name) else { continue };
+            let Some(subject) = b.subject_for(user) else { continue };
+            match index.role_rules_of(&b.role_ref, &b.namespace) {
+                Err(e) => {
+                    if !visit(Err(e)) {
+                        return false;
+                    }
+                }
+                Ok(rules) => {
+                    let source = b.source(subject);
+                    for rule in rules.iter() {
+                        if !visit(Ok((&source, rule))) {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+/// Roles and bindings, indexed by subject; decides like Kubernetes' RBAC authorizer.
+#[derive(Debug, Default, Clone)]
+pub struct RbacIndex {
+    cluster: Scope,
+    namespaces: HashMap<String, Scope>,
+    cluster_roles: HashMap<String, Arc<Vec<PolicyRule>>>,
+    roles: HashMap<String, HashMap<String, Arc<Vec<PolicyRule>>>>,
+}
+
+fn meta_name(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    m.name.as_deref().unwrap_or_default()
+}
+
+fn meta_namespace(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    m.namespace.as_deref().unwrap_or_default()
+}
+
+impl RbacIndex {
+    /// An empty index.
+    pub fn new() -> Self {
+        RbacIndex::default()
+    }
+
+    /// Adds or replaces a ClusterRole.
+    pub fn put_cluster_role(&mut self, r: &ClusterRole) {
+        self.cluster_roles.insert(meta_name(&r.metadata).to_owned(), Arc::new(r.rules.clone().unwrap_or_default()));
+    }
+
+    /// Removes a ClusterRole.
+    pub fn remove_cluster_role(&mut self, name: &str) {
+        self.cluster_roles.remove(name);
+    }
+
+    /// Adds or replaces a Role.
+    pub fn put_role(&mut self, r: &Role) {
+        self.roles
+            .entry(meta_namespace(&r.metadata).to_owned())
+            .or_default()
+            .insert(meta_name(&r.metadata).to_owned(), Arc::new(r.rules.clone().unwrap_or_default()));
+    }
+
+    /// Removes a Role.
+    pub fn remove_role(&mut self, namespace: &str, name: &str) {
+        if let Some(m) = self.roles.get_mut(namespace) {
+            m.remove(name);
+            if m.is_empty() {
+                self.roles.remove(namespace);
+            }
+        }
+    }
+
+    /// Adds or replaces a ClusterRoleBinding.
+    pub fn put_cluster_role_binding(&mut self, b: &ClusterRoleBinding) {
+        self.cluster.put(Binding {
+            namespace: Arc::from(""),
+            name: Arc::from(meta_name(&b.metadata)),
+            role_ref: b.role_ref.clone(),
+            subjects: b.subjects.clone().unwrap_or_default(),
+        });
+    }
+
+    /// Removes a ClusterRoleBinding.
+    pub fn remove_cluster_role_binding(&mut self, name: &str) {
+        self.cluster.remove(name);
+    }
+
+    /// Adds or replaces a RoleBinding.
+    pub fn put_role_binding(&mut self, b: &RoleBinding) {
+        let ns = meta_namespace(&b.metadata);
+        self.namespaces.entry(ns.to_owned()).or_default().put(Binding {
+            namespace: Arc::from(ns),
+            name: Arc::from(meta_name(&b.metadata)),
+            role_ref: b.role_ref.clone(),
+            subjects: b.subjects.clone().unwrap_or_default(),
+        });
+    }
+
+    /// Removes a RoleBinding.
+    pub fn remove_role_binding(&mut self, namespace: &str, name: &str) {
+        if let Some(scope) = self.namespaces.get_mut(namespace) {
+            scope.remove(name);
+            if scope.bindings.is_empty() {
+                self.namespaces.remove(namespace);
+            }
+        }
+    }
+
+    /// A ClusterRole's rules.
+    pub fn cluster_role_rules(&self, name: &str) -> Option<Arc<Vec<PolicyRule>>> {
+        self.cluster_roles.get(name).cloned()
+    }
+
+    /// A Role's rules.
+    pub fn role_rules(&self, namespace: &str, name: &str) -> Option<Arc<Vec<PolicyRule>>> {
+        self.roles.get(namespace).and_then(|m| m.get(name)).cloned()
+    }
+
+    /// The rules a roleRef points at, or Kubernetes' error text when it cannot be resolved.
+    pub fn role_rules_of(&self, role_ref: &RoleRef, binding_namespace: &str) -> Result<Arc<Vec<PolicyRule>>, String> {
+        super::resolve_role_ref(
+            role_ref,
+            |name| self.cluster_role_rules(name),
+            |name| self.role_rules(binding_namespace, name),
+        )
+    }
+
+    /// Visits every rule that applies to `user` in `namespace`, in the reference walk's order
+    /// (ClusterRoleBindings by name, then the namespace's RoleBindings by name).
+    pub fn visit_rules(&self, user: &UserInfo, namespace: &str, visit: &mut RuleVisitor<'_>) {
+        if !self.cluster.visit(self, user, visit) || namespace.is_empty() {
+            return;
+        }
+        if let Some(scope) = self.namespaces.get(namespace) {
+            scope.visit(self, user, visit);
+        }
+    }
+
+    /// Every binding naming `user`, in any namespace: ClusterRoleBindings first, then
+    /// RoleBindings by namespace and name.
+    pub fn bindings_of(&self, user: &UserInfo) -> Vec<Arc<Binding>> {
+        let mut out = Vec::new();
+        let mut names = Vec::new();
+        self.cluster.by_subject.candidates(user, &mut names);
+        out.extend(names.iter().filter_map(|n| self.cluster.bindings.get(*n)).cloned());
+        let mut namespaces: Vec<&String> = self.namespaces.keys().collect();
+        namespaces.sort();
+        for ns in namespaces {
+            let scope = &self.namespaces[ns];
+            scope.by_subject.candidates(user, &mut names);
+            out.extend(names.iter().filter_map(|n| scope.bindings.get(*n)).cloned());
+        }
+        out.retain(|b| b.subject_for(user).is_some());
+        out
+    }
+
+    /// Every binding, ClusterRoleBindings first (by name), then RoleBindings by namespace and name.
+    pub fn bindings(&self) -> Vec<Arc<Binding>> {
+        let mut crbs: Vec<_> = self.cluster.bindings.values().cloned().collect();
+        crbs.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut rbs: Vec<_> = self.namespaces.values().flat_map(|s| s.bindings.values().cloned()).collect();
+        rbs.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        crbs.extend(rbs);
+        crbs
+    }
+
+    /// Every RoleBinding in `namespace`, by name.
+    pub fn role_bindings_in(&self, namespace: &str) -> Vec<Arc<Binding>> {
+        let mut out: Vec<_> =
+            self.namespaces.get(namespace).map(|s| s.bindings.values().cloned().collect()).unwrap_or_default();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// How many bindings it holds.
+    pub fn binding_count(&self) -> usize {
+        self.cluster.bindings.len() + self.namespaces.values().map(|s| s.bindings.len()).sum::<usize>()
+    }
+
+    /// How many distinct subject keys the index holds (for sizing reports).
+    pub fn subject_key_count(&self) -> usize {
+        self.cluster.by_subject.len() + self.namespaces.values().map(|s| s.by_subject.len()).sum::<usize>()
+    }
+}
+
+impl Authorizer for RbacIndex {
+    fn authorize(&self, a: &Attributes) -> Decision {
+        decide(a, |visit| self.visit_rules(&a.user, a.target.namespace(), visit))
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        collect_rules(|visit| self.visit_rules(user, namespace, visit))
+    }
+}
+
+impl Authorizer for std::sync::RwLock<RbacIndex> {
+    fn authorize(&self, a: &Attributes) -> Decision {
+        self.read().unwrap_or_else(|p| p.into_inner()).authorize(a)
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        self.read().unwrap_or_else(|p| p.into_inner()).rules_for(user, namespace)
+    }
+}
+
+impl<T: Authorizer + ?Sized> Authorizer for Arc<T> {
+    fn authorize(&self, a: &Attributes) -> Decision {
+        (**self).authorize(a)
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        (**self).rules_for(user, namespace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::*;
+    use crate::authz::Target;
+
+    fn meta(ns: Option<&str>, name: &str) -> ObjectMeta {
+        ObjectMeta { name: Some(name.into()), namespace: ns.map(Into::into), ..ObjectMeta::default() }
+    }
+
+    fn subject(kind: &str, name: &str, ns: Option<&str>) -> Subject {
+        Subject { kind: kind.into(), name: name.into(), namespace: ns.map(Into::into), api_group: None }
+    }
+
+    fn role_ref(kind: &str, name: &str) -> RoleRef {
+        RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.into() }
+    }
+
+    fn user(name: &str, groups: &[&str]) -> UserInfo {
+        UserInfo { name: name.into(), groups: groups.iter().map(|g| g.to_string()).collect(), ..UserInfo::default() }
+    }
+
+    fn get(u: UserInfo, resource: &str, ns: &str) -> Attributes {
+        Attributes {
+            user: u,
+            verb: "get".into(),
+            target: Target::Resource {
+                namespace: ns.into(),
+                api_group: "".into(),
+                api_version: "v1".into(),
+                resource: resource.into(),
+                subresource: "".into(),
+                name: "x".into(),
+            },
+        }
+    }
+
+    fn rule(resource: &str) -> PolicyRule {
+        PolicyRule {
+            verbs: vec!["get".into()],
+            api_groups: Some(vec!["".into()]),
+            resources: Some(vec![resource.into()]),
+            ..PolicyRule::default()
+        }
+    }
+
+    #[test]
+    fn first_binding_by_name_names_the_reason() {
+        let mut idx = RbacIndex::new();
+        idx.put_cluster_role(&ClusterRole {
+            metadata: meta(None, "r"),
+            rules: Some(vec![rule("secrets")]),
+            ..Default::default()
+        });
+        for (name, s) in [("b-group", subject("Group", "dev", None)), ("a-user", subject("User", "ann", None))] {
+            idx.put_cluster_role_binding(&ClusterRoleBinding {
+                metadata: meta(None, name),
+                role_ref: role_ref("ClusterRole", "r"),
+                subjects: Some(vec![s]),
+            });
+        }
+        assert_eq!(
+            idx.authorize(&get(user("ann", &["dev"]), "secrets", "ns")),
+            Decision::Allow(r#"RBAC: allowed by ClusterRoleBinding "a-user" of ClusterRole "r" to User "ann""#.into())
+        );
+        idx.remove_cluster_role_binding("a-user");
+        assert_eq!(
+            idx.authorize(&get(user("ann", &["dev"]), "secrets", "ns")),
+            Decision::Allow(
+                r#"RBAC: allowed by ClusterRoleBinding "b-group" of ClusterRole "r" to Group "dev""#.into()
+            )
+        );
+        // Replacing a binding re-keys it: the old subject no longer reaches it.
+        idx.put_cluster_role_binding(&ClusterRoleBinding {
+            metadata: meta(None, "b-group"),
+            role_ref: role_ref("ClusterRole", "r"),
+            subjects: Some(vec![subject("Group", "ops", None)]),
+        });
+        assert!(!idx.authorize(&get(user("ann", &["dev"]), "secrets", "ns")).is_allowed());
+        assert!(idx.authorize(&get(user("bo", &["ops"]), "secrets", "ns")).is_allowed());
+        assert_eq!(idx.subject_key_count(), 1);
+    }
+
+    #[test]
+    fn service_accounts_default_to_the_binding_namespace() {
+        let mut idx = RbacIndex::new();
+        idx.put_role(&Role { metadata: meta(Some("team"), "r"), rules: Some(vec![rule("pods")]) });
+        idx.put_role_binding(&RoleBinding {
+            metadata: meta(Some("team"), "b"),
+            role_ref: role_ref("Role", "r"),
+            subjects: Some(vec![subject("ServiceAccount", "ci", None)]),
+        });
+        // A ClusterRoleBinding's namespaceless ServiceAccount subject matches nobody.
+        idx.put_cluster_role_binding(&ClusterRoleBinding {
+            metadata: meta(None, "nobody"),
+            role_ref: role_ref("ClusterRole", "missing"),
+            subjects: Some(vec![subject("ServiceAccount", "ci", None)]),
+        });
+        let sa = user("system:serviceaccount:team:ci", &[]);
+        assert!(idx.authorize(&get(sa.clone(), "pods", "team")).is_allowed());
+        assert_eq!(idx.authorize(&get(sa.clone(), "pods", "other")), Decision::NoOpinion(String::new()));
+        assert_eq!(idx.bindings_of(&sa).len(), 1);
+        idx.remove_role("team", "r");
+        assert_eq!(
+            idx.authorize(&get(sa, "pods", "team")),
+            Decision::NoOpinion(r#"RBAC: role.rbac.authorization.k8s.io "r" not found"#.into())
+        );
+        idx.remove_role_binding("team", "b");
+        assert_eq!(idx.binding_count(), 1);
+    }
+}
