@@ -8,9 +8,11 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
-use kauth::rbac::{MemoryPolicy, PolicySource};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kauth::authz::{Attributes, Authorizer, Decision, Rules};
+use kauth::rbac::RbacIndex;
 use kauth::token::validate::{Lookup, LookupError, ObjectState, SecretState};
+use kauth::user::UserInfo;
 use serde_json::Value;
 
 use crate::api::status::ApiError;
@@ -44,7 +46,7 @@ pub struct Registry {
     storage: Box<dyn Storage>,
     objects: RwLock<BTreeMap<String, Arc<Stored>>>,
     writes: Mutex<()>,
-    policy: RwLock<MemoryPolicy>,
+    policy: RwLock<RbacIndex>,
     on_token_dependency_change: OnceLock<Hook>,
 }
 
@@ -79,7 +81,7 @@ impl Registry {
     pub fn open(storage: Box<dyn Storage>) -> Result<Self, StoreError> {
         let (items, _) = storage.list("/registry/")?;
         let mut objects = BTreeMap::new();
-        let mut policy = MemoryPolicy::new();
+        let mut policy = RbacIndex::new();
         for kv in items {
             let value: Value = serde_json::from_slice(&kv.value)
                 .map_err(|e| StoreError::Backend(format!("{}: stored object is not JSON: {e}", kv.key)))?;
@@ -196,7 +198,7 @@ impl Registry {
     }
 
     /// The RBAC policy, kept in step with the store.
-    pub fn policy(&self) -> std::sync::RwLockReadGuard<'_, MemoryPolicy> {
+    pub fn policy(&self) -> std::sync::RwLockReadGuard<'_, RbacIndex> {
         self.policy.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -248,26 +250,21 @@ impl Lookup for Registry {
     }
 }
 
-/// The registry's RBAC policy as the authorizer reads it.
+/// RBAC over the registry's policy index (kept in step with every commit).
 #[derive(Debug, Clone)]
 pub struct RegistryPolicy(pub Arc<Registry>);
 
-impl PolicySource for RegistryPolicy {
-    fn cluster_role_bindings(&self) -> Arc<Vec<Arc<ClusterRoleBinding>>> {
-        self.0.policy().cluster_role_bindings()
+impl Authorizer for RegistryPolicy {
+    fn authorize(&self, a: &Attributes) -> Decision {
+        self.0.policy().authorize(a)
     }
-    fn role_bindings(&self, namespace: &str) -> Arc<Vec<Arc<RoleBinding>>> {
-        self.0.policy().role_bindings(namespace)
-    }
-    fn cluster_role_rules(&self, name: &str) -> Option<Arc<Vec<PolicyRule>>> {
-        self.0.policy().cluster_role_rules(name)
-    }
-    fn role_rules(&self, namespace: &str, name: &str) -> Option<Arc<Vec<PolicyRule>>> {
-        self.0.policy().role_rules(namespace, name)
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        self.0.policy().rules_for(user, namespace)
     }
 }
 
-fn apply_policy(policy: &mut MemoryPolicy, key: &str, value: Option<&Value>) {
+fn apply_policy(policy: &mut RbacIndex, key: &str, value: Option<&Value>) {
     let mut parts = key.trim_start_matches("/registry/").splitn(3, '/');
     let resource = parts.next().unwrap_or_default();
     let (a, b) = (parts.next().unwrap_or_default(), parts.next());

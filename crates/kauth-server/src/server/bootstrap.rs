@@ -17,7 +17,6 @@ use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Rul
 use kauth::pki::init::init;
 use kauth::pki::layout::Layout;
 use kauth::pki::spec::PkiConfig;
-use kauth::rbac::RbacAuthorizer;
 use kauth::token::issue::{ExpirationPolicy, TokenIssuer};
 use kauth::token::keys::{KeySet, SigningKey};
 use kauth::token::validate::{Validator, ValidatorConfig, DEFAULT_LEEWAY_SECONDS};
@@ -200,7 +199,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     } else if opts.authorization_mode.iter().all(|m| m == "RBAC") {
         Box::new(Chain(vec![
             Box::new(PrivilegedGroup(SYSTEM_MASTERS.into())),
-            Box::new(RbacAuthorizer::new(RegistryPolicy(registry.clone()))),
+            Box::new(RegistryPolicy(registry.clone())),
         ]))
     } else {
         return Err(format!("--authorization-mode: unsupported {:?} (RBAC, AlwaysAllow)", opts.authorization_mode));

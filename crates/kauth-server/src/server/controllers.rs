@@ -272,31 +272,6 @@ fn rt_of(kind: &str) -> Result<&'static ResourceType, ApiError> {
     rt(kind)
 }
 
-fn selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
-    let ok_labels = selector
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .is_none_or(|m| m.iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str()));
-    let ok_exprs = selector.get("matchExpressions").and_then(Value::as_array).is_none_or(|exprs| {
-        exprs.iter().all(|e| {
-            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-            let values: Vec<&str> = e
-                .get("values")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            match e.get("operator").and_then(Value::as_str).unwrap_or("") {
-                "In" => labels.get(key).is_some_and(|l| values.contains(&l.as_str())),
-                "NotIn" => !labels.get(key).is_some_and(|l| values.contains(&l.as_str())),
-                "Exists" => labels.contains_key(key),
-                "DoesNotExist" => !labels.contains_key(key),
-                _ => false,
-            }
-        })
-    });
-    ok_labels && ok_exprs
-}
-
 fn labels_of(v: &Value) -> BTreeMap<String, String> {
     v.pointer("/metadata/labels")
         .and_then(Value::as_object)
@@ -329,7 +304,7 @@ pub fn aggregate(state: &State, mut changed: Option<&mut Value>) -> Result<Vec<C
         let mut sources: Vec<&Value> = roles
             .iter()
             .filter(|r| meta_str(r, "name") != meta_str(role, "name"))
-            .filter(|r| selectors.iter().any(|s| selector_matches(s, &labels_of(r))))
+            .filter(|r| selectors.iter().any(|s| kauth::rbac::load::label_selector_matches(s, &labels_of(r))))
             .collect();
         sources.sort_by_key(|r| meta_str(r, "name").to_owned());
         for s in sources {

@@ -52,11 +52,7 @@ pub fn check(state: &State, rt: &ResourceType, obj: &Value, user: &UserInfo) -> 
                 return Ok(());
             }
             let policy = state.registry.policy();
-            let rules = if kind == "Role" {
-                kauth::rbac::PolicySource::role_rules(&*policy, ns, role)
-            } else {
-                kauth::rbac::PolicySource::cluster_role_rules(&*policy, role)
-            };
+            let rules = if kind == "Role" { policy.role_rules(ns, role) } else { policy.cluster_role_rules(role) };
             match rules {
                 Some(r) => r,
                 None => {

@@ -236,7 +236,11 @@ impl State {
         if !decision.is_allowed() {
             let msg = attrs.forbidden_message();
             let msg = if reason.is_empty() { msg } else { format!("{msg}: {reason}") };
-            tracing::info!(user = %user.user.name, path = %req.path, verb = %info.verb, "forbidden: {msg}");
+            // Kubernetes' reason stays as it is on the wire; operators get the explanation
+            // (bindings, nearest rule and what it lacks) in the log and the audit event.
+            let explanation = self.registry.policy().explain(&attrs).summary();
+            tracing::info!(user = %user.user.name, path = %req.path, verb = %info.verb, %explanation, "forbidden: {msg}");
+            outcome.annotations.push(("authorization.kauth.dev/explanation".into(), explanation));
             return Response::error(&if info.is_resource {
                 ApiError::forbidden(&info.group, &info.resource, &info.name, &msg)
             } else {

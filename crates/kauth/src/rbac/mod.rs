@@ -2,7 +2,9 @@
 //! the request namespace's RoleBindings; the first rule that matches allows, naming its binding;
 //! RBAC never denies. [`RbacAuthorizer`] is the reference walk over a [`PolicySource`].
 
+pub mod explain;
 pub mod index;
+pub mod load;
 pub mod policy;
 pub mod rules;
 
