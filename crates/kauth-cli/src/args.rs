@@ -58,10 +58,19 @@ pub fn now_or(at: Option<OffsetDateTime>) -> OffsetDateTime {
 
 /// Prints a value as pretty JSON.
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), crate::Failure> {
-    let text =
+    let mut text =
         serde_json::to_string_pretty(value).map_err(|e| crate::Failure::unsound(format!("encoding JSON: {e}")))?;
-    println!("{text}");
+    text.push('\n');
+    emit(&text);
     Ok(())
+}
+
+/// Writes `text` to stdout. A closed pipe (`kauth ... | head`) ends the output quietly
+/// instead of panicking as `println!` would.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 #[cfg(test)]

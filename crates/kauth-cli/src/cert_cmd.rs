@@ -99,7 +99,7 @@ fn run_inspect(a: InspectArgs) -> Result<u8, Failure> {
     if a.output == Output::Json {
         print_json(&items)?;
     } else {
-        print!("{}", render_text(&items, now));
+        out!("{}", render_text(&items, now));
     }
     // With --ca, a certificate that does not verify is a finding.
     let unverified = items.iter().any(|i| match i {

@@ -5,9 +5,28 @@
 //! unreadable file, a malformed certificate, an invalid option).
 #![forbid(unsafe_code)]
 
+/// `println!` that ends quietly on a closed pipe (see [`args::emit`]).
+macro_rules! outln {
+    () => {
+        $crate::args::emit("\n")
+    };
+    ($($t:tt)*) => {
+        $crate::args::emit(&format!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// `print!` that ends quietly on a closed pipe.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::args::emit(&format!($($t)*))
+    };
+}
+
+mod api_client;
 mod args;
 mod cert_cmd;
 mod pki_cmd;
+mod rbac_cmd;
 mod serve_cmd;
 mod token_cmd;
 
@@ -36,6 +55,12 @@ enum Command {
     Token(token_cmd::TokenArgs),
     /// The Kubernetes-compatible auth API server (kubectl and kube-apiserver webhooks use it).
     Serve(serve_cmd::ServeArgs),
+    /// Who may do VERB on RESOURCE: every subject RBAC allows, with the binding that allows it.
+    WhoCan(rbac_cmd::WhoCanArgs),
+    /// What one user may do: resources x verbs, allowed or not.
+    AccessMatrix(rbac_cmd::AccessMatrixArgs),
+    /// RBAC policy: lint it, explain a decision.
+    Policy(rbac_cmd::PolicyArgs),
 }
 
 /// An error that ends the command, with its exit code.
@@ -79,6 +104,9 @@ fn main() -> ExitCode {
         Command::Cert(a) => cert_cmd::run(a),
         Command::Token(a) => token_cmd::run(a),
         Command::Serve(a) => serve_cmd::run(a),
+        Command::WhoCan(a) => rbac_cmd::who_can(a),
+        Command::AccessMatrix(a) => rbac_cmd::access_matrix(a),
+        Command::Policy(a) => rbac_cmd::policy(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

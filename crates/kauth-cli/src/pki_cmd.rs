@@ -206,9 +206,9 @@ fn run_init(a: InitArgs) -> Result<u8, Failure> {
             Outcome::Completed => "Completed (signed for the existing key)",
             Outcome::Regenerated => "Regenerated",
         };
-        println!("[pki] {verb} {:?} {kind}: {}", e.name, e.files.join(", "));
+        outln!("[pki] {verb} {:?} {kind}: {}", e.name, e.files.join(", "));
     }
-    println!(
+    outln!(
         "[pki] The PKI is in {} (kubeconfigs) and {} (certificates)",
         layout.root().display(),
         layout.cert_dir().display()
@@ -238,12 +238,16 @@ fn run_check(a: CheckArgs) -> Result<u8, Failure> {
         (_, Some(s)) => short_human(time::Duration::seconds(s)),
         _ => "-".to_owned(),
     };
-    println!(
+    outln!(
         "{:<26} {:<25} {:<14} {:<22} {:<18} PROBLEM",
-        "CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY", "EXTERNALLY MANAGED"
+        "CERTIFICATE",
+        "EXPIRES",
+        "RESIDUAL TIME",
+        "CERTIFICATE AUTHORITY",
+        "EXTERNALLY MANAGED"
     );
     for r in &report.certificates {
-        println!(
+        outln!(
             "{:<26} {:<25} {:<14} {:<22} {:<18} {}",
             r.name,
             r.expires.map(kubeadm_time).unwrap_or_else(|| "-".into()),
@@ -253,13 +257,16 @@ fn run_check(a: CheckArgs) -> Result<u8, Failure> {
             r.problem.as_deref().unwrap_or(""),
         );
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{:<26} {:<25} {:<14} {:<18} PROBLEM",
-        "CERTIFICATE AUTHORITY", "EXPIRES", "RESIDUAL TIME", "EXTERNALLY MANAGED"
+        "CERTIFICATE AUTHORITY",
+        "EXPIRES",
+        "RESIDUAL TIME",
+        "EXTERNALLY MANAGED"
     );
     for r in &report.authorities {
-        println!(
+        outln!(
             "{:<26} {:<25} {:<14} {:<18} {}",
             r.name,
             r.expires.map(kubeadm_time).unwrap_or_else(|| "-".into()),
@@ -290,13 +297,13 @@ fn run_verify(a: VerifyArgs) -> Result<u8, Failure> {
         return Ok(code);
     }
     if findings.is_empty() {
-        println!(
+        outln!(
             "PKI in {} verified: every chain, key, usage, SAN and identity is as Kubernetes needs it",
             layout.root().display()
         );
     }
     for f in &findings {
-        println!("{f}");
+        outln!("{f}");
     }
     Ok(code)
 }
@@ -316,14 +323,14 @@ fn run_renew(a: RenewArgs) -> Result<u8, Failure> {
     }
     for e in &entries {
         match e.new_not_after {
-            Some(t) => println!(
+            Some(t) => outln!(
                 "[renew] {} ({}): renewed, now valid until {}{}",
                 e.name,
                 e.file,
                 kubeadm_time(t),
                 e.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
             ),
-            None => println!("[renew] {} ({}): {}", e.name, e.file, e.note.as_deref().unwrap_or("skipped")),
+            None => outln!("[renew] {} ({}): {}", e.name, e.file, e.note.as_deref().unwrap_or("skipped")),
         }
     }
     let _ = renewable_names;

@@ -215,7 +215,7 @@ fn run_create(a: CreateArgs) -> Result<u8, Failure> {
         if a.output == Output::Json {
             print_json(&serde_json::json!({ "token": token.as_str() }))?;
         } else {
-            println!("{}", token.as_str());
+            outln!("{}", token.as_str());
         }
         return Ok(0);
     }
@@ -251,7 +251,7 @@ fn run_create(a: CreateArgs) -> Result<u8, Failure> {
             "warning": issued.plan.warning,
         }))?;
     } else {
-        println!("{}", issued.token.as_str());
+        outln!("{}", issued.token.as_str());
     }
     Ok(0)
 }
@@ -262,7 +262,7 @@ fn run_decode(a: DecodeArgs) -> Result<u8, Failure> {
     if a.output == Output::Json {
         print_json(&d)?;
     } else {
-        print!("{}", render_decoded(&d));
+        out!("{}", render_decoded(&d));
     }
     Ok(0)
 }
@@ -362,13 +362,13 @@ fn run_explain(a: ExplainArgs, quiet: bool) -> Result<u8, Failure> {
             Verdict::Invalid => {
                 let first =
                     e.checks.iter().find(|c| c.status == Status::Failed).map(|c| c.detail.clone()).unwrap_or_default();
-                println!("invalid: {first}");
+                outln!("invalid: {first}");
             }
-            _ => println!("valid: {}", subject(&e)),
+            _ => outln!("valid: {}", subject(&e)),
         }
         return Ok(code);
     }
-    print!("{}", render_explanation(&e, opts.now, opts.leeway));
+    out!("{}", render_explanation(&e, opts.now, opts.leeway));
     Ok(code)
 }
 

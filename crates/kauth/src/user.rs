@@ -55,6 +55,32 @@ pub fn split_service_account_username(user: &str) -> Option<(&str, &str)> {
     (!ns.is_empty() && !name.is_empty() && !name.contains(':')).then_some((ns, name))
 }
 
+/// `system:anonymous`.
+pub const ANONYMOUS_USER: &str = "system:anonymous";
+/// `system:unauthenticated`.
+pub const UNAUTHENTICATED_GROUP: &str = "system:unauthenticated";
+
+/// The groups an impersonated user ends up with, as kube-apiserver's impersonation filter
+/// sets them: a service account named without groups gets its service-account groups;
+/// anonymous gets `system:unauthenticated`; everyone else `system:authenticated` (unless
+/// either group was named).
+pub fn impersonated_groups(username: &str, requested: &[String]) -> Vec<String> {
+    let mut groups = requested.to_vec();
+    if requested.is_empty() {
+        if let Some((ns, _)) = split_service_account_username(username) {
+            groups = service_account_groups(ns);
+        }
+    }
+    if username == ANONYMOUS_USER {
+        if !groups.iter().any(|g| g == UNAUTHENTICATED_GROUP) {
+            groups.push(UNAUTHENTICATED_GROUP.into());
+        }
+    } else if !groups.iter().any(|g| g == AUTHENTICATED_GROUP || g == UNAUTHENTICATED_GROUP) {
+        groups.push(AUTHENTICATED_GROUP.into());
+    }
+    groups
+}
+
 /// The groups of a service account: `system:serviceaccounts`, `system:serviceaccounts:<ns>`.
 pub fn service_account_groups(namespace: &str) -> Vec<String> {
     let mut ns_group = String::with_capacity(SERVICE_ACCOUNTS_GROUP.len() + 1 + namespace.len());

@@ -8,15 +8,11 @@
 use http::HeaderMap;
 use kauth::authn::union::Outcome;
 use kauth::authz::{Attributes, Decision, Target};
-use kauth::user::{service_account_groups, split_service_account_username, UserInfo, AUTHENTICATED_GROUP};
+use kauth::user::{split_service_account_username, UserInfo, AUTHENTICATED_GROUP};
+pub use kauth::user::{ANONYMOUS_USER, UNAUTHENTICATED_GROUP};
 
 use super::State;
 use crate::api::status::ApiError;
-
-/// `system:anonymous`.
-pub const ANONYMOUS_USER: &str = "system:anonymous";
-/// `system:unauthenticated`.
-pub const UNAUTHENTICATED_GROUP: &str = "system:unauthenticated";
 
 /// An authenticated request's user.
 #[derive(Debug, Clone)]
@@ -180,12 +176,8 @@ pub fn impersonate(state: &State, real: RequestUser, headers: &HeaderMap) -> Res
             }
         }
     };
-    let mut final_groups = groups.clone();
     if let Some((ns, sa)) = split_service_account_username(&username) {
         check("serviceaccounts", "", ns, sa, "")?;
-        if groups.is_empty() {
-            final_groups = service_account_groups(ns);
-        }
     } else {
         check("users", "", "", &username, "")?;
     }
@@ -200,13 +192,7 @@ pub fn impersonate(state: &State, real: RequestUser, headers: &HeaderMap) -> Res
     if let Some(u) = &uid {
         check("uids", "authentication.k8s.io", "", u, "")?;
     }
-    if username == ANONYMOUS_USER {
-        if !final_groups.iter().any(|g| g == UNAUTHENTICATED_GROUP) {
-            final_groups.push(UNAUTHENTICATED_GROUP.into());
-        }
-    } else if !final_groups.iter().any(|g| g == AUTHENTICATED_GROUP || g == UNAUTHENTICATED_GROUP) {
-        final_groups.push(AUTHENTICATED_GROUP.into());
-    }
+    let final_groups = kauth::user::impersonated_groups(&username, &groups);
     Ok(RequestUser {
         user: UserInfo { name: username, uid: uid.unwrap_or_default(), groups: final_groups, extra },
         authenticator: real.authenticator,

@@ -1,0 +1,142 @@
+//! A small read-only client for a Kubernetes API (kauth serve, or any kube-apiserver), set up
+//! from a kubeconfig's current context: server URL, CA, client certificate or bearer token.
+//! HTTPS through ureq with rustls and kauth's aws-lc-rs provider.
+
+use std::path::{Path, PathBuf};
+
+use kauth::pki::kubeconfig::{decode_data, Kubeconfig};
+
+use crate::Failure;
+
+/// A client for one API server.
+pub struct ApiClient {
+    agent: ureq::Agent,
+    server: String,
+    bearer: Option<String>,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("server", &self.server)
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::bad_input(format!("{}: {e}", path.display())))
+}
+
+/// The kubeconfig to use: the flag, else `$KUBECONFIG`'s first entry, else `~/.kube/config`.
+pub fn kubeconfig_path(flag: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = flag {
+        return Some(p.to_owned());
+    }
+    if let Some(k) = std::env::var_os("KUBECONFIG").filter(|k| !k.is_empty()) {
+        return std::env::split_paths(&k).next();
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".kube").join("config"))
+}
+
+impl ApiClient {
+    /// A client for the current context of the kubeconfig at `path`.
+    pub fn from_kubeconfig(path: &Path) -> Result<Self, Failure> {
+        let what = path.display().to_string();
+        let cfg = Kubeconfig::parse(&what, &read(path)?)?;
+        let Some((cluster, auth, _)) = cfg.current() else {
+            return Err(Failure::bad_input(format!(
+                "{what}: the current context {:?} is not complete",
+                cfg.current_context
+            )));
+        };
+        let relative = |p: &str| path.parent().unwrap_or(Path::new(".")).join(p);
+        let ca_pem = match (&cluster.certificate_authority_data, &cluster.certificate_authority) {
+            (Some(d), _) => Some(decode_data(&what, "certificate-authority-data", d)?),
+            (None, Some(p)) => Some(read(&relative(p))?),
+            _ => None,
+        };
+        let roots = match &ca_pem {
+            Some(pem) => {
+                let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(pem)
+                    .filter_map(|item| match item {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                if certs.is_empty() {
+                    return Err(Failure::bad_input(format!("{what}: the cluster's CA holds no PEM certificate")));
+                }
+                ureq::tls::RootCerts::new_with_certs(&certs)
+            }
+            None => ureq::tls::RootCerts::WebPki,
+        };
+        let cert_pem = match (&auth.client_certificate_data, &auth.client_certificate) {
+            (Some(d), _) => Some(decode_data(&what, "client-certificate-data", d)?),
+            (None, Some(p)) => Some(read(&relative(p))?),
+            _ => None,
+        };
+        let key_pem = match (&auth.client_key_data, &auth.client_key) {
+            (Some(d), _) => Some(decode_data(&what, "client-key-data", d)?),
+            (None, Some(p)) => Some(read(&relative(p))?),
+            _ => None,
+        };
+        let client_cert = match (cert_pem, key_pem) {
+            (Some(cert), Some(key)) => {
+                let chain: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&cert)
+                    .filter_map(|item| match item {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                let key = ureq::tls::PrivateKey::from_pem(&key)
+                    .map_err(|e| Failure::bad_input(format!("{what}: the client key: {e}")))?;
+                Some(ureq::tls::ClientCert::new_with_certs(&chain, key))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(Failure::bad_input(format!("{what}: a client certificate needs both certificate and key")))
+            }
+        };
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(kauth_server::tls::provider())
+            .root_certs(roots)
+            .client_cert(client_cert)
+            .disable_verification(cluster.insecure_skip_tls_verify == Some(true))
+            .build();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(30)))
+            .build()
+            .into();
+        Ok(ApiClient { agent, server: cluster.server.trim_end_matches('/').to_owned(), bearer: auth.token.clone() })
+    }
+
+    /// GETs `path` and returns the body; a non-2xx answer becomes an error carrying the
+    /// Status message.
+    pub fn get(&self, path: &str) -> Result<String, Failure> {
+        let url = format!("{}{path}", self.server);
+        let mut req = self.agent.get(&url).header("Accept", "application/json");
+        if let Some(t) = &self.bearer {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let mut resp = req.call().map_err(|e| Failure::bad_input(format!("{url}: {e}")))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(256 << 20)
+            .read_to_string()
+            .map_err(|e| Failure::bad_input(format!("{url}: {e}")))?;
+        if !(200..300).contains(&status) {
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+                .unwrap_or(body);
+            return Err(Failure::unsound(format!("{url}: HTTP {status}: {message}")));
+        }
+        Ok(body)
+    }
+}
