@@ -11,7 +11,6 @@
 //! Roles are looked up by name when a binding is evaluated, so a role change is one map write.
 //! Every put/remove updates the index in place: no rebuild, whatever the policy size.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
@@ -19,6 +18,9 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Ro
 use super::{collect_rules, decide, RuleSource, RuleVisitor};
 use crate::authz::{Attributes, Authorizer, Decision, Rules};
 use crate::user::{UserInfo, SERVICE_ACCOUNT_USER_PREFIX};
+
+/// Maps with foldhash: a decision does a dozen lookups, and SipHash made them half its cost.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A binding as the index keeps it: what a decision and its reason need, nothing more.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,16 +77,16 @@ fn subject_key(s: &Subject, binding_namespace: &str) -> Option<(KeyKind, String)
     }
 }
 
-/// Subject key to the sorted names of the bindings naming it.
+/// Subject key to the bindings naming it, sorted by name.
 #[derive(Debug, Default, Clone)]
 struct BySubject {
-    users: HashMap<String, Vec<Arc<str>>>,
-    groups: HashMap<String, Vec<Arc<str>>>,
-    service_accounts: HashMap<String, Vec<Arc<str>>>,
+    users: HashMap<String, Vec<Arc<Binding>>>,
+    groups: HashMap<String, Vec<Arc<Binding>>>,
+    service_accounts: HashMap<String, Vec<Arc<Binding>>>,
 }
 
 impl BySubject {
-    fn map(&mut self, kind: KeyKind) -> &mut HashMap<String, Vec<Arc<str>>> {
+    fn map(&mut self, kind: KeyKind) -> &mut HashMap<String, Vec<Arc<Binding>>> {
         match kind {
             KeyKind::User => &mut self.users,
             KeyKind::Group => &mut self.groups,
@@ -92,12 +94,12 @@ impl BySubject {
         }
     }
 
-    fn add(&mut self, b: &Binding) {
+    fn add(&mut self, b: &Arc<Binding>) {
         for s in &b.subjects {
             if let Some((kind, key)) = subject_key(s, &b.namespace) {
-                let names = self.map(kind).entry(key).or_default();
-                if let Err(at) = names.binary_search(&b.name) {
-                    names.insert(at, b.name.clone());
+                let list = self.map(kind).entry(key).or_default();
+                if let Err(at) = list.binary_search_by(|x| x.name.cmp(&b.name)) {
+                    list.insert(at, b.clone());
                 }
             }
         }
@@ -107,11 +109,11 @@ impl BySubject {
         for s in &b.subjects {
             if let Some((kind, key)) = subject_key(s, &b.namespace) {
                 let map = self.map(kind);
-                if let Some(names) = map.get_mut(&key) {
-                    if let Ok(at) = names.binary_search(&b.name) {
-                        names.remove(at);
+                if let Some(list) = map.get_mut(&key) {
+                    if let Ok(at) = list.binary_search_by(|x| x.name.cmp(&b.name)) {
+                        list.remove(at);
                     }
-                    if names.is_empty() {
+                    if list.is_empty() {
                         map.remove(&key);
                     }
                 }
@@ -119,10 +121,10 @@ impl BySubject {
         }
     }
 
-    /// The names of the bindings that may name `user`, sorted, without duplicates.
-    fn candidates<'a>(&'a self, user: &UserInfo, out: &mut Vec<&'a Arc<str>>) {
+    /// The bindings that may name `user`, sorted by name, without duplicates.
+    fn candidates<'a>(&'a self, user: &UserInfo, out: &mut Vec<&'a Arc<Binding>>) {
         out.clear();
-        let mut add = |names: Option<&'a Vec<Arc<str>>>| out.extend(names.into_iter().flatten());
+        let mut add = |list: Option<&'a Vec<Arc<Binding>>>| out.extend(list.into_iter().flatten());
         add(self.users.get(&user.name));
         if user.name.starts_with(SERVICE_ACCOUNT_USER_PREFIX) {
             add(self.service_accounts.get(&user.name));
@@ -130,8 +132,8 @@ impl BySubject {
         for g in &user.groups {
             add(self.groups.get(g));
         }
-        out.sort_unstable();
-        out.dedup();
+        out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        out.dedup_by(|a, b| Arc::ptr_eq(a, b));
     }
 
     fn len(&self) -> usize {
@@ -148,12 +150,12 @@ struct Scope {
 
 impl Scope {
     fn put(&mut self, b: Binding) {
-        if let Some(old) = self.bindings.get(&b.name) {
-            let old = old.clone();
+        if let Some(old) = self.bindings.remove(&b.name) {
             self.by_subject.remove(&old);
         }
+        let b = Arc::new(b);
         self.by_subject.add(&b);
-        self.bindings.insert(b.name.clone(), Arc::new(b));
+        self.bindings.insert(b.name.clone(), b);
     }
 
     fn remove(&mut self, name: &str) {
@@ -164,10 +166,9 @@ impl Scope {
 
     /// Visits the rules of the bindings naming `user`, in name order; false when `visit` stopped.
     fn visit(&self, index: &RbacIndex, user: &UserInfo, visit: &mut RuleVisitor<'_>) -> bool {
-        let mut names = Vec::new();
-        self.by_subject.candidates(user, &mut names);
-        for name in names {
-            let Some(b) = self.bindings.get(name) else { continue };
+        let mut candidates = Vec::new();
+        self.by_subject.candidates(user, &mut candidates);
+        for b in candidates {
             let Some(subject) = b.subject_for(user) else { continue };
             match index.role_rules_of(&b.role_ref, &b.namespace) {
                 Err(e) => {
@@ -310,15 +311,15 @@ impl RbacIndex {
     /// RoleBindings by namespace and name.
     pub fn bindings_of(&self, user: &UserInfo) -> Vec<Arc<Binding>> {
         let mut out = Vec::new();
-        let mut names = Vec::new();
-        self.cluster.by_subject.candidates(user, &mut names);
-        out.extend(names.iter().filter_map(|n| self.cluster.bindings.get(*n)).cloned());
+        let mut found = Vec::new();
+        self.cluster.by_subject.candidates(user, &mut found);
+        out.extend(found.iter().map(|b| Arc::clone(b)));
         let mut namespaces: Vec<&String> = self.namespaces.keys().collect();
         namespaces.sort();
         for ns in namespaces {
             let scope = &self.namespaces[ns];
-            scope.by_subject.candidates(user, &mut names);
-            out.extend(names.iter().filter_map(|n| scope.bindings.get(*n)).cloned());
+            scope.by_subject.candidates(user, &mut found);
+            out.extend(found.iter().map(|b| Arc::clone(b)));
         }
         out.retain(|b| b.subject_for(user).is_some());
         out

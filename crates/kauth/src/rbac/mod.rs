@@ -43,12 +43,30 @@ pub fn service_account_username_is(username: &str, namespace: &str, name: &str) 
         .is_some_and(|r| r == name)
 }
 
-fn describe_subject(s: &Subject, binding_namespace: &str) -> String {
+/// Appends `parts` joined, quoted as Go's `%q` and Rust's `{:?}` quote them. Plain printable
+/// ASCII (the usual case for Kubernetes names) is copied as is; anything else goes through
+/// `{:?}`. This runs for every allowed request, and the formatter's escaping cost more than the
+/// decision itself.
+fn push_quoted(out: &mut String, parts: &[&str]) {
+    let plain = |p: &&str| p.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    if parts.iter().all(plain) {
+        out.push('"');
+        parts.iter().for_each(|p| out.push_str(p));
+        out.push('"');
+    } else {
+        use std::fmt::Write;
+        let _ = write!(out, "{:?}", parts.concat());
+    }
+}
+
+fn push_subject(out: &mut String, s: &Subject, binding_namespace: &str) {
+    out.push_str(&s.kind);
+    out.push(' ');
     if s.kind == "ServiceAccount" {
         let ns = s.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
-        format!("{} {:?}", s.kind, format!("{}/{}", s.name, ns))
+        push_quoted(out, &[&s.name, "/", ns]);
     } else {
-        format!("{} {:?}", s.kind, s.name)
+        push_quoted(out, &[&s.name]);
     }
 }
 
@@ -77,25 +95,36 @@ pub enum RuleSource<'a> {
     },
 }
 
+impl RuleSource<'_> {
+    /// Appends Kubernetes' text for this source (`ClusterRoleBinding "n" of ClusterRole "r" to
+    /// Group "g"`, `RoleBinding "n/ns" of Role "r" to ServiceAccount "sa/ns"`).
+    pub fn push_to(&self, out: &mut String) {
+        let (role_ref, subject, ns) = match self {
+            RuleSource::ClusterRoleBinding { name, role_ref, subject } => {
+                out.push_str("ClusterRoleBinding ");
+                push_quoted(out, &[name]);
+                (role_ref, subject, "")
+            }
+            RuleSource::RoleBinding { namespace, name, role_ref, subject } => {
+                out.push_str("RoleBinding ");
+                push_quoted(out, &[name, "/", namespace]);
+                (role_ref, subject, *namespace)
+            }
+        };
+        out.push_str(" of ");
+        out.push_str(&role_ref.kind);
+        out.push(' ');
+        push_quoted(out, &[&role_ref.name]);
+        out.push_str(" to ");
+        push_subject(out, subject, ns);
+    }
+}
+
 impl std::fmt::Display for RuleSource<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RuleSource::ClusterRoleBinding { name, role_ref, subject } => write!(
-                f,
-                "ClusterRoleBinding {name:?} of {} {:?} to {}",
-                role_ref.kind,
-                role_ref.name,
-                describe_subject(subject, "")
-            ),
-            RuleSource::RoleBinding { namespace, name, role_ref, subject } => write!(
-                f,
-                "RoleBinding {:?} of {} {:?} to {}",
-                format!("{name}/{namespace}"),
-                role_ref.kind,
-                role_ref.name,
-                describe_subject(subject, namespace)
-            ),
-        }
+        let mut s = String::with_capacity(96);
+        self.push_to(&mut s);
+        f.write_str(&s)
     }
 }
 
@@ -230,7 +259,10 @@ pub fn decide(a: &Attributes, walk: impl FnOnce(&mut RuleVisitor<'_>)) -> Decisi
     walk(&mut |item| match item {
         Ok((source, rule)) => {
             if request.allowed_by(rule) {
-                allowed = Some(format!("RBAC: allowed by {source}"));
+                let mut reason = String::with_capacity(128);
+                reason.push_str("RBAC: allowed by ");
+                source.push_to(&mut reason);
+                allowed = Some(reason);
                 return false;
             }
             true
@@ -280,4 +312,19 @@ pub fn collect_rules(walk: impl FnOnce(&mut RuleVisitor<'_>)) -> Rules {
         out.evaluation_error = join_errors(&errors);
     }
     out
+}
+
+#[cfg(test)]
+mod quote_tests {
+    use super::push_quoted;
+
+    #[test]
+    fn quoting_matches_debug() {
+        for parts in [&["plain-name"][..], &["a\"b"], &["back\\slash"], &["tab\there"], &["ünï", "/", "ns"], &["it's"]]
+        {
+            let mut out = String::new();
+            push_quoted(&mut out, parts);
+            assert_eq!(out, format!("{:?}", parts.concat()));
+        }
+    }
 }

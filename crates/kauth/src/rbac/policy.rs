@@ -70,6 +70,14 @@ impl MemoryPolicy {
         self.crb_list = Arc::new(self.crbs.values().cloned().collect());
     }
 
+    /// Adds or replaces many ClusterRoleBindings, rebuilding the ordered list once.
+    pub fn put_cluster_role_bindings(&mut self, bindings: &[ClusterRoleBinding]) {
+        for b in bindings {
+            self.crbs.insert(name_of(&b.metadata), Arc::new(b.clone()));
+        }
+        self.crb_list = Arc::new(self.crbs.values().cloned().collect());
+    }
+
     /// Removes a ClusterRoleBinding.
     pub fn remove_cluster_role_binding(&mut self, name: &str) {
         if self.crbs.remove(name).is_some() {
