@@ -52,6 +52,41 @@ fn memory(n: usize, what: &str) -> Option<f64> {
     String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().ok().map(|kib| kib / 1024.0)
 }
 
+/// Emit mode: the policy for `n` bindings as JSON lines `{"path": ..., "body": ...}` in the
+/// order an API server accepts them (namespaces, roles, bindings), for the server load test.
+fn emit(n: usize) {
+    use std::io::Write;
+    let p = policy::generate(n);
+    let rbac = "/apis/rbac.authorization.k8s.io/v1";
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut line = |path: String, body: serde_json::Value| {
+        writeln!(out, "{}", serde_json::json!({"path": path, "body": body})).unwrap();
+    };
+    let mut namespaces: Vec<&str> = p.roles.iter().filter_map(|r| r.metadata.namespace.as_deref()).collect();
+    namespaces.sort();
+    namespaces.dedup();
+    for ns in namespaces {
+        line(
+            "/api/v1/namespaces".into(),
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        );
+    }
+    let ns_of =
+        |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| m.namespace.clone().unwrap_or_default();
+    for r in &p.cluster_roles {
+        line(format!("{rbac}/clusterroles"), serde_json::to_value(r).unwrap());
+    }
+    for r in &p.roles {
+        line(format!("{rbac}/namespaces/{}/roles", ns_of(&r.metadata)), serde_json::to_value(r).unwrap());
+    }
+    for b in &p.cluster_role_bindings {
+        line(format!("{rbac}/clusterrolebindings"), serde_json::to_value(b).unwrap());
+    }
+    for b in &p.role_bindings {
+        line(format!("{rbac}/namespaces/{}/rolebindings", ns_of(&b.metadata)), serde_json::to_value(b).unwrap());
+    }
+}
+
 struct Stats {
     p50: Duration,
     p99: Duration,
@@ -99,6 +134,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--memory") {
         memory_child(args[i + 1].parse().unwrap(), &args[i + 2]);
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--emit") {
+        emit(args[i + 1].parse().unwrap());
         return;
     }
     let sizes: Vec<usize> = std::env::var("KAUTH_RBAC_SIZES")
