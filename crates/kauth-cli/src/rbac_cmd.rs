@@ -199,11 +199,6 @@ fn target(what: &What, namespace: &str) -> Target {
     }
 }
 
-/// The user kube-apiserver would see for `--as`/`--as-group` (impersonation's group rules).
-fn as_user(name: &str, groups: &[String]) -> UserInfo {
-    UserInfo { name: name.to_owned(), groups: impersonated_groups(name, groups), ..UserInfo::default() }
-}
-
 fn authorizer(index: RbacIndex) -> Chain {
     Chain(vec![Box::new(PrivilegedGroup(SYSTEM_MASTERS.into())), Box::new(index)])
 }
@@ -229,12 +224,9 @@ impl Scope {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// who-can
-
-/// `kauth who-can`.
-#[derive(Debug, clap::Args)]
-pub struct WhoCanArgs {
+/// The request a command asks about.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RequestArgs {
     /// The verb (get, list, watch, create, update, patch, delete, use, bind, impersonate, ...).
     verb: String,
     /// The resource (pods, deployments.apps, pods/log) or a non-resource path (/healthz).
@@ -244,6 +236,46 @@ pub struct WhoCanArgs {
     /// The subresource.
     #[arg(long)]
     subresource: Option<String>,
+}
+
+impl RequestArgs {
+    /// The request's attributes for `user` in `scope`.
+    fn attributes(&self, user: UserInfo, scope: &Scope) -> Result<Attributes, Failure> {
+        let what = parse_what(&self.resource, self.name.as_deref(), self.subresource.as_deref())?;
+        Ok(Attributes { user, verb: self.verb.clone(), target: target(&what, scope.namespace()) })
+    }
+}
+
+/// Whom a command asks about, as `kubectl --as` names them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SubjectArgs {
+    /// The user (a service account as system:serviceaccount:NS:NAME).
+    #[arg(long = "as", value_name = "USER")]
+    user: String,
+    /// A group of the user (repeat for more); without it, the groups impersonation would give.
+    #[arg(long = "as-group", value_name = "GROUP")]
+    groups: Vec<String>,
+}
+
+impl SubjectArgs {
+    /// The user kube-apiserver would see (impersonation's group rules).
+    fn user(&self) -> UserInfo {
+        UserInfo {
+            name: self.user.clone(),
+            groups: impersonated_groups(&self.user, &self.groups),
+            ..UserInfo::default()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// who-can
+
+/// `kauth who-can`.
+#[derive(Debug, clap::Args)]
+pub struct WhoCanArgs {
+    #[command(flatten)]
+    request: RequestArgs,
     #[command(flatten)]
     scope: Scope,
     #[command(flatten)]
@@ -265,10 +297,8 @@ struct Grantee {
 
 /// Runs `kauth who-can`.
 pub fn who_can(a: WhoCanArgs) -> Result<u8, Failure> {
-    let what = parse_what(&a.resource, a.name.as_deref(), a.subresource.as_deref())?;
+    let attrs = a.request.attributes(UserInfo::default(), &a.scope)?;
     let loaded = a.source.load()?;
-    let attrs =
-        Attributes { user: UserInfo::default(), verb: a.verb.clone(), target: target(&what, a.scope.namespace()) };
     let request = rules::Request::new(&attrs);
     let ns = attrs.target.namespace().to_owned();
     let mut bindings: Vec<std::sync::Arc<Binding>> =
@@ -381,12 +411,8 @@ fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
 /// `kauth access-matrix`.
 #[derive(Debug, clap::Args)]
 pub struct AccessMatrixArgs {
-    /// The user to check (a service account as system:serviceaccount:NS:NAME).
-    #[arg(long = "as", value_name = "USER")]
-    user: String,
-    /// A group of the user (repeat for more); without it, the groups impersonation would give.
-    #[arg(long = "as-group", value_name = "GROUP")]
-    groups: Vec<String>,
+    #[command(flatten)]
+    subject: SubjectArgs,
     #[command(flatten)]
     scope: Scope,
     /// The verbs, comma separated.
@@ -418,7 +444,7 @@ pub fn access_matrix(a: AccessMatrixArgs) -> Result<u8, Failure> {
     };
     loaded.docs.cluster_roles.iter().flat_map(|r| r.rules.iter().flatten()).for_each(&mut named);
     loaded.docs.roles.iter().flat_map(|r| r.rules.iter().flatten()).for_each(&mut named);
-    let user = as_user(&a.user, &a.groups);
+    let user = a.subject.user();
     let z = authorizer(loaded.index);
     let mut matrix = Vec::new();
     for ((group, res), namespaced) in &rows {
@@ -520,21 +546,10 @@ pub struct LintArgs {
 /// `kauth policy explain`.
 #[derive(Debug, clap::Args)]
 pub struct ExplainArgs {
-    /// The verb.
-    verb: String,
-    /// The resource (pods, deployments.apps, pods/log) or a non-resource path (/healthz).
-    resource: String,
-    /// The object's name.
-    name: Option<String>,
-    /// The subresource.
-    #[arg(long)]
-    subresource: Option<String>,
-    /// The user (a service account as system:serviceaccount:NS:NAME).
-    #[arg(long = "as", value_name = "USER")]
-    user: String,
-    /// A group of the user (repeat for more); without it, the groups impersonation would give.
-    #[arg(long = "as-group", value_name = "GROUP")]
-    groups: Vec<String>,
+    #[command(flatten)]
+    request: RequestArgs,
+    #[command(flatten)]
+    subject: SubjectArgs,
     #[command(flatten)]
     scope: Scope,
     #[command(flatten)]
@@ -553,10 +568,8 @@ pub fn policy(a: PolicyArgs) -> Result<u8, Failure> {
 }
 
 fn explain(a: ExplainArgs) -> Result<u8, Failure> {
-    let what = parse_what(&a.resource, a.name.as_deref(), a.subresource.as_deref())?;
+    let attrs = a.request.attributes(a.subject.user(), &a.scope)?;
     let loaded = a.source.load()?;
-    let user = as_user(&a.user, &a.groups);
-    let attrs = Attributes { user, verb: a.verb.clone(), target: target(&what, a.scope.namespace()) };
     let mut e = loaded.index.explain(&attrs);
     if attrs.user.groups.iter().any(|g| g == SYSTEM_MASTERS) {
         e.allowed = true;

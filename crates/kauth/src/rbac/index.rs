@@ -165,10 +165,16 @@ impl Scope {
     }
 
     /// Visits the rules of the bindings naming `user`, in name order; false when `visit` stopped.
-    fn visit(&self, index: &RbacIndex, user: &UserInfo, visit: &mut RuleVisitor<'_>) -> bool {
-        let mut candidates = Vec::new();
-        self.by_subject.candidates(user, &mut candidates);
-        for b in candidates {
+    /// `candidates` is scratch space, reused across scopes so a decision allocates it once.
+    fn visit<'a>(
+        &'a self,
+        index: &RbacIndex,
+        user: &UserInfo,
+        candidates: &mut Vec<&'a Arc<Binding>>,
+        visit: &mut RuleVisitor<'_>,
+    ) -> bool {
+        self.by_subject.candidates(user, candidates);
+        for b in candidates.iter() {
             let Some(subject) = b.subject_for(user) else { continue };
             match index.role_rules_of(&b.role_ref, &b.namespace) {
                 Err(e) => {
@@ -299,11 +305,12 @@ impl RbacIndex {
     /// Visits every rule that applies to `user` in `namespace`, in the reference walk's order
     /// (ClusterRoleBindings by name, then the namespace's RoleBindings by name).
     pub fn visit_rules(&self, user: &UserInfo, namespace: &str, visit: &mut RuleVisitor<'_>) {
-        if !self.cluster.visit(self, user, visit) || namespace.is_empty() {
+        let mut candidates = Vec::new();
+        if !self.cluster.visit(self, user, &mut candidates, visit) || namespace.is_empty() {
             return;
         }
         if let Some(scope) = self.namespaces.get(namespace) {
-            scope.visit(self, user, visit);
+            scope.visit(self, user, &mut candidates, visit);
         }
     }
 
@@ -386,22 +393,9 @@ impl<T: Authorizer + ?Sized> Authorizer for Arc<T> {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
     use super::*;
     use crate::authz::Target;
-
-    fn meta(ns: Option<&str>, name: &str) -> ObjectMeta {
-        ObjectMeta { name: Some(name.into()), namespace: ns.map(Into::into), ..ObjectMeta::default() }
-    }
-
-    fn subject(kind: &str, name: &str, ns: Option<&str>) -> Subject {
-        Subject { kind: kind.into(), name: name.into(), namespace: ns.map(Into::into), api_group: None }
-    }
-
-    fn role_ref(kind: &str, name: &str) -> RoleRef {
-        RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.into() }
-    }
+    use crate::rbac::testing::{meta, role_ref, subject};
 
     fn user(name: &str, groups: &[&str]) -> UserInfo {
         UserInfo { name: name.into(), groups: groups.iter().map(|g| g.to_string()).collect(), ..UserInfo::default() }

@@ -314,6 +314,25 @@ pub fn collect_rules(walk: impl FnOnce(&mut RuleVisitor<'_>)) -> Rules {
     out
 }
 
+/// Object builders shared by the RBAC unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    pub fn meta(ns: Option<&str>, name: &str) -> ObjectMeta {
+        ObjectMeta { name: Some(name.into()), namespace: ns.map(Into::into), ..ObjectMeta::default() }
+    }
+
+    pub fn subject(kind: &str, name: &str, ns: Option<&str>) -> Subject {
+        Subject { kind: kind.into(), name: name.into(), namespace: ns.map(Into::into), api_group: None }
+    }
+
+    pub fn role_ref(kind: &str, name: &str) -> RoleRef {
+        RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.into() }
+    }
+}
+
 #[cfg(test)]
 mod quote_tests {
     use super::push_quoted;

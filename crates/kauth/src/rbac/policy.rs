@@ -144,25 +144,11 @@ impl<T: PolicySource + ?Sized> PolicySource for Arc<T> {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
     use super::*;
     use crate::authz::{Attributes, Authorizer, Decision, Target};
+    use crate::rbac::testing::{meta, role_ref, subject};
     use crate::rbac::RbacAuthorizer;
     use crate::user::UserInfo;
-
-    fn meta(ns: Option<&str>, name: &str) -> ObjectMeta {
-        ObjectMeta { name: Some(name.into()), namespace: ns.map(Into::into), ..ObjectMeta::default() }
-    }
-
-    fn subject(kind: &str, name: &str, ns: Option<&str>) -> Subject {
-        Subject { kind: kind.into(), name: name.into(), namespace: ns.map(Into::into), api_group: None }
-    }
-
-    fn role_ref(kind: &str, name: &str) -> RoleRef {
-        RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.into() }
-    }
 
     fn get_secrets(user: &str, groups: &[&str], ns: &str) -> Attributes {
         Attributes {
