@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod events;
 pub mod registry;
 pub mod resources;
 pub mod server;

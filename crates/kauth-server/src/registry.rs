@@ -6,6 +6,7 @@
 //! kube-apiserver, it is set from the key's revision when an object is read.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
@@ -16,6 +17,7 @@ use kauth::user::UserInfo;
 use serde_json::Value;
 
 use crate::api::status::ApiError;
+use crate::events::{Event, EventFeed, EventKind, Subscription, TooOld};
 use crate::resources::{self, ResourceType};
 use crate::store::{Storage, StoreError, Write};
 
@@ -45,8 +47,12 @@ type Hook = Box<dyn Fn() + Send + Sync>;
 pub struct Registry {
     storage: Box<dyn Storage>,
     objects: RwLock<BTreeMap<String, Arc<Stored>>>,
+    /// The revision the mirror holds; written only under `objects`' write lock, so a reader
+    /// holding the read lock sees the revision of exactly what it reads.
+    applied: AtomicU64,
     writes: Mutex<()>,
     policy: RwLock<RbacIndex>,
+    events: EventFeed,
     on_token_dependency_change: OnceLock<Hook>,
 }
 
@@ -79,7 +85,7 @@ fn without_revision(value: &Value) -> Result<Vec<u8>, ApiError> {
 impl Registry {
     /// Loads every object from `storage`.
     pub fn open(storage: Box<dyn Storage>) -> Result<Self, StoreError> {
-        let (items, _) = storage.list("/registry/")?;
+        let (items, revision) = storage.list("/registry/")?;
         let mut objects = BTreeMap::new();
         let mut policy = RbacIndex::new();
         for kv in items {
@@ -92,8 +98,10 @@ impl Registry {
         Ok(Registry {
             storage,
             objects: RwLock::new(objects),
+            applied: AtomicU64::new(revision),
             writes: Mutex::new(()),
             policy: RwLock::new(policy),
+            events: EventFeed::new(revision, crate::events::HISTORY),
             on_token_dependency_change: OnceLock::new(),
         })
     }
@@ -115,12 +123,14 @@ impl Registry {
 
     /// Objects of `rt` in `namespace` (all namespaces when empty), in key order.
     pub fn list(&self, rt: &ResourceType, namespace: &str) -> Vec<Arc<Stored>> {
-        let prefix = rt.prefix(namespace);
-        self.read()
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(_, v)| v.clone())
-            .collect()
+        self.list_at(rt, namespace).0
+    }
+
+    /// [`Registry::list`] and the revision it was read at: a watch from that revision misses
+    /// nothing and repeats nothing.
+    pub fn list_at(&self, rt: &ResourceType, namespace: &str) -> (Vec<Arc<Stored>>, u64) {
+        let objects = self.read();
+        (in_prefix(&objects, &rt.prefix(namespace)), self.applied.load(Ordering::SeqCst))
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Stored>>> {
@@ -164,22 +174,30 @@ impl Registry {
             }
         })?;
         let mut out = Vec::with_capacity(keys.len());
+        let mut events = Vec::with_capacity(keys.len());
         let mut token_dependency = false;
         {
             let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());
             let mut policy = self.policy.write().unwrap_or_else(|p| p.into_inner());
             for (key, value, rt, _) in keys {
-                let old = match value {
+                let (old, event) = match value {
                     Some(v) => {
                         let stored = Arc::new(Stored { value: with_revision(v, revision), revision });
                         apply_policy(&mut policy, &key, Some(&stored.value));
                         out.push(Some(stored.clone()));
-                        objects.insert(key, stored)
+                        let old = objects.insert(key.clone(), stored.clone());
+                        let kind = if old.is_some() { EventKind::Modified } else { EventKind::Added };
+                        (old.clone(), Some((kind, stored, old)))
                     }
                     None => {
                         apply_policy(&mut policy, &key, None);
                         out.push(None);
-                        objects.remove(&key)
+                        let old = objects.remove(&key);
+                        let event = old.as_ref().map(|o| {
+                            let last = Arc::new(Stored { value: with_revision(o.value.clone(), revision), revision });
+                            (EventKind::Deleted, last, Some(o.clone()))
+                        });
+                        (old, event)
                     }
                 };
                 // A token can only lose validity when an object it names goes away, changes uid,
@@ -187,7 +205,14 @@ impl Registry {
                 if matches!(rt.kind, "ServiceAccount" | "Secret" | "Pod" | "Node") && old.is_some() {
                     token_dependency = true;
                 }
+                if let Some((kind, object, previous)) = event {
+                    events.push(Event { kind, resource: rt, key, object, previous });
+                }
             }
+            self.applied.store(revision, Ordering::SeqCst);
+            // Published while the mirror is still locked: a watch that snapshots the mirror
+            // (under the same lock order: objects, then feed) sees each change exactly once.
+            self.events.publish(events);
         }
         if token_dependency {
             if let Some(hook) = self.on_token_dependency_change.get() {
@@ -195,6 +220,25 @@ impl Registry {
             }
         }
         Ok(out)
+    }
+
+    /// Starts a watch after `revision`: the changes since, then every later one.
+    pub fn watch_after(&self, revision: u64) -> Result<Subscription, TooOld> {
+        self.events.subscribe_after(revision)
+    }
+
+    /// Starts a watch from the present: the objects of `rt` in `namespace` (all when empty) and
+    /// the revision they were read at, then every later change.
+    pub fn watch_from_now(
+        &self,
+        rt: &ResourceType,
+        namespace: &str,
+    ) -> (Vec<Arc<Stored>>, u64, tokio::sync::broadcast::Receiver<Arc<Event>>) {
+        let objects = self.read();
+        let ((items, revision), live) = self
+            .events
+            .subscribe_with(|| (in_prefix(&objects, &rt.prefix(namespace)), self.applied.load(Ordering::SeqCst)));
+        (items, revision, live)
     }
 
     /// The RBAC policy, kept in step with the store.
@@ -205,6 +249,10 @@ impl Registry {
     fn object_state(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<Arc<ObjectState>> {
         self.get(rt, ns, name).map(|s| Arc::new(state_of(&s.value)))
     }
+}
+
+fn in_prefix(objects: &BTreeMap<String, Arc<Stored>>, prefix: &str) -> Vec<Arc<Stored>> {
+    objects.range(prefix.to_owned()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v.clone()).collect()
 }
 
 fn state_of(v: &Value) -> ObjectState {

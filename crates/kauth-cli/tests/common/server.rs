@@ -83,6 +83,30 @@ impl Server {
         )
     }
 
+    /// Starts `kubectl ARGS` in the background (a watch); its stdout arrives line by line.
+    pub fn kubectl_background(&self, args: &[&str]) -> Background {
+        let mut child = Command::new("kubectl")
+            .env("KUBECONFIG", self.dir.join("admin.conf"))
+            .env("HOME", self.home.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Background { child, lines }
+    }
+
     /// `curl` against the server, verifying it with the cluster CA.
     pub fn curl(&self, args: &[&str], path: &str) -> Out {
         let ca = self.dir.join("pki/ca.crt");
@@ -112,6 +136,56 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+}
+
+/// A command running in the background, stopped by PID when dropped.
+pub struct Background {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Background {
+    /// The next line of output, waiting at most 30 s (a bound against hanging, not a timing
+    /// assertion); panics with what stderr said when the command ended or went quiet.
+    pub fn next_line(&mut self) -> String {
+        match self.lines.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = self.child.kill();
+                let mut err = String::new();
+                if let Some(mut s) = self.child.stderr.take() {
+                    use std::io::Read;
+                    let _ = s.read_to_string(&mut err);
+                }
+                panic!("no more output ({e}); stderr: {err}")
+            }
+        }
+    }
+
+    /// Lines until one contains `needle` (that one included).
+    pub fn until(&mut self, needle: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let l = self.next_line();
+            let done = l.contains(needle);
+            seen.push(l);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Waits for the command to end by itself; its exit code.
+    pub fn wait(mut self) -> i32 {
+        self.child.wait().unwrap().code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

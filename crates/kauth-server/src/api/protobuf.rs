@@ -30,6 +30,21 @@ impl Obj {
         }
         self
     }
+    /// A Go `string` field tagged `omitempty`: Go's protobuf writes it even when empty, and
+    /// kube-apiserver, decoding it into a plain string, never shows an empty one.
+    fn s_omitempty(mut self, k: &str, v: &Option<String>) -> Self {
+        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+            self.0.insert(k.into(), json!(v));
+        }
+        self
+    }
+    /// A Go `int64` field tagged `omitempty`, likewise.
+    fn i_omitempty(mut self, k: &str, v: Option<i64>) -> Self {
+        if let Some(v) = v.filter(|v| *v != 0) {
+            self.0.insert(k.into(), json!(v));
+        }
+        self
+    }
     fn b(mut self, k: &str, v: Option<bool>) -> Self {
         if let Some(v) = v {
             self.0.insert(k.into(), json!(v));
@@ -81,12 +96,12 @@ fn object_meta(m: &Option<meta::ObjectMeta>) -> Option<Value> {
     let m = m.as_ref()?;
     Some(
         Obj::new()
-            .s("name", &m.name)
-            .s("generateName", &m.generate_name)
-            .s("namespace", &m.namespace)
-            .s("uid", &m.uid)
-            .s("resourceVersion", &m.resource_version)
-            .i("generation", m.generation)
+            .s_omitempty("name", &m.name)
+            .s_omitempty("generateName", &m.generate_name)
+            .s_omitempty("namespace", &m.namespace)
+            .s_omitempty("uid", &m.uid)
+            .s_omitempty("resourceVersion", &m.resource_version)
+            .i_omitempty("generation", m.generation)
             .v("creationTimestamp", time(&m.creation_timestamp))
             .v("deletionTimestamp", time(&m.deletion_timestamp))
             .map("labels", &m.labels)
@@ -149,9 +164,9 @@ fn binding(metadata: &Option<meta::ObjectMeta>, subjects: &[rbac::Subject], role
                 .map(|s| {
                     Obj::new()
                         .s("kind", &s.kind)
-                        .s("apiGroup", &s.api_group)
+                        .s_omitempty("apiGroup", &s.api_group)
                         .s("name", &s.name)
-                        .s("namespace", &s.namespace)
+                        .s_omitempty("namespace", &s.namespace)
                         .done()
                 })
                 .collect(),
@@ -168,20 +183,20 @@ fn resource_attributes(r: &Option<authz::ResourceAttributes>) -> Option<Value> {
     let r = r.as_ref()?;
     Some(
         Obj::new()
-            .s("namespace", &r.namespace)
-            .s("verb", &r.verb)
-            .s("group", &r.group)
-            .s("version", &r.version)
-            .s("resource", &r.resource)
-            .s("subresource", &r.subresource)
-            .s("name", &r.name)
+            .s_omitempty("namespace", &r.namespace)
+            .s_omitempty("verb", &r.verb)
+            .s_omitempty("group", &r.group)
+            .s_omitempty("version", &r.version)
+            .s_omitempty("resource", &r.resource)
+            .s_omitempty("subresource", &r.subresource)
+            .s_omitempty("name", &r.name)
             .done(),
     )
 }
 
 fn non_resource_attributes(r: &Option<authz::NonResourceAttributes>) -> Option<Value> {
     let r = r.as_ref()?;
-    Some(Obj::new().s("path", &r.path).s("verb", &r.verb).done())
+    Some(Obj::new().s_omitempty("path", &r.path).s_omitempty("verb", &r.verb).done())
 }
 
 fn b64_map(m: &std::collections::BTreeMap<String, Vec<u8>>) -> std::collections::BTreeMap<String, String> {
@@ -214,11 +229,11 @@ pub fn to_json(body: &[u8]) -> Result<Value, ApiError> {
                         .iter()
                         .map(|r| {
                             Obj::new()
-                                .s("kind", &r.kind)
-                                .s("namespace", &r.namespace)
-                                .s("name", &r.name)
-                                .s("uid", &r.uid)
-                                .s("apiVersion", &r.api_version)
+                                .s_omitempty("kind", &r.kind)
+                                .s_omitempty("namespace", &r.namespace)
+                                .s_omitempty("name", &r.name)
+                                .s_omitempty("uid", &r.uid)
+                                .s_omitempty("apiVersion", &r.api_version)
                                 .done()
                         })
                         .collect(),
@@ -242,7 +257,7 @@ pub fn to_json(body: &[u8]) -> Result<Value, ApiError> {
                 .b("immutable", m.immutable)
                 .map("data", &b64_map(&m.data))
                 .map("stringData", &m.string_data)
-                .s("type", &m.r#type)
+                .s_omitempty("type", &m.r#type)
         }
         "ConfigMap" => {
             let m: core::ConfigMap = decode(&kind, &raw)?;
@@ -287,10 +302,10 @@ pub fn to_json(body: &[u8]) -> Result<Value, ApiError> {
                             "boundObjectRef",
                             s.bound_object_ref.map(|b| {
                                 Obj::new()
-                                    .s("kind", &b.kind)
-                                    .s("apiVersion", &b.api_version)
-                                    .s("name", &b.name)
-                                    .s("uid", &b.u_id)
+                                    .s_omitempty("kind", &b.kind)
+                                    .s_omitempty("apiVersion", &b.api_version)
+                                    .s_omitempty("name", &b.name)
+                                    .s_omitempty("uid", &b.u_id)
                                     .done()
                             }),
                         )
@@ -300,9 +315,10 @@ pub fn to_json(body: &[u8]) -> Result<Value, ApiError> {
         }
         "TokenReview" => {
             let m: authn::TokenReview = decode(&kind, &raw)?;
-            Obj::new()
-                .v("metadata", object_meta(&m.metadata))
-                .v("spec", m.spec.map(|s| Obj::new().s("token", &s.token).list("audiences", &s.audiences).done()))
+            Obj::new().v("metadata", object_meta(&m.metadata)).v(
+                "spec",
+                m.spec.map(|s| Obj::new().s_omitempty("token", &s.token).list("audiences", &s.audiences).done()),
+            )
         }
         "SelfSubjectReview" => {
             let m: authn::SelfSubjectReview = decode(&kind, &raw)?;
@@ -323,10 +339,10 @@ pub fn to_json(body: &[u8]) -> Result<Value, ApiError> {
                     Obj::new()
                         .v("resourceAttributes", resource_attributes(&s.resource_attributes))
                         .v("nonResourceAttributes", non_resource_attributes(&s.non_resource_attributes))
-                        .s("user", &s.user)
+                        .s_omitempty("user", &s.user)
                         .list("groups", &s.groups)
                         .v("extra", (!extra.is_empty()).then_some(Value::Object(extra)))
-                        .s("uid", &s.uid)
+                        .s_omitempty("uid", &s.uid)
                         .done()
                 }),
             )
@@ -347,7 +363,7 @@ pub fn to_json(body: &[u8]) -> Result<Value, ApiError> {
             let m: authz::SelfSubjectRulesReview = decode(&kind, &raw)?;
             Obj::new()
                 .v("metadata", object_meta(&m.metadata))
-                .v("spec", m.spec.map(|s| Obj::new().s("namespace", &s.namespace).done()))
+                .v("spec", m.spec.map(|s| Obj::new().s_omitempty("namespace", &s.namespace).done()))
         }
         other => {
             return Err(ApiError {
@@ -386,8 +402,12 @@ mod tests {
     #[test]
     fn service_account_and_token_request_decode_to_kubernetes_json() {
         let sa = core::ServiceAccount {
+            // Go's protobuf writes every plain string and integer, empty or not, as kubectl sends.
             metadata: Some(meta::ObjectMeta {
                 name: Some("builder".into()),
+                generate_name: Some(String::new()),
+                namespace: Some(String::new()),
+                generation: Some(0),
                 labels: [("a".to_string(), "b".to_string())].into(),
                 ..Default::default()
             }),

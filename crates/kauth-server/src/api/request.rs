@@ -63,6 +63,14 @@ pub fn parse(method: &str, path: &str, watch: bool) -> RequestInfo {
     if parts.is_empty() {
         return non_resource();
     }
+    // The deprecated `/api/v1/watch/...` form: a watch of what follows.
+    let watch = watch || (parts.first().map(String::as_str) == Some("watch") && matches!(method, "GET" | "HEAD"));
+    if parts.first().map(String::as_str) == Some("watch") && watch {
+        parts.remove(0);
+        if parts.is_empty() {
+            return non_resource();
+        }
+    }
     info.parts = parts.clone();
     info.is_resource = true;
     info.verb = match method {

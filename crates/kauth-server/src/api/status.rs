@@ -138,6 +138,11 @@ impl ApiError {
         ApiError::new(406, "NotAcceptable", format!("only the following media types are accepted: {accepted}"))
     }
 
+    /// 410 Expired: a watch asked for a resourceVersion older than the server still holds.
+    pub fn expired(message: impl Into<String>) -> Self {
+        ApiError::new(410, "Expired", message)
+    }
+
     /// 413 RequestEntityTooLarge.
     pub fn too_large(limit: usize) -> Self {
         ApiError::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))

@@ -48,7 +48,7 @@ fn route(state: &State, req: &Request, info: &RequestInfo, user: &UserInfo) -> R
         "patch" => patch_object(state, req, info, rt, user),
         "delete" => delete(state, req, info, rt),
         "deletecollection" if rt.plural != "namespaces" => delete_collection(state, req, info, rt),
-        "watch" => Err(ApiError::method_not_allowed()),
+        "watch" => super::watch::start(state, req, info, rt),
         _ => Err(ApiError::method_not_allowed()),
     }
 }
@@ -107,7 +107,7 @@ fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
 }
 
 fn get(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceType) -> Result<Response, ApiError> {
-    let ns = if rt.namespaced { info.namespace.as_str() } else { "" };
+    let ns = scope_namespace(rt, info);
     let obj =
         state.registry.get(rt, ns, &info.name).ok_or_else(|| ApiError::not_found(rt.group, rt.plural, &info.name))?;
     if wants_table(req) {
@@ -200,55 +200,110 @@ fn matches_labels(obj: &Value, reqs: &[Requirement]) -> bool {
     })
 }
 
-fn matches_fields(obj: &Value, selector: &str) -> Result<bool, ApiError> {
-    for term in split_selector(selector) {
-        let (field, want, negate) = if let Some((f, v)) = term.split_once("!=") {
-            (f, v, true)
-        } else if let Some((f, v)) = term.split_once("==") {
-            (f, v, false)
-        } else if let Some((f, v)) = term.split_once('=') {
-            (f, v, false)
-        } else {
-            return Err(ApiError::bad_request(format!("invalid field selector: {term:?}")));
-        };
-        let got = match field.trim() {
-            "metadata.name" => meta_str(obj, "name"),
-            "metadata.namespace" => meta_str(obj, "namespace"),
-            "type" => obj.get("type").and_then(Value::as_str).unwrap_or(""),
-            other => return Err(ApiError::bad_request(format!("field label not supported: {other}"))),
-        };
-        if (got == want.trim()) == negate {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+/// One `fieldSelector` term: a supported field, the value, and whether it is `!=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldTerm {
+    field: &'static str,
+    value: String,
+    negate: bool,
 }
 
+/// Parses a `fieldSelector` (`metadata.name=x,type!=y`); a 400 when malformed or unsupported.
+pub fn parse_field_selector(selector: &str) -> Result<Vec<FieldTerm>, ApiError> {
+    split_selector(selector)
+        .into_iter()
+        .map(|term| {
+            let (field, value, negate) = if let Some((f, v)) = term.split_once("!=") {
+                (f, v, true)
+            } else if let Some((f, v)) = term.split_once("==") {
+                (f, v, false)
+            } else if let Some((f, v)) = term.split_once('=') {
+                (f, v, false)
+            } else {
+                return Err(ApiError::bad_request(format!("invalid field selector: {term:?}")));
+            };
+            let field = match field.trim() {
+                "metadata.name" => "metadata.name",
+                "metadata.namespace" => "metadata.namespace",
+                "type" => "type",
+                other => return Err(ApiError::bad_request(format!("field label not supported: {other}"))),
+            };
+            Ok(FieldTerm { field, value: value.trim().to_owned(), negate })
+        })
+        .collect()
+}
+
+fn matches_fields(obj: &Value, terms: &[FieldTerm]) -> bool {
+    terms.iter().all(|t| {
+        let got = match t.field {
+            "metadata.name" => meta_str(obj, "name"),
+            "metadata.namespace" => meta_str(obj, "namespace"),
+            _ => obj.get("type").and_then(Value::as_str).unwrap_or(""),
+        };
+        (got == t.value) != t.negate
+    })
+}
+
+/// A request's label and field selectors, parsed once.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    labels: Vec<Requirement>,
+    fields: Vec<FieldTerm>,
+}
+
+impl Selector {
+    /// From `labelSelector` and `fieldSelector`; a 400 when either is malformed.
+    pub fn from_request(req: &Request) -> Result<Self, ApiError> {
+        Ok(Selector {
+            labels: parse_label_selector(req.param("labelSelector").unwrap_or(""))?,
+            fields: parse_field_selector(req.param("fieldSelector").unwrap_or(""))?,
+        })
+    }
+
+    /// Also requires `metadata.name` (a watch on one object's path).
+    pub fn with_name(mut self, name: &str) -> Self {
+        if !name.is_empty() {
+            self.fields.push(FieldTerm { field: "metadata.name", value: name.to_owned(), negate: false });
+        }
+        self
+    }
+
+    /// Whether `obj` is selected.
+    pub fn matches(&self, obj: &Value) -> bool {
+        matches_labels(obj, &self.labels) && matches_fields(obj, &self.fields)
+    }
+}
+
+/// The selected objects and the revision they were read at.
 fn select(
     state: &State,
     req: &Request,
     info: &RequestInfo,
     rt: &ResourceType,
-) -> Result<Vec<std::sync::Arc<Stored>>, ApiError> {
-    let labels = parse_label_selector(req.param("labelSelector").unwrap_or(""))?;
-    let fields = req.param("fieldSelector").unwrap_or("");
-    let ns = if rt.namespaced { info.namespace.as_str() } else { "" };
-    let mut out = Vec::new();
-    for o in state.registry.list(rt, ns) {
-        if matches_labels(&o.value, &labels) && matches_fields(&o.value, fields)? {
-            out.push(o);
-        }
-    }
-    Ok(out)
+) -> Result<(Vec<std::sync::Arc<Stored>>, u64), ApiError> {
+    let selector = Selector::from_request(req)?;
+    let (mut items, revision) = state.registry.list_at(rt, scope_namespace(rt, info));
+    items.retain(|o| selector.matches(&o.value));
+    Ok((items, revision))
 }
 
-fn wants_table(req: &Request) -> bool {
+/// The namespace a request on `rt` is scoped to: its namespace for namespaced resources
+/// (empty: all namespaces), none for cluster-scoped ones.
+pub fn scope_namespace<'a>(rt: &ResourceType, info: &'a RequestInfo) -> &'a str {
+    if rt.namespaced {
+        info.namespace.as_str()
+    } else {
+        ""
+    }
+}
+
+/// Whether the client asked for a `meta.k8s.io` Table (`kubectl get`).
+pub fn wants_table(req: &Request) -> bool {
     req.headers.get_all(http::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|a| a.contains("as=Table"))
 }
 
 fn list(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceType) -> Result<Response, ApiError> {
-    let items = select(state, req, info, rt)?;
-    let revision = state.registry.revision()?;
+    let (items, revision) = select(state, req, info, rt)?;
     if wants_table(req) {
         return Ok(Response::json(200, &super::discovery::table(rt, &items, state.now(), Some(revision))));
     }
@@ -296,7 +351,7 @@ fn create(
 ) -> Result<Response, ApiError> {
     let body = body_json(req)?;
     let (mut obj, warnings) = decode_checked(req, rt, body)?;
-    let ns = if rt.namespaced { info.namespace.clone() } else { String::new() };
+    let ns = scope_namespace(rt, info).to_owned();
     {
         let meta = metadata_mut(&mut obj);
         if rt.namespaced {
@@ -422,7 +477,7 @@ fn update(
 ) -> Result<Response, ApiError> {
     let body = body_json(req)?;
     let (mut obj, warnings) = decode_checked(req, rt, body)?;
-    let ns = if rt.namespaced { info.namespace.as_str() } else { "" };
+    let ns = scope_namespace(rt, info);
     if rt.namespaced {
         match meta_str(&obj, "namespace") {
             "" => {
@@ -462,7 +517,7 @@ fn patch_object(
     }
     let ct = req.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let kind = patch::PatchKind::from_content_type(ct).ok_or_else(|| ApiError::new_unsupported_patch(ct))?;
-    let ns = if rt.namespaced { info.namespace.as_str() } else { "" };
+    let ns = scope_namespace(rt, info);
     // Patches are re-applied on a fresh read when another write raced them, as kube-apiserver does.
     for _ in 0..5 {
         let current = state
@@ -506,7 +561,7 @@ fn delete_preconditions(req: &Request) -> Result<(Option<String>, Option<u64>), 
 }
 
 fn delete(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceType) -> Result<Response, ApiError> {
-    let ns = if rt.namespaced { info.namespace.as_str() } else { "" };
+    let ns = scope_namespace(rt, info);
     let current =
         state.registry.get(rt, ns, &info.name).ok_or_else(|| ApiError::not_found(rt.group, rt.plural, &info.name))?;
     let (uid, rv) = delete_preconditions(req)?;
@@ -545,7 +600,7 @@ fn delete_collection(
     info: &RequestInfo,
     rt: &'static ResourceType,
 ) -> Result<Response, ApiError> {
-    let items = select(state, req, info, rt)?;
+    let (items, _) = select(state, req, info, rt)?;
     let mut changes = Vec::new();
     for o in &items {
         changes.push(Change::Delete(
@@ -588,9 +643,11 @@ mod tests {
     #[test]
     fn field_selectors() {
         let o = json!({"metadata": {"name": "a", "namespace": "ns"}});
-        assert!(matches_fields(&o, "metadata.name=a").unwrap());
-        assert!(!matches_fields(&o, "metadata.name!=a").unwrap());
-        assert!(matches_fields(&o, "metadata.namespace==ns,metadata.name=a").unwrap());
-        assert!(matches_fields(&o, "spec.x=1").is_err());
+        let fields = |s: &str| parse_field_selector(s).unwrap();
+        assert!(matches_fields(&o, &fields("metadata.name=a")));
+        assert!(!matches_fields(&o, &fields("metadata.name!=a")));
+        assert!(matches_fields(&o, &fields("metadata.namespace==ns,metadata.name=a")));
+        assert!(parse_field_selector("spec.x=1").is_err());
+        assert!(parse_field_selector("metadata.name").is_err());
     }
 }

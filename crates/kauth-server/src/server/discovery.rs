@@ -45,6 +45,7 @@ pub fn handle_non_resource(state: &State, req: &Request, info: &RequestInfo) -> 
             content_type: "text/plain; version=0.0.4; charset=utf-8",
             body: state.metrics.render(state).into(),
             headers: Vec::new(),
+            watch: None,
         },
         _ => {
             let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();

@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use kauth::user::UserInfo;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
 use super::{Request, Response, State, MAX_BODY_BYTES};
@@ -30,12 +31,41 @@ pub fn certificate_user(der: &[u8]) -> Option<UserInfo> {
     Some(UserInfo { name, groups, ..UserInfo::default() })
 }
 
-fn to_hyper(r: Response) -> hyper::Response<Full<Bytes>> {
+/// A response body: whole, or a watch's events as they come.
+type Body = Either<Full<Bytes>, EventStream>;
+
+/// A watch's event stream as an HTTP body (chunked on HTTP/1.1, DATA frames on h2).
+#[derive(Debug)]
+pub struct EventStream(mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for EventStream {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(|c| Ok(hyper::body::Frame::data(c))))
+    }
+}
+
+fn to_hyper(r: Response) -> hyper::Response<Body> {
     let mut b = hyper::Response::builder().status(r.status).header(http::header::CONTENT_TYPE, r.content_type);
     for (k, v) in r.headers {
         b = b.header(k, v);
     }
-    b.body(Full::new(r.body)).unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
+    let body = match r.watch {
+        Some(watch) => {
+            // A small buffer: a slow client holds the watch back, and the watch in turn lets
+            // the live feed drop it rather than the server buffering without bound.
+            let (tx, rx) = mpsc::channel(16);
+            tokio::spawn(watch.run(tx));
+            Either::Right(EventStream(rx))
+        }
+        None => Either::Left(Full::new(r.body)),
+    };
+    b.body(body).unwrap_or_else(|_| hyper::Response::new(Either::Left(Full::new(Bytes::new()))))
 }
 
 async fn serve_request(
@@ -43,7 +73,7 @@ async fn serve_request(
     peer: Option<UserInfo>,
     source: SocketAddr,
     req: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+) -> Result<hyper::Response<Body>, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
         Ok(b) => b.to_bytes(),

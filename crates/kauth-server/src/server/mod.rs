@@ -13,6 +13,7 @@ pub mod http;
 pub mod metrics;
 pub mod patch;
 pub mod reviews;
+pub mod watch;
 
 use std::sync::Arc;
 
@@ -108,7 +109,7 @@ impl Request {
 }
 
 /// A response.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Response {
     /// HTTP status.
     pub status: u16,
@@ -118,6 +119,8 @@ pub struct Response {
     pub body: Bytes,
     /// Extra headers (`Warning`, `Cache-Control`).
     pub headers: Vec<(&'static str, String)>,
+    /// A watch: the body is its event stream, sent as it happens.
+    pub watch: Option<Box<watch::Watch>>,
 }
 
 impl Response {
@@ -128,6 +131,7 @@ impl Response {
             content_type: "application/json",
             body: Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
             headers: Vec::new(),
+            watch: None,
         }
     }
 
@@ -138,6 +142,18 @@ impl Response {
             content_type: "text/plain; charset=utf-8",
             body: Bytes::from(s.to_owned()),
             headers: Vec::new(),
+            watch: None,
+        }
+    }
+
+    /// A watch's event stream (`application/json`, one event per line).
+    pub fn watch(w: watch::Watch) -> Self {
+        Response {
+            status: 200,
+            content_type: "application/json",
+            body: Bytes::new(),
+            headers: Vec::new(),
+            watch: Some(Box::new(w)),
         }
     }
 
