@@ -416,3 +416,71 @@ fn bad_bodies_change_nothing() {
     assert!(out.stderr.contains("Request entity too large"), "{}", out.stderr);
     assert_eq!(rv(&s), before, "the store is unchanged");
 }
+
+#[test]
+fn bad_client_certificates_get_a_plain_401_and_a_valid_token_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit_path = dir.path().join("audit.log");
+    let s = Server::start_in(&dir.path().join("data"), &["--audit-log-path", audit_path.to_str().unwrap()]);
+    let plain = r#"{"apiVersion":"v1","code":401,"kind":"Status","message":"Unauthorized","metadata":{},"reason":"Unauthorized","status":"Failure"}"#;
+    // A second cluster's PKI: its CA is also "CN=kubernetes", but it is not this server's.
+    let other = dir.path().join("other");
+    let init = common::kauth_in(&["pki", "init", "--dir", other.to_str().unwrap(), "--node-name", "elsewhere"], None);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let pki = |root: &std::path::Path, name: &str| {
+        let p = |ext: &str| root.join(format!("pki/{name}.{ext}")).to_str().unwrap().to_owned();
+        (p("crt"), p("key"))
+    };
+    let cases = [
+        ("foreign CA", pki(&other, "apiserver-kubelet-client"), "certificate_unknown_authority"),
+        ("serverAuth only", pki(&s.dir, "apiserver"), "certificate_wrong_usage"),
+        ("front-proxy CA", pki(&s.dir, "front-proxy-client"), "certificate_unknown_authority"),
+    ];
+    for (what, (cert, key), _) in &cases {
+        let out = s.curl(&["--cert", cert, "--key", key], "/api/v1/namespaces");
+        assert_eq!(out.stdout, plain, "{what}: the handshake succeeds and the request gets the plain 401");
+        // Not anonymous either, even where anonymous may read.
+        assert_eq!(s.curl(&["--cert", cert, "--key", key], "/healthz").stdout, plain, "{what}");
+    }
+    // The operator learns exactly why, per certificate.
+    let audit = std::fs::read_to_string(&audit_path).unwrap();
+    for (what, (cert, _), _) in &cases {
+        let cn =
+            kauth::pki::cert::CertInfo::from_pem(cert, &std::fs::read(cert).unwrap()).unwrap().common_name.unwrap();
+        let named = format!("CN={cn}");
+        assert!(
+            audit.lines().any(|l| l.contains("x509: verifying certificate") && l.contains(&named)),
+            "{what}: {cn} named in the audit log: {audit}"
+        );
+    }
+    assert!(audit.contains("UnknownIssuer") || audit.contains("BadSignature"), "{audit}");
+    assert!(audit.contains("client authentication"), "the EKU problem is named: {audit}");
+
+    // A bad certificate with a valid bearer token: the token's user, as kube-apiserver's union.
+    s.kubectl(&["create", "namespace", "team"]).ok();
+    s.kubectl(&["-n", "team", "create", "serviceaccount", "builder"]).ok();
+    let token = s.kubectl(&["-n", "team", "create", "token", "builder"]).ok();
+    let (cert, key) = &cases[0].1;
+    let auth = format!("Authorization: Bearer {}", token.trim());
+    let who = s.curl(
+        &[
+            "--cert",
+            cert,
+            "--key",
+            key,
+            "-X",
+            "POST",
+            "-H",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            r#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#,
+        ],
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+    );
+    let who: Value = serde_json::from_str(&who.stdout).unwrap();
+    assert_eq!(who["status"]["userInfo"]["username"], "system:serviceaccount:team:builder");
+    // And a good certificate (admin.conf's) is the certificate's user.
+    assert_eq!(yaml(&s, &["auth", "whoami"])["status"]["userInfo"]["username"], "kubernetes-admin");
+}

@@ -1,6 +1,8 @@
 //! The generated PKI in real TLS, rustls on both sides over loopback: the apiserver certificate
 //! serves, client certificates from kubeconfigs authenticate, and foreign or serverAuth-only
-//! certificates are rejected by the server.
+//! certificates are rejected by the server. As in kube-apiserver, the handshake only asks for a
+//! certificate and checks the client holds its key; the server judges the chain after it
+//! (`ClientCertificates::verify`), where `kauth serve` authenticates requests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -13,7 +15,7 @@ use kauth::pki::layout::Layout;
 use kauth::pki::pem;
 use kauth::pki::spec::PkiConfig;
 use kauth::pki::KeyType;
-use kauth_server::tls::{certificates, private_key, provider, server_config};
+use kauth_server::tls::{certificates, private_key, provider, server_config, ClientCertificates};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,10 +38,11 @@ type Seen = Result<String, String>;
 
 /// Serves one connection on a loopback port picked at run time; reports what it saw.
 async fn serve_once(layout: &Layout) -> (SocketAddr, tokio::task::JoinHandle<Seen>) {
+    let client_ca = ClientCertificates::from_pem("ca.crt", &read(layout.cert_path("ca"))).unwrap();
     let cfg = server_config(
         ("apiserver.crt", &read(layout.cert_path("apiserver"))),
         ("apiserver.key", &read(layout.key_path("apiserver"))),
-        Some(("ca.crt", &read(layout.cert_path("ca")))),
+        Some(&client_ca),
     )
     .unwrap();
     let acceptor = TlsAcceptor::from(Arc::new(cfg));
@@ -49,7 +52,10 @@ async fn serve_once(layout: &Layout) -> (SocketAddr, tokio::task::JoinHandle<See
         let (tcp, _) = listener.accept().await.unwrap();
         let mut tls = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
         let who = match tls.get_ref().1.peer_certificates() {
-            Some(chain) => CertInfo::from_der("peer", &chain[0]).unwrap().common_name.unwrap_or_default(),
+            Some(chain) => {
+                client_ca.verify(chain, time::OffsetDateTime::now_utc()).map_err(|e| e.to_string())?;
+                CertInfo::from_der("peer", &chain[0]).unwrap().common_name.unwrap_or_default()
+            }
             None => "anonymous".to_owned(),
         };
         tls.write_all(who.as_bytes()).await.map_err(|e| e.to_string())?;

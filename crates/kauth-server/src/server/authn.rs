@@ -3,7 +3,10 @@
 //!
 //! A credential that is presented and fails is never replaced by anonymous: an `Authorization`
 //! header that is not a well-formed bearer token is a failure too (Kubernetes ignores some such
-//! headers and serves the request anonymously; kauth refuses to).
+//! headers and serves the request anonymously; kauth refuses to), and so is a client certificate
+//! that does not verify or names no user (Kubernetes ignores a certificate without a CN).
+//! As in kube-apiserver's authenticator union, a request whose certificate fails but whose
+//! bearer token is valid is the token's user; when both fail, both reasons are reported.
 
 use http::HeaderMap;
 use kauth::authn::union::Outcome;
@@ -64,49 +67,135 @@ pub fn bearer_token(value: &[u8]) -> Result<&str, &'static str> {
     Ok(token)
 }
 
-/// Authenticates a request from its client certificate user (already verified by TLS) and headers.
+/// The user a client certificate names: CN is the user, each O a group.
+pub fn certificate_user(der: &[u8]) -> Result<UserInfo, String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| format!("unreadable certificate: {e}"))?;
+    let subject = cert.subject();
+    let name = subject
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .filter(|cn| !cn.is_empty())
+        .ok_or_else(|| format!("certificate {subject} has no common name: it names no user"))?
+        .to_owned();
+    let groups = subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_owned)).collect();
+    Ok(UserInfo { name, groups, ..UserInfo::default() })
+}
+
+/// A stable code for a certificate rustls refused.
+fn certificate_code(e: &rustls::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer | C::BadSignature | C::UnhandledCriticalExtension => "certificate_unknown_authority",
+            C::Expired | C::ExpiredContext { .. } => "certificate_expired",
+            C::NotValidYet | C::NotValidYetContext { .. } => "certificate_not_yet_valid",
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => "certificate_wrong_usage",
+            C::Revoked => "certificate_revoked",
+            _ => "certificate_invalid",
+        },
+        _ => "certificate_invalid",
+    }
+}
+
+/// Verifies a presented chain against the client CA and reads its user.
+fn x509_user(state: &State, chain: &[rustls_pki_types::CertificateDer<'static>]) -> Result<UserInfo, Unauthenticated> {
+    let fail = |code, reason| Unauthenticated { authenticator: "x509", code, reason };
+    let leaf = chain.first().ok_or_else(|| fail("certificate_invalid", "empty certificate chain".into()))?;
+    let subject = || {
+        x509_parser::parse_x509_certificate(leaf).map_or_else(
+            |_| "an unreadable certificate".to_owned(),
+            |(_, c)| {
+                format!(
+                    "{:?} (serial {}, issuer {:?})",
+                    c.subject().to_string(),
+                    c.raw_serial_as_string(),
+                    c.issuer().to_string()
+                )
+            },
+        )
+    };
+    let Some(client_certs) = &state.client_certs else {
+        return Err(fail("certificate_not_accepted", format!("{}: no client CA is configured", subject())));
+    };
+    client_certs
+        .verify(chain, state.now())
+        .map_err(|e| fail(certificate_code(&e), format!("verifying certificate {} failed: {e}", subject())))?;
+    certificate_user(leaf).map_err(|reason| fail("certificate_no_user", reason))
+}
+
+/// Authenticates a request from its client certificate chain (judged here against the client
+/// CA) and its headers.
 pub fn authenticate(
     state: &State,
-    peer: Option<&UserInfo>,
+    peer: Option<&[rustls_pki_types::CertificateDer<'static>]>,
     headers: &HeaderMap,
 ) -> Result<RequestUser, Unauthenticated> {
-    if let Some(user) = peer {
-        return Ok(RequestUser {
-            user: with_authenticated_group(user.clone()),
-            authenticator: "x509",
-            annotations: Vec::new(),
-            impersonated_by: None,
-        });
-    }
-    if let Some(value) = headers.get(http::header::AUTHORIZATION) {
-        let token = bearer_token(value.as_bytes()).map_err(|reason| Unauthenticated {
-            authenticator: "bearer",
-            code: "malformed_header",
-            reason: reason.into(),
-        })?;
-        return match state.tokens.authenticate(token, None, state.now()) {
-            Outcome::Authenticated { by, response } => Ok(RequestUser {
-                user: with_authenticated_group(response.user),
-                authenticator: by,
-                annotations: response.annotations,
-                impersonated_by: None,
-            }),
-            Outcome::NotRecognised => Err(Unauthenticated {
-                authenticator: "bearer",
-                code: "token_not_recognised",
-                reason: "no authenticator recognised the token (not a static token, not a JWT from an accepted issuer)"
-                    .into(),
-            }),
-            Outcome::Rejected(failures) => {
-                let first = &failures[0];
-                Err(Unauthenticated {
-                    authenticator: first.authenticator,
-                    code: first.code,
-                    reason: failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+    let mut certificate_failure = None;
+    if let Some(chain) = peer {
+        match x509_user(state, chain) {
+            Ok(user) => {
+                return Ok(RequestUser {
+                    user: with_authenticated_group(user),
+                    authenticator: "x509",
+                    annotations: Vec::new(),
+                    impersonated_by: None,
                 })
             }
-        };
+            Err(why) => certificate_failure = Some(why),
+        }
     }
+    let token = authenticate_bearer(state, headers);
+    match (token, certificate_failure) {
+        (Some(Ok(user)), _) => Ok(user),
+        (Some(Err(token)), Some(cert)) => {
+            Err(Unauthenticated { reason: format!("{}; {}", cert.reason, token.reason), ..cert })
+        }
+        (Some(Err(token)), None) => Err(token),
+        (None, Some(cert)) => Err(cert),
+        (None, None) => anonymous(state),
+    }
+}
+
+/// The user of the request's bearer token, if it carries an `Authorization` header.
+fn authenticate_bearer(state: &State, headers: &HeaderMap) -> Option<Result<RequestUser, Unauthenticated>> {
+    let value = headers.get(http::header::AUTHORIZATION)?;
+    let token = match bearer_token(value.as_bytes()) {
+        Ok(t) => t,
+        Err(reason) => {
+            return Some(Err(Unauthenticated {
+                authenticator: "bearer",
+                code: "malformed_header",
+                reason: reason.into(),
+            }))
+        }
+    };
+    Some(match state.tokens.authenticate(token, None, state.now()) {
+        Outcome::Authenticated { by, response } => Ok(RequestUser {
+            user: with_authenticated_group(response.user),
+            authenticator: by,
+            annotations: response.annotations,
+            impersonated_by: None,
+        }),
+        Outcome::NotRecognised => Err(Unauthenticated {
+            authenticator: "bearer",
+            code: "token_not_recognised",
+            reason: "no authenticator recognised the token (not a static token, not a JWT from an accepted issuer)"
+                .into(),
+        }),
+        Outcome::Rejected(failures) => {
+            let first = &failures[0];
+            Err(Unauthenticated {
+                authenticator: first.authenticator,
+                code: first.code,
+                reason: failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            })
+        }
+    })
+}
+
+/// `system:anonymous`, when anonymous requests are allowed.
+fn anonymous(state: &State) -> Result<RequestUser, Unauthenticated> {
     if state.config.anonymous_auth {
         return Ok(RequestUser {
             user: UserInfo {

@@ -154,10 +154,12 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     let key_file = opts.tls_private_key_file.clone().unwrap_or_else(|| layout.key_path("apiserver"));
     let ca_file = opts.client_ca_file.clone().unwrap_or_else(|| layout.cert_path("ca"));
     let (cert, key, ca) = (read(&cert_file)?, read(&key_file)?, read(&ca_file)?);
+    let client_certs =
+        crate::tls::ClientCertificates::from_pem(&ca_file.display().to_string(), &ca).map_err(|e| e.to_string())?;
     let tls = crate::tls::server_config(
         (&cert_file.display().to_string(), &cert),
         (&key_file.display().to_string(), &key),
-        Some((&ca_file.display().to_string(), &ca)),
+        Some(&client_certs),
     )
     .map_err(|e| e.to_string())?;
     let ca_pem = String::from_utf8(read(&layout.cert_path("ca"))?).map_err(|e| format!("ca.crt: {e}"))?;
@@ -241,6 +243,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         registry: registry.clone(),
         tokens,
         authorizer,
+        client_certs: Some(client_certs),
         issuer: TokenIssuer::new(issuers[0].clone(), signing),
         keys,
         audit,

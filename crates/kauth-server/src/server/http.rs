@@ -11,7 +11,6 @@ use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use kauth::user::UserInfo;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -21,15 +20,6 @@ use crate::api::status::ApiError;
 
 /// The largest request header block accepted.
 pub const MAX_HEADER_BYTES: usize = 1 << 20;
-
-/// The user a verified client certificate names: CN is the user, each O a group.
-pub fn certificate_user(der: &[u8]) -> Option<UserInfo> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let subject = cert.subject();
-    let name = subject.iter_common_name().next()?.as_str().ok()?.to_owned();
-    let groups = subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_owned)).collect();
-    Some(UserInfo { name, groups, ..UserInfo::default() })
-}
 
 /// A response body: whole, or a watch's events as they come.
 type Body = Either<Full<Bytes>, EventStream>;
@@ -70,7 +60,7 @@ fn to_hyper(r: Response) -> hyper::Response<Body> {
 
 async fn serve_request(
     state: Arc<State>,
-    peer: Option<UserInfo>,
+    peer: Option<super::PeerCertificates>,
     source: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Body>, std::convert::Infallible> {
@@ -154,7 +144,7 @@ pub async fn serve(
                     return;
                 }
             };
-            let peer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(|c| certificate_user(c));
+            let peer = tls.get_ref().1.peer_certificates().filter(|c| !c.is_empty()).map(|c| Arc::new(c.to_vec()));
             let service = service_fn(move |req| serve_request(state.clone(), peer.clone(), source, req));
             // Headers up to 1 MiB, as Go's net/http allows kube-apiserver: a giant bearer token
             // must reach authentication and get its 401, not be cut off by the transport.

@@ -64,6 +64,8 @@ pub struct State {
     pub tokens: TokenCache<TokenUnion>,
     /// The authorizer chain.
     pub authorizer: Box<dyn Authorizer>,
+    /// Judges client certificate chains (`--client-ca-file`); `None`: certificates are ignored.
+    pub client_certs: Option<crate::tls::ClientCertificates>,
     /// Signs TokenRequest tokens and legacy token Secrets.
     pub issuer: TokenIssuer,
     /// Verification keys (JWKS).
@@ -82,6 +84,9 @@ impl std::fmt::Debug for State {
     }
 }
 
+/// A connection's client certificate chain, shared by its requests.
+pub type PeerCertificates = Arc<Vec<rustls_pki_types::CertificateDer<'static>>>;
+
 /// A request, read in full.
 #[derive(Debug)]
 pub struct Request {
@@ -95,8 +100,9 @@ pub struct Request {
     pub headers: HeaderMap,
     /// Body.
     pub body: Bytes,
-    /// The client certificate's user, verified by TLS.
-    pub peer: Option<UserInfo>,
+    /// The client certificate chain the connection presented (leaf first), not yet verified:
+    /// authentication judges it against the client CA.
+    pub peer: Option<PeerCertificates>,
     /// The client's address, for audit.
     pub source_ip: String,
 }
@@ -208,7 +214,7 @@ impl State {
 
     fn pipeline(&self, req: &Request, info: &RequestInfo, outcome: &mut Outcome) -> Response {
         let start = std::time::Instant::now();
-        let authn = authn::authenticate(self, req.peer.as_ref(), &req.headers);
+        let authn = authn::authenticate(self, req.peer.as_deref().map(Vec::as_slice), &req.headers);
         self.metrics.authentication(&authn, start.elapsed());
         let user = match authn {
             Ok(u) => u,
