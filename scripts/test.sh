@@ -28,6 +28,8 @@ need_apt curl curl                # drives kauth serve's review and discovery en
 # kauth serve's scenario tests drive the real kubectl (v1.32 on these machines).
 command -v kubectl >/dev/null 2>&1 || { echo "kubectl is required for the kauth serve tests" >&2; exit 1; }
 need_apt go golang-go             # builds the go-jose peer (kube-apiserver's JOSE library)
+need_apt etcd etcd-server         # the etcd backend's tests: real members over TLS, on loopback
+need_apt protoc protobuf-compiler # etcd-client's build (the `etcd` feature) compiles etcd's protos
 [ -d /usr/share/gocode/src/gopkg.in/square/go-jose.v2 ] || apt_install golang-gopkg-square-go-jose.v2-dev
 # PyJWT, the second independent token implementation, in a venv inside the clone.
 if ! .venv/bin/python -c 'import jwt, cryptography' >/dev/null 2>&1; then
@@ -38,10 +40,13 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 say "format and lints"
 cargo fmt --all -- --check
+# Both builds: the default one (no protoc needed, the README's first command) and the one with
+# every feature (the etcd backend).
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked --all-features -- -D warnings
 
 say "tests"
-cargo test --workspace --locked
+cargo test --workspace --locked --all-features
 
 say "fuzz smoke run"
 # The fuzz targets (fuzz/) run for a short while on every CI run, so they cannot rot. cargo-fuzz

@@ -66,6 +66,19 @@ pub struct ServeArgs {
     /// Authorizers: RBAC (with system:masters first), or AlwaysAllow.
     #[arg(long, default_value = "RBAC", value_delimiter = ',')]
     authorization_mode: Vec<String>,
+    /// etcd client URLs, comma-separated: store everything in etcd, shared with other replicas
+    /// (default: the embedded store in the data directory). Needs a build with `--features etcd`.
+    #[arg(long, value_delimiter = ',')]
+    etcd_servers: Vec<String>,
+    /// CA of etcd's serving certificates (default for https URLs: pki/etcd/ca.crt).
+    #[arg(long)]
+    etcd_cafile: Option<PathBuf>,
+    /// Client certificate for etcd (default for https URLs: pki/apiserver-etcd-client.crt).
+    #[arg(long)]
+    etcd_certfile: Option<PathBuf>,
+    /// Client key for etcd (default for https URLs: pki/apiserver-etcd-client.key).
+    #[arg(long)]
+    etcd_keyfile: Option<PathBuf>,
     /// How long successful token authentications are cached (0s: never; for measuring).
     #[arg(long, default_value = "10s", value_parser = parse_duration, hide = true)]
     token_cache_ttl: std::time::Duration,
@@ -100,6 +113,10 @@ pub fn run(a: ServeArgs) -> Result<u8, Failure> {
         audit_level: a.audit_level,
         authorization_mode: a.authorization_mode,
         token_cache_ttl: a.token_cache_ttl,
+        etcd_servers: a.etcd_servers,
+        etcd_cafile: a.etcd_cafile,
+        etcd_certfile: a.etcd_certfile,
+        etcd_keyfile: a.etcd_keyfile,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,8 +6,9 @@
 //! kube-apiserver, it is set from the key's revision when an object is read.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock, Weak};
+use std::time::Duration;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kauth::authz::{Attributes, Authorizer, Decision, Rules};
@@ -19,7 +20,7 @@ use serde_json::Value;
 use crate::api::status::ApiError;
 use crate::events::{Event, EventFeed, EventKind, Subscription, TooOld};
 use crate::resources::{self, ResourceType};
-use crate::store::{Storage, StoreError, Write};
+use crate::store::{KvChange, Storage, StoreError, StoreWatch, Write};
 
 /// An object as read: its JSON (with `resourceVersion`) and revision.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,11 +51,20 @@ pub struct Registry {
     /// The revision the mirror holds; written only under `objects`' write lock, so a reader
     /// holding the read lock sees the revision of exactly what it reads.
     applied: AtomicU64,
+    /// Signalled when `applied` grows (a commit waits for its revision on a shared store).
+    applied_signal: (Mutex<()>, Condvar),
+    /// Whether other processes write to the store too: then only the follower applies changes.
+    shared: AtomicBool,
+    /// Whether the follower is in step with the shared store (false while it is unreachable).
+    following: AtomicBool,
     writes: Mutex<()>,
     policy: RwLock<RbacIndex>,
     events: EventFeed,
     on_token_dependency_change: OnceLock<Hook>,
 }
+
+/// How long a commit on a shared store waits to see its own revision applied.
+const READ_YOUR_WRITES: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,6 +109,9 @@ impl Registry {
             storage,
             objects: RwLock::new(objects),
             applied: AtomicU64::new(revision),
+            applied_signal: (Mutex::new(()), Condvar::new()),
+            shared: AtomicBool::new(false),
+            following: AtomicBool::new(true),
             writes: Mutex::new(()),
             policy: RwLock::new(policy),
             events: EventFeed::new(revision, crate::events::HISTORY),
@@ -173,25 +186,45 @@ impl Registry {
                 None => ApiError::unavailable(e.to_string()),
             }
         })?;
-        let mut out = Vec::with_capacity(keys.len());
-        let mut events = Vec::with_capacity(keys.len());
+        let out: Vec<Option<Arc<Stored>>> = keys
+            .iter()
+            .map(|(_, v, ..)| {
+                v.as_ref().map(|v| Arc::new(Stored { value: with_revision(v.clone(), revision), revision }))
+            })
+            .collect();
+        if self.shared.load(Ordering::SeqCst) {
+            // Other replicas write too: the follower applies every revision in order, this one
+            // included. Wait for it, so that a client reads its own write from this replica.
+            if !self.wait_applied(revision, READ_YOUR_WRITES) {
+                tracing::warn!(revision, "committed, but not yet seen through the store's watch");
+            }
+        } else {
+            self.apply(
+                revision,
+                keys.into_iter().zip(out.iter()).map(|((key, _, rt, _), s)| (key, rt, s.clone())).collect(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Applies one committed revision to the mirror, the RBAC policy, the watch feed and the
+    /// token-dependency hook. Revisions are applied in order, each once.
+    fn apply(&self, revision: u64, changes: Vec<(String, &'static ResourceType, Option<Arc<Stored>>)>) {
+        let mut events = Vec::with_capacity(changes.len());
         let mut token_dependency = false;
         {
             let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());
             let mut policy = self.policy.write().unwrap_or_else(|p| p.into_inner());
-            for (key, value, rt, _) in keys {
-                let (old, event) = match value {
-                    Some(v) => {
-                        let stored = Arc::new(Stored { value: with_revision(v, revision), revision });
+            for (key, rt, stored) in changes {
+                let (old, event) = match stored {
+                    Some(stored) => {
                         apply_policy(&mut policy, &key, Some(&stored.value));
-                        out.push(Some(stored.clone()));
                         let old = objects.insert(key.clone(), stored.clone());
                         let kind = if old.is_some() { EventKind::Modified } else { EventKind::Added };
                         (old.clone(), Some((kind, stored, old)))
                     }
                     None => {
                         apply_policy(&mut policy, &key, None);
-                        out.push(None);
                         let old = objects.remove(&key);
                         let event = old.as_ref().map(|o| {
                             let last = Arc::new(Stored { value: with_revision(o.value.clone(), revision), revision });
@@ -214,12 +247,91 @@ impl Registry {
             // (under the same lock order: objects, then feed) sees each change exactly once.
             self.events.publish(events);
         }
+        {
+            let _signal = self.applied_signal.0.lock().unwrap_or_else(|p| p.into_inner());
+            self.applied_signal.1.notify_all();
+        }
         if token_dependency {
             if let Some(hook) = self.on_token_dependency_change.get() {
                 hook();
             }
         }
-        Ok(out)
+    }
+
+    /// Waits until the mirror holds `revision`; false when `timeout` passed first.
+    fn wait_applied(&self, revision: u64, timeout: Duration) -> bool {
+        let (lock, signal) = &self.applied_signal;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (_guard, result) = signal
+            .wait_timeout_while(guard, timeout, |_| self.applied.load(Ordering::SeqCst) < revision)
+            .unwrap_or_else(|p| p.into_inner());
+        !result.timed_out()
+    }
+
+    /// The revision the mirror holds.
+    pub fn applied_revision(&self) -> u64 {
+        self.applied.load(Ordering::SeqCst)
+    }
+
+    /// Whether this replica is in step with the store: always for the embedded store; for a
+    /// shared one, while its watch of the store is live.
+    pub fn is_following(&self) -> bool {
+        !self.shared.load(Ordering::SeqCst) || self.following.load(Ordering::SeqCst)
+    }
+
+    /// On a store other processes write too (etcd), starts following it: every change, made
+    /// here or by another replica, reaches the mirror, the RBAC index, watches and the token
+    /// cache in revision order. A no-op on the embedded store.
+    pub fn follow(self: &Arc<Self>) {
+        let Some(first) = self.storage.follow("/registry/", self.applied_revision()) else { return };
+        self.shared.store(true, Ordering::SeqCst);
+        let weak = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new().name("kauth-follow".into()).spawn(move || follow_store(weak, first));
+        if let Err(e) = spawned {
+            tracing::error!("cannot start following the store: {e}");
+        }
+    }
+
+    /// A change from the store's watch, as the mirror holds it.
+    fn decode_change(revision: u64, change: KvChange) -> Option<(String, &'static ResourceType, Option<Arc<Stored>>)> {
+        let rt = resources::by_key(change.key())?;
+        match change {
+            KvChange::Put { key, value } => match serde_json::from_slice::<Value>(&value) {
+                Ok(v) => Some((key, rt, Some(Arc::new(Stored { value: with_revision(v, revision), revision })))),
+                Err(e) => {
+                    tracing::error!(%key, "stored object is not JSON, left out: {e}");
+                    None
+                }
+            },
+            KvChange::Delete { key } => Some((key, rt, None)),
+        }
+    }
+
+    /// Reads the whole store again (after a compaction passed the follower by) and applies the
+    /// difference as one revision.
+    fn resync(&self) -> Result<(), StoreError> {
+        let (items, revision) = self.storage.list("/registry/")?;
+        let mut changes = Vec::new();
+        let mut present = std::collections::BTreeSet::new();
+        {
+            let objects = self.read();
+            for kv in items {
+                present.insert(kv.key.clone());
+                if objects.get(&kv.key).map(|o| o.revision) != Some(kv.mod_revision) {
+                    let put = KvChange::Put { key: kv.key, value: kv.value };
+                    if let Some((key, rt, Some(s))) = Self::decode_change(kv.mod_revision, put) {
+                        changes.push((key, rt, Some(s)));
+                    }
+                }
+            }
+            for key in objects.keys().filter(|k| !present.contains(*k)) {
+                if let Some(rt) = resources::by_key(key) {
+                    changes.push((key.clone(), rt, None));
+                }
+            }
+        }
+        self.apply(revision.max(self.applied_revision()), changes);
+        Ok(())
     }
 
     /// Starts a watch after `revision`: the changes since, then every later one.
@@ -248,6 +360,63 @@ impl Registry {
 
     fn object_state(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<Arc<ObjectState>> {
         self.get(rt, ns, name).map(|s| Arc::new(state_of(&s.value)))
+    }
+}
+
+/// The follower thread: applies the store's revisions in order; when the watch breaks (the
+/// store unreachable) it tries again with growing pauses, from the last revision applied; when
+/// the store compacted past it, it reads everything again. Ends with the registry.
+fn follow_store(registry: Weak<Registry>, first: std::sync::mpsc::Receiver<StoreWatch>) {
+    let mut pause = Duration::from_millis(100);
+    let mut watch = Some(first);
+    loop {
+        let rx = match watch.take() {
+            Some(rx) => rx,
+            None => {
+                let Some(reg) = registry.upgrade() else { return };
+                match reg.storage.follow("/registry/", reg.applied_revision()) {
+                    Some(rx) => rx,
+                    None => return,
+                }
+            }
+        };
+        for message in rx {
+            let Some(reg) = registry.upgrade() else { return };
+            match message {
+                StoreWatch::Started => {
+                    if !reg.following.swap(true, Ordering::SeqCst) {
+                        tracing::info!(revision = reg.applied_revision(), "following the store again");
+                    }
+                    pause = Duration::from_millis(100);
+                }
+                StoreWatch::Revision { revision, changes } => {
+                    if revision <= reg.applied_revision() {
+                        continue;
+                    }
+                    let changes = changes.into_iter().filter_map(|c| Registry::decode_change(revision, c)).collect();
+                    reg.apply(revision, changes);
+                }
+                StoreWatch::Compacted { compact_revision } => {
+                    tracing::warn!(
+                        compact_revision,
+                        applied = reg.applied_revision(),
+                        "the store compacted past this replica: reading it again"
+                    );
+                    if let Err(e) = reg.resync() {
+                        tracing::warn!("reading the store again: {e}");
+                    }
+                    break;
+                }
+                StoreWatch::Broken(why) => {
+                    if reg.following.swap(false, Ordering::SeqCst) {
+                        tracing::warn!("lost the store's watch: {why}; serving from memory until it is back");
+                    }
+                    break;
+                }
+            }
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -146,6 +146,12 @@ pub fn by_kind(kind: &str) -> Option<&'static ResourceType> {
     RESOURCES.iter().find(|r| r.kind == kind && r.stored)
 }
 
+/// The stored resource a store key (`/registry/<plural>/...`) belongs to.
+pub fn by_key(key: &str) -> Option<&'static ResourceType> {
+    let plural = key.strip_prefix("/registry/")?.split('/').next()?;
+    RESOURCES.iter().find(|r| r.plural == plural && r.stored)
+}
+
 impl ResourceType {
     /// `apiVersion` of its objects.
     pub fn api_version(&self) -> String {

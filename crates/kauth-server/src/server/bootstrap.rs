@@ -72,6 +72,14 @@ pub struct Options {
     pub authorization_mode: Vec<String>,
     /// How long successful token authentications are cached (kube-apiserver: 10 s; 0: never).
     pub token_cache_ttl: Duration,
+    /// `--etcd-servers`: etcd client URLs; empty for the embedded store.
+    pub etcd_servers: Vec<String>,
+    /// `--etcd-cafile` (default for https URLs: `pki/etcd/ca.crt`).
+    pub etcd_cafile: Option<PathBuf>,
+    /// `--etcd-certfile` (default for https URLs: `pki/apiserver-etcd-client.crt`).
+    pub etcd_certfile: Option<PathBuf>,
+    /// `--etcd-keyfile` (default for https URLs: `pki/apiserver-etcd-client.key`).
+    pub etcd_keyfile: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -95,6 +103,10 @@ impl Default for Options {
             audit_level: Level::Metadata,
             authorization_mode: vec!["RBAC".into()],
             token_cache_ttl: Duration::from_secs(10),
+            etcd_servers: Vec::new(),
+            etcd_cafile: None,
+            etcd_certfile: None,
+            etcd_keyfile: None,
         }
     }
 }
@@ -178,8 +190,9 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     };
     let api_audiences = if opts.api_audiences.is_empty() { issuers.clone() } else { opts.api_audiences.clone() };
 
-    let store = RedbStore::open(&opts.data_dir.join("kauth.redb")).map_err(|e| e.to_string())?;
-    let registry = Arc::new(Registry::open(Box::new(store)).map_err(|e| e.to_string())?);
+    let registry = Arc::new(Registry::open(open_store(opts, &layout)?).map_err(|e| e.to_string())?);
+    // On etcd, follow every replica's writes (a no-op on the embedded store).
+    registry.follow();
 
     let validator = Validator::new(ValidatorConfig {
         issuers: issuers.clone(),
@@ -258,6 +271,44 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     });
     seed(&state)?;
     Ok(Prepared { state, tls: Arc::new(tls), admin_kubeconfig: layout.kubeconfig_path("admin.conf") })
+}
+
+/// The store: etcd when `--etcd-servers` is given, else the embedded one in the data directory.
+fn open_store(opts: &Options, layout: &Layout) -> Result<Box<dyn crate::store::Storage>, String> {
+    if opts.etcd_servers.is_empty() {
+        let store = RedbStore::open(&opts.data_dir.join("kauth.redb")).map_err(|e| e.to_string())?;
+        return Ok(Box::new(store));
+    }
+    open_etcd(opts, layout)
+}
+
+#[cfg(feature = "etcd")]
+fn open_etcd(opts: &Options, layout: &Layout) -> Result<Box<dyn crate::store::Storage>, String> {
+    // https URLs default to kauth pki's etcd CA and the apiserver-etcd-client certificate, as
+    // kubeadm configures kube-apiserver.
+    let tls = opts.etcd_servers.iter().any(|u| u.starts_with("https://"));
+    let file = |given: &Option<PathBuf>, default: PathBuf| given.clone().or(tls.then_some(default));
+    let ca = file(&opts.etcd_cafile, layout.cert_path("etcd/ca")).map(|p| read(&p)).transpose()?;
+    let cert = file(&opts.etcd_certfile, layout.cert_path("apiserver-etcd-client"));
+    let key = file(&opts.etcd_keyfile, layout.key_path("apiserver-etcd-client"));
+    let identity = match (cert, key) {
+        (Some(c), Some(k)) => Some((read(&c)?, read(&k)?)),
+        (None, None) => None,
+        _ => return Err("--etcd-certfile and --etcd-keyfile go together".into()),
+    };
+    let config = crate::store::EtcdConfig {
+        endpoints: opts.etcd_servers.clone(),
+        ca,
+        identity,
+        timeout: Duration::from_secs(5),
+    };
+    let store = crate::store::EtcdStore::connect(config).map_err(|e| e.to_string())?;
+    Ok(Box::new(store))
+}
+
+#[cfg(not(feature = "etcd"))]
+fn open_etcd(_: &Options, _: &Layout) -> Result<Box<dyn crate::store::Storage>, String> {
+    Err("--etcd-servers: this kauth was built without etcd support; build it with `--features etcd`".into())
 }
 
 /// Points a kubeconfig's clusters at `server` (written atomically, 0600), if they point elsewhere.

@@ -66,20 +66,39 @@ pub fn handle_non_resource(state: &State, req: &Request, info: &RequestInfo) -> 
 }
 
 fn health(state: &State, req: &Request, path: &str) -> Response {
-    let ready = state.registry.revision().is_ok();
+    let store = state.registry.revision().map(|_| ()).map_err(|e| e.message);
+    // On a shared store (etcd), this replica must also be following it: otherwise its memory,
+    // which authentication and authorization read, is no longer in step with other replicas.
+    let following = state.registry.is_following();
+    let checks = [
+        ("store", store.clone().err()),
+        ("store-watch", (!following).then(|| "not following the store's changes".to_owned())),
+    ];
+    let ready = checks.iter().all(|(_, failed)| failed.is_none());
+    let name = path.trim_start_matches('/');
     if req.param("verbose").is_some() {
-        let store = if ready { "[+]store ok" } else { "[-]store failed: the store is unreachable" };
-        let body = format!(
-            "[+]ping ok\n[+]log ok\n{store}\n{} check {}\n",
-            path.trim_start_matches('/'),
-            if ready { "passed" } else { "failed" }
-        );
+        let mut body = String::from("[+]ping ok\n[+]log ok\n");
+        for (check, failed) in &checks {
+            match failed {
+                None => body.push_str(&format!("[+]{check} ok\n")),
+                Some(why) => body.push_str(&format!("[-]{check} failed: {why}\n")),
+            }
+        }
+        body.push_str(&format!("{name} check {}\n", if ready { "passed" } else { "failed" }));
         return Response::text(if ready { 200 } else { 500 }, &body);
     }
     if ready {
         Response::text(200, "ok")
     } else {
-        Response::text(500, "[-]store failed: reason withheld\nhealthz check failed\n")
+        // As kube-apiserver: without `verbose`, the failing checks are named, not explained.
+        let mut body = String::new();
+        for (check, failed) in &checks {
+            if failed.is_some() {
+                body.push_str(&format!("[-]{check} failed: reason withheld\n"));
+            }
+        }
+        body.push_str(&format!("{name} check failed\n"));
+        Response::text(500, &body)
     }
 }
 

@@ -5,8 +5,12 @@
 //! [`StoreError::Conflict`] when another write came first (optimistic concurrency, as etcd's
 //! `Txn(Compare(ModRevision))`). A write is acknowledged only once it is durable.
 
+#[cfg(feature = "etcd")]
+mod etcd_store;
 mod redb_store;
 
+#[cfg(feature = "etcd")]
+pub use etcd_store::{EtcdConfig, EtcdStore};
 pub use redb_store::RedbStore;
 
 /// One stored object.
@@ -89,6 +93,63 @@ pub enum Write {
     },
 }
 
+/// One key's change in a committed revision.
+#[derive(Clone, PartialEq, Eq)]
+pub enum KvChange {
+    /// Created or replaced.
+    Put {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: Vec<u8>,
+    },
+    /// Deleted.
+    Delete {
+        /// The key.
+        key: String,
+    },
+}
+
+impl KvChange {
+    /// The key changed.
+    pub fn key(&self) -> &str {
+        match self {
+            KvChange::Put { key, .. } | KvChange::Delete { key } => key,
+        }
+    }
+}
+
+impl std::fmt::Debug for KvChange {
+    // Values can hold Secrets: never print them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvChange::Put { key, value } => write!(f, "Put({key}, <{} bytes>)", value.len()),
+            KvChange::Delete { key } => write!(f, "Delete({key})"),
+        }
+    }
+}
+
+/// What following a shared store reports, in revision order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreWatch {
+    /// The watch is established: what follows is every change after the revision asked for.
+    Started,
+    /// Every change of one committed revision.
+    Revision {
+        /// The revision.
+        revision: u64,
+        /// Its changes, in order.
+        changes: Vec<KvChange>,
+    },
+    /// The store no longer holds the history asked for (etcd compacted it): list again.
+    Compacted {
+        /// The oldest revision still held.
+        compact_revision: u64,
+    },
+    /// The watch broke (the store is unreachable); follow again from the last revision applied.
+    Broken(String),
+}
+
 /// A revision-numbered, compare-and-swap key-value store.
 pub trait Storage: Send + Sync {
     /// The current revision (0 for an empty store).
@@ -116,5 +177,14 @@ pub trait Storage: Send + Sync {
     /// Deletes `key` (if still at `expected`, when given).
     fn delete(&self, key: &str, expected: Option<u64>) -> Result<u64, StoreError> {
         self.commit(&[Write::Delete { key: key.into(), expected }])
+    }
+
+    /// Follows every change under `prefix` after revision `after`, made by any process, in
+    /// revision order, until the receiver is dropped or a [`StoreWatch::Broken`] or
+    /// [`StoreWatch::Compacted`] ends it. `None` for a store only this process writes (the
+    /// embedded one): the registry then applies its own commits directly.
+    fn follow(&self, prefix: &str, after: u64) -> Option<std::sync::mpsc::Receiver<StoreWatch>> {
+        let _ = (prefix, after);
+        None
     }
 }
