@@ -66,6 +66,18 @@ pub struct ServeArgs {
     /// Authorizers: RBAC (with system:masters first), or AlwaysAllow.
     #[arg(long, default_value = "RBAC", value_delimiter = ',')]
     authorization_mode: Vec<String>,
+    /// This replica's name among others on etcd, in heartbeats and clock-skew reports
+    /// (default: address:port).
+    #[arg(long)]
+    replica_name: Option<String>,
+    /// Backdate iat/nbf of issued tokens by this much (e.g. 2m), so replicas whose clocks lag
+    /// up to that far behind still accept them; exp is unchanged. Off by default (Kubernetes'
+    /// behaviour); see the README for the trade-off.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    service_account_token_backdate: std::time::Duration,
+    /// Shift this replica's clock (e.g. 90s or -90s): for tests that reproduce clock skew.
+    #[arg(long, default_value = "0s", value_parser = parse_signed_duration, hide = true, allow_hyphen_values = true)]
+    clock_offset: time::Duration,
     /// etcd client URLs, comma-separated: store everything in etcd, shared with other replicas
     /// (default: the embedded store in the data directory). Needs a build with `--features etcd`.
     #[arg(long, value_delimiter = ',')]
@@ -92,6 +104,16 @@ fn system_now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
+/// A duration with an optional sign (`90s`, `-90s`).
+fn parse_signed_duration(s: &str) -> Result<time::Duration, String> {
+    let (negative, rest) = match s.trim().strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.trim()),
+    };
+    let d = time::Duration::try_from(parse_duration(rest)?).map_err(|e| format!("{s:?}: {e}"))?;
+    Ok(if negative { -d } else { d })
+}
+
 /// Runs the server until SIGINT/SIGTERM.
 pub fn run(a: ServeArgs) -> Result<u8, Failure> {
     let opts = Options {
@@ -113,6 +135,8 @@ pub fn run(a: ServeArgs) -> Result<u8, Failure> {
         audit_level: a.audit_level,
         authorization_mode: a.authorization_mode,
         token_cache_ttl: a.token_cache_ttl,
+        replica_name: a.replica_name,
+        service_account_token_backdate: a.service_account_token_backdate,
         etcd_servers: a.etcd_servers,
         etcd_cafile: a.etcd_cafile,
         etcd_certfile: a.etcd_certfile,
@@ -129,10 +153,13 @@ pub fn run(a: ServeArgs) -> Result<u8, Failure> {
         let addr = listener.local_addr().map_err(|e| Failure::bad_input(e.to_string()))?;
         let mut opts = opts;
         opts.secure_port = addr.port();
-        let prepared = tokio::task::spawn_blocking(move || prepare(&opts, Arc::new(system_now)))
+        let offset = a.clock_offset;
+        let clock = Arc::new(move || system_now() + offset);
+        let prepared = tokio::task::spawn_blocking(move || prepare(&opts, clock))
             .await
             .map_err(|e| Failure::bad_input(e.to_string()))?
             .map_err(Failure::bad_input)?;
+        kauth_server::server::replicas::spawn_heartbeats(&prepared.state);
         // Whoever reads stdout may go away (a supervisor, a test): never die for that.
         use std::io::Write;
         let mut out = std::io::stdout();

@@ -43,11 +43,19 @@ impl Cluster {
 
     /// A replica with its own data directory holding the cluster's PKI.
     fn replica(&self, name: &str) -> Server {
+        self.replica_with(name, &[])
+    }
+
+    /// A replica with extra flags.
+    fn replica_with(&self, name: &str, extra: &[&str]) -> Server {
         let data = self.root.path().join(name);
         if !data.join("pki").exists() {
             copy_dir(&self.pki, &data.join("pki"));
         }
-        Server::start_in(&data, &["--etcd-servers", &etcd::urls(&self.members)])
+        let urls = etcd::urls(&self.members);
+        let mut args = vec!["--etcd-servers", &urls, "--replica-name", name];
+        args.extend_from_slice(extra);
+        Server::start_in(&data, &args)
     }
 }
 
@@ -232,4 +240,65 @@ fn a_three_member_etcd_loses_a_member_and_tokens_go_on() {
         );
         cluster.members[i].restart();
     }
+}
+
+/// The skew `of` measures to `peer` (`/metrics`), once it has heard from it (bounded polling:
+/// heartbeats come every 5 s and the first at start).
+fn measured_skew(of: &Server, peer: &str) -> f64 {
+    let gauge = format!("kauth_replica_clock_skew_seconds{{replica=\"{peer}\"}} ");
+    for _ in 0..100 {
+        let metrics = of.kubectl(&["get", "--raw", "/metrics"]).ok();
+        if let Some(v) = metrics.lines().find_map(|l| l.strip_prefix(&gauge)) {
+            return v.trim().parse().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("{peer}'s heartbeat never reached this replica");
+}
+
+#[test]
+fn seed_000_a_replica_90s_ahead_is_measured_named_and_defended_against() {
+    let cluster = Cluster::new(1);
+    let audit = cluster.root.path().join("a-audit.log");
+    let a = cluster.replica_with("a", &["--audit-log-path", audit.to_str().unwrap()]);
+    let b = cluster.replica_with("b", &["--clock-offset", "90s"]);
+
+    // Both replicas see the skew, each from its side, within the store's propagation delay.
+    let ahead = measured_skew(&a, "b");
+    assert!((89.0..=90.5).contains(&ahead), "a measures b {ahead}s ahead");
+    let behind = measured_skew(&b, "a");
+    assert!((-91.0..=-89.5).contains(&behind), "b measures a {behind}s ahead");
+    let ready = a.kubectl(&["get", "--raw", "/readyz?verbose"]).ok();
+    assert!(
+        ready.contains("[!]clock-skew warning (not counted against readiness): replica \"b\"'s clock is 90"),
+        "{ready}"
+    );
+    assert!(ready.contains("tokens it issues are rejected here as not yet valid for 30s after issue"), "{ready}");
+    assert!(ready.ends_with("readyz check passed\n"), "skew alone keeps the replica ready: {ready}");
+
+    // Seed 000: B issues, A rejects as not yet valid, and says why and who.
+    a.kubectl(&["create", "namespace", "team"]).ok();
+    a.kubectl(&["-n", "team", "create", "serviceaccount", "builder"]).ok();
+    let token = b.kubectl(&["-n", "team", "create", "token", "builder"]).ok();
+    let token = token.trim();
+    assert_eq!(self_review(&b, token)["status"]["userInfo"]["username"], "system:serviceaccount:team:builder");
+    assert_eq!(self_review(&a, token)["code"], 401, "the client sees Kubernetes' plain 401");
+    let review =
+        serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}});
+    let out = a.kubectl_in(
+        &["create", "--raw", "/apis/authentication.k8s.io/v1/tokenreviews", "-f", "-"],
+        Some(review.to_string().as_bytes()),
+    );
+    let review: Value = serde_json::from_str(&out.ok()).unwrap();
+    let error = review["status"]["error"].as_str().unwrap();
+    assert!(error.contains("not valid yet") || error.contains("not yet valid"), "{error}");
+    assert!(error.contains("likely issued by replica \"b\", whose clock this replica measures 9"), "{error}");
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(log.contains("likely issued by replica \\\"b\\\""), "the audit event names the replica: {log}");
+
+    // The defence: B backdates what it issues by 2 minutes; A accepts B's new tokens.
+    drop(b);
+    let b = cluster.replica_with("b", &["--clock-offset", "90s", "--service-account-token-backdate", "2m"]);
+    let token = b.kubectl(&["-n", "team", "create", "token", "builder"]).ok();
+    assert_eq!(self_review(&a, token.trim())["status"]["userInfo"]["username"], "system:serviceaccount:team:builder");
 }

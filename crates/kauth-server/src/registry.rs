@@ -43,6 +43,7 @@ pub enum Change {
 }
 
 type Hook = Box<dyn Fn() + Send + Sync>;
+type ForeignHook = Box<dyn Fn(&str, &[u8]) + Send + Sync>;
 
 /// The registry. Cheap to share behind an `Arc`.
 pub struct Registry {
@@ -61,6 +62,7 @@ pub struct Registry {
     policy: RwLock<RbacIndex>,
     events: EventFeed,
     on_token_dependency_change: OnceLock<Hook>,
+    on_foreign_put: OnceLock<ForeignHook>,
 }
 
 /// How long a commit on a shared store waits to see its own revision applied.
@@ -116,12 +118,38 @@ impl Registry {
             policy: RwLock::new(policy),
             events: EventFeed::new(revision, crate::events::HISTORY),
             on_token_dependency_change: OnceLock::new(),
+            on_foreign_put: OnceLock::new(),
         })
     }
 
     /// Sets what runs when an object tokens depend on changes (the token cache's invalidation).
     pub fn on_token_dependency_change(&self, hook: impl Fn() + Send + Sync + 'static) {
         let _ = self.on_token_dependency_change.set(Box::new(hook));
+    }
+
+    /// Sets what sees writes, made through the shared store by any replica, to keys outside
+    /// every Kubernetes resource (replica heartbeats); called on the follower thread.
+    pub fn on_foreign_put(&self, hook: impl Fn(&str, &[u8]) + Send + Sync + 'static) {
+        let _ = self.on_foreign_put.set(Box::new(hook));
+    }
+
+    /// Writes `value` at `key`, whatever was there: for kauth's own records outside the
+    /// Kubernetes resources (replica heartbeats), never for objects.
+    pub fn put_raw(&self, key: &str, value: &[u8]) -> Result<u64, StoreError> {
+        let mut last = None;
+        for _ in 0..3 {
+            let write = match self.storage.get(key)? {
+                Some(kv) => Write::Update { key: key.to_owned(), value: value.to_vec(), expected: kv.mod_revision },
+                None => Write::Create { key: key.to_owned(), value: value.to_vec() },
+            };
+            match self.storage.commit(&[write]) {
+                Err(e @ (StoreError::Conflict { .. } | StoreError::Exists { .. } | StoreError::NotFound { .. })) => {
+                    last = Some(e)
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::Backend("put_raw: no attempt".into())))
     }
 
     /// The store's revision.
@@ -273,6 +301,11 @@ impl Registry {
         self.applied.load(Ordering::SeqCst)
     }
 
+    /// Whether other processes write to the store too (etcd), once [`Registry::follow`] ran.
+    pub fn is_shared(&self) -> bool {
+        self.shared.load(Ordering::SeqCst)
+    }
+
     /// Whether this replica is in step with the store: always for the embedded store; for a
     /// shared one, while its watch of the store is live.
     pub fn is_following(&self) -> bool {
@@ -292,9 +325,19 @@ impl Registry {
         }
     }
 
-    /// A change from the store's watch, as the mirror holds it.
-    fn decode_change(revision: u64, change: KvChange) -> Option<(String, &'static ResourceType, Option<Arc<Stored>>)> {
-        let rt = resources::by_key(change.key())?;
+    /// A change from the store's watch, as the mirror holds it; a key of no resource goes to
+    /// the foreign hook instead.
+    fn decode_change(
+        &self,
+        revision: u64,
+        change: KvChange,
+    ) -> Option<(String, &'static ResourceType, Option<Arc<Stored>>)> {
+        let Some(rt) = resources::by_key(change.key()) else {
+            if let (KvChange::Put { key, value }, Some(hook)) = (&change, self.on_foreign_put.get()) {
+                hook(key, value);
+            }
+            return None;
+        };
         match change {
             KvChange::Put { key, value } => match serde_json::from_slice::<Value>(&value) {
                 Ok(v) => Some((key, rt, Some(Arc::new(Stored { value: with_revision(v, revision), revision })))),
@@ -319,7 +362,7 @@ impl Registry {
                 present.insert(kv.key.clone());
                 if objects.get(&kv.key).map(|o| o.revision) != Some(kv.mod_revision) {
                     let put = KvChange::Put { key: kv.key, value: kv.value };
-                    if let Some((key, rt, Some(s))) = Self::decode_change(kv.mod_revision, put) {
+                    if let Some((key, rt, Some(s))) = self.decode_change(kv.mod_revision, put) {
                         changes.push((key, rt, Some(s)));
                     }
                 }
@@ -393,7 +436,9 @@ fn follow_store(registry: Weak<Registry>, first: std::sync::mpsc::Receiver<Store
                     if revision <= reg.applied_revision() {
                         continue;
                     }
-                    let changes = changes.into_iter().filter_map(|c| Registry::decode_change(revision, c)).collect();
+                    // A revision of only foreign keys (heartbeats) still moves the mirror's
+                    // revision on: it is the store's state at that revision.
+                    let changes = changes.into_iter().filter_map(|c| reg.decode_change(revision, c)).collect();
                     reg.apply(revision, changes);
                 }
                 StoreWatch::Compacted { compact_revision } => {

@@ -17,6 +17,7 @@
 
 pub mod authn;
 pub mod authz;
+pub mod clock;
 pub mod pki;
 pub mod rbac;
 pub mod token;

@@ -188,10 +188,22 @@ fn authenticate_bearer(state: &State, headers: &HeaderMap) -> Option<Result<Requ
             Err(Unauthenticated {
                 authenticator: first.authenticator,
                 code: first.code,
-                reason: failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                reason: rejection_reason(state, &failures),
             })
         }
     })
+}
+
+/// Every authenticator's reason, one after the other; a token from the future also names the
+/// replica that likely issued it, with its measured clock skew.
+pub fn rejection_reason(state: &State, failures: &[kauth::authn::Failure]) -> String {
+    let mut reason = failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    let ahead = failures.iter().find_map(|f| f.clock_skew_at_least);
+    if let (Some(ahead), Some(replicas)) = (ahead, &state.replicas) {
+        reason.push_str("; ");
+        reason.push_str(&replicas.attribute(ahead, state.now()));
+    }
+    reason
 }
 
 /// `system:anonymous`, when anonymous requests are allowed.

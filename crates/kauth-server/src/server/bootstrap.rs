@@ -72,6 +72,11 @@ pub struct Options {
     pub authorization_mode: Vec<String>,
     /// How long successful token authentications are cached (kube-apiserver: 10 s; 0: never).
     pub token_cache_ttl: Duration,
+    /// `--replica-name`: this replica's name among others on etcd (default: `address:port`).
+    pub replica_name: Option<String>,
+    /// `--service-account-token-backdate`: how far `iat`/`nbf` of issued tokens are backdated
+    /// (0, Kubernetes' behaviour, by default), a defence against clock skew between replicas.
+    pub service_account_token_backdate: Duration,
     /// `--etcd-servers`: etcd client URLs; empty for the embedded store.
     pub etcd_servers: Vec<String>,
     /// `--etcd-cafile` (default for https URLs: `pki/etcd/ca.crt`).
@@ -103,6 +108,8 @@ impl Default for Options {
             audit_level: Level::Metadata,
             authorization_mode: vec!["RBAC".into()],
             token_cache_ttl: Duration::from_secs(10),
+            replica_name: None,
+            service_account_token_backdate: Duration::ZERO,
             etcd_servers: Vec::new(),
             etcd_cafile: None,
             etcd_certfile: None,
@@ -191,6 +198,17 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     let api_audiences = if opts.api_audiences.is_empty() { issuers.clone() } else { opts.api_audiences.clone() };
 
     let registry = Arc::new(Registry::open(open_store(opts, &layout)?).map_err(|e| e.to_string())?);
+    // On etcd, this replica measures its clock against the others' heartbeats, which reach it
+    // through the store's watch; the hook is in place before following starts.
+    let replicas = (!opts.etcd_servers.is_empty()).then(|| {
+        let name =
+            opts.replica_name.clone().unwrap_or_else(|| format!("{}:{}", pki.advertise_address, opts.secure_port));
+        Arc::new(super::replicas::Replicas::new(name, DEFAULT_LEEWAY_SECONDS))
+    });
+    if let Some(r) = &replicas {
+        let (r, clock) = (r.clone(), clock.clone());
+        registry.on_foreign_put(move |key, value| r.observe(key, value, clock()));
+    }
     // On etcd, follow every replica's writes (a no-op on the embedded store).
     registry.follow();
 
@@ -257,11 +275,13 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         tokens,
         authorizer,
         client_certs: Some(client_certs),
-        issuer: TokenIssuer::new(issuers[0].clone(), signing),
+        issuer: TokenIssuer::new(issuers[0].clone(), signing)
+            .with_backdate(i64::try_from(opts.service_account_token_backdate.as_secs()).unwrap_or(0)),
         keys,
         audit,
         metrics,
         clock,
+        replicas,
     });
     let weak: Weak<State> = Arc::downgrade(&state);
     registry.on_token_dependency_change(move || {

@@ -84,6 +84,10 @@ fn health(state: &State, req: &Request, path: &str) -> Response {
                 Some(why) => body.push_str(&format!("[-]{check} failed: {why}\n")),
             }
         }
+        if let Some(replicas) = &state.replicas {
+            body.push_str(&replicas.readiness_line(state.now()));
+            body.push('\n');
+        }
         body.push_str(&format!("{name} check {}\n", if ready { "passed" } else { "failed" }));
         return Response::text(if ready { 200 } else { 500 }, &body);
     }

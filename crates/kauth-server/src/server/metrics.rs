@@ -161,6 +161,9 @@ impl Metrics {
                 not_after - now
             ));
         }
+        if let Some(replicas) = &state.replicas {
+            out.push_str(&replicas.metrics(state.now()));
+        }
         out
     }
 }

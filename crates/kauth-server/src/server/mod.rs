@@ -12,6 +12,7 @@ pub mod escalation;
 pub mod http;
 pub mod metrics;
 pub mod patch;
+pub mod replicas;
 pub mod reviews;
 pub mod watch;
 
@@ -76,6 +77,8 @@ pub struct State {
     pub metrics: metrics::Metrics,
     /// The clock (a fake one in tests).
     pub clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sync>,
+    /// This replica among others on a shared store (etcd); `None` on the embedded store.
+    pub replicas: Option<Arc<replicas::Replicas>>,
 }
 
 impl std::fmt::Debug for State {

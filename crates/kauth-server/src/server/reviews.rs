@@ -132,7 +132,7 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
             json!({"user": {}, "error": "the token is neither a static token nor a JWT from an accepted issuer"})
         }
         Outcome::Rejected(failures) => {
-            json!({"user": {}, "error": failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")})
+            json!({"user": {}, "error": super::authn::rejection_reason(state, &failures)})
         }
     })
 }

@@ -141,12 +141,23 @@ pub struct IssuedToken {
 pub struct TokenIssuer {
     issuer: String,
     key: SigningKey,
+    backdate: i64,
 }
 
 impl TokenIssuer {
     /// An issuer (`--service-account-issuer`'s first value) signing with `key`.
     pub fn new(issuer: impl Into<String>, key: SigningKey) -> Self {
-        TokenIssuer { issuer: issuer.into(), key }
+        TokenIssuer { issuer: issuer.into(), key, backdate: 0 }
+    }
+
+    /// Backdates `iat` and `nbf` of bound tokens by `seconds` (0, Kubernetes' behaviour, by
+    /// default), as kubeadm backdates certificates' NotBefore: a validator whose clock is up to
+    /// that far behind this issuer's still accepts them. `exp`, `warnafter` and
+    /// `status.expirationTimestamp` stay counted from the real issue time, so a token lives no
+    /// longer into the future; the price is that `iat` no longer says exactly when it was issued.
+    pub fn with_backdate(mut self, seconds: i64) -> Self {
+        self.backdate = seconds.max(0);
+        self
     }
 
     /// The issuer URL.
@@ -196,14 +207,14 @@ impl TokenIssuer {
         let claims = Claims {
             aud: Some(Audience::from_strings(audiences)),
             exp: Some(NumericDate(now + plan.jwt_lifetime)),
-            iat: Some(NumericDate(now)),
+            iat: Some(NumericDate(now - self.backdate)),
             iss: Some(self.issuer.clone().into()),
             jti: Some(match &spec.jti {
                 Some(j) => j.clone().into(),
                 None => random_uuid()?.into(),
             }),
             kubernetes: Some(k),
-            nbf: Some(NumericDate(now)),
+            nbf: Some(NumericDate(now - self.backdate)),
             sub: Some(service_account_username(&spec.namespace, &spec.service_account.name).into()),
             ..Claims::default()
         };
@@ -285,6 +296,31 @@ mod tests {
         assert_eq!(plan_expiration(Some(3607), true, &["vault".into()], &api(), on).unwrap().jwt_lifetime, 3607);
         let off = ExpirationPolicy { max_seconds: None, extend: false };
         assert_eq!(plan_expiration(Some(3607), true, &[], &api(), off).unwrap().jwt_lifetime, 3607);
+    }
+
+    #[test]
+    fn backdating_moves_iat_and_nbf_only() {
+        let pem = crate::pki::PrivateKey::generate(crate::pki::KeyType::EcdsaP256).unwrap().to_pem().unwrap();
+        let key = || crate::token::keys::SigningKey::from_pem("k", pem.as_bytes()).unwrap();
+        let spec = BoundTokenSpec {
+            namespace: "ns".into(),
+            service_account: crate::token::claims::ObjectRef::new("sa", "u"),
+            audiences: vec![],
+            binding: None,
+            jti: None,
+        };
+        let plan =
+            plan_expiration(Some(3600), false, &[], &api(), ExpirationPolicy { max_seconds: None, extend: true })
+                .unwrap();
+        let plain = TokenIssuer::new("https://i", key()).issue_bound(&spec, plan.clone(), &api(), 1_000_000).unwrap();
+        let back = TokenIssuer::new("https://i", key())
+            .with_backdate(120)
+            .issue_bound(&spec, plan, &api(), 1_000_000)
+            .unwrap();
+        let t = |c: &Claims<'_>| (c.iat.map(|d| d.0), c.nbf.map(|d| d.0), c.exp.map(|d| d.0));
+        assert_eq!(t(&plain.claims), (Some(1_000_000), Some(1_000_000), Some(1_003_600)));
+        assert_eq!(t(&back.claims), (Some(999_880), Some(999_880), Some(1_003_600)));
+        assert_eq!(back.expiration_timestamp, plain.expiration_timestamp);
     }
 
     #[test]
