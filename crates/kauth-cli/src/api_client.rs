@@ -1,4 +1,4 @@
-//! A small read-only client for a Kubernetes API (kauth serve, or any kube-apiserver), set up
+//! A small client for a Kubernetes API (kauth serve, or any kube-apiserver), set up
 //! from a kubeconfig's current context: server URL, CA, client certificate or bearer token.
 //! HTTPS through ureq with rustls and kauth's aws-lc-rs provider.
 
@@ -122,7 +122,22 @@ impl ApiClient {
         if let Some(t) = &self.bearer {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
-        let mut resp = req.call().map_err(|e| Failure::bad_input(format!("{url}: {e}")))?;
+        Self::answer(&url, req.call())
+    }
+
+    /// POSTs a JSON `body` to `path` and returns the answer's body, as [`ApiClient::get`].
+    pub fn post(&self, path: &str, body: &str) -> Result<String, Failure> {
+        let url = format!("{}{path}", self.server);
+        let mut req =
+            self.agent.post(&url).header("Accept", "application/json").header("Content-Type", "application/json");
+        if let Some(t) = &self.bearer {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Self::answer(&url, req.send(body))
+    }
+
+    fn answer(url: &str, resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<String, Failure> {
+        let mut resp = resp.map_err(|e| Failure::bad_input(format!("{url}: {e}")))?;
         let status = resp.status().as_u16();
         let body = resp
             .body_mut()

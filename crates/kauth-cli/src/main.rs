@@ -25,6 +25,7 @@ macro_rules! out {
 mod api_client;
 mod args;
 mod cert_cmd;
+mod keys_cmd;
 mod pki_cmd;
 mod rbac_cmd;
 mod serve_cmd;
@@ -61,6 +62,8 @@ enum Command {
     AccessMatrix(rbac_cmd::AccessMatrixArgs),
     /// RBAC policy: lint it, explain a decision.
     Policy(rbac_cmd::PolicyArgs),
+    /// The service-account key ring of kauth serve: list, rotate.
+    Keys(keys_cmd::KeysArgs),
 }
 
 /// An error that ends the command, with its exit code.
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Command::WhoCan(a) => rbac_cmd::who_can(a),
         Command::AccessMatrix(a) => rbac_cmd::access_matrix(a),
         Command::Policy(a) => rbac_cmd::policy(a),
+        Command::Keys(a) => keys_cmd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -302,3 +302,131 @@ fn seed_000_a_replica_90s_ahead_is_measured_named_and_defended_against() {
     let token = b.kubectl(&["-n", "team", "create", "token", "builder"]).ok();
     assert_eq!(self_review(&a, token.trim())["status"]["userInfo"]["username"], "system:serviceaccount:team:builder");
 }
+
+/// The kid in a token's header.
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+    serde_json::from_slice::<Value>(&header).unwrap()["kid"].as_str().unwrap().to_owned()
+}
+
+fn jwks_kids(s: &Server) -> Vec<String> {
+    let jwks: Value = serde_json::from_str(&s.kubectl(&["get", "--raw", "/openid/v1/jwks"]).ok()).unwrap();
+    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+}
+
+fn kauth_keys(s: &Server, args: &[&str]) -> Value {
+    let kubeconfig = s.dir.join("admin.conf");
+    let mut a = vec!["keys"];
+    a.extend_from_slice(args);
+    a.extend(["--kubeconfig", kubeconfig.to_str().unwrap(), "-o", "json"]);
+    let out = common::kauth_in(&a, None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+fn key_states(ring: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = ring["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap().to_owned(), k["state"].as_str().unwrap().to_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_key_rotation_never_rejects_a_token_and_retires_the_old_key_when_it_may() {
+    let cluster = Cluster::new(1);
+    // Tokens live at most an hour here, so the old key may retire an hour (and the leeway) after
+    // the new one starts signing.
+    let flags = ["--service-account-max-token-expiration", "1h", "--service-account-extend-token-expiration=false"];
+    let replicas =
+        [cluster.replica_with("a", &flags), cluster.replica_with("b", &flags), cluster.replica_with("c", &flags)];
+    let [a, b, c] = &replicas;
+    a.kubectl(&["create", "namespace", "team"]).ok();
+    a.kubectl(&["-n", "team", "create", "serviceaccount", "builder"]).ok();
+    let old_token = a.kubectl(&["-n", "team", "create", "token", "builder"]).ok().trim().to_owned();
+    let old_kid = kid_of(&old_token);
+    // A legacy token Secret, signed by the old key: it never expires.
+    let legacy = r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"builder-legacy","namespace":"team","annotations":{"kubernetes.io/service-account.name":"builder"}},"type":"kubernetes.io/service-account-token"}"#;
+    a.kubectl_in(&["create", "-f", "-"], Some(legacy.as_bytes())).ok();
+    let legacy_token = {
+        let s = json(a, &["-n", "team", "get", "secret", "builder-legacy"]);
+        use base64::Engine;
+        let t = base64::engine::general_purpose::STANDARD.decode(s["data"]["token"].as_str().unwrap()).unwrap();
+        String::from_utf8(t).unwrap()
+    };
+    assert_eq!(kid_of(&legacy_token), old_kid);
+
+    let rotated = kauth_keys(a, &["rotate"]);
+    let new_kid = rotated["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["state"] == "Published")
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .expect("the new key, published");
+    assert_ne!(new_kid, old_kid);
+
+    // Through the rotation: every token issued anywhere validates everywhere, and no token is
+    // signed by the new key before every replica publishes it.
+    let mut promoted = false;
+    for i in 0..120 {
+        let issuer = &replicas[i % 3];
+        let token = issuer.kubectl(&["-n", "team", "create", "token", "builder"]).ok().trim().to_owned();
+        if kid_of(&token) == new_kid {
+            for r in &replicas {
+                assert!(
+                    jwks_kids(r).contains(&new_kid),
+                    "signed with {new_kid} before {} published it",
+                    r.dir.display()
+                );
+            }
+        }
+        for r in &replicas {
+            let who = self_review(r, &token);
+            assert_eq!(who["status"]["userInfo"]["username"], "system:serviceaccount:team:builder", "{who}");
+        }
+        if key_states(&kauth_keys(b, &["list"])).contains(&(new_kid.clone(), "Signing".to_owned())) {
+            promoted = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(promoted, "the new key starts signing once every replica publishes it");
+    assert_eq!(kid_of(c.kubectl(&["-n", "team", "create", "token", "builder"]).ok().trim()), new_kid);
+    let mut states = vec![(old_kid.clone(), "Verifying".to_owned()), (new_kid.clone(), "Signing".to_owned())];
+    states.sort();
+    assert_eq!(key_states(&kauth_keys(c, &["list"])), states);
+    for r in &replicas {
+        assert_eq!(self_review(r, &old_token)["status"]["userInfo"]["username"], "system:serviceaccount:team:builder");
+        assert_eq!(
+            self_review(r, &legacy_token)["status"]["userInfo"]["username"],
+            "system:serviceaccount:team:builder"
+        );
+    }
+
+    // Two hours later (replica c's clock moved on): every bound token of the old key has expired,
+    // but the legacy token still needs it, so it stays.
+    drop(replicas);
+    let c = cluster.replica_with("c", &[&flags[..], &["--clock-offset", "2h"]].concat());
+    let a = cluster.replica_with("a", &flags);
+    std::thread::sleep(std::time::Duration::from_secs(6)); // one maintenance round (every 5 s)
+    assert_eq!(key_states(&kauth_keys(&c, &["list"])), states, "a legacy token still holds the old key");
+    assert_eq!(self_review(&a, &legacy_token)["status"]["userInfo"]["username"], "system:serviceaccount:team:builder");
+    // Once no token needs it, it is retired: out of the ring and of every JWKS.
+    a.kubectl(&["-n", "team", "delete", "secret", "builder-legacy"]).ok();
+    let mut retired = false;
+    for _ in 0..60 {
+        if key_states(&kauth_keys(&a, &["list"])) == [(new_kid.clone(), "Signing".to_owned())] {
+            retired = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(retired, "the old key is retired once no token can need it");
+    assert_eq!(jwks_kids(&a), [new_kid]);
+}

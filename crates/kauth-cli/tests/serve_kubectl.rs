@@ -484,3 +484,26 @@ fn bad_client_certificates_get_a_plain_401_and_a_valid_token_still_works() {
     // And a good certificate (admin.conf's) is the certificate's user.
     assert_eq!(yaml(&s, &["auth", "whoami"])["status"]["userInfo"]["username"], "kubernetes-admin");
 }
+
+#[test]
+fn keys_on_the_embedded_store_are_the_files_and_rotation_says_how() {
+    let (_d, s) = server(&[]);
+    let kubeconfig = s.dir.join("admin.conf");
+    let kc = kubeconfig.to_str().unwrap();
+    let list = common::kauth_in(&["keys", "list", "--kubeconfig", kc], None);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let jwks: Value = serde_json::from_str(&s.kubectl(&["get", "--raw", "/openid/v1/jwks"]).ok()).unwrap();
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap();
+    assert!(list.stdout.lines().nth(1).unwrap().starts_with(kid) && list.stdout.contains("Signing"), "{}", list.stdout);
+    let rotate = common::kauth_in(&["keys", "rotate", "--kubeconfig", kc], None);
+    assert_eq!(rotate.code, 1);
+    assert!(
+        rotate.stderr.contains("HTTP 400: key rotation needs the shared key ring of kauth on etcd"),
+        "{}",
+        rotate.stderr
+    );
+    // Only who may (cluster-admin's nonResourceURLs "*"): a service account may not.
+    s.kubectl(&["create", "serviceaccount", "nobody"]).ok();
+    let denied = s.kubectl(&["get", "--raw", "/kauth/v1/keys", "--as", "system:serviceaccount:default:nobody"]);
+    assert!(denied.stderr.contains("Forbidden") || denied.stderr.contains("forbidden"), "{}", denied.stderr);
+}

@@ -133,6 +133,21 @@ impl Registry {
         let _ = self.on_foreign_put.set(Box::new(hook));
     }
 
+    /// Reads one of kauth's own records outside the Kubernetes resources, from the store.
+    pub fn get_raw(&self, key: &str) -> Result<Option<crate::store::KeyValue>, StoreError> {
+        self.storage.get(key)
+    }
+
+    /// Creates one of kauth's own records; fails if it exists.
+    pub fn create_raw(&self, key: &str, value: &[u8]) -> Result<u64, StoreError> {
+        self.storage.create(key, value)
+    }
+
+    /// Replaces one of kauth's own records if it is still at `expected`.
+    pub fn update_raw(&self, key: &str, value: &[u8], expected: u64) -> Result<u64, StoreError> {
+        self.storage.update(key, value, expected)
+    }
+
     /// Writes `value` at `key`, whatever was there: for kauth's own records outside the
     /// Kubernetes resources (replica heartbeats), never for objects.
     pub fn put_raw(&self, key: &str, value: &[u8]) -> Result<u64, StoreError> {

@@ -138,6 +138,11 @@ impl ApiError {
         ApiError::new(406, "NotAcceptable", format!("only the following media types are accepted: {accepted}"))
     }
 
+    /// 409 Conflict with a message of its own (not about one object).
+    pub fn conflict_message(message: String) -> Self {
+        ApiError::new(409, "Conflict", message)
+    }
+
     /// 410 Expired: a watch asked for a resourceVersion older than the server still holds.
     pub fn expired(message: impl Into<String>) -> Self {
         ApiError::new(410, "Expired", message)

@@ -6,26 +6,25 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use kauth::authn::cache::{TokenCache, DEFAULT_SUCCESS_TTL};
-use kauth::authn::service_account::ServiceAccountAuthenticator;
 use kauth::authn::token_file::TokenFile;
 use kauth::authn::union::TokenUnion;
 use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Rules, SYSTEM_MASTERS};
 use kauth::pki::init::init;
 use kauth::pki::layout::Layout;
 use kauth::pki::spec::PkiConfig;
-use kauth::token::issue::{ExpirationPolicy, TokenIssuer};
+use kauth::token::issue::ExpirationPolicy;
 use kauth::token::keys::{KeySet, SigningKey};
-use kauth::token::validate::{Validator, ValidatorConfig, DEFAULT_LEEWAY_SECONDS};
+use kauth::token::validate::{ValidatorConfig, DEFAULT_LEEWAY_SECONDS};
 use kauth::user::UserInfo;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::audit::{AuditLog, Level};
-use super::{controllers, metrics::Metrics, Config, State};
+use super::{controllers, keyring, metrics::Metrics, Config, State};
 use crate::registry::{Change, Registry, RegistryPolicy};
 use crate::resources::{self, meta_str};
 use crate::store::RedbStore;
@@ -184,11 +183,13 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     let ca_pem = String::from_utf8(read(&layout.cert_path("ca"))?).map_err(|e| format!("ca.crt: {e}"))?;
 
     let signing_file = opts.service_account_signing_key_file.clone().unwrap_or_else(|| layout.sa_key_path());
+    let signing_pem =
+        String::from_utf8(read(&signing_file)?).map_err(|_| format!("{}: not a PEM file", signing_file.display()))?;
     let signing =
-        SigningKey::from_pem(&signing_file.display().to_string(), &read(&signing_file)?).map_err(|e| e.to_string())?;
-    let mut keys = KeySet::new(vec![signing.verifying_key().clone()]);
+        SigningKey::from_pem(&signing_file.display().to_string(), signing_pem.as_bytes()).map_err(|e| e.to_string())?;
+    let mut extra = KeySet::new(Vec::new());
     for f in &opts.service_account_key_file {
-        keys.add_pem(&f.display().to_string(), &read(f)?).map_err(|e| e.to_string())?;
+        extra.add_pem(&f.display().to_string(), &read(f)?).map_err(|e| e.to_string())?;
     }
     let issuers = if opts.service_account_issuer.is_empty() {
         vec![DEFAULT_ISSUER.to_owned()]
@@ -205,25 +206,45 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
             opts.replica_name.clone().unwrap_or_else(|| format!("{}:{}", pki.advertise_address, opts.secure_port));
         Arc::new(super::replicas::Replicas::new(name, DEFAULT_LEEWAY_SECONDS))
     });
+    // The shared key ring changes reach the state once it exists (it is made below).
+    let state_cell: Arc<OnceLock<Weak<State>>> = Arc::new(OnceLock::new());
     if let Some(r) = &replicas {
-        let (r, clock) = (r.clone(), clock.clone());
-        registry.on_foreign_put(move |key, value| r.observe(key, value, clock()));
+        let (r, clock, cell) = (r.clone(), clock.clone(), state_cell.clone());
+        registry.on_foreign_put(move |key, value| {
+            if key == keyring::KEYRING_KEY {
+                if let Some(state) = cell.get().and_then(Weak::upgrade) {
+                    keyring::on_ring_change(&state, value);
+                }
+            } else {
+                r.observe(key, value, clock());
+            }
+        });
     }
     // On etcd, follow every replica's writes (a no-op on the embedded store).
     registry.follow();
 
-    let validator = Validator::new(ValidatorConfig {
+    let validator = ValidatorConfig {
         issuers: issuers.clone(),
         api_audiences: api_audiences.clone(),
-        keys: keys.clone(),
+        keys: KeySet::new(Vec::new()),
         leeway_seconds: DEFAULT_LEEWAY_SECONDS,
         accept_legacy: true,
-    });
+    };
+    let backdate = i64::try_from(opts.service_account_token_backdate.as_secs()).unwrap_or(0);
+    let keys = keyring::Keys::from_files(
+        issuers[0].clone(),
+        backdate,
+        signing_pem,
+        signing,
+        extra.keys().to_vec(),
+        validator,
+        registry.clone(),
+    );
     let mut union = TokenUnion::new();
     if let Some(f) = &opts.token_auth_file {
         union = union.with(TokenFile::parse(&f.display().to_string(), &read(f)?).map_err(|e| e.to_string())?);
     }
-    union = union.with(ServiceAccountAuthenticator::new(validator, registry.clone()));
+    union = union.with(keys.authenticator());
     let ttl = time::Duration::try_from(opts.token_cache_ttl).unwrap_or(DEFAULT_SUCCESS_TTL);
     let tokens = TokenCache::new(union, ttl).map_err(|_| "token cache key generation failed".to_string())?;
 
@@ -275,14 +296,16 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         tokens,
         authorizer,
         client_certs: Some(client_certs),
-        issuer: TokenIssuer::new(issuers[0].clone(), signing)
-            .with_backdate(i64::try_from(opts.service_account_token_backdate.as_secs()).unwrap_or(0)),
         keys,
         audit,
         metrics,
         clock,
         replicas,
     });
+    let _ = state_cell.set(Arc::downgrade(&state));
+    if state.replicas.is_some() {
+        keyring::join_ring(&state.keys, now)?;
+    }
     let weak: Weak<State> = Arc::downgrade(&state);
     registry.on_token_dependency_change(move || {
         if let Some(s) = weak.upgrade() {

@@ -139,6 +139,8 @@ fn fill_token_secret(state: &State, rt: &ResourceType, obj: &mut Value, ns: &str
     }
     obj["metadata"]["annotations"][SA_UID_ANNOTATION] = json!(sa_uid);
     let token = state
+        .keys
+        .active()
         .issuer
         .issue_legacy(ns, &ObjectRef { name: sa_name.into(), uid: sa_uid.into() }, name)
         .map_err(ApiError::internal)?;

@@ -19,10 +19,21 @@ pub const KUBERNETES_MINOR: &str = "33";
 
 /// Serves a non-resource request (already authorized).
 pub fn handle_non_resource(state: &State, req: &Request, info: &RequestInfo) -> Response {
+    let path = req.path.trim_end_matches('/');
+    // kauth's own: the service-account key ring (`kauth keys list|rotate`).
+    match (info.verb.as_str(), path) {
+        ("get", "/kauth/v1/keys") => {
+            return super::keyring::list(state).map_or_else(|e| Response::error(&e), |v| Response::json(200, &v))
+        }
+        ("post", "/kauth/v1/keys/rotate") => {
+            return super::keyring::rotate(state).map_or_else(|e| Response::error(&e), |v| Response::json(201, &v))
+        }
+        (_, "/kauth/v1/keys" | "/kauth/v1/keys/rotate") => return Response::error(&ApiError::method_not_allowed()),
+        _ => {}
+    }
     if !matches!(info.verb.as_str(), "get" | "head") {
         return Response::error(&ApiError::method_not_allowed());
     }
-    let path = req.path.trim_end_matches('/');
     match path {
         "/healthz" | "/livez" | "/readyz" | "/healthz/ping" | "/livez/ping" | "/readyz/ping" => {
             health(state, req, path)
@@ -209,7 +220,7 @@ fn openapi_doc(group: &str, version: &str) -> Value {
 fn oidc(state: &State) -> Response {
     let issuer = state.config.issuers.first().cloned().unwrap_or_default();
     let jwks_uri = format!("https://{}/openid/v1/jwks", state.config.advertise);
-    let doc = kauth::token::jwks::openid_configuration(&issuer, &jwks_uri, &state.keys);
+    let doc = kauth::token::jwks::openid_configuration(&issuer, &jwks_uri, &state.keys.active().keys);
     let mut r = Response::json(200, &serde_json::to_value(doc).unwrap_or(Value::Null));
     r.headers.push(("cache-control", "public, max-age=3600".into()));
     r
@@ -224,7 +235,7 @@ fn jwks(state: &State, req: &Request) -> Response {
     if !acceptable {
         return Response::error(&ApiError::not_acceptable("application/jwk-set+json"));
     }
-    match kauth::token::jwks::jwks(&state.keys) {
+    match kauth::token::jwks::jwks(&state.keys.active().keys) {
         Ok(set) => {
             let mut r = Response::json(200, &serde_json::to_value(set).unwrap_or(Value::Null));
             r.content_type = "application/jwk-set+json";

@@ -109,6 +109,10 @@ fn writes_store(req: &Request) -> bool {
     if matches!(req.method, http::Method::GET | http::Method::HEAD) {
         return false;
     }
+    if req.path.starts_with("/kauth/v1/keys") {
+        // A key rotation generates a key and writes the ring.
+        return true;
+    }
     let info = crate::api::request::parse(req.method.as_str(), &req.path, false);
     let stored = crate::resources::find(&info.group, &info.version, &info.resource).is_some_and(|r| r.stored);
     info.is_resource && stored && info.subresource != "token"

@@ -10,6 +10,7 @@ pub mod crud;
 pub mod discovery;
 pub mod escalation;
 pub mod http;
+pub mod keyring;
 pub mod metrics;
 pub mod patch;
 pub mod replicas;
@@ -23,8 +24,7 @@ use bytes::Bytes;
 use kauth::authn::cache::TokenCache;
 use kauth::authn::union::TokenUnion;
 use kauth::authz::{Attributes, Authorizer, Decision, Target};
-use kauth::token::issue::{ExpirationPolicy, TokenIssuer};
-use kauth::token::keys::KeySet;
+use kauth::token::issue::ExpirationPolicy;
 use kauth::user::UserInfo;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -67,10 +67,9 @@ pub struct State {
     pub authorizer: Box<dyn Authorizer>,
     /// Judges client certificate chains (`--client-ca-file`); `None`: certificates are ignored.
     pub client_certs: Option<crate::tls::ClientCertificates>,
-    /// Signs TokenRequest tokens and legacy token Secrets.
-    pub issuer: TokenIssuer,
-    /// Verification keys (JWKS).
-    pub keys: KeySet,
+    /// Service-account keys: what signs TokenRequest tokens and legacy token Secrets, and the
+    /// verification keys (JWKS); on etcd, the shared key ring.
+    pub keys: keyring::Keys,
     /// Audit log, if configured.
     pub audit: Option<audit::AuditLog>,
     /// Metrics.

@@ -31,6 +31,9 @@ pub struct Heartbeat {
     pub replica: String,
     /// Its clock when it wrote this, unix milliseconds.
     pub time_ms: i64,
+    /// The key ids it verifies and publishes in JWKS (a key signs only once all publish it).
+    #[serde(default)]
+    pub published_kids: Vec<String>,
 }
 
 /// This replica among its peers.
@@ -42,6 +45,8 @@ pub struct Replicas {
     monitor: Mutex<SkewMonitor>,
     /// The level last logged per peer, so a warning is logged when it changes, not every beat.
     logged: Mutex<BTreeMap<String, SkewLevel>>,
+    /// Each peer's last heartbeat: the kids it publishes, and when it was seen (our clock, ms).
+    published: Mutex<BTreeMap<String, (Vec<String>, i64)>>,
 }
 
 fn unix_ms(t: OffsetDateTime) -> i64 {
@@ -56,6 +61,7 @@ impl Replicas {
             leeway_seconds,
             monitor: Mutex::new(SkewMonitor::new()),
             logged: Mutex::new(BTreeMap::new()),
+            published: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -73,6 +79,10 @@ impl Replicas {
             }
         };
         let now_ms = unix_ms(now);
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), (beat.published_kids.clone(), now_ms));
         let skew = {
             let mut monitor = self.monitor.lock().unwrap_or_else(|p| p.into_inner());
             monitor.record(name, beat.time_ms, now_ms);
@@ -98,6 +108,27 @@ impl Replicas {
                 }
             }
         }
+    }
+
+    /// The live peers (heard from within [`kauth::clock::FORGET_AFTER_MS`]) that publish `kid`.
+    pub fn publishers(&self, kid: &str, now: OffsetDateTime) -> Vec<String> {
+        let now_ms = unix_ms(now);
+        let published = self.published.lock().unwrap_or_else(|p| p.into_inner());
+        published
+            .iter()
+            .filter(|(_, (kids, seen))| now_ms - seen <= kauth::clock::FORGET_AFTER_MS && kids.iter().any(|k| k == kid))
+            .map(|(peer, _)| peer.clone())
+            .collect()
+    }
+
+    /// Whether every live peer publishes `kid` (this replica is for the caller to check).
+    pub fn published_everywhere(&self, kid: &str, now: OffsetDateTime) -> bool {
+        let now_ms = unix_ms(now);
+        let published = self.published.lock().unwrap_or_else(|p| p.into_inner());
+        published
+            .values()
+            .filter(|(_, seen)| now_ms - seen <= kauth::clock::FORGET_AFTER_MS)
+            .all(|(kids, _)| kids.iter().any(|k| k == kid))
     }
 
     /// Every peer heard from recently.
@@ -162,11 +193,18 @@ pub fn spawn_heartbeats(state: &Arc<State>) {
         loop {
             every.tick().await;
             let Some(s) = state.upgrade() else { return };
-            let beat = Heartbeat { replica: replicas.name.clone(), time_ms: unix_ms(s.now()) };
+            let beat = Heartbeat {
+                replica: replicas.name.clone(),
+                time_ms: unix_ms(s.now()),
+                published_kids: s.keys.published_kids(),
+            };
             let key = format!("{HEARTBEAT_PREFIX}{}", replicas.name);
             let written = tokio::task::spawn_blocking(move || {
                 let value = serde_json::to_vec(&beat).unwrap_or_default();
-                s.registry.put_raw(&key, &value)
+                let written = s.registry.put_raw(&key, &value);
+                // Then move the shared key ring on, if a rotation or a retirement is due.
+                super::keyring::maintain(&s);
+                written
             })
             .await;
             if let Ok(Err(e)) = written {
@@ -187,7 +225,14 @@ mod tests {
     #[test]
     fn heartbeats_of_peers_measure_skew_and_own_ones_are_ignored() {
         let r = Replicas::new("a", 60);
-        let beat = |name: &str, ms: i64| serde_json::to_vec(&Heartbeat { replica: name.into(), time_ms: ms }).unwrap();
+        let beat = |name: &str, ms: i64| {
+            serde_json::to_vec(&Heartbeat {
+                replica: name.into(),
+                time_ms: ms,
+                published_kids: vec![format!("kid-{name}")],
+            })
+            .unwrap()
+        };
         r.observe(&format!("{HEARTBEAT_PREFIX}a"), &beat("a", 5_000_000), at(1_000_000));
         r.observe(&format!("{HEARTBEAT_PREFIX}b"), &beat("b", 1_090_000), at(1_000_005));
         r.observe(&format!("{HEARTBEAT_PREFIX}c"), b"not json", at(1_000_005));
@@ -199,5 +244,8 @@ mod tests {
         assert!(r.metrics(at(1_000_010)).contains("kauth_replica_clock_skew_seconds{replica=\"b\"} 89.995"));
         assert!(r.attribute(88, at(1_002_000)).starts_with("likely issued by replica \"b\""));
         assert!(r.attribute(400, at(1_002_000)).contains("\"b\" +90.0s"));
+        assert_eq!(r.publishers("kid-b", at(1_000_010)), ["b"]);
+        assert!(r.published_everywhere("kid-b", at(1_000_010)));
+        assert!(!r.published_everywhere("kid-z", at(1_000_010)));
     }
 }

@@ -273,6 +273,8 @@ pub fn token_request(state: &State, req: &Request, info: &RequestInfo) -> Result
     };
     let now = state.now();
     let issued = state
+        .keys
+        .active()
         .issuer
         .issue_bound(&spec_out, plan, &state.config.api_audiences, now.unix_timestamp())
         .map_err(ApiError::internal)?;

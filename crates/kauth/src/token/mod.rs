@@ -2,6 +2,7 @@
 
 pub mod claims;
 pub mod jws;
+pub mod keyring;
 pub mod keys;
 mod rejection;
 
