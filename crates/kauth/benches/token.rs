@@ -5,65 +5,20 @@
 
 use std::hint::black_box;
 
-use aws_lc_rs::signature::{self, ParsedPublicKey};
 use criterion::{criterion_group, criterion_main, Criterion};
-use kauth::pki::{KeyType, PrivateKey};
-use kauth::token::claims::{Binding, ObjectRef};
-use kauth::token::issue::{plan_expiration, BoundTokenSpec, ExpirationPolicy, TokenIssuer};
-use kauth::token::keys::{KeySet, SigningKey};
-use kauth::token::lookup::MemoryLookup;
-use kauth::token::validate::{Validator, ValidatorConfig};
+use kauth::pki::KeyType;
+
+#[path = "common/token_fixture.rs"]
+mod token_fixture;
+use token_fixture::{fixture, Fixture};
 
 // The allocator kauth's binaries use (crates/kauth-cli), so library numbers match the server's.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
-
 fn bench_alg(c: &mut Criterion, name: &str, kind: KeyType) {
-    let pem = PrivateKey::generate(kind).unwrap().to_pem().unwrap();
-    let key = SigningKey::from_pem("sa.key", pem.as_bytes()).unwrap();
-    let spki = key.verifying_key().spki().to_vec();
-    let alg = key.algorithm();
-    let issuer = TokenIssuer::new(ISSUER, key);
-    let api = vec![ISSUER.to_owned()];
-    let now = time::OffsetDateTime::now_utc();
-    let plan =
-        plan_expiration(Some(3600), true, &[], &api, ExpirationPolicy { max_seconds: None, extend: true }).unwrap();
-    // A token shaped like a kubelet's projected token: pod-bound with its node, jti, one audience.
-    let spec = BoundTokenSpec {
-        namespace: "team-a".into(),
-        service_account: ObjectRef::new("builder", "6d1b3c1e-8f0e-4a8e-9f73-0c3a5e2b7d41"),
-        audiences: vec![],
-        binding: Some(Binding::Pod {
-            pod: ObjectRef::new("builder-7d9f8c6b5-x2x7q", "0dd440a6-1213-4faa-a69e-398b83d2dd6b"),
-            node: Some(ObjectRef::new("worker-3", "c26ad760-9067-4d90-a327-b3d6e32bce42")),
-        }),
-        jti: None,
-    };
-    let token = issuer.issue_bound(&spec, plan.clone(), &api, now.unix_timestamp()).unwrap().token.into_string();
-    let validator = Validator::new(ValidatorConfig {
-        issuers: vec![ISSUER.into()],
-        api_audiences: vec![],
-        keys: KeySet::new(vec![issuer.key().verifying_key().clone()]),
-        leeway_seconds: 60,
-        accept_legacy: true,
-    });
-    let lookup = MemoryLookup::default()
-        .with_service_account("team-a", "builder", "6d1b3c1e-8f0e-4a8e-9f73-0c3a5e2b7d41")
-        .with_pod("team-a", "builder-7d9f8c6b5-x2x7q", "0dd440a6-1213-4faa-a69e-398b83d2dd6b")
-        .with_node("worker-3", "c26ad760-9067-4d90-a327-b3d6e32bce42");
-    assert!(validator.validate(&token, None, now, &lookup).unwrap().is_some());
-
-    // The bare limit: aws-lc-rs verifying the same signature over the same bytes, key pre-parsed.
-    let parsed = kauth::token::validate::parse(&token).unwrap();
-    let message = parsed.jws.signing_input.to_vec();
-    let sig = parsed.jws.signature.clone();
-    let verification: &'static dyn signature::VerificationAlgorithm = match alg.name() {
-        "RS256" => &signature::RSA_PKCS1_2048_8192_SHA256,
-        _ => &signature::ECDSA_P256_SHA256_FIXED,
-    };
-    let bare = ParsedPublicKey::new(verification, &spki).unwrap();
+    let Fixture { issuer, spec, plan, api, now, token, validator, lookup, message, signature: sig, bare } =
+        fixture(kind);
 
     let mut g = c.benchmark_group(name);
     g.bench_function("bare_verify", |b| b.iter(|| bare.verify_sig(black_box(&message), black_box(&sig)).unwrap()));
