@@ -14,8 +14,13 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-cargo build --release -q -p kauth-cli
-kauth="$CARGO_TARGET_DIR/release/kauth"
+# KAUTH_BIN compares another build (an A/B of a change): the same load on that binary.
+if [ -n "${KAUTH_BIN:-}" ]; then
+  kauth="$KAUTH_BIN"
+else
+  cargo build --release -q -p kauth-cli
+  kauth="$CARGO_TARGET_DIR/release/kauth"
+fi
 echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
 
 start() { # start NAME EXTRA_FLAGS... -> sets url, pid

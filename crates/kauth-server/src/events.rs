@@ -176,7 +176,7 @@ mod tests {
             kind: EventKind::Added,
             resource: rt,
             key: format!("/registry/serviceaccounts/ns/sa-{rev}"),
-            object: Arc::new(Stored { value: json!({}), revision: rev }),
+            object: Arc::new(Stored::new(json!({}), rev)),
             previous: None,
         }
     }

@@ -23,12 +23,52 @@ use crate::resources::{self, ResourceType};
 use crate::store::{KvChange, Storage, StoreError, StoreWatch, Write};
 
 /// An object as read: its JSON (with `resourceVersion`) and revision.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Stored {
     /// The object.
     pub value: Value,
     /// Its revision.
     pub revision: u64,
+    /// What token validation reads of it (uid, deletion; a Secret's token and labels), worked
+    /// out from `value` once, at the first lookup, instead of at every one.
+    object_state: OnceLock<Arc<ObjectState>>,
+    secret_state: OnceLock<Arc<SecretState>>,
+}
+
+impl PartialEq for Stored {
+    fn eq(&self, other: &Self) -> bool {
+        self.revision == other.revision && self.value == other.value
+    }
+}
+
+impl Stored {
+    /// An object read at `revision`.
+    pub fn new(value: Value, revision: u64) -> Self {
+        Stored { value, revision, object_state: OnceLock::new(), secret_state: OnceLock::new() }
+    }
+
+    /// Its uid and deletion time, for token validation.
+    pub fn object_state(&self) -> Arc<ObjectState> {
+        self.object_state.get_or_init(|| Arc::new(state_of(&self.value))).clone()
+    }
+
+    /// As a legacy token Secret: its token and invalid-since label, for token validation.
+    pub fn secret_state(&self) -> Arc<SecretState> {
+        self.secret_state
+            .get_or_init(|| {
+                let token = self.value.pointer("/data/token").and_then(Value::as_str).and_then(|b| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.decode(b).ok()
+                });
+                let invalid_since = self
+                    .value
+                    .pointer("/metadata/labels/kubernetes.io~1legacy-token-invalid-since")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                Arc::new(SecretState { object: (*self.object_state()).clone(), token, invalid_since })
+            })
+            .clone()
+    }
 }
 
 /// One change of a batch.
@@ -103,7 +143,7 @@ impl Registry {
         for kv in items {
             let value: Value = serde_json::from_slice(&kv.value)
                 .map_err(|e| StoreError::Backend(format!("{}: stored object is not JSON: {e}", kv.key)))?;
-            let stored = Arc::new(Stored { value: with_revision(value, kv.mod_revision), revision: kv.mod_revision });
+            let stored = Arc::new(Stored::new(with_revision(value, kv.mod_revision), kv.mod_revision));
             apply_policy(&mut policy, &kv.key, Some(&stored.value));
             objects.insert(kv.key, stored);
         }
@@ -231,9 +271,7 @@ impl Registry {
         })?;
         let out: Vec<Option<Arc<Stored>>> = keys
             .iter()
-            .map(|(_, v, ..)| {
-                v.as_ref().map(|v| Arc::new(Stored { value: with_revision(v.clone(), revision), revision }))
-            })
+            .map(|(_, v, ..)| v.as_ref().map(|v| Arc::new(Stored::new(with_revision(v.clone(), revision), revision))))
             .collect();
         if self.shared.load(Ordering::SeqCst) {
             // Other replicas write too: the follower applies every revision in order, this one
@@ -270,7 +308,7 @@ impl Registry {
                         apply_policy(&mut policy, &key, None);
                         let old = objects.remove(&key);
                         let event = old.as_ref().map(|o| {
-                            let last = Arc::new(Stored { value: with_revision(o.value.clone(), revision), revision });
+                            let last = Arc::new(Stored::new(with_revision(o.value.clone(), revision), revision));
                             (EventKind::Deleted, last, Some(o.clone()))
                         });
                         (old, event)
@@ -355,7 +393,7 @@ impl Registry {
         };
         match change {
             KvChange::Put { key, value } => match serde_json::from_slice::<Value>(&value) {
-                Ok(v) => Some((key, rt, Some(Arc::new(Stored { value: with_revision(v, revision), revision })))),
+                Ok(v) => Some((key, rt, Some(Arc::new(Stored::new(with_revision(v, revision), revision))))),
                 Err(e) => {
                     tracing::error!(%key, "stored object is not JSON, left out: {e}");
                     None
@@ -417,7 +455,7 @@ impl Registry {
     }
 
     fn object_state(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<Arc<ObjectState>> {
-        self.get(rt, ns, name).map(|s| Arc::new(state_of(&s.value)))
+        self.get(rt, ns, name).map(|s| s.object_state())
     }
 }
 
@@ -512,18 +550,7 @@ impl Lookup for Registry {
     }
 
     fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError> {
-        Ok(self.get(rt("Secret"), namespace, name).map(|s| {
-            let token = s.value.pointer("/data/token").and_then(Value::as_str).and_then(|b| {
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD.decode(b).ok()
-            });
-            let invalid_since = s
-                .value
-                .pointer("/metadata/labels/kubernetes.io~1legacy-token-invalid-since")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            Arc::new(SecretState { object: state_of(&s.value), token, invalid_since })
-        }))
+        Ok(self.get(rt("Secret"), namespace, name).map(|s| s.secret_state()))
     }
 }
 
@@ -601,6 +628,16 @@ mod tests {
         }
         let reg = Registry::open(Box::new(RedbStore::open(&path).unwrap())).unwrap();
         assert_eq!(reg.list(sa, "ns").len(), 1);
+        // Token lookups read a state worked out once per stored version: a change is a new
+        // version, never a stale cache.
+        let secret = resources::by_kind("Secret").unwrap();
+        let with_token = |t: &str| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns", "uid": "u2"}, "data": {"token": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, t)}});
+        let out = reg.commit(vec![Change::Create(secret, with_token("one"))]).unwrap();
+        assert_eq!(reg.secret("ns", "s").unwrap().unwrap().token.as_deref(), Some(&b"one"[..]));
+        assert_eq!(reg.secret("ns", "s").unwrap().unwrap().token.as_deref(), Some(&b"one"[..]));
+        reg.commit(vec![Change::Update(secret, with_token("two"), out[0].as_ref().unwrap().revision)]).unwrap();
+        assert_eq!(reg.secret("ns", "s").unwrap().unwrap().token.as_deref(), Some(&b"two"[..]));
+        assert_eq!(reg.secret("ns", "s").unwrap().unwrap().object.uid, "u2");
         assert_eq!(reg.list(sa, "").len(), 1);
         assert!(reg.list(sa, "other").is_empty());
     }
