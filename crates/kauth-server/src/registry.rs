@@ -460,10 +460,12 @@ impl Registry {
 }
 
 /// The follower thread: applies the store's revisions in order; when the watch breaks (the
-/// store unreachable) it tries again with growing pauses, from the last revision applied; when
+/// store unreachable) it tries again at once, then with growing pauses, from the last revision
+/// applied; when
 /// the store compacted past it, it reads everything again. Ends with the registry.
 fn follow_store(registry: Weak<Registry>, first: std::sync::mpsc::Receiver<StoreWatch>) {
-    let mut pause = Duration::from_millis(100);
+    // The first retry is at once (a member died: another answers), then with growing pauses.
+    let mut pause = Duration::ZERO;
     let mut watch = Some(first);
     loop {
         let rx = match watch.take() {
@@ -483,7 +485,7 @@ fn follow_store(registry: Weak<Registry>, first: std::sync::mpsc::Receiver<Store
                     if !reg.following.swap(true, Ordering::SeqCst) {
                         tracing::info!(revision = reg.applied_revision(), "following the store again");
                     }
-                    pause = Duration::from_millis(100);
+                    pause = Duration::ZERO;
                 }
                 StoreWatch::Revision { revision, changes } => {
                     if revision <= reg.applied_revision() {
@@ -514,7 +516,7 @@ fn follow_store(registry: Weak<Registry>, first: std::sync::mpsc::Receiver<Store
             }
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_secs(5));
+        pause = (pause * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
     }
 }
 
