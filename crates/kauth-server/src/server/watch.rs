@@ -74,7 +74,7 @@ fn flag(req: &Request, name: &str) -> bool {
 }
 
 /// Where the watch starts.
-enum From {
+enum Start {
     /// The current objects, as ADDED events.
     Now,
     /// After this revision.
@@ -98,11 +98,11 @@ pub fn start(
     };
     let send_initial = req.param("sendInitialEvents").map(|v| v == "true" || v == "1");
     let rv = req.param("resourceVersion").unwrap_or("");
-    let from = match (rv, send_initial) {
-        (_, Some(true)) => From::Now,
-        ("" | "0", None) => From::Now,
-        ("" | "0", Some(false)) => From::After(state.registry.list_at(rt, "").1),
-        (n, _) => From::After(
+    let start_at = match (rv, send_initial) {
+        (_, Some(true)) => Start::Now,
+        ("" | "0", None) => Start::Now,
+        ("" | "0", Some(false)) => Start::After(state.registry.list_at(rt, "").1),
+        (n, _) => Start::After(
             n.parse::<u64>()
                 .map_err(|e| ApiError::bad_request(format!("resourceVersion: Invalid value: {n:?}: {e}")))?,
         ),
@@ -121,8 +121,8 @@ pub fn start(
         bookmarks: flag(req, "allowWatchBookmarks"),
         timeout,
     };
-    match from {
-        From::Now => {
+    match start_at {
+        Start::Now => {
             let (items, revision, live) = state.registry.watch_from_now(rt, namespace);
             watch.revision = revision;
             watch.live = Some(live);
@@ -137,7 +137,7 @@ pub fn start(
                 watch.initial.push(line);
             }
         }
-        From::After(after) => match state.registry.watch_after(after) {
+        Start::After(after) => match state.registry.watch_after(after) {
             Ok(sub) => {
                 watch.revision = after;
                 for e in &sub.replay {
