@@ -255,7 +255,10 @@ pub fn maintain(state: &State) {
     let now = state.now();
     let mine = state.keys.published_kids();
     let everywhere = |kid: &str| mine.iter().any(|k| k == kid) && replicas.published_everywhere(kid, now);
-    let in_use = kids_in_legacy_secrets(state);
+    // Only a retirement needs to know which keys legacy tokens still hold: scan the Secrets
+    // only while some key verifies without signing.
+    let retiring = ring.keys.iter().any(|k| k.state == kauth::token::keyring::KeyState::Verifying);
+    let in_use = if retiring { kids_in_legacy_secrets(state) } else { BTreeSet::new() };
     let leeway_ms = kauth::token::validate::DEFAULT_LEEWAY_SECONDS * 1000;
     // Keys a legacy token still needs are not retired: keep their deadline out of reach.
     let kept: Vec<(String, Option<i64>)> = ring
