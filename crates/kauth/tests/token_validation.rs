@@ -94,7 +94,8 @@ fn a_pod_bound_token_authenticates_exactly_like_kubernetes() {
         assert_eq!(ok.user.name, "system:serviceaccount:argo-run:loofah");
         assert_eq!(ok.user.uid, "sa-uid");
         assert_eq!(ok.user.groups, ["system:serviceaccounts", "system:serviceaccounts:argo-run"]);
-        let extra: Vec<(String, Vec<String>)> = ok.user.extra.into_iter().map(|(k, v)| (k.into_owned(), v)).collect();
+        let extra: Vec<(String, Vec<String>)> =
+            ok.user.extra.into_iter().map(|(k, v)| (k.into_owned(), v.to_vec())).collect();
         assert_eq!(
             extra,
             [

@@ -238,12 +238,12 @@ pub fn impersonate(state: &State, real: RequestUser, headers: &HeaderMap) -> Res
     let groups: Vec<String> =
         headers.get_all("impersonate-group").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
     let uid = headers.get("impersonate-uid").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let mut extra = std::collections::BTreeMap::new();
+    let mut extra = kauth::user::Extra::new();
     for (name, value) in headers {
         if let Some(key) = name.as_str().strip_prefix("impersonate-extra-") {
             let key = percent_decode(key).to_lowercase();
             if let Ok(v) = value.to_str() {
-                extra.entry(std::borrow::Cow::Owned(key)).or_insert_with(Vec::new).push(v.to_owned());
+                extra.push(key, v.to_owned());
             }
         }
     }
@@ -285,7 +285,7 @@ pub fn impersonate(state: &State, real: RequestUser, headers: &HeaderMap) -> Res
     for g in &groups {
         check("groups", "", "", g, "")?;
     }
-    for (k, values) in &extra {
+    for (k, values) in extra.iter() {
         for v in values {
             check("userextras", "authentication.k8s.io", "", v, k)?;
         }

@@ -90,7 +90,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for BorrowedStr<'a> {
 }
 
 /// `Option<Cow<str>>` that borrows from the input (serde borrows only bare `Cow` fields itself).
-fn borrowed_opt<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+pub(crate) fn borrowed_opt<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
     Ok(Option::<BorrowedStr<'a>>::deserialize(d)?.map(|b| b.0))
 }
 

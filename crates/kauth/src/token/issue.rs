@@ -172,13 +172,7 @@ impl TokenIssuer {
 
     /// Signs arbitrary claims with header `{"alg":..,"kid":..}`, as kube-apiserver does.
     pub fn sign(&self, claims: &Claims<'_>) -> Result<Token, KeyError> {
-        #[derive(serde::Serialize)]
-        struct Header<'a> {
-            alg: &'a str,
-            kid: &'a str,
-        }
-        let header =
-            serde_json::to_vec(&Header { alg: self.key.algorithm().name(), kid: self.key.kid() }).unwrap_or_default();
+        let header = jws::header_json(self.key.algorithm().name(), self.key.kid());
         let mut out = jws::encode(&header);
         out.push('.');
         out.push_str(&jws::encode(&claims.to_json()));

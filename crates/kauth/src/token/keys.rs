@@ -8,13 +8,15 @@
 //! - The `kid` of a key is base64url (no padding) of SHA-256 over its DER SubjectPublicKeyInfo,
 //!   as Kubernetes' `keyIDFromPublicKey` computes it.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsDer;
+// The kid and header indexes are looked up per token: foldhash (randomly seeded) rather than
+// SipHash. Their keys come from configuration; a token only looks up.
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self as sig, EcdsaKeyPair, KeyPair, ParsedPublicKey, RsaKeyPair, RsaPublicKeyComponents};
+use foldhash::HashMap;
 use rustls_pki_types::pem::SectionKind;
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey as ParsedSpki;
@@ -364,6 +366,10 @@ impl SigningKey {
 pub struct KeySet {
     keys: Vec<VerifyingKey>,
     by_kid: HashMap<String, Vec<usize>>,
+    /// Each key's header segment as kauth and kube-apiserver write it
+    /// (`base64url({"alg":..,"kid":..})`), to the key's index: a token carrying one of these
+    /// exact segments has that algorithm and kid without decoding or parsing its header.
+    by_header: HashMap<String, usize>,
 }
 
 impl KeySet {
@@ -382,6 +388,8 @@ impl KeySet {
             return;
         }
         self.by_kid.entry(key.kid.to_string()).or_default().push(self.keys.len());
+        let header = super::jws::header_json(key.kind.signing_algorithm().name(), &key.kid);
+        self.by_header.entry(super::jws::encode(&header)).or_insert(self.keys.len());
         self.keys.push(key);
     }
 
@@ -414,6 +422,20 @@ impl KeySet {
             return Err(key_error(what, "holds no public key, certificate or private key"));
         }
         Ok(self.keys.len() - before)
+    }
+
+    /// The header a header segment decodes to, when it is exactly the segment kauth and
+    /// kube-apiserver write for one of these keys (`{"alg":..,"kid":..}`); `None` for any other
+    /// segment, which must then be decoded and parsed. Only an exact match is recognised, so the
+    /// answer is the one decoding would give.
+    pub fn known_header(&self, segment: &str) -> Option<super::jws::HeaderRef<'_>> {
+        let key = &self.keys[*self.by_header.get(segment)?];
+        Some(super::jws::HeaderRef {
+            alg: std::borrow::Cow::Borrowed(key.kind.signing_algorithm().name()),
+            kid: Some(std::borrow::Cow::Borrowed(&key.kid)),
+            typ: None,
+            crit: false,
+        })
     }
 
     /// The keys to try for a token: those with its kid, or all when it has none.
@@ -470,6 +492,7 @@ impl<'a> Candidates<'a> {
 mod tests {
     use super::*;
     use crate::pki::{KeyType, PrivateKey};
+    use crate::token::jws;
 
     fn pem_key(kind: KeyType) -> String {
         PrivateKey::generate(kind).unwrap().to_pem().unwrap()
@@ -488,6 +511,26 @@ mod tests {
             let other = if kind == KeyType::Rsa2048 { Algorithm::ES256 } else { Algorithm::RS256 };
             assert!(!key.verifying_key().verify(other, b"msg", &s));
         }
+    }
+
+    #[test]
+    fn keyset_recognises_exactly_the_headers_its_keys_sign_with() {
+        let rsa = SigningKey::from_pem("a", pem_key(KeyType::Rsa2048).as_bytes()).unwrap();
+        let ec = SigningKey::from_pem("b", pem_key(KeyType::EcdsaP256).as_bytes()).unwrap();
+        let set = KeySet::new(vec![rsa.verifying_key().clone(), ec.verifying_key().clone()]);
+        for key in [&rsa, &ec] {
+            let segment = jws::encode(&jws::header_json(key.algorithm().name(), key.kid()));
+            let h = set.known_header(&segment).unwrap();
+            assert_eq!(
+                h,
+                jws::parse_header(&jws::decode_into(jws::Segment::Header, &segment, &mut []).unwrap()).unwrap()
+            );
+            assert_eq!(h.kid.as_deref(), Some(key.kid()));
+        }
+        // Any other spelling of a header is decoded and parsed instead.
+        let other = jws::encode(format!(r#"{{"kid":"{}","alg":"RS256"}}"#, rsa.kid()).as_bytes());
+        assert!(set.known_header(&other).is_none());
+        assert!(set.known_header("eyJhbGciOiJSUzI1NiJ9").is_none());
     }
 
     #[test]

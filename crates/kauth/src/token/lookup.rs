@@ -3,8 +3,11 @@
 //! Namespaced objects sit in maps of maps (`namespace -> name -> state`), so a lookup borrows its
 //! keys and allocates nothing but the returned copy.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+// foldhash rather than SipHash: keys are names from the caller's own objects, and SipHash was a
+// fifth of a lookup.
+use foldhash::HashMap;
 
 use super::validate::{Lookup, LookupError, ObjectState, SecretState};
 
