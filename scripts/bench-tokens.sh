@@ -57,12 +57,12 @@ for alg, kind in (("rs256", "rsa-2048"), ("es256", "ecdsa-p256")):
 labels = [
     ("bare", "bare signature verify, aws-lc-rs, key parsed once (the limit)"),
     ("kauth", "**kauth full validation** (parse, kid, signature, iss, aud, nbf/exp/iat, SA + pod + node lookups, user)"),
-    ("jwt", "kauth JWT checks only (parse, signature, iss, aud, nbf/exp/iat; no lookups, no user)"),
+    ("jwt", "kauth JWT validation: the JWT half of `validate` (parse, kid, signature, iss, aud, nbf/exp/iat; no lookups, no user), go-jose's scope"),
     ("gojose", "go-jose v2.6 parse + verify + ValidateWithLeeway (kube-apiserver's path)"),
     ("pyjwt", "PyJWT 2.15 decode (signature, iss, aud, exp/nbf/iat)"),
-    ("parse", "kauth parse only (split, base64url, header + claims JSON)"),
+    ("parse", "kauth parse only, the tools' path (split, base64url, header + claims JSON, owned copies)"),
     ("verify_only", "kauth signature step only (kid, algorithm checks, the aws-lc-rs call; token parsed once)"),
-    ("parse_bare", "kauth parse + claims, then the bare aws-lc-rs verify (no kauth checks)"),
+    ("parse_bare", "kauth parse + claims (the tools' path), then the bare aws-lc-rs verify (no kauth checks)"),
     ("bare_sign", "bare signature, aws-lc-rs"),
     ("sign", "**kauth TokenRequest signing** (claims, JSON, jti, signature)"),
 ]
