@@ -1,6 +1,8 @@
 //! The authenticated user, as Kubernetes' `user.Info` carries it.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
 
 use serde::Serialize;
 use smallvec::SmallVec;
@@ -33,29 +35,38 @@ pub struct UserInfo {
     pub extra: Extra,
 }
 
-/// The values of one extra key. Nearly every key has exactly one value, which is kept inline.
-pub type ExtraValues = SmallVec<[String; 1]>;
-
 /// A user's extra attributes: Kubernetes' `map[string][]string`, keys sorted.
 ///
-/// A sorted vector rather than a `BTreeMap`: a user carries at most a handful of extras, and a
-/// service-account token's user is built for every request; with its single values inline, a
-/// pod-bound token's five extras cost one allocation for the vector and one per value, where a
-/// map of vectors cost eleven and a search per insert. Kubernetes' own keys are static strings.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Every value lives in one string, one after another; the keys, in order, hold the spans of
+/// their values. A user carries at most a handful of extras, and a service-account token's user
+/// is built on every request: a pod-bound token's five extras cost two allocations (the keys and
+/// the text, each sized up front), where a map of string vectors cost eleven and a search per
+/// insert. Kubernetes' own keys are static strings.
+#[derive(Clone, Default)]
 pub struct Extra {
-    entries: Vec<(Cow<'static, str>, ExtraValues)>,
+    /// Every value, one after another (a replaced value's bytes stay until the next clone of
+    /// the key's values; they are never read).
+    text: String,
+    /// Keys sorted, each with the spans of its values in `text`, in order.
+    entries: Vec<Entry>,
+}
+
+#[derive(Clone)]
+struct Entry {
+    key: Cow<'static, str>,
+    /// Nearly every key has exactly one value, kept inline.
+    values: SmallVec<[Range<usize>; 1]>,
 }
 
 impl Extra {
     /// No extras.
     pub const fn new() -> Self {
-        Extra { entries: Vec::new() }
+        Extra { text: String::new(), entries: Vec::new() }
     }
 
-    /// Room for `n` keys.
-    pub fn with_capacity(n: usize) -> Self {
-        Extra { entries: Vec::with_capacity(n) }
+    /// Room for `keys` keys whose values add up to `text_bytes` bytes.
+    pub fn with_capacity(keys: usize, text_bytes: usize) -> Self {
+        Extra { text: String::with_capacity(text_bytes), entries: Vec::with_capacity(keys) }
     }
 
     /// True without any key.
@@ -72,14 +83,18 @@ impl Extra {
         // Keys usually arrive in order: check the end before searching.
         match self.entries.last() {
             None => Err(0),
-            Some((last, _)) if last.as_ref() < key => Err(self.entries.len()),
-            _ => self.entries.binary_search_by(|(k, _)| k.as_ref().cmp(key)),
+            Some(last) if last.key.as_ref() < key => Err(self.entries.len()),
+            _ => self.entries.binary_search_by(|e| e.key.as_ref().cmp(key)),
         }
     }
 
+    fn values_of<'a>(&'a self, entry: &'a Entry) -> Values<'a> {
+        Values { text: &self.text, spans: entry.values.iter() }
+    }
+
     /// The values of `key`.
-    pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.position(key).ok().map(|i| self.entries[i].1.as_slice())
+    pub fn get(&self, key: &str) -> Option<Values<'_>> {
+        self.position(key).ok().map(|i| self.values_of(&self.entries[i]))
     }
 
     /// True when `key` is present.
@@ -87,68 +102,131 @@ impl Extra {
         self.position(key).is_ok()
     }
 
+    fn append(&mut self, value: &str) -> Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(value);
+        start..self.text.len()
+    }
+
     /// Sets the values of `key`, replacing any it had.
-    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, values: ExtraValues) {
+    pub fn insert<V: AsRef<str>>(&mut self, key: impl Into<Cow<'static, str>>, values: impl IntoIterator<Item = V>) {
+        let spans = values.into_iter().map(|v| self.append(v.as_ref())).collect();
         let key = key.into();
         match self.position(&key) {
-            Ok(i) => self.entries[i].1 = values,
-            Err(i) => self.entries.insert(i, (key, values)),
+            Ok(i) => self.entries[i].values = spans,
+            Err(i) => self.entries.insert(i, Entry { key, values: spans }),
         }
     }
 
     /// Adds one value to `key`, after the values it has.
-    pub fn push(&mut self, key: impl Into<Cow<'static, str>>, value: String) {
+    pub fn push(&mut self, key: impl Into<Cow<'static, str>>, value: &str) {
+        self.push_concat(key, &[value]);
+    }
+
+    /// Adds one value made of `parts` to `key`, after the values it has (`JTI=` and a token's
+    /// id, without a string of its own).
+    pub(crate) fn push_concat(&mut self, key: impl Into<Cow<'static, str>>, parts: &[&str]) {
+        let start = self.text.len();
+        for p in parts {
+            self.text.push_str(p);
+        }
+        let span = start..self.text.len();
         let key = key.into();
         match self.position(&key) {
-            Ok(i) => self.entries[i].1.push(value),
-            Err(i) => self.entries.insert(i, (key, smallvec::smallvec![value])),
+            Ok(i) => self.entries[i].values.push(span),
+            Err(i) => self.entries.insert(i, Entry { key, values: smallvec::smallvec![span] }),
         }
     }
 
     /// The keys and their values, keys sorted.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.entries.iter().map(|(k, v)| (k.as_ref(), v.as_slice()))
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, Values<'_>)> {
+        self.entries.iter().map(|e| (e.key.as_ref(), self.values_of(e)))
     }
 }
 
-impl std::ops::Index<&str> for Extra {
-    type Output = [String];
-
-    /// The values of `key`; panics when it is absent, like a map's index.
-    fn index(&self, key: &str) -> &[String] {
-        self.get(key).unwrap_or_else(|| panic!("no extra {key:?}"))
+impl PartialEq for Extra {
+    /// Equal when the keys and their values are (however the values are laid out).
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|((k, v), (ok, ov))| k == ok && v.eq(ov))
     }
 }
 
-impl<K: Into<Cow<'static, str>>, V: IntoIterator<Item = String>> FromIterator<(K, V)> for Extra {
+impl Eq for Extra {}
+
+impl fmt::Debug for Extra {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: Into<Cow<'static, str>>, V: IntoIterator<Item = S>, S: AsRef<str>> FromIterator<(K, V)> for Extra {
     /// Keys given more than once keep the values given last, as a map would.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
         let mut extra = Extra::new();
         for (k, v) in iter {
-            extra.insert(k, v.into_iter().collect());
+            extra.insert(k, v);
         }
         extra
-    }
-}
-
-impl IntoIterator for Extra {
-    type Item = (Cow<'static, str>, ExtraValues);
-    type IntoIter = std::vec::IntoIter<(Cow<'static, str>, ExtraValues)>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
     }
 }
 
 impl Serialize for Extra {
     /// A JSON object of string arrays, as Kubernetes writes `extra`.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.entries.len()))?;
-        for (k, v) in &self.entries {
-            map.serialize_entry(k.as_ref(), v.as_slice())?;
-        }
-        map.end()
+        s.collect_map(self.iter())
+    }
+}
+
+/// The values of one extra key, in order.
+#[derive(Clone)]
+pub struct Values<'a> {
+    text: &'a str,
+    spans: std::slice::Iter<'a, Range<usize>>,
+}
+
+impl<'a> Values<'a> {
+    /// The values as owned strings.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.clone().map(str::to_owned).collect()
+    }
+}
+
+impl<'a> Iterator for Values<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        // Spans are made by `append` on this very text: always in bounds, on char boundaries.
+        self.spans.next().map(|r| self.text.get(r.clone()).unwrap_or_default())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.spans.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Values<'_> {}
+
+impl DoubleEndedIterator for Values<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.spans.next_back().map(|r| self.text.get(r.clone()).unwrap_or_default())
+    }
+}
+
+impl fmt::Debug for Values<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
+}
+
+impl Serialize for Values<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.clone())
+    }
+}
+
+impl<const N: usize> PartialEq<[&str; N]> for Values<'_> {
+    fn eq(&self, other: &[&str; N]) -> bool {
+        self.clone().eq(other.iter().copied())
     }
 }
 
@@ -217,25 +295,51 @@ mod tests {
     fn extra_keeps_keys_sorted_and_values_in_order() {
         let mut e = Extra::new();
         assert!(e.is_empty() && e.get("a").is_none());
-        e.push("scopes", "read".to_owned());
-        e.push(EXTRA_POD_NAME, "p".to_owned());
-        e.push("scopes", "write".to_owned());
-        e.insert("acme.com/team", smallvec::smallvec!["x".to_owned()]);
+        e.push("scopes", "read");
+        e.push(EXTRA_POD_NAME, "p");
+        e.push("scopes", "write");
+        e.insert("acme.com/team", ["x"]);
         let keys: Vec<&str> = e.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["acme.com/team", EXTRA_POD_NAME, "scopes"]);
-        assert_eq!(e["scopes"], ["read", "write"]);
+        assert_eq!(e.get("scopes").unwrap(), ["read", "write"]);
+        assert_eq!(e.get("scopes").unwrap().rev().collect::<Vec<_>>(), ["write", "read"]);
+        assert_eq!(e.get(EXTRA_POD_NAME).unwrap().to_vec(), ["p"]);
         assert_eq!(e.len(), 3);
         assert!(e.contains_key(EXTRA_POD_NAME) && !e.contains_key("authentication.kubernetes.io"));
-        e.insert("scopes", ExtraValues::new());
-        assert_eq!(e.get("scopes"), Some(&[][..]), "a key may hold no values, as in Kubernetes");
+        e.insert("scopes", [""; 0]);
+        assert_eq!(e.get("scopes").unwrap().len(), 0, "a key may hold no values, as in Kubernetes");
         // Serialized as Kubernetes writes `extra`: an object of string arrays, keys sorted.
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
             r#"{"acme.com/team":["x"],"authentication.kubernetes.io/pod-name":["p"],"scopes":[]}"#
         );
+        assert_eq!(
+            format!("{e:?}"),
+            r#"{"acme.com/team": ["x"], "authentication.kubernetes.io/pod-name": ["p"], "scopes": []}"#
+        );
         // Built from pairs, a repeated key keeps its last values, as a map would.
-        let e: Extra = [("b", vec!["1".to_owned()]), ("a", vec![]), ("b", vec!["2".to_owned()])].into_iter().collect();
+        let e: Extra = [("b", vec!["1"]), ("a", vec![]), ("b", vec!["2"])].into_iter().collect();
         assert_eq!(serde_json::to_string(&e).unwrap(), r#"{"a":[],"b":["2"]}"#);
+    }
+
+    #[test]
+    fn extras_are_equal_by_content_not_layout() {
+        let mut a = Extra::new();
+        a.push("k", "1");
+        a.push("j", "2");
+        a.push("k", "3");
+        let b: Extra = [("j", ["2"].as_slice()), ("k", ["1", "3"].as_slice())].into_iter().collect();
+        assert_eq!(a, b);
+        let mut c = b.clone();
+        c.insert("k", ["1", "3"]);
+        assert_eq!(b, c, "a replaced value with the same content");
+        c.insert("k", ["1"]);
+        assert_ne!(b, c);
+        c.insert("k", ["1", "3", ""]);
+        assert_ne!(b, c);
+        let mut d = b.clone();
+        d.push("l", "");
+        assert_ne!(b, d);
     }
 
     #[test]

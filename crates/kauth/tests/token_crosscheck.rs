@@ -124,7 +124,7 @@ fn kauth_validates(keys: &Keys, token: &str) {
     let now = time::OffsetDateTime::from_unix_timestamp(NOW + 10).unwrap();
     let ok = validator.validate(token, None, now, &lookup).unwrap().expect("our issuer");
     assert_eq!(ok.user.name, "system:serviceaccount:team-a:builder");
-    assert_eq!(ok.user.extra["authentication.kubernetes.io/pod-name"], ["build-1"]);
+    assert_eq!(ok.user.extra.get("authentication.kubernetes.io/pod-name").unwrap(), ["build-1"]);
     assert_eq!(&*ok.kid, keys.signing.kid());
     // And a copy with one claim changed does not.
     let parsed = kauth::token::validate::parse(token).unwrap();

@@ -226,7 +226,9 @@ mod differential {
     }
 
     fn actual(w: &World, token: &str) -> Outcome {
-        w.validator.validate(token, None, w.now, &w.lookup).map(|o| o.map(|a| (a.user, a.audiences, a.kid.to_string())))
+        w.validator
+            .validate(token, None, w.now, &w.lookup)
+            .map(|o| o.map(|a| (a.user, a.audiences.to_vec(), a.kid.to_string())))
     }
 
     #[derive(Debug, Clone)]

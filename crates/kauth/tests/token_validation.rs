@@ -94,8 +94,7 @@ fn a_pod_bound_token_authenticates_exactly_like_kubernetes() {
         assert_eq!(ok.user.name, "system:serviceaccount:argo-run:loofah");
         assert_eq!(ok.user.uid, "sa-uid");
         assert_eq!(ok.user.groups, ["system:serviceaccounts", "system:serviceaccounts:argo-run"]);
-        let extra: Vec<(String, Vec<String>)> =
-            ok.user.extra.into_iter().map(|(k, v)| (k.into_owned(), v.to_vec())).collect();
+        let extra: Vec<(String, Vec<String>)> = ok.user.extra.iter().map(|(k, v)| (k.to_owned(), v.to_vec())).collect();
         assert_eq!(
             extra,
             [
@@ -109,7 +108,7 @@ fn a_pod_bound_token_authenticates_exactly_like_kubernetes() {
                 ("authentication.kubernetes.io/pod-uid".to_owned(), vec!["pod-uid".to_owned()]),
             ]
         );
-        assert_eq!(ok.audiences, [ISSUER]);
+        assert_eq!(*ok.audiences, [ISSUER]);
         assert_eq!(ok.kind, TokenKind::Bound);
         assert_eq!(ok.stale, None);
         assert_eq!(ok.expires_at, Some(T0 + 3600));
@@ -254,7 +253,7 @@ fn audiences_must_intersect() {
     );
     // TokenReview with spec.audiences: ["vault"] accepts it.
     let ok = f.validator.validate(token.as_str(), Some(&["vault".into()]), at(T0), &f.lookup).unwrap().unwrap();
-    assert_eq!(ok.audiences, ["vault"]);
+    assert_eq!(*ok.audiences, ["vault"]);
 }
 
 #[test]
@@ -311,8 +310,12 @@ fn deleted_and_recreated_objects_invalidate_tokens() {
         Rejection::BoundObjectNotFound { kind: ObjectKind::Pod, name: "argo-run/worker".into() }
     );
     f.lookup = f.lookup.clone().with_pod("argo-run", "worker", "pod-uid");
+    // A pod's node claims are informational, as in kube-apiserver: only the pod is checked.
     f.lookup.set_node("node2", None);
-    assert_eq!(f.reject(&token, T0), Rejection::BoundObjectNotFound { kind: ObjectKind::Node, name: "node2".into() });
+    let ok = f.check(&token, T0).unwrap().expect("a pod-bound token does not depend on its node");
+    assert_eq!(ok.user.extra.get("authentication.kubernetes.io/node-uid").unwrap(), ["node-uid"]);
+    f.lookup.set_node("node2", Some(ObjectState { uid: "new-node".into(), deletion_timestamp: None }));
+    assert!(f.check(&token, T0).unwrap().is_some());
 
     let secret_token = f.token(Some(Binding::Secret(ObjectRef::new("bound-secret", "secret-uid"))), 3600, T0);
     assert!(f.check(&secret_token, T0).unwrap().is_some());
@@ -322,8 +325,26 @@ fn deleted_and_recreated_objects_invalidate_tokens() {
     let f2 = fixture(KeyType::EcdsaP256);
     let node_token = f2.token(Some(Binding::Node(ObjectRef::new("node2", "node-uid"))), 3600, T0);
     let ok = f2.check(&node_token, T0).unwrap().unwrap();
-    assert_eq!(ok.user.extra["authentication.kubernetes.io/node-name"], ["node2"]);
+    assert_eq!(ok.user.extra.get("authentication.kubernetes.io/node-name").unwrap(), ["node2"]);
     assert!(!ok.user.extra.contains_key("authentication.kubernetes.io/pod-name"));
+    // A token bound to the node itself depends on it.
+    let mut f3 = fixture(KeyType::EcdsaP256);
+    let node_token3 = f3.token(Some(Binding::Node(ObjectRef::new("node2", "node-uid"))), 3600, T0);
+    f3.lookup.set_node("node2", Some(ObjectState { uid: "new-node".into(), deletion_timestamp: None }));
+    assert_eq!(
+        f3.reject(&node_token3, T0),
+        Rejection::BoundObjectRecreated {
+            kind: ObjectKind::Node,
+            name: "node2".into(),
+            token_uid: "node-uid".into(),
+            current_uid: "new-node".into()
+        }
+    );
+    f3.lookup.set_node("node2", None);
+    assert_eq!(
+        f3.reject(&node_token3, T0),
+        Rejection::BoundObjectNotFound { kind: ObjectKind::Node, name: "node2".into() }
+    );
 
     let mut failing = f2.lookup.clone();
     failing.failing = Some("store unreachable".into());
@@ -362,7 +383,7 @@ fn legacy_tokens_follow_their_secret() {
     assert_eq!(ok.kind, TokenKind::Legacy { secret: "argo-run/loofah-token-abcde".into() });
     assert_eq!(ok.user.name, "system:serviceaccount:argo-run:loofah");
     assert!(ok.user.extra.is_empty());
-    assert_eq!(ok.audiences, [ISSUER], "a legacy token counts as carrying the API audiences");
+    assert_eq!(*ok.audiences, [ISSUER], "a legacy token counts as carrying the API audiences");
 
     let key = "argo-run/loofah-token-abcde".to_owned();
     let mut secret = SecretState {
@@ -397,4 +418,94 @@ fn missing_claims_are_named() {
     let claims = Claims { iss: Some(ISSUER.into()), sub: Some("x".into()), ..Claims::default() };
     let token = f.issuer.sign(&claims).unwrap();
     assert_eq!(f.reject(token.as_str(), T0).code(), "token_missing_claim");
+}
+
+#[test]
+fn audiences_in_common_are_check_audience_and_shared_when_they_are_the_api_audiences() {
+    use kauth::token::claims::Audience;
+    use kauth::token::validate::check_audience;
+    let mut f = fixture(KeyType::EcdsaP256);
+    let api: Vec<String> = vec!["a".into(), "b".into()];
+    f.validator = Validator::new(ValidatorConfig { api_audiences: api.clone(), ..f.validator.config().clone() });
+    let base = kauth::token::validate::parse(&f.token(pod_binding(), 3600, T0)).unwrap().claims;
+    let strings = |l: &[&str]| -> Vec<String> { l.iter().map(|s| s.to_string()).collect() };
+    let lists: [&[&str]; 9] =
+        [&[], &["a"], &["b"], &["a", "b"], &["b", "a"], &["a", "a", "b"], &["x"], &["x", "a", "b"], &["a", "x", "b"]];
+    let requests: [Option<&[&str]>; 6] =
+        [None, Some(&[]), Some(&["a", "b"]), Some(&["b", "a"]), Some(&["a"]), Some(&["x", "b"])];
+    let (mut shared, mut own) = (0, 0);
+    for aud in lists {
+        let mut claims = base.clone();
+        claims.aud = (!aud.is_empty()).then(|| Audience::from_strings(strings(aud)));
+        let token = f.issuer.sign(&claims).unwrap();
+        let mut first: Option<std::sync::Arc<[String]>> = None;
+        for req in requests {
+            let req = req.map(strings);
+            let expected = check_audience(&claims, req.as_deref(), &api);
+            let got = f.validator.validate(token.as_str(), req.as_deref(), at(T0), &f.lookup).map(|o| o.unwrap());
+            assert_eq!(
+                got.as_ref().map(|ok| ok.audiences.to_vec()).map_err(Clone::clone),
+                expected,
+                "token aud {aud:?}, requested {req:?}"
+            );
+            // Where the result is the API audiences, every validation hands out the same list.
+            if expected.as_deref() == Ok(api.as_slice()) && req.as_ref().is_none_or(|r| r.is_empty() || *r == api) {
+                let ok = got.unwrap();
+                if let Some(prev) = &first {
+                    assert!(std::sync::Arc::ptr_eq(prev, &ok.audiences), "aud {aud:?}: not shared");
+                }
+                first = Some(ok.audiences);
+                shared += 1;
+            } else {
+                own += 1;
+            }
+        }
+    }
+    assert_eq!((shared, own), (12, 42), "the cases cover both paths");
+}
+
+#[test]
+fn a_recognised_header_verifies_exactly_like_the_kid_lookup() {
+    use kauth::token::jwks::{jwk, parse_jwks, JwkSet};
+    use kauth::token::validate::{verify_known, verify_parts};
+    // Two RSA keys under one kid, as a JWKS may publish them: both have the header segment
+    // {"alg":"RS256","kid":"shared"}, which the set recognises as its first key's.
+    let signers: Vec<SigningKey> = (0..2)
+        .map(|_| {
+            let pem = PrivateKey::generate(KeyType::Rsa2048).unwrap().to_pem().unwrap();
+            SigningKey::from_pem("sa.key", pem.as_bytes()).unwrap()
+        })
+        .collect();
+    let set = JwkSet {
+        keys: signers
+            .iter()
+            .map(|s| {
+                let mut j = jwk(s.verifying_key()).unwrap();
+                j.kid = Some("shared".into());
+                j
+            })
+            .collect(),
+    };
+    let keys = parse_jwks("jwks", &serde_json::to_vec(&set).unwrap()).unwrap();
+    let segment = jws::encode(&jws::header_json("RS256", "shared"));
+    let (first, header) = keys.known_key(&segment).expect("recognised");
+    assert!(std::ptr::eq(first, &keys.keys()[0]));
+    let input = format!("{segment}.{}", jws::encode(b"{}"));
+    for signer in &signers {
+        let good = signer.sign(input.as_bytes()).unwrap();
+        let mut bad = good.clone();
+        bad[10] ^= 1;
+        for sig in [good, bad] {
+            let known = verify_known(first, &header, input.as_bytes(), &sig, &keys);
+            assert_eq!(known, verify_parts(&header, input.as_bytes(), &sig, &keys));
+            if let Err(e) = known {
+                assert_eq!(e, Rejection::BadSignature { alg: "RS256".into(), tried: vec!["shared".into(); 2] });
+            }
+        }
+        // The second key's signature verifies through the fallback.
+        assert_eq!(
+            verify_known(first, &header, input.as_bytes(), &signer.sign(input.as_bytes()).unwrap(), &keys).as_deref(),
+            Ok("shared")
+        );
+    }
 }

@@ -243,7 +243,7 @@ pub fn impersonate(state: &State, real: RequestUser, headers: &HeaderMap) -> Res
         if let Some(key) = name.as_str().strip_prefix("impersonate-extra-") {
             let key = percent_decode(key).to_lowercase();
             if let Ok(v) = value.to_str() {
-                extra.push(key, v.to_owned());
+                extra.push(key, v);
             }
         }
     }

@@ -124,8 +124,8 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
     state.metrics.token_review(&outcome, start.elapsed());
     Ok(match outcome {
         Outcome::Authenticated { response, .. } => {
-            let auds =
-                if response.audiences.is_empty() { state.config.api_audiences.clone() } else { response.audiences };
+            let auds: &[String] =
+                if response.audiences.is_empty() { &state.config.api_audiences } else { &response.audiences };
             json!({"authenticated": true, "user": user_json(&with_authenticated_group(response.user)), "audiences": auds})
         }
         Outcome::NotRecognised => {

@@ -78,18 +78,18 @@ pub fn fixture(kind: KeyType) -> Fixture {
 pub fn jwt_checks(f: &Fixture, token: &str) {
     use kauth::token::claims::Claims;
     use kauth::token::jws::{self, Segment};
-    use kauth::token::validate::{check_audience, check_times, verify_parts};
+    use kauth::token::validate::{check_audience, check_times, verify_known};
     use std::mem::MaybeUninit;
     let keys = &f.validator.config().keys;
     let parts = jws::split(token).unwrap();
-    let header = keys.known_header(parts.header).unwrap();
+    let (key, header) = keys.known_key(parts.header).unwrap();
     let mut payload_buf = [MaybeUninit::uninit(); 2048];
     let payload = jws::decode_into(Segment::Payload, parts.payload, &mut payload_buf).unwrap();
     let mut signature_buf = [MaybeUninit::uninit(); 1024];
     let signature = jws::decode_into(Segment::Signature, parts.signature, &mut signature_buf).unwrap();
     let claims = Claims::from_json(&payload).unwrap();
     assert!(f.validator.owns_issuer(claims.iss.as_deref().unwrap_or("")));
-    let kid = verify_parts(&header, parts.signing_input, &signature, keys).unwrap();
+    let kid = verify_known(key, &header, parts.signing_input, &signature, keys).unwrap();
     let audiences = check_audience(&claims, None, &f.validator.config().api_audiences).unwrap();
     check_times(&claims, f.now, 60).unwrap();
     std::hint::black_box((kid, audiences));

@@ -177,7 +177,7 @@ mod tests {
             match token {
                 "good" => Ok(Some(Response {
                     user: UserInfo { name: "u".into(), ..UserInfo::default() },
-                    audiences: vec![],
+                    audiences: Default::default(),
                     annotations: vec![],
                 })),
                 "bad" => Err(Failure {

@@ -12,6 +12,7 @@ pub mod token_file;
 pub mod union;
 
 use std::fmt;
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
@@ -23,7 +24,8 @@ pub struct Response {
     /// The user.
     pub user: UserInfo,
     /// The audiences the credential is valid for (empty: not audience-bound, e.g. a static token).
-    pub audiences: Vec<String>,
+    /// Shared, as the validator hands them out: usually its own list of API audiences.
+    pub audiences: Arc<[String]>,
     /// Audit annotations to record with the request (`authentication.k8s.io/stale-token`, ...).
     pub annotations: Vec<(&'static str, String)>,
 }

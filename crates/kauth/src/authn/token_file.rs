@@ -108,7 +108,7 @@ impl TokenAuthenticator for TokenFile {
     ) -> Result<Option<Response>, Failure> {
         Ok(self.users.get(&digest(&self.key, token)).map(|user| Response {
             user: user.clone(),
-            audiences: Vec::new(),
+            audiences: Default::default(),
             annotations: Vec::new(),
         }))
     }

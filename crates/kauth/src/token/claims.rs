@@ -36,9 +36,23 @@ impl<'de> Deserialize<'de> for NumericDate {
 }
 
 /// `aud`: a string or an array of strings on the wire; always written as an array.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-#[serde(transparent)]
-pub struct Audience<'a>(pub Vec<Cow<'a, str>>);
+///
+/// Nearly every token has exactly one audience, which is kept inline: parsing such a token's
+/// claims allocates nothing for it. (Not a `SmallVec`: that would make `Claims<'a>` invariant
+/// in `'a`.)
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Audience<'a> {
+    /// The first audience; `None` only when there are none (then `rest` is empty too).
+    first: Option<Cow<'a, str>>,
+    /// The others, in order.
+    rest: Vec<Cow<'a, str>>,
+}
+
+impl Serialize for Audience<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -50,20 +64,72 @@ impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
                 f.write_str("a string or an array of strings")
             }
             fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Audience(vec![Cow::Borrowed(v)]))
+                Ok(Audience { first: Some(Cow::Borrowed(v)), rest: Vec::new() })
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Audience(vec![Cow::Owned(v.to_owned())]))
+                Ok(Audience { first: Some(Cow::Owned(v.to_owned())), rest: Vec::new() })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1));
+                let mut out = Audience::default();
                 while let Some(BorrowedStr(s)) = seq.next_element()? {
                     out.push(s);
                 }
-                Ok(Audience(out))
+                Ok(out)
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<'a> Audience<'a> {
+    /// Adds an audience after the others.
+    pub fn push(&mut self, aud: Cow<'a, str>) {
+        if self.first.is_none() {
+            self.first = Some(aud);
+        } else {
+            self.rest.push(aud);
+        }
+    }
+
+    /// How many audiences.
+    pub fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    /// True without any.
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Audience<'static> {
+        let owned = |c: Cow<'a, str>| Cow::Owned(c.into_owned());
+        Audience { first: self.first.map(owned), rest: self.rest.into_iter().map(owned).collect() }
+    }
+
+    /// The audiences as string slices, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.first.iter().chain(&self.rest).map(|c| c.as_ref())
+    }
+
+    /// The audiences, in order, as the `Cow`s they were parsed into.
+    pub fn cows(&self) -> impl Iterator<Item = &Cow<'a, str>> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    /// An audience list from strings.
+    pub fn from_strings(v: Vec<String>) -> Audience<'static> {
+        v.into_iter().map(Cow::Owned).collect()
+    }
+}
+
+impl<'a> FromIterator<Cow<'a, str>> for Audience<'a> {
+    fn from_iter<I: IntoIterator<Item = Cow<'a, str>>>(iter: I) -> Self {
+        let mut out = Audience::default();
+        for a in iter {
+            out.push(a);
+        }
+        out
     }
 }
 
@@ -92,23 +158,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for BorrowedStr<'a> {
 /// `Option<Cow<str>>` that borrows from the input (serde borrows only bare `Cow` fields itself).
 pub(crate) fn borrowed_opt<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
     Ok(Option::<BorrowedStr<'a>>::deserialize(d)?.map(|b| b.0))
-}
-
-impl Audience<'_> {
-    /// An owned copy.
-    pub fn into_owned(self) -> Audience<'static> {
-        Audience(self.0.into_iter().map(|c| Cow::Owned(c.into_owned())).collect())
-    }
-
-    /// The audiences as string slices.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|c| c.as_ref())
-    }
-
-    /// An audience list from strings.
-    pub fn from_strings(v: Vec<String>) -> Audience<'static> {
-        Audience(v.into_iter().map(Cow::Owned).collect())
-    }
 }
 
 /// A reference to an object by name and uid.
@@ -378,8 +427,11 @@ mod tests {
     #[test]
     fn audience_string_float_dates_and_exclusive_bindings() {
         let c = Claims::from_json(br#"{"aud":"api","exp":1.7e9,"nbf":12.9}"#).unwrap();
-        assert_eq!(c.aud, Some(Audience(vec!["api".into()])));
-        assert!(matches!(c.aud.as_ref().unwrap().0[0], Cow::Borrowed(_)), "strings borrow from the payload");
+        assert_eq!(c.aud, Some(Audience::from_strings(vec!["api".into()])));
+        assert!(
+            matches!(c.aud.as_ref().unwrap().cows().next(), Some(Cow::Borrowed(_))),
+            "strings borrow from the payload"
+        );
         let b = Claims::from_json(br#"{"iss":"x","sub":"a\u0041"}"#).unwrap();
         assert!(matches!(b.iss, Some(Cow::Borrowed("x"))));
         assert_eq!(b.sub.as_deref(), Some("aA"), "escapes are decoded into an owned string");

@@ -429,13 +429,21 @@ impl KeySet {
     /// segment, which must then be decoded and parsed. Only an exact match is recognised, so the
     /// answer is the one decoding would give.
     pub fn known_header(&self, segment: &str) -> Option<super::jws::HeaderRef<'_>> {
+        self.known_key(segment).map(|(_, header)| header)
+    }
+
+    /// [`known_header`](Self::known_header), with the key whose header it is: the first key,
+    /// in order, that the token's kid selects and that signs with its algorithm, so the first
+    /// that [`candidates`](Self::candidates) would try with a chance to verify.
+    pub fn known_key(&self, segment: &str) -> Option<(&VerifyingKey, super::jws::HeaderRef<'_>)> {
         let key = &self.keys[*self.by_header.get(segment)?];
-        Some(super::jws::HeaderRef {
+        let header = super::jws::HeaderRef {
             alg: std::borrow::Cow::Borrowed(key.kind.signing_algorithm().name()),
             kid: Some(std::borrow::Cow::Borrowed(&key.kid)),
             typ: None,
             crit: false,
-        })
+        };
+        Some((key, header))
     }
 
     /// The keys to try for a token: those with its kid, or all when it has none.

@@ -1,17 +1,29 @@
 //! An in-memory [`Lookup`]: for tests, benchmarks and offline tools.
 //!
-//! Namespaced objects sit in maps of maps (`namespace -> name -> state`), so a lookup borrows its
-//! keys and allocates nothing but the returned copy.
+//! Namespaced objects sit in maps keyed by `(namespace, name)`, looked up with the borrowed pair
+//! in a single probe: a lookup allocates nothing and shares the state it returns.
 
 use std::sync::Arc;
 
 // foldhash rather than SipHash: keys are names from the caller's own objects, and SipHash was a
 // fifth of a lookup.
 use foldhash::HashMap;
+use hashbrown::Equivalent;
 
 use super::validate::{Lookup, LookupError, ObjectState, SecretState};
 
-type Namespaced<T> = HashMap<String, HashMap<String, Arc<T>>>;
+// hashbrown's map (with foldhash, its default hasher) takes a borrowed key through `Equivalent`.
+type Namespaced<T> = hashbrown::HashMap<(String, String), Arc<T>>;
+
+/// `(namespace, name)` borrowed: hashes exactly as the owned tuple does (field by field).
+#[derive(Hash)]
+struct Key<'a>(&'a str, &'a str);
+
+impl Equivalent<(String, String)> for Key<'_> {
+    fn equivalent(&self, key: &(String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
 
 /// Objects held in memory.
 #[derive(Debug, Clone, Default)]
@@ -31,12 +43,10 @@ fn live(uid: &str) -> ObjectState {
 fn put<T>(map: &mut Namespaced<T>, ns: &str, name: &str, value: Option<T>) {
     match value {
         Some(v) => {
-            map.entry(ns.to_owned()).or_default().insert(name.to_owned(), Arc::new(v));
+            map.insert((ns.to_owned(), name.to_owned()), Arc::new(v));
         }
         None => {
-            if let Some(m) = map.get_mut(ns) {
-                m.remove(name);
-            }
+            map.remove(&Key(ns, name));
         }
     }
 }
@@ -103,7 +113,7 @@ impl MemoryLookup {
 }
 
 fn get<T>(map: &Namespaced<T>, ns: &str, name: &str) -> Option<Arc<T>> {
-    map.get(ns).and_then(|m| m.get(name)).cloned()
+    map.get(&Key(ns, name)).cloned()
 }
 
 impl Lookup for MemoryLookup {
@@ -122,5 +132,31 @@ impl Lookup for MemoryLookup {
     fn secret(&self, ns: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError> {
         self.check()?;
         Ok(get(&self.secrets, ns, name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borrowed_pairs_find_exactly_their_object() {
+        let mut l = MemoryLookup::default()
+            .with_service_account("a/b", "c", "1")
+            .with_service_account("a", "b/c", "2")
+            .with_pod("ns", "p", "3")
+            .with_node("n", "4");
+        let uid = |r: Result<Option<Arc<ObjectState>>, LookupError>| r.unwrap().map(|s| s.uid.clone());
+        assert_eq!(uid(l.service_account("a/b", "c")), Some("1".into()));
+        assert_eq!(uid(l.service_account("a", "b/c")), Some("2".into()));
+        assert_eq!(uid(l.service_account("a", "b")), None);
+        assert_eq!(uid(l.service_account("ns", "p")), None, "kinds are kept apart");
+        assert_eq!(uid(l.pod("ns", "p")), Some("3".into()));
+        assert_eq!(uid(l.node("n")), Some("4".into()));
+        l.set_service_account("a/b", "c", None);
+        assert_eq!(uid(l.service_account("a/b", "c")), None);
+        assert_eq!(uid(l.service_account("a", "b/c")), Some("2".into()), "removal takes only its own key");
+        l.failing = Some("store down".into());
+        assert_eq!(l.pod("ns", "p").unwrap_err(), LookupError("store down".into()));
     }
 }

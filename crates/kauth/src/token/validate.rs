@@ -12,11 +12,11 @@ use time::OffsetDateTime;
 
 use super::claims::{Binding, Claims, KubernetesClaims, ObjectRef, ServiceAccountClaims, LEGACY_ISSUER};
 use super::jws::{self, HeaderRef, Jws};
-use super::keys::{Algorithm, KeySet};
+use super::keys::{Algorithm, KeySet, VerifyingKey};
 use super::{ObjectKind, Rejection};
 use crate::user::{
-    service_account_groups, service_account_username, Extra, ExtraValues, UserInfo, EXTRA_CREDENTIAL_ID,
-    EXTRA_NODE_NAME, EXTRA_NODE_UID, EXTRA_POD_NAME, EXTRA_POD_UID,
+    service_account_groups, service_account_username, Extra, UserInfo, EXTRA_CREDENTIAL_ID, EXTRA_NODE_NAME,
+    EXTRA_NODE_UID, EXTRA_POD_NAME, EXTRA_POD_UID,
 };
 
 /// kube-apiserver's leeway for time checks (go-jose's `DefaultLeeway`).
@@ -133,8 +133,9 @@ impl Stale {
 pub struct Authenticated {
     /// The user, as Kubernetes builds it (without `system:authenticated`, which the chain adds).
     pub user: UserInfo,
-    /// The audiences the token is valid for in this request.
-    pub audiences: Vec<String>,
+    /// The audiences the token is valid for in this request. Shared: when they are the API
+    /// audiences (nearly always), this is the validator's own list and costs no allocation.
+    pub audiences: Arc<[String]>,
     /// Bound or legacy.
     pub kind: TokenKind,
     /// Set when a token with `warnafter` is used after it.
@@ -194,6 +195,32 @@ pub fn verify_parts(
     signature: &[u8],
     keys: &KeySet,
 ) -> Result<Arc<str>, Rejection> {
+    verify_candidates(header, signing_input, signature, keys, None)
+}
+
+/// [`verify_parts`] for a header the key set recognised ([`KeySet::known_key`]): its key is
+/// the first candidate that can verify, so it is tried without looking the kid up; only when it
+/// does not verify are the others tried (and it is not tried twice). Same answer, same errors.
+pub fn verify_known(
+    key: &VerifyingKey,
+    header: &HeaderRef<'_>,
+    signing_input: &[u8],
+    signature: &[u8],
+    keys: &KeySet,
+) -> Result<Arc<str>, Rejection> {
+    if key.verify(key.kind().signing_algorithm(), signing_input, signature) {
+        return Ok(key.kid_shared());
+    }
+    verify_candidates(header, signing_input, signature, keys, Some(key))
+}
+
+fn verify_candidates(
+    header: &HeaderRef<'_>,
+    signing_input: &[u8],
+    signature: &[u8],
+    keys: &KeySet,
+    already_failed: Option<&VerifyingKey>,
+) -> Result<Arc<str>, Rejection> {
     if header.crit {
         return Err(Rejection::Malformed {
             segment: Some(jws::Segment::Header),
@@ -212,6 +239,9 @@ pub fn verify_parts(
         });
     }
     for key in candidates.iter() {
+        if already_failed.is_some_and(|f| std::ptr::eq(f, key)) {
+            continue;
+        }
         if key.verify(alg, signing_input, signature) {
             return Ok(key.kid_shared());
         }
@@ -231,14 +261,12 @@ pub fn check_audience(
 ) -> Result<Vec<String>, Rejection> {
     let requested = requested.filter(|r| !r.is_empty()).unwrap_or(api_audiences);
     let common: Vec<String> = match &claims.aud {
-        Some(a) if !a.0.is_empty() => {
-            a.iter().filter(|t| requested.iter().any(|r| r == t)).map(str::to_owned).collect()
-        }
+        Some(a) if !a.is_empty() => a.iter().filter(|t| requested.iter().any(|r| r == t)).map(str::to_owned).collect(),
         _ => api_audiences.iter().filter(|t| requested.contains(t)).cloned().collect(),
     };
     if common.is_empty() && !api_audiences.is_empty() {
         let token = match &claims.aud {
-            Some(a) if !a.0.is_empty() => a.iter().map(str::to_owned).collect(),
+            Some(a) if !a.is_empty() => a.iter().map(str::to_owned).collect(),
             _ => api_audiences.to_vec(),
         };
         return Err(Rejection::NoAudienceInCommon { token, accepted: requested.to_vec() });
@@ -335,14 +363,13 @@ pub fn check_bound_objects<'a>(
             let st = lookup.secret(ns, &s.name).map_err(lookup_failed(|| format!("secret {}", name())))?;
             check_object(ObjectKind::Secret, name, s, st.as_deref().map(|s| &s.object), before)?;
         }
-        Some(Binding::Pod { pod, node }) => {
+        // A pod's node claims are informational: kube-apiserver checks only the pod (the node
+        // going away removes its pods, which invalidates their tokens). Only a token bound to
+        // the node itself depends on the node.
+        Some(Binding::Pod { pod, node: _ }) => {
             let name = || format!("{ns}/{}", pod.name);
             let st = lookup.pod(ns, &pod.name).map_err(lookup_failed(|| format!("pod {}", name())))?;
             check_object(ObjectKind::Pod, name, pod, st.as_deref(), before)?;
-            if let Some(n) = node {
-                let st = lookup.node(&n.name).map_err(lookup_failed(|| format!("node {}", n.name)))?;
-                check_object(ObjectKind::Node, || n.name.to_string(), n, st.as_deref(), before)?;
-            }
         }
         Some(Binding::Node(n)) => {
             let st = lookup.node(&n.name).map_err(lookup_failed(|| format!("node {}", n.name)))?;
@@ -401,27 +428,26 @@ pub fn check_legacy_objects(
 
 /// The user a bound token authenticates as, with Kubernetes' extras.
 pub fn bound_user(k: &KubernetesClaims<'_>, binding: &Option<Binding<'_>>, jti: Option<&str>) -> UserInfo {
-    // Up to five extras, added in key order (each lands at the end, without a search).
-    let mut extra = Extra::with_capacity(5);
-    let one = |v: &str| -> ExtraValues { smallvec::smallvec![v.to_owned()] };
-    if let Some(jti) = jti.filter(|j| !j.is_empty()) {
-        let mut id = String::with_capacity(4 + jti.len());
-        id.push_str("JTI=");
-        id.push_str(jti);
-        extra.insert(EXTRA_CREDENTIAL_ID, smallvec::smallvec![id]);
-    }
+    const JTI: &str = "JTI=";
+    let jti = jti.filter(|j| !j.is_empty());
     let (pod, node) = match binding {
         Some(Binding::Pod { pod, node }) => (Some(pod), node.as_ref()),
         Some(Binding::Node(n)) => (None, Some(n)),
         _ => (None, None),
     };
+    // Up to five extras, sized up front and added in key order (each lands at the end).
+    let len = |o: Option<&ObjectRef<'_>>| o.map_or(0, |o| o.name.len() + o.uid.len());
+    let mut extra = Extra::with_capacity(5, jti.map_or(0, |j| JTI.len() + j.len()) + len(pod) + len(node));
+    if let Some(jti) = jti {
+        extra.push_concat(EXTRA_CREDENTIAL_ID, &[JTI, jti]);
+    }
     if let Some(n) = node {
-        extra.insert(EXTRA_NODE_NAME, one(&n.name));
-        extra.insert(EXTRA_NODE_UID, one(&n.uid));
+        extra.push(EXTRA_NODE_NAME, &n.name);
+        extra.push(EXTRA_NODE_UID, &n.uid);
     }
     if let Some(p) = pod {
-        extra.insert(EXTRA_POD_NAME, one(&p.name));
-        extra.insert(EXTRA_POD_UID, one(&p.uid));
+        extra.push(EXTRA_POD_NAME, &p.name);
+        extra.push(EXTRA_POD_UID, &p.uid);
     }
     UserInfo {
         name: service_account_username(&k.namespace, &k.serviceaccount.name),
@@ -435,6 +461,8 @@ pub fn bound_user(k: &KubernetesClaims<'_>, binding: &Option<Binding<'_>>, jti: 
 #[derive(Debug, Clone)]
 pub struct Validator {
     config: ValidatorConfig,
+    /// `config.api_audiences`, shared with every token valid for exactly them.
+    api_audiences: Arc<[String]>,
 }
 
 impl Validator {
@@ -444,7 +472,8 @@ impl Validator {
         if config.api_audiences.is_empty() {
             config.api_audiences = config.issuers.iter().take(1).cloned().collect();
         }
-        Validator { config }
+        let api_audiences = config.api_audiences.as_slice().into();
+        Validator { config, api_audiences }
     }
 
     /// The configuration.
@@ -455,6 +484,30 @@ impl Validator {
     /// Whether `iss` is an issuer this validator owns.
     pub fn owns_issuer(&self, iss: &str) -> bool {
         (self.config.accept_legacy && iss == LEGACY_ISSUER) || self.config.issuers.iter().any(|i| i == iss)
+    }
+
+    /// [`check_audience`], returning the validator's own list when the audiences in common are
+    /// exactly the API audiences (a token asked for with none requested, or with the API
+    /// audiences requested).
+    fn audiences_in_common(
+        &self,
+        claims: &Claims<'_>,
+        requested: Option<&[String]>,
+    ) -> Result<Arc<[String]>, Rejection> {
+        let api = &self.config.api_audiences;
+        let requested_api = requested.is_none_or(|r| r.is_empty() || r == api.as_slice());
+        let token_has_api = match &claims.aud {
+            // What `check_audience` keeps, in its order, is the API audiences themselves.
+            Some(a) if !a.is_empty() => {
+                a.iter().filter(|t| api.iter().any(|r| r == t)).eq(api.iter().map(String::as_str))
+            }
+            // Without audiences, the API audiences are in common with the API audiences.
+            _ => true,
+        };
+        if requested_api && token_has_api && !api.is_empty() {
+            return Ok(self.api_audiences.clone());
+        }
+        check_audience(claims, requested, api).map(Into::into)
     }
 
     /// Validates `token` at `now` for the `requested` audiences (default: the API audiences).
@@ -475,11 +528,11 @@ impl Validator {
         let parts = jws::split(token)?;
         let mut header_buf = [MaybeUninit::uninit(); 512];
         let header_bytes;
-        let header = match self.config.keys.known_header(parts.header) {
-            Some(h) => h,
+        let (known, header) = match self.config.keys.known_key(parts.header) {
+            Some((key, h)) => (Some(key), h),
             None => {
                 header_bytes = jws::decode_into(jws::Segment::Header, parts.header, &mut header_buf)?;
-                jws::parse_header(&header_bytes)?
+                (None, jws::parse_header(&header_bytes)?)
             }
         };
         let mut payload_buf = [MaybeUninit::uninit(); 2048];
@@ -492,8 +545,11 @@ impl Validator {
         if !self.owns_issuer(iss) {
             return Ok(None);
         }
-        let kid = verify_parts(&header, parts.signing_input, &signature, &self.config.keys)?;
-        let audiences = check_audience(&claims, requested, &self.config.api_audiences)?;
+        let kid = match known {
+            Some(key) => verify_known(key, &header, parts.signing_input, &signature, &self.config.keys)?,
+            None => verify_parts(&header, parts.signing_input, &signature, &self.config.keys)?,
+        };
+        let audiences = self.audiences_in_common(&claims, requested)?;
         check_times(&claims, now, self.config.leeway_seconds)?;
         let sa = claims.service_account().map_err(|claim| Rejection::MissingClaim { claim })?;
         let (user, kind, stale) = match sa {
