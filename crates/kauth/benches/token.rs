@@ -18,7 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn bench_alg(c: &mut Criterion, name: &str, kind: KeyType) {
     let f = fixture(kind);
-    let Fixture { issuer, spec, plan, api, now, token, validator, lookup, message, signature: sig, bare } = &f;
+    let Fixture { issuer, spec, plan, api, now, token, validator, lookup, message, signature: sig, bare, .. } = &f;
     let now = *now;
 
     let mut g = c.benchmark_group(name);

@@ -9,6 +9,12 @@
 //! claims are informational, as in kube-apiserver) and the user.
 //! `cargo bench -p kauth --bench token_ratio` (`ROUNDS`, default 40; `ROWS=RS256`, a substring
 //! of the rows' labels, measures only those).
+//!
+//! With `GOJOSE` (the go-jose peer's binary) and `PYJWT` (a Python with PyJWT, running
+//! `tests/peers/pyjwt_peer.py`) set, as `scripts/bench-tokens.sh` does, it also compares the full
+//! validation with each peer in alternating one-second rounds (`PEER_ROUNDS`, default 7): the
+//! peer process validates the same token for a second and reports its rate, then kauth does,
+//! and so on; the median and quartiles of the per-round rate ratios are reported.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::hint::black_box;
@@ -83,6 +89,85 @@ fn decoded(f: &Fixture, claims: impl FnOnce(&[u8])) {
     f.bare.verify_sig(parts.signing_input, &signature).unwrap();
 }
 
+/// kauth's full validation of the fixture's token for `seconds`, in ops/s.
+fn kauth_rate(f: &Fixture, seconds: f64) -> f64 {
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        for _ in 0..100 {
+            black_box(f.validator.validate(black_box(&f.token), None, f.now, &f.lookup).unwrap());
+        }
+        n += 100;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// One peer's rate on the same token: the peer validates it for `seconds` and prints ops/s.
+fn peer_rate(command: &[String], dir: &std::path::Path, f: &Fixture, seconds: f64) -> f64 {
+    let (program, first) = command.split_first().unwrap();
+    let out = std::process::Command::new(program)
+        .args(first)
+        .arg("bench")
+        .arg(dir.join("token"))
+        .arg(dir.join("sa.pub"))
+        .args([token_fixture::ISSUER, token_fixture::ISSUER])
+        .arg(f.now.unix_timestamp().to_string())
+        .arg(seconds.to_string())
+        // One core each, as kauth's loop runs on one (Go would otherwise collect garbage on another).
+        .env("GOMAXPROCS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{program}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn peers(alg: &str, f: &Fixture) {
+    let mut peers: Vec<(&str, Vec<String>)> = Vec::new();
+    if let Ok(go) = std::env::var("GOJOSE") {
+        peers.push(("go-jose v2 (kube-apiserver's JOSE library)", vec![go]));
+    }
+    if let Ok(py) = std::env::var("PYJWT") {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/peers/pyjwt_peer.py");
+        peers.push(("PyJWT", vec![py, script.to_owned()]));
+    }
+    if peers.is_empty() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), &f.token).unwrap();
+    std::fs::write(dir.path().join("sa.pub"), &f.public_pem).unwrap();
+    let rounds: usize = std::env::var("PEER_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
+    for (name, command) in peers {
+        let label = format!("{alg}: kauth full validation vs {name}");
+        if std::env::var("ROWS").is_ok_and(|w| !label.contains(w.as_str())) {
+            continue;
+        }
+        let (mut ratios, mut kauth_sum, mut peer_sum) = (Vec::new(), 0.0, 0.0);
+        for r in 0..rounds {
+            let (k, p) = if r % 2 == 0 {
+                let k = kauth_rate(f, 1.0);
+                (k, peer_rate(&command, dir.path(), f, 1.0))
+            } else {
+                let p = peer_rate(&command, dir.path(), f, 1.0);
+                (kauth_rate(f, 1.0), p)
+            };
+            kauth_sum += k;
+            peer_sum += p;
+            ratios.push(k / p);
+        }
+        ratios.sort_by(f64::total_cmp);
+        let q = |p: f64| ratios[((ratios.len() - 1) as f64 * p).round() as usize];
+        println!(
+            "| {label} | {:.0} | {:.0} | {:.2}x | {:.2}x – {:.2}x |",
+            kauth_sum / rounds as f64,
+            peer_sum / rounds as f64,
+            q(0.5),
+            q(0.25),
+            q(0.75)
+        );
+    }
+}
+
 fn main() {
     let rounds = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
     println!("| path, vs the bare verify of the same signature | bare ops/s | path ops/s | median ratio | quartiles |");
@@ -115,5 +200,13 @@ fn main() {
                 black_box(f.validator.validate(black_box(&f.token), None, f.now, &f.lookup).unwrap());
             },
         );
+    }
+    if std::env::var("GOJOSE").is_ok() || std::env::var("PYJWT").is_ok() {
+        println!();
+        println!("| kauth vs a peer, same token, alternating 1 s rounds | kauth ops/s | peer ops/s | median ratio | quartiles |");
+        println!("|---|---:|---:|---:|---|");
+        for (alg, kind) in [("RS256", KeyType::Rsa2048), ("ES256", KeyType::EcdsaP256)] {
+            peers(alg, &token_fixture::fixture(kind));
+        }
     }
 }

@@ -26,10 +26,14 @@ pub struct Fixture {
     pub message: Vec<u8>,
     pub signature: Vec<u8>,
     pub bare: ParsedPublicKey,
+    /// The verification key as a PKIX `PUBLIC KEY` PEM (for the peers).
+    pub public_pem: String,
 }
 
 pub fn fixture(kind: KeyType) -> Fixture {
-    let pem = PrivateKey::generate(kind).unwrap().to_pem().unwrap();
+    let private = PrivateKey::generate(kind).unwrap();
+    let public_pem = private.public_key_pem();
+    let pem = private.to_pem().unwrap();
     let key = SigningKey::from_pem("sa.key", pem.as_bytes()).unwrap();
     let spki = key.verifying_key().spki().to_vec();
     let alg = key.algorithm();
@@ -69,7 +73,7 @@ pub fn fixture(kind: KeyType) -> Fixture {
         _ => &signature::ECDSA_P256_SHA256_FIXED,
     };
     let bare = ParsedPublicKey::new(verification, &spki).unwrap();
-    Fixture { issuer, spec, plan, api, now, token, validator, lookup, message, signature, bare }
+    Fixture { issuer, spec, plan, api, now, token, validator, lookup, message, signature, bare, public_pem }
 }
 
 /// The JWT half of `Validator::validate`, composed from the same public steps in the same order
