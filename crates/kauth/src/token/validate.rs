@@ -276,10 +276,28 @@ pub fn check_audience(
 
 /// go-jose's `ValidateWithLeeway` time checks, in its order: nbf, exp, iat.
 pub fn check_times(claims: &Claims<'_>, now: OffsetDateTime, leeway: i64) -> Result<(), Rejection> {
-    let now_ns = now.unix_timestamp_nanos();
+    times(claims, Now::of(now), leeway)
+}
+
+/// An instant as the checks compare it, converted from its date once per validation.
+#[derive(Clone, Copy)]
+struct Now {
+    /// Unix seconds.
+    s: i64,
+    /// Unix nanoseconds.
+    ns: i128,
+}
+
+impl Now {
+    fn of(now: OffsetDateTime) -> Self {
+        Now { s: now.unix_timestamp(), ns: now.unix_timestamp_nanos() }
+    }
+}
+
+fn times(claims: &Claims<'_>, now: Now, leeway: i64) -> Result<(), Rejection> {
+    let Now { s: now_s, ns: now_ns } = now;
     let secs = |t: i64| i128::from(t) * 1_000_000_000;
     let lee = secs(leeway);
-    let now_s = now.unix_timestamp();
     if let Some(nbf) = claims.nbf {
         if now_ns + lee < secs(nbf.0) {
             return Err(Rejection::NotYetValid { nbf: nbf.0, now: now_s, leeway });
@@ -326,15 +344,23 @@ fn check_object(
 }
 
 /// The objects a bound token depends on: its service account and its bound pod, secret or node.
-pub fn check_bound_objects<'a>(
+pub fn check_bound_objects<'a, L: Lookup + ?Sized>(
     k: &KubernetesClaims<'a>,
-    lookup: &dyn Lookup,
+    lookup: &L,
     now: OffsetDateTime,
     leeway: i64,
 ) -> Result<Option<Binding<'a>>, Rejection> {
+    bound_objects(k, lookup, now.unix_timestamp() - leeway)
+}
+
+/// [`check_bound_objects`]: objects deleted before `before` (now less the leeway) are gone.
+fn bound_objects<'a, L: Lookup + ?Sized>(
+    k: &KubernetesClaims<'a>,
+    lookup: &L,
+    before: i64,
+) -> Result<Option<Binding<'a>>, Rejection> {
     let ns: &str = &k.namespace;
     let sa = &k.serviceaccount;
-    let before = now.unix_timestamp() - leeway;
     let state =
         lookup.service_account(ns, &sa.name).map_err(lookup_failed(|| format!("service account {ns}/{}", sa.name)))?;
     let Some(state) = state else {
@@ -381,13 +407,13 @@ pub fn check_bound_objects<'a>(
 
 /// The objects a legacy token depends on: its Secret (present, holding this very token, not
 /// marked invalid) and its service account (present, same uid).
-pub fn check_legacy_objects(
+pub fn check_legacy_objects<L: Lookup + ?Sized>(
     token: &str,
     namespace: &str,
     name: &str,
     uid: &str,
     secret: &str,
-    lookup: &dyn Lookup,
+    lookup: &L,
 ) -> Result<(), Rejection> {
     let secret_id = format!("{namespace}/{secret}");
     let st = lookup.secret(namespace, secret).map_err(lookup_failed(|| format!("secret {namespace}/{secret}")))?;
@@ -514,12 +540,14 @@ impl Validator {
     ///
     /// `Ok(None)`: not a token of ours (another issuer), so other authenticators may try it.
     /// `Err`: ours, and invalid, with exactly why.
-    pub fn validate(
+    ///
+    /// Generic over the lookup, so a concrete one is called directly; `&dyn Lookup` works too.
+    pub fn validate<L: Lookup + ?Sized>(
         &self,
         token: &str,
         requested: Option<&[String]>,
         now: OffsetDateTime,
-        lookup: &dyn Lookup,
+        lookup: &L,
     ) -> Result<Option<Authenticated>, Rejection> {
         // What `jws::parse` and `claims_of` do, in the same order with the same errors, but
         // without allocating: segments are decoded into buffers on this stack (a larger token
@@ -550,18 +578,17 @@ impl Validator {
             None => verify_parts(&header, parts.signing_input, &signature, &self.config.keys)?,
         };
         let audiences = self.audiences_in_common(&claims, requested)?;
-        check_times(&claims, now, self.config.leeway_seconds)?;
+        let now = Now::of(now);
+        times(&claims, now, self.config.leeway_seconds)?;
         let sa = claims.service_account().map_err(|claim| Rejection::MissingClaim { claim })?;
         let (user, kind, stale) = match sa {
             ServiceAccountClaims::Bound(k) => {
-                let binding = check_bound_objects(k, lookup, now, self.config.leeway_seconds)?;
+                let binding = bound_objects(k, lookup, now.s - self.config.leeway_seconds)?;
                 let user = bound_user(k, &binding, claims.jti.as_deref());
-                let stale = k
-                    .warnafter
-                    .filter(|w| w.0 != 0 && now.unix_timestamp_nanos() > i128::from(w.0) * 1_000_000_000)
-                    .map(|w| Stale {
+                let stale =
+                    k.warnafter.filter(|w| w.0 != 0 && now.ns > i128::from(w.0) * 1_000_000_000).map(|w| Stale {
                         subject: claims.sub.as_deref().map(str::to_owned).unwrap_or_else(|| user.name.clone()),
-                        seconds_after_warning: now.unix_timestamp() - w.0,
+                        seconds_after_warning: now.s - w.0,
                     });
                 (user, TokenKind::Bound, stale)
             }
