@@ -335,6 +335,19 @@ impl<'a> Claims<'a> {
     pub fn from_json(payload: &'a [u8]) -> Result<Self, String> {
         // Validating UTF-8 once up front lets serde_json borrow strings without re-checking each.
         let text = std::str::from_utf8(payload).map_err(|e| format!("claims are not UTF-8: {e}"))?;
+        // Claims as kube-apiserver and kauth write them have no escapes: parsed first with every
+        // string a `&str` (no `Cow` layers, a smaller value to move). Whatever that parse cannot
+        // take (an escape, a wrong type, bad JSON) is parsed again the general way, whose answer,
+        // claims or error, is the one given.
+        if let Ok(fast) = serde_json::from_str::<borrowed::Claims<'a>>(text) {
+            return Ok(fast.into());
+        }
+        Self::general(text)
+    }
+
+    /// The general parse (a string with escapes becomes owned): what [`from_json`](Self::from_json)
+    /// answers for every input, faster for most.
+    fn general(text: &'a str) -> Result<Self, String> {
         serde_json::from_str(text).map_err(|e| format!("claims are not valid JSON of the expected shape: {e}"))
     }
 
@@ -398,9 +411,177 @@ impl<'a> Claims<'a> {
     }
 }
 
+/// [`Claims`] with every string a `&str` borrowed from the payload: the first parse of
+/// [`Claims::from_json`]. serde_json refuses a string with escapes here (it cannot be borrowed),
+/// and the general parse runs instead. Same fields, names, defaults and number handling as
+/// [`Claims`], [`KubernetesClaims`] and [`ObjectRef`].
+mod borrowed {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+
+    use super::{Audience, NumericDate};
+
+    #[derive(Deserialize, Default)]
+    pub(super) struct ObjectRef<'a> {
+        #[serde(default, borrow)]
+        name: &'a str,
+        #[serde(default, borrow)]
+        uid: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct KubernetesClaims<'a> {
+        #[serde(default, borrow)]
+        namespace: &'a str,
+        #[serde(default, borrow)]
+        node: Option<ObjectRef<'a>>,
+        #[serde(default, borrow)]
+        pod: Option<ObjectRef<'a>>,
+        #[serde(default, borrow)]
+        secret: Option<ObjectRef<'a>>,
+        #[serde(default, borrow)]
+        serviceaccount: ObjectRef<'a>,
+        #[serde(default)]
+        warnafter: Option<NumericDate>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Claims<'a> {
+        #[serde(default, borrow)]
+        aud: Option<Audience<'a>>,
+        #[serde(default)]
+        exp: Option<NumericDate>,
+        #[serde(default)]
+        iat: Option<NumericDate>,
+        #[serde(default, borrow)]
+        iss: Option<&'a str>,
+        #[serde(default, borrow)]
+        jti: Option<&'a str>,
+        #[serde(rename = "kubernetes.io", default, borrow)]
+        kubernetes: Option<KubernetesClaims<'a>>,
+        #[serde(rename = "kubernetes.io/serviceaccount/namespace", default, borrow)]
+        legacy_namespace: Option<&'a str>,
+        #[serde(rename = "kubernetes.io/serviceaccount/secret.name", default, borrow)]
+        legacy_secret_name: Option<&'a str>,
+        #[serde(rename = "kubernetes.io/serviceaccount/service-account.name", default, borrow)]
+        legacy_service_account_name: Option<&'a str>,
+        #[serde(rename = "kubernetes.io/serviceaccount/service-account.uid", default, borrow)]
+        legacy_service_account_uid: Option<&'a str>,
+        #[serde(default)]
+        nbf: Option<NumericDate>,
+        #[serde(default, borrow)]
+        sub: Option<&'a str>,
+    }
+
+    impl<'a> From<ObjectRef<'a>> for super::ObjectRef<'a> {
+        fn from(o: ObjectRef<'a>) -> Self {
+            super::ObjectRef { name: Cow::Borrowed(o.name), uid: Cow::Borrowed(o.uid) }
+        }
+    }
+
+    impl<'a> From<Claims<'a>> for super::Claims<'a> {
+        fn from(c: Claims<'a>) -> Self {
+            let s = |o: Option<&'a str>| o.map(Cow::Borrowed);
+            super::Claims {
+                aud: c.aud,
+                exp: c.exp,
+                iat: c.iat,
+                iss: s(c.iss),
+                jti: s(c.jti),
+                kubernetes: c.kubernetes.map(|k| super::KubernetesClaims {
+                    namespace: Cow::Borrowed(k.namespace),
+                    node: k.node.map(Into::into),
+                    pod: k.pod.map(Into::into),
+                    secret: k.secret.map(Into::into),
+                    serviceaccount: k.serviceaccount.into(),
+                    warnafter: k.warnafter,
+                }),
+                legacy_namespace: s(c.legacy_namespace),
+                legacy_secret_name: s(c.legacy_secret_name),
+                legacy_service_account_name: s(c.legacy_service_account_name),
+                legacy_service_account_uid: s(c.legacy_service_account_uid),
+                nbf: c.nbf,
+                sub: s(c.sub),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// `from_json` as the general parse alone would answer.
+    fn general(json: &str) -> Result<Claims<'_>, String> {
+        Claims::general(json)
+    }
+
+    #[test]
+    fn the_borrowing_parse_agrees_with_the_general_one() {
+        let cases = [
+            // Kubernetes' own shapes: taken by the borrowing parse.
+            r#"{"aud":["a","b"],"exp":1,"iat":2,"iss":"i","jti":"j","kubernetes.io":{"namespace":"n","node":{"name":"nd","uid":"u1"},"pod":{"name":"p","uid":"u2"},"serviceaccount":{"name":"s","uid":"u3"},"warnafter":3},"nbf":4,"sub":"x"}"#,
+            r#"{"iss":"kubernetes/serviceaccount","kubernetes.io/serviceaccount/namespace":"n","kubernetes.io/serviceaccount/secret.name":"t","kubernetes.io/serviceaccount/service-account.name":"s","kubernetes.io/serviceaccount/service-account.uid":"u","sub":"x"}"#,
+            r#"{"aud":"one","exp":1.7e9,"nbf":12.9,"kubernetes.io":{"serviceaccount":{}},"unknown":{"deep":[1,{"x":null}]}}"#,
+            r#"{"iss":null,"aud":null,"kubernetes.io":null,"exp":null}"#,
+            r#"{}"#,
+            // Escapes: the general parse, owned strings.
+            r#"{"iss":"https:\/\/k8s","sub":"a\u0041","kubernetes.io":{"namespace":"n\"s","serviceaccount":{"name":"\u00e9","uid":"u"}},"aud":["x\ty"]}"#,
+            // Wrong shapes and bad JSON: the general parse's errors.
+            r#"{"exp":"soon"}"#,
+            r#"{"aud":[1]}"#,
+            r#"{"iss":"a","iss":"b"}"#,
+            r#"{"kubernetes.io":{"namespace":7}}"#,
+            r#"{"exp":1e400}"#,
+            r#"{"iss":"a""#,
+            r#"[]"#,
+            r#"{"iss":"a"} trailing"#,
+        ];
+        for json in cases {
+            let fast = Claims::from_json(json.as_bytes());
+            assert_eq!(fast, general(json), "{json}");
+        }
+        let c = Claims::from_json(cases[5].as_bytes()).unwrap();
+        assert_eq!(c.iss.as_deref(), Some("https://k8s"));
+        assert!(matches!(c.iss, Some(Cow::Owned(_))), "an escaped string is owned");
+        assert!(matches!(Claims::from_json(cases[0].as_bytes()).unwrap().iss, Some(Cow::Borrowed(_))));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Objects of the claims' keys (and others) with values of every JSON type, strings
+        /// with and without escapes: both parses give the same claims or the same error.
+        #[test]
+        fn the_borrowing_parse_agrees_on_any_object(
+            members in proptest::collection::vec((
+                prop::sample::select(vec![
+                    "aud", "exp", "iat", "iss", "jti", "kubernetes.io", "nbf", "sub", "other",
+                    "kubernetes.io/serviceaccount/namespace", "kubernetes.io/serviceaccount/secret.name",
+                    "kubernetes.io/serviceaccount/service-account.name",
+                    "kubernetes.io/serviceaccount/service-account.uid",
+                ]),
+                prop_oneof![
+                    Just("null".to_owned()),
+                    any::<i64>().prop_map(|n| n.to_string()),
+                    any::<f64>().prop_map(|f| if f.is_finite() { f.to_string() } else { "1e999".to_owned() }),
+                    r#"[a-z\\"/]{0,6}"#.prop_map(|s| serde_json::to_string(&s).unwrap()),
+                    "[a-z]{0,4}".prop_map(|s| format!("[\"{s}\",\"b\"]")),
+                    (r"[a-z\\]{0,4}", "[a-z]{0,4}").prop_map(|(n, u)| format!(
+                        r#"{{"namespace":{},"pod":{{"name":"{u}","uid":"x"}},"serviceaccount":{{"name":"{u}"}},"warnafter":5}}"#,
+                        serde_json::to_string(&n).unwrap()
+                    )),
+                ],
+            ), 0..8),
+        ) {
+            let body: Vec<String> = members.iter().map(|(k, v)| format!("{}:{v}", serde_json::to_string(k).unwrap())).collect();
+            let json = format!("{{{}}}", body.join(","));
+            prop_assert_eq!(Claims::from_json(json.as_bytes()), general(&json), "{}", json);
+        }
+    }
 
     #[test]
     fn seed_000_claims_round_trip_in_kubernetes_order() {
