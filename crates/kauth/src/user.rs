@@ -44,8 +44,8 @@ pub struct UserInfo {
 /// insert. Kubernetes' own keys are static strings.
 #[derive(Clone, Default)]
 pub struct Extra {
-    /// Every value, one after another (a replaced value's bytes stay until the next clone of
-    /// the key's values; they are never read).
+    /// Every value, one after another (a replaced value's bytes stay in it, never read again;
+    /// replacing is rare: impersonation and SubjectAccessReview build extras once).
     text: String,
     /// Keys sorted, each with the spans of its values in `text`, in order.
     entries: Vec<Entry>,
