@@ -13,7 +13,7 @@ use std::time::Duration;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kauth::authz::{Attributes, Authorizer, Decision, Rules};
 use kauth::rbac::RbacIndex;
-use kauth::token::validate::{Lookup, LookupError, ObjectState, SecretState};
+use kauth::token::validate::{Lookup, LookupError, ObjectState, SecretState, StateRef};
 use kauth::user::UserInfo;
 use serde_json::Value;
 
@@ -539,20 +539,20 @@ fn rt(kind: &str) -> &'static ResourceType {
 }
 
 impl Lookup for Registry {
-    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
-        Ok(self.object_state(rt("ServiceAccount"), namespace, name))
+    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError> {
+        Ok(self.object_state(rt("ServiceAccount"), namespace, name).map(StateRef::Shared))
     }
 
-    fn pod(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
-        Ok(self.object_state(rt("Pod"), namespace, name))
+    fn pod(&self, namespace: &str, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError> {
+        Ok(self.object_state(rt("Pod"), namespace, name).map(StateRef::Shared))
     }
 
-    fn node(&self, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
-        Ok(self.object_state(rt("Node"), "", name))
+    fn node(&self, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError> {
+        Ok(self.object_state(rt("Node"), "", name).map(StateRef::Shared))
     }
 
-    fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError> {
-        Ok(self.get(rt("Secret"), namespace, name).map(|s| s.secret_state()))
+    fn secret(&self, namespace: &str, name: &str) -> Result<Option<StateRef<'_, SecretState>>, LookupError> {
+        Ok(self.get(rt("Secret"), namespace, name).map(|s| StateRef::Shared(s.secret_state())))
     }
 }
 

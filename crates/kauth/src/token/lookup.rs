@@ -10,7 +10,7 @@ use std::sync::Arc;
 use foldhash::HashMap;
 use hashbrown::Equivalent;
 
-use super::validate::{Lookup, LookupError, ObjectState, SecretState};
+use super::validate::{Lookup, LookupError, ObjectState, SecretState, StateRef};
 
 // hashbrown's map (with foldhash, its default hasher) takes a borrowed key through `Equivalent`.
 type Namespaced<T> = hashbrown::HashMap<(String, String), Arc<T>>;
@@ -112,24 +112,24 @@ impl MemoryLookup {
     }
 }
 
-fn get<T>(map: &Namespaced<T>, ns: &str, name: &str) -> Option<Arc<T>> {
-    map.get(&Key(ns, name)).cloned()
+fn get<'a, T>(map: &'a Namespaced<T>, ns: &str, name: &str) -> Option<StateRef<'a, T>> {
+    map.get(&Key(ns, name)).map(|s| StateRef::Borrowed(&**s))
 }
 
 impl Lookup for MemoryLookup {
-    fn service_account(&self, ns: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+    fn service_account(&self, ns: &str, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError> {
         self.check()?;
         Ok(get(&self.service_accounts, ns, name))
     }
-    fn pod(&self, ns: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+    fn pod(&self, ns: &str, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError> {
         self.check()?;
         Ok(get(&self.pods, ns, name))
     }
-    fn node(&self, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+    fn node(&self, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError> {
         self.check()?;
-        Ok(self.nodes.get(name).cloned())
+        Ok(self.nodes.get(name).map(|s| StateRef::Borrowed(&**s)))
     }
-    fn secret(&self, ns: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError> {
+    fn secret(&self, ns: &str, name: &str) -> Result<Option<StateRef<'_, SecretState>>, LookupError> {
         self.check()?;
         Ok(get(&self.secrets, ns, name))
     }
@@ -146,7 +146,7 @@ mod tests {
             .with_service_account("a", "b/c", "2")
             .with_pod("ns", "p", "3")
             .with_node("n", "4");
-        let uid = |r: Result<Option<Arc<ObjectState>>, LookupError>| r.unwrap().map(|s| s.uid.clone());
+        let uid = |r: Result<Option<StateRef<'_, ObjectState>>, LookupError>| r.unwrap().map(|s| s.uid.clone());
         assert_eq!(uid(l.service_account("a/b", "c")), Some("1".into()));
         assert_eq!(uid(l.service_account("a", "b/c")), Some("2".into()));
         assert_eq!(uid(l.service_account("a", "b")), None);

@@ -71,31 +71,53 @@ impl std::fmt::Debug for SecretState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LookupError(pub String);
 
+/// A state a lookup returns: borrowed from the lookup when it holds it in place (no reference
+/// count touched), or shared when it has to outlive a lock.
+#[derive(Debug)]
+pub enum StateRef<'a, T> {
+    /// Borrowed from the lookup.
+    Borrowed(&'a T),
+    /// Shared with the lookup's store.
+    Shared(Arc<T>),
+}
+
+impl<T> std::ops::Deref for StateRef<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        match self {
+            StateRef::Borrowed(t) => t,
+            StateRef::Shared(t) => t,
+        }
+    }
+}
+
 /// Reads the objects tokens depend on. The server implements it on its store.
 ///
-/// States are shared (`Arc`): a lookup on the hot path copies neither uids nor a Secret's token.
+/// A lookup on the hot path copies neither uids nor a Secret's token: states are borrowed or
+/// shared ([`StateRef`]).
 pub trait Lookup {
     /// A ServiceAccount.
-    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError>;
+    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError>;
     /// A Pod.
-    fn pod(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError>;
+    fn pod(&self, namespace: &str, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError>;
     /// A Node.
-    fn node(&self, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError>;
+    fn node(&self, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError>;
     /// A Secret.
-    fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError>;
+    fn secret(&self, namespace: &str, name: &str) -> Result<Option<StateRef<'_, SecretState>>, LookupError>;
 }
 
 impl<T: Lookup + ?Sized> Lookup for Arc<T> {
-    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+    fn service_account(&self, namespace: &str, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError> {
         (**self).service_account(namespace, name)
     }
-    fn pod(&self, namespace: &str, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+    fn pod(&self, namespace: &str, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError> {
         (**self).pod(namespace, name)
     }
-    fn node(&self, name: &str) -> Result<Option<Arc<ObjectState>>, LookupError> {
+    fn node(&self, name: &str) -> Result<Option<StateRef<'_, ObjectState>>, LookupError> {
         (**self).node(name)
     }
-    fn secret(&self, namespace: &str, name: &str) -> Result<Option<Arc<SecretState>>, LookupError> {
+    fn secret(&self, namespace: &str, name: &str) -> Result<Option<StateRef<'_, SecretState>>, LookupError> {
         (**self).secret(namespace, name)
     }
 }
