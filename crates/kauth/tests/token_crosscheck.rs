@@ -125,7 +125,7 @@ fn kauth_validates(keys: &Keys, token: &str) {
     let ok = validator.validate(token, None, now, &lookup).unwrap().expect("our issuer");
     assert_eq!(ok.user.name, "system:serviceaccount:team-a:builder");
     assert_eq!(ok.user.extra.get("authentication.kubernetes.io/pod-name").unwrap(), ["build-1"]);
-    assert_eq!(&*ok.kid, keys.signing.kid());
+    assert_eq!(ok.kid, keys.signing.kid());
     // And a copy with one claim changed does not.
     let parsed = kauth::token::validate::parse(token).unwrap();
     let forged = Claims { sub: Some("system:serviceaccount:team-a:admin".into()), ..parsed.claims };

@@ -1,5 +1,8 @@
 //! Service-account tokens as a [`TokenAuthenticator`]: the [`Validator`] with a [`Lookup`].
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
 use super::{Failure, Response, TokenAuthenticator};
@@ -18,12 +21,16 @@ pub const LEGACY_TOKEN_SECRET_ANNOTATION: &str = "authentication.kauth.dev/legac
 pub struct ServiceAccountAuthenticator<L> {
     validator: Validator,
     lookup: L,
+    /// The validator's API audiences, shared by every response valid for exactly them (the
+    /// validator lends them; a response outlives it).
+    api_audiences: Arc<[String]>,
 }
 
 impl<L: Lookup + Send + Sync> ServiceAccountAuthenticator<L> {
     /// An authenticator validating with `validator`, reading objects through `lookup`.
     pub fn new(validator: Validator, lookup: L) -> Self {
-        ServiceAccountAuthenticator { validator, lookup }
+        let api_audiences = validator.config().api_audiences.as_slice().into();
+        ServiceAccountAuthenticator { validator, lookup, api_audiences }
     }
 
     /// The lookup (the server swaps in its store).
@@ -54,7 +61,11 @@ impl<L: Lookup + Send + Sync> TokenAuthenticator for ServiceAccountAuthenticator
                     annotations.push((LEGACY_TOKEN_ANNOTATION, ok.user.name.clone()));
                     annotations.push((LEGACY_TOKEN_SECRET_ANNOTATION, secret.clone()));
                 }
-                Ok(Some(Response { user: ok.user, audiences: ok.audiences, annotations }))
+                let audiences = match ok.audiences {
+                    Cow::Borrowed(_) => self.api_audiences.clone(),
+                    Cow::Owned(own) => own.into(),
+                };
+                Ok(Some(Response { user: ok.user, audiences, annotations }))
             }
             Err(r) => Err(Failure {
                 authenticator: "service-account",

@@ -5,6 +5,7 @@
 //! (nbf, exp, iat with the leeway), then the objects the token depends on. Each check is a
 //! function of its own so `explain` can run them one by one and report each.
 
+use std::borrow::Cow;
 use std::mem::MaybeUninit;
 use std::sync::Arc;
 
@@ -150,20 +151,21 @@ impl Stale {
     }
 }
 
-/// A valid token.
+/// A valid token. It borrows from the validator that accepted it (its API audiences, the kid
+/// of its key): validation touches no reference count.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authenticated {
+pub struct Authenticated<'v> {
     /// The user, as Kubernetes builds it (without `system:authenticated`, which the chain adds).
     pub user: UserInfo,
-    /// The audiences the token is valid for in this request. Shared: when they are the API
-    /// audiences (nearly always), this is the validator's own list and costs no allocation.
-    pub audiences: Arc<[String]>,
+    /// The audiences the token is valid for in this request. When they are the API audiences
+    /// (nearly always), this is the validator's own list, borrowed.
+    pub audiences: Cow<'v, [String]>,
     /// Bound or legacy.
     pub kind: TokenKind,
     /// Set when a token with `warnafter` is used after it.
     pub stale: Option<Stale>,
     /// The kid of the key that verified it.
-    pub kid: Arc<str>,
+    pub kid: &'v str,
     /// The token's exp, if any.
     pub expires_at: Option<i64>,
 }
@@ -206,43 +208,43 @@ pub fn check_algorithm(alg: &str) -> Result<Algorithm, Rejection> {
 }
 
 /// Verifies the signature with the keys the kid selects; returns the kid of the key that verified.
-pub fn verify_signature(jws: &Jws<'_>, keys: &KeySet) -> Result<Arc<str>, Rejection> {
+pub fn verify_signature<'k>(jws: &Jws<'_>, keys: &'k KeySet) -> Result<&'k str, Rejection> {
     verify_parts(&jws.header.borrowed(), jws.signing_input, &jws.signature, keys)
 }
 
 /// [`verify_signature`] on the parts of a token: its header, the bytes signed and the signature.
-pub fn verify_parts(
+pub fn verify_parts<'k>(
     header: &HeaderRef<'_>,
     signing_input: &[u8],
     signature: &[u8],
-    keys: &KeySet,
-) -> Result<Arc<str>, Rejection> {
+    keys: &'k KeySet,
+) -> Result<&'k str, Rejection> {
     verify_candidates(header, signing_input, signature, keys, None)
 }
 
 /// [`verify_parts`] for a header the key set recognised ([`KeySet::known_key`]): its key is
 /// the first candidate that can verify, so it is tried without looking the kid up; only when it
 /// does not verify are the others tried (and it is not tried twice). Same answer, same errors.
-pub fn verify_known(
-    key: &VerifyingKey,
+pub fn verify_known<'k>(
+    key: &'k VerifyingKey,
     header: &HeaderRef<'_>,
     signing_input: &[u8],
     signature: &[u8],
-    keys: &KeySet,
-) -> Result<Arc<str>, Rejection> {
+    keys: &'k KeySet,
+) -> Result<&'k str, Rejection> {
     if key.verify(key.kind().signing_algorithm(), signing_input, signature) {
-        return Ok(key.kid_shared());
+        return Ok(key.kid());
     }
     verify_candidates(header, signing_input, signature, keys, Some(key))
 }
 
-fn verify_candidates(
+fn verify_candidates<'k>(
     header: &HeaderRef<'_>,
     signing_input: &[u8],
     signature: &[u8],
-    keys: &KeySet,
+    keys: &'k KeySet,
     already_failed: Option<&VerifyingKey>,
-) -> Result<Arc<str>, Rejection> {
+) -> Result<&'k str, Rejection> {
     if header.crit {
         return Err(Rejection::Malformed {
             segment: Some(jws::Segment::Header),
@@ -265,7 +267,7 @@ fn verify_candidates(
             continue;
         }
         if key.verify(alg, signing_input, signature) {
-            return Ok(key.kid_shared());
+            return Ok(key.kid());
         }
     }
     Err(Rejection::BadSignature {
@@ -509,8 +511,6 @@ pub fn bound_user(k: &KubernetesClaims<'_>, binding: &Option<Binding<'_>>, jti: 
 #[derive(Debug, Clone)]
 pub struct Validator {
     config: ValidatorConfig,
-    /// `config.api_audiences`, shared with every token valid for exactly them.
-    api_audiences: Arc<[String]>,
 }
 
 impl Validator {
@@ -520,8 +520,7 @@ impl Validator {
         if config.api_audiences.is_empty() {
             config.api_audiences = config.issuers.iter().take(1).cloned().collect();
         }
-        let api_audiences = config.api_audiences.as_slice().into();
-        Validator { config, api_audiences }
+        Validator { config }
     }
 
     /// The configuration.
@@ -534,14 +533,14 @@ impl Validator {
         (self.config.accept_legacy && iss == LEGACY_ISSUER) || self.config.issuers.iter().any(|i| i == iss)
     }
 
-    /// [`check_audience`], returning the validator's own list when the audiences in common are
+    /// [`check_audience`], borrowing the validator's own list when the audiences in common are
     /// exactly the API audiences (a token asked for with none requested, or with the API
     /// audiences requested).
     fn audiences_in_common(
         &self,
         claims: &Claims<'_>,
         requested: Option<&[String]>,
-    ) -> Result<Arc<[String]>, Rejection> {
+    ) -> Result<Cow<'_, [String]>, Rejection> {
         let api = &self.config.api_audiences;
         let requested_api = requested.is_none_or(|r| r.is_empty() || r == api.as_slice());
         let token_has_api = match &claims.aud {
@@ -553,9 +552,9 @@ impl Validator {
             _ => true,
         };
         if requested_api && token_has_api && !api.is_empty() {
-            return Ok(self.api_audiences.clone());
+            return Ok(Cow::Borrowed(api.as_slice()));
         }
-        check_audience(claims, requested, api).map(Into::into)
+        check_audience(claims, requested, api).map(Cow::Owned)
     }
 
     /// Validates `token` at `now` for the `requested` audiences (default: the API audiences).
@@ -570,7 +569,7 @@ impl Validator {
         requested: Option<&[String]>,
         now: OffsetDateTime,
         lookup: &L,
-    ) -> Result<Option<Authenticated>, Rejection> {
+    ) -> Result<Option<Authenticated<'_>>, Rejection> {
         // What `jws::parse` and `claims_of` do, in the same order with the same errors, but
         // without allocating: segments are decoded into buffers on this stack (a larger token
         // falls back to the heap), and a header that is exactly one a key of ours signs with is
