@@ -227,11 +227,6 @@ impl VerifyingKey {
         &self.kid
     }
 
-    /// The key id, shared (cloning it does not allocate).
-    pub fn kid_shared(&self) -> Arc<str> {
-        Arc::clone(&self.kid)
-    }
-
     /// RSA or which curve.
     pub fn kind(&self) -> KeyKind {
         self.kind
