@@ -162,21 +162,11 @@ pub fn run(args: PkiArgs) -> Result<u8, Failure> {
     }
 }
 
-fn default_node_name() -> String {
-    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let name = raw.trim().to_ascii_lowercase();
-    if kauth::pki::spec::is_dns1123_subdomain(&name) {
-        name
-    } else {
-        "localhost".into()
-    }
-}
-
 fn run_init(a: InitArgs) -> Result<u8, Failure> {
     let layout = a.dir.layout();
     let cfg = PkiConfig {
         cluster_name: a.cluster_name,
-        node_name: a.node_name.unwrap_or_else(default_node_name),
+        node_name: a.node_name.unwrap_or_else(kauth::pki::spec::host_node_name),
         advertise_address: a.advertise_address,
         bind_port: a.bind_port,
         control_plane_endpoint: a.control_plane_endpoint,

@@ -317,6 +317,21 @@ fn acknowledged_writes_survive_kill_9() {
 }
 
 #[test]
+fn serve_reuses_the_pki_of_kauth_pki_init() {
+    // `kauth pki init` names the node (by default after the host); `kauth serve` on the same
+    // directory keeps that PKI as it is instead of asking for another node name's SANs.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let init = common::kauth(&["pki", "init", "--dir", data.to_str().unwrap(), "--node-name", "cp-1"]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let cert = std::fs::read(data.join("pki/apiserver.crt")).unwrap();
+    let s = Server::start_in(&data, &[]);
+    s.kubectl(&["create", "sa", "builder"]).ok();
+    assert_eq!(yaml(&s, &["get", "sa", "builder"])["metadata"]["name"], "builder");
+    assert_eq!(std::fs::read(data.join("pki/apiserver.crt")).unwrap(), cert, "the certificate is reused");
+}
+
+#[test]
 fn legacy_token_secrets_static_tokens_and_escalation() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.csv");

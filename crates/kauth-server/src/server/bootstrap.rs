@@ -157,6 +157,12 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
             opts.bind_address
         },
         bind_port: opts.secure_port,
+        // A PKI already there (`kauth pki init`'s, whose node name defaults to the host's name)
+        // keeps its node name; a new one is made for `localhost`: this server is the local node,
+        // and its certificate then also serves `https://localhost:<port>`.
+        node_name: kauth::pki::spec::existing_node_name(&layout)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_else(|| PkiConfig::default().node_name),
         ..PkiConfig::default()
     };
     // A restart may listen on another port (`--secure-port 0`): the kubeconfigs follow it.

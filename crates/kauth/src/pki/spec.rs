@@ -491,6 +491,38 @@ pub fn parse_san(s: &str) -> Result<San, PkiError> {
     }
 }
 
+/// The node name kubeadm defaults to: this host's name, lowercased; `localhost` when the host's
+/// name is not a valid RFC 1123 subdomain (or cannot be read).
+pub fn host_node_name() -> String {
+    node_name_from_hostname(&std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default())
+}
+
+fn node_name_from_hostname(raw: &str) -> String {
+    let name = raw.trim().to_ascii_lowercase();
+    if is_dns1123_subdomain(&name) {
+        name
+    } else {
+        "localhost".into()
+    }
+}
+
+/// The node name an existing PKI was made for: the CommonName of its etcd serving certificate
+/// (kubeadm names it after the node), else the first DNS name of its apiserver certificate (the
+/// node name comes first there). `None` when the PKI has neither, or neither names a valid node.
+///
+/// `kauth serve` reuses a data directory made by `kauth pki init`, whose node name defaults to
+/// the host's name: planning the certificates for another node name would find the existing
+/// ones "missing SANs" and refuse to start.
+pub fn existing_node_name(layout: &super::layout::Layout) -> Result<Option<String>, PkiError> {
+    let valid = |n: &String| is_dns1123_subdomain(n);
+    if let Some(cert) = layout.load_cert("etcd/server")? {
+        if let Some(cn) = cert.common_name.filter(valid) {
+            return Ok(Some(cn));
+        }
+    }
+    Ok(layout.load_cert("apiserver")?.and_then(|c| c.dns_names.into_iter().next()).filter(valid))
+}
+
 /// RFC 1123 subdomain as Kubernetes validates it: at most 253 characters, dot-separated labels of
 /// lowercase alphanumerics and `-`, each starting and ending with an alphanumeric.
 pub fn is_dns1123_subdomain(s: &str) -> bool {
@@ -585,6 +617,30 @@ mod tests {
         assert!(first_ip_of_cidr("10.96.0.0").is_err());
         assert!(first_ip_of_cidr("10.96.0.0/32").is_err());
         assert!(first_ip_of_cidr("nope/12").is_err());
+    }
+
+    #[test]
+    fn the_host_name_becomes_the_node_name_when_it_is_one() {
+        assert_eq!(node_name_from_hostname("CP-1.Example.com\n"), "cp-1.example.com");
+        assert_eq!(node_name_from_hostname("worker_3"), "localhost");
+        assert_eq!(node_name_from_hostname(""), "localhost");
+        assert!(is_dns1123_subdomain(&host_node_name()));
+    }
+
+    #[test]
+    fn an_existing_pki_names_its_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = super::super::layout::Layout::new(dir.path());
+        assert_eq!(existing_node_name(&layout).unwrap(), None, "no PKI, no node name");
+        let cfg = PkiConfig { node_name: "cp-1".into(), key_type: KeyType::EcdsaP256, ..PkiConfig::default() };
+        super::super::init::init(&layout, &cfg, false, time::OffsetDateTime::now_utc()).unwrap();
+        assert_eq!(existing_node_name(&layout).unwrap().as_deref(), Some("cp-1"));
+        // Without the etcd serving cert, the apiserver cert's first DNS name.
+        std::fs::remove_file(layout.cert_path("etcd/server")).unwrap();
+        assert_eq!(existing_node_name(&layout).unwrap().as_deref(), Some("cp-1"));
+        // A certificate that does not parse is an error, not a guess.
+        std::fs::write(layout.cert_path("apiserver"), "not a certificate").unwrap();
+        assert!(existing_node_name(&layout).is_err());
     }
 
     #[test]
