@@ -284,7 +284,12 @@ pub fn service_account_groups(namespace: &str) -> Vec<String> {
     ns_group.push_str(SERVICE_ACCOUNTS_GROUP);
     ns_group.push(':');
     ns_group.push_str(namespace);
-    vec![SERVICE_ACCOUNTS_GROUP.to_owned(), ns_group]
+    // With room for the `system:authenticated` the authentication chain adds to every request's
+    // user: adding it then does not move the vector.
+    let mut groups = Vec::with_capacity(3);
+    groups.push(SERVICE_ACCOUNTS_GROUP.to_owned());
+    groups.push(ns_group);
+    groups
 }
 
 #[cfg(test)]
@@ -349,5 +354,9 @@ mod tests {
         assert_eq!(split_service_account_username("system:serviceaccount:ns"), None);
         assert_eq!(split_service_account_username("system:serviceaccount:ns:a:b"), None);
         assert_eq!(service_account_groups("ns"), ["system:serviceaccounts", "system:serviceaccounts:ns"]);
+        let mut groups = service_account_groups("ns");
+        let before = groups.as_ptr();
+        groups.push(AUTHENTICATED_GROUP.into());
+        assert_eq!(groups.as_ptr(), before, "adding system:authenticated does not move the groups");
     }
 }
