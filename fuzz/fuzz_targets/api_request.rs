@@ -3,9 +3,10 @@
 //! decoders, and the three patch formats. The first byte picks the parser.
 #![no_main]
 
-use kauth_server::api::{protobuf, request};
-use kauth_server::resources::RESOURCES;
-use kauth_server::server::{authn, crud, patch};
+use kauth_server::api::resources::RESOURCES;
+use kauth_server::api::{protobuf, request_info, selector};
+use kauth_server::authentication as authn;
+use kauth_server::handlers::patch;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,14 +14,14 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(rest);
     match mode % 6 {
         0 => {
-            let _ = request::parse("GET", &text, false);
-            let _ = request::parse("DELETE", &text, true);
+            let _ = request_info::parse("GET", &text, false);
+            let _ = request_info::parse("DELETE", &text, true);
         }
         1 => {
             let _ = authn::bearer_token(rest);
         }
         2 => {
-            let _ = crud::parse_label_selector(&text);
+            let _ = selector::parse_label_selector(&text);
         }
         3 => {
             if let Ok(v) = protobuf::to_json(rest) {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use kauth::pki::kubeconfig::{decode_data, Kubeconfig};
 
-use crate::Failure;
+use crate::failure::Failure;
 
 /// A client for one API server.
 pub struct ApiClient {
@@ -100,7 +100,7 @@ impl ApiClient {
         };
         let tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(kauth_server::tls::provider())
+            .unversioned_rustls_crypto_provider(kauth_server::transport::tls::provider())
             .root_certs(roots)
             .client_cert(client_cert)
             .disable_verification(cluster.insecure_skip_tls_verify == Some(true))

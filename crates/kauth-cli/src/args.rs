@@ -12,34 +12,7 @@ pub enum Output {
     Json,
 }
 
-/// Parses `90s`, `52m`, `8760h`, `30d`, `1y`, `1h30m` (Go's duration units plus `d` and `y`).
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    let mut seen_unit = false;
-    for c in s.trim().chars() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let unit: u64 = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            'y' => 365 * 86_400,
-            _ => return Err(format!("{s:?}: unknown unit {c:?} (use s, m, h, d or y)")),
-        };
-        let n: u64 = num.parse().map_err(|_| format!("{s:?}: expected a number before {c:?}"))?;
-        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(|| format!("{s:?}: too large"))?;
-        num.clear();
-        seen_unit = true;
-    }
-    if !num.is_empty() || !seen_unit {
-        return Err(format!("{s:?}: expected a duration such as 30d, 8760h or 90s"));
-    }
-    Ok(std::time::Duration::from_secs(total))
-}
+pub use kauth::duration::parse as parse_duration;
 
 /// Parses an RFC 3339 time (`2027-06-01T00:00:00Z`) or `@<unix seconds>`.
 pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
@@ -57,9 +30,9 @@ pub fn now_or(at: Option<OffsetDateTime>) -> OffsetDateTime {
 }
 
 /// Prints a value as pretty JSON.
-pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), crate::Failure> {
-    let mut text =
-        serde_json::to_string_pretty(value).map_err(|e| crate::Failure::unsound(format!("encoding JSON: {e}")))?;
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), crate::failure::Failure> {
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| crate::failure::Failure::unsound(format!("encoding JSON: {e}")))?;
     text.push('\n');
     emit(&text);
     Ok(())

@@ -10,7 +10,7 @@ use kauth::pki::{fsio, pem};
 use time::OffsetDateTime;
 
 use crate::args::{now_or, parse_time, print_json, Output};
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Certificates in Kubernetes terms.
 #[derive(Debug, Args)]

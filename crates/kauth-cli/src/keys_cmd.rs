@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::api_client::{kubeconfig_path, ApiClient};
 use crate::args::{emit, print_json};
-use crate::Failure;
+use crate::failure::Failure;
 
 /// `kauth keys`.
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ macro_rules! out {
 mod api_client;
 mod args;
 mod cert_cmd;
+mod failure;
 mod keys_cmd;
 mod pki_cmd;
 mod rbac_cmd;
@@ -66,35 +67,7 @@ enum Command {
     Keys(keys_cmd::KeysArgs),
 }
 
-/// An error that ends the command, with its exit code.
-#[derive(Debug)]
-pub struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl Failure {
-    /// Exit 1: the subject is not sound, or the operation was refused.
-    pub fn unsound(message: impl Into<String>) -> Self {
-        Failure { code: 1, message: message.into() }
-    }
-
-    /// Exit 2: bad input or usage.
-    pub fn bad_input(message: impl Into<String>) -> Self {
-        Failure { code: 2, message: message.into() }
-    }
-}
-
-impl From<kauth::pki::PkiError> for Failure {
-    fn from(e: kauth::pki::PkiError) -> Self {
-        use kauth::pki::PkiError as E;
-        let code = match &e {
-            E::Io { .. } | E::Malformed { .. } | E::Config { .. } | E::UnknownName { .. } => 2,
-            E::KeyMismatch { .. } | E::Conflict { .. } | E::Crypto { .. } => 1,
-        };
-        Failure { code, message: e.to_string() }
-    }
-}
+pub use failure::Failure;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -115,8 +88,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("kauth: {}", f.message);
-            ExitCode::from(f.code)
+            eprintln!("kauth: {}", f.message());
+            ExitCode::from(f.code())
         }
     }
 }

@@ -14,7 +14,7 @@ use kauth::pki::KeyType;
 use time::OffsetDateTime;
 
 use crate::args::{now_or, parse_duration, parse_time, print_json, Output};
-use crate::Failure;
+use crate::failure::Failure;
 
 /// The cluster PKI.
 #[derive(Debug, Args)]

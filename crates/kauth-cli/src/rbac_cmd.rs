@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::api_client::{kubeconfig_path, ApiClient};
 use crate::args::{emit, print_json, Output};
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Where the policy comes from.
 #[derive(Debug, Clone, clap::Args)]

@@ -17,7 +17,7 @@ use kauth::token::{span, utc};
 use time::OffsetDateTime;
 
 use crate::args::{now_or, parse_duration, parse_time, print_json, Output};
-use crate::Failure;
+use crate::failure::Failure;
 
 /// Service-account tokens.
 #[derive(Debug, Args)]
@@ -286,7 +286,7 @@ fn fetch_jwks(a: &ExplainArgs, url: &str) -> Result<KeySet, Failure> {
     let bad = |m: String| Failure::bad_input(format!("{url}: {m}"));
     let roots = match &a.certificate_authority {
         Some(p) => {
-            let certs = kauth_server::tls::certificates(&p.display().to_string(), &read_file(p)?)
+            let certs = kauth_server::transport::tls::certificates(&p.display().to_string(), &read_file(p)?)
                 .map_err(|e| Failure::bad_input(e.to_string()))?;
             ureq::tls::RootCerts::new_with_certs(
                 &certs.iter().map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()).collect::<Vec<_>>(),
@@ -296,7 +296,7 @@ fn fetch_jwks(a: &ExplainArgs, url: &str) -> Result<KeySet, Failure> {
     };
     let tls = ureq::tls::TlsConfig::builder()
         .provider(ureq::tls::TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(kauth_server::tls::provider())
+        .unversioned_rustls_crypto_provider(kauth_server::transport::tls::provider())
         .root_certs(roots)
         .build();
     let agent: ureq::Agent = ureq::Agent::config_builder()

@@ -13,8 +13,8 @@ mod etcd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kauth_server::api::resources;
 use kauth_server::registry::{Change, Registry};
-use kauth_server::resources;
 use kauth_server::store::{EtcdConfig, EtcdStore, RedbStore};
 use serde_json::json;
 

@@ -1,14 +1,39 @@
-//! kauth's server side: everything that does I/O on behalf of the pure `kauth` library.
+//! kauth's server side: everything that does I/O on behalf of the pure `kauth` library, in
+//! layers. Each layer uses only the layers listed before it (a test holds the module graph
+//! acyclic):
 //!
-//! - [`tls`]: rustls configuration from PEM files (serving certificate, optional client
-//!   certificates verified against a client CA), on the aws-lc-rs provider only.
+//! - [`api`]: the wire — Kubernetes Status errors, request info, the resource table, codecs,
+//!   the request and response types.
+//! - [`store`]: the storage trait shaped like etcd, on redb (embedded) or etcd.
+//! - [`registry`]: the objects in memory, mirroring the store, with their change feed.
+//! - [`audit`], [`metrics`], [`keyring`], [`replicas`], [`authentication`]: what the state holds.
+//! - [`state`]: settings and shared state.
+//! - [`controllers`]: what Kubernetes' controllers and admission do when objects change.
+//! - [`handlers`]: CRUD, watch, discovery, reviews, TokenRequest.
+//! - [`pipeline`]: authenticate → impersonate → authorize → handle, with audit and metrics.
+//! - [`transport`]: TLS and HTTP.
+//! - [`bootstrap`]: start-up: the data directory, the chains, the seeded objects.
+//! - [`options`] and [`run`]: what a server runs with, and the one entry.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod api;
-pub mod events;
+pub mod audit;
+pub mod authentication;
+pub mod bootstrap;
+pub mod controllers;
+pub mod handlers;
+pub mod keyring;
+pub mod metrics;
+pub mod options;
+pub mod pipeline;
 pub mod registry;
-pub mod resources;
-pub mod server;
+pub mod replicas;
+mod run;
+pub mod state;
 pub mod store;
-pub mod tls;
+pub mod transport;
+
+pub use options::Options;
+pub use run::{run, StartError};
+pub use state::Clock;

@@ -15,7 +15,7 @@ use kauth::pki::layout::Layout;
 use kauth::pki::pem;
 use kauth::pki::spec::PkiConfig;
 use kauth::pki::KeyType;
-use kauth_server::tls::{certificates, private_key, provider, server_config, ClientCertificates};
+use kauth_server::transport::tls::{certificates, private_key, provider, server_config, ClientCertificates};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

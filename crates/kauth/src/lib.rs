@@ -11,6 +11,8 @@
 //! - [`authn`]: token authenticators (static file, service accounts), their union and cache.
 //! - [`authz`]: the authorizer trait, decisions, the privileged group and chains.
 //! - [`rbac`]: Kubernetes RBAC: rule matching, the policy source and the authorizer.
+//! - [`duration`]: durations as flags take them (`90s`, `1h30m`, `30d`).
+//! - [`timestamp`]: Kubernetes' RFC 3339 timestamps, the one formatter.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
@@ -18,7 +20,9 @@
 pub mod authn;
 pub mod authz;
 pub mod clock;
+pub mod duration;
 pub mod pki;
 pub mod rbac;
+pub mod timestamp;
 pub mod token;
 pub mod user;

@@ -1,5 +1,11 @@
-//! The HTTP API: request parsing, Kubernetes Status errors, handlers.
+//! The wire: what Kubernetes clients send and receive, independent of how it is served.
 
+pub mod body;
+pub mod meta;
 pub mod protobuf;
 pub mod request;
+pub mod request_info;
+pub mod resources;
+pub mod response;
+pub mod selector;
 pub mod status;

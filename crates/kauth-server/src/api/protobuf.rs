@@ -89,7 +89,7 @@ impl Obj {
 fn time(t: &Option<meta::Time>) -> Option<Value> {
     let t = t.as_ref()?;
     let dt = time::OffsetDateTime::from_unix_timestamp(t.seconds.unwrap_or(0)).ok()?;
-    Some(json!(crate::server::timestamp(dt)))
+    Some(json!(kauth::timestamp::rfc3339(dt)))
 }
 
 fn object_meta(m: &Option<meta::ObjectMeta>) -> Option<Value> {

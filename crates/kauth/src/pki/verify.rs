@@ -569,12 +569,8 @@ pub fn human(d: time::Duration) -> String {
     }
 }
 
-/// RFC 3339 in UTC.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
+/// RFC 3339 in UTC (see [`crate::timestamp`]).
+pub use crate::timestamp::rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -248,13 +248,8 @@ impl Rejection {
     }
 }
 
-/// `2022-11-27T08:14:01Z`.
-pub fn utc(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| format!("@{t}"))
-}
+/// `2022-11-27T08:14:01Z` (see [`crate::timestamp`]).
+pub use crate::timestamp::rfc3339_unix as utc;
 
 /// `1h30m`, `90s`, `365d`.
 pub fn span(secs: i64) -> String {

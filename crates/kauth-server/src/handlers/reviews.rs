@@ -9,12 +9,14 @@ use kauth::token::issue::{plan_expiration, BoundTokenSpec};
 use kauth::user::UserInfo;
 use serde_json::{json, Map, Value};
 
-use super::authn::with_authenticated_group;
-use super::crud::{body_json, decode_checked};
-use super::{Request, Response, State};
-use crate::api::request::RequestInfo;
+use crate::api::body::{body_json, decode_checked};
+use crate::api::request::Request;
+use crate::api::request_info::RequestInfo;
+use crate::api::resources::{self, meta_str, ResourceType, AUTHN_GROUP};
+use crate::api::response::Response;
 use crate::api::status::{ApiError, Cause};
-use crate::resources::{self, meta_str, ResourceType, AUTHN_GROUP};
+use crate::authentication::with_authenticated_group;
+use crate::state::State;
 
 fn user_json(u: &UserInfo) -> Value {
     let mut v = json!({"username": u.name});
@@ -132,7 +134,7 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
             json!({"user": {}, "error": "the token is neither a static token nor a JWT from an accepted issuer"})
         }
         Outcome::Rejected(failures) => {
-            json!({"user": {}, "error": super::authn::rejection_reason(state, &failures)})
+            json!({"user": {}, "error": crate::authentication::rejection_reason(state, &failures)})
         }
     })
 }
@@ -284,10 +286,10 @@ pub fn token_request(state: &State, req: &Request, info: &RequestInfo) -> Result
     obj["spec"]["audiences"] = json!(if audiences.is_empty() { state.config.api_audiences.clone() } else { audiences });
     obj["status"] = json!({
         "token": issued.token.as_str(),
-        "expirationTimestamp": super::timestamp(time::OffsetDateTime::from_unix_timestamp(issued.expiration_timestamp).unwrap_or(now)),
+        "expirationTimestamp": kauth::timestamp::rfc3339(time::OffsetDateTime::from_unix_timestamp(issued.expiration_timestamp).unwrap_or(now)),
     });
     obj["metadata"] =
-        json!({"name": info.name, "namespace": info.namespace, "creationTimestamp": super::timestamp(now)});
+        json!({"name": info.name, "namespace": info.namespace, "creationTimestamp": kauth::timestamp::rfc3339(now)});
     let mut r = Response::json(201, &obj);
     if let Some(w) = warning {
         r = r.warn(&w);

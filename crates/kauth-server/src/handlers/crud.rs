@@ -5,11 +5,19 @@
 use kauth::user::UserInfo;
 use serde_json::{json, Map, Value};
 
-use super::{controllers, patch, reviews, Request, Response, State, MAX_BODY_BYTES};
-use crate::api::request::RequestInfo;
+use super::{patch, reviews};
+use crate::api::body::{body_json, decode_checked};
+use crate::api::meta::{generate_suffix, new_uid};
+use crate::api::request::{wants_table, Request, MAX_BODY_BYTES};
+use crate::api::request_info::RequestInfo;
+use crate::api::resources::scope_namespace;
+use crate::api::resources::{self, meta_str, metadata_mut, ResourceType};
+use crate::api::response::Response;
+use crate::api::selector::Selector;
 use crate::api::status::{success_status, ApiError, Cause};
+use crate::controllers;
 use crate::registry::{Change, Stored};
-use crate::resources::{self, meta_str, metadata_mut, ResourceType};
+use crate::state::State;
 
 /// Dispatches a resource request (already authorized).
 pub fn handle_resource(state: &State, req: &Request, info: &RequestInfo, user: &UserInfo) -> Response {
@@ -53,52 +61,6 @@ fn route(state: &State, req: &Request, info: &RequestInfo, user: &UserInfo) -> R
     }
 }
 
-/// The request body as JSON (JSON or YAML by Content-Type), or a 400/413/415.
-pub fn body_json(req: &Request) -> Result<Value, ApiError> {
-    if req.body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::too_large(MAX_BODY_BYTES));
-    }
-    let ct = req
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match ct.as_str() {
-        "application/json" | "" | "*/*" => serde_json::from_slice(&req.body)
-            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))),
-        crate::api::protobuf::CONTENT_TYPE => crate::api::protobuf::to_json(&req.body),
-        "application/yaml" | "application/x-yaml" | "text/yaml" => serde_norway::from_slice(&req.body)
-            .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}"))),
-        other => Err(ApiError::unsupported_media_type(other)),
-    }
-}
-
-/// Decodes a body as `rt`, applying `fieldValidation` (default Warn, as kube-apiserver).
-/// Returns the object and the warnings to send.
-pub fn decode_checked(req: &Request, rt: &ResourceType, body: Value) -> Result<(Value, Vec<String>), ApiError> {
-    let (obj, unknown) = rt.decode(body)?;
-    let unknown: Vec<String> = unknown.into_iter().map(|p| format!("unknown field {p:?}")).collect();
-    match req.param("fieldValidation").unwrap_or("Warn") {
-        "Strict" if !unknown.is_empty() => Err(ApiError::bad_request(format!(
-            "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
-            rt.kind,
-            rt.version,
-            rt.kind,
-            unknown.join(", ")
-        ))),
-        "Strict" | "Warn" => Ok((obj, unknown)),
-        "Ignore" => Ok((obj, Vec::new())),
-        other => Err(ApiError::bad_request(format!(
-            "fieldValidation: Invalid value: {other:?}: fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\""
-        ))),
-    }
-}
-
 fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
     for w in warnings {
         r = r.warn(w);
@@ -116,164 +78,6 @@ fn get(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceTy
     Ok(Response::json(200, &obj.value))
 }
 
-/// A parsed label selector requirement (`labelSelector` query parameter).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Requirement {
-    /// `k=v`, `k==v`.
-    Eq(String, String),
-    /// `k!=v`.
-    NotEq(String, String),
-    /// `k in (a,b)`.
-    In(String, Vec<String>),
-    /// `k notin (a,b)`.
-    NotIn(String, Vec<String>),
-    /// `k`.
-    Exists(String),
-    /// `!k`.
-    NotExists(String),
-}
-
-fn split_selector(s: &str) -> Vec<String> {
-    // Commas inside `in (a,b)` do not separate requirements.
-    let mut out = Vec::new();
-    let mut depth = 0;
-    let mut cur = String::new();
-    for c in s.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    if !cur.trim().is_empty() {
-        out.push(cur);
-    }
-    out.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
-}
-
-fn parse_set(s: &str) -> Option<Vec<String>> {
-    let inner = s.trim().strip_prefix('(')?.strip_suffix(')')?;
-    Some(inner.split(',').map(|v| v.trim().to_owned()).collect())
-}
-
-/// Parses a `labelSelector` (`a=b,c!=d,e in (f,g),!h`); a 400 when malformed.
-pub fn parse_label_selector(s: &str) -> Result<Vec<Requirement>, ApiError> {
-    let bad = || ApiError::bad_request(format!("unable to parse requirement: invalid label selector {s:?}"));
-    split_selector(s)
-        .into_iter()
-        .map(|r| {
-            if let Some((k, v)) = r.split_once("!=") {
-                Ok(Requirement::NotEq(k.trim().into(), v.trim().into()))
-            } else if let Some((k, v)) = r.split_once("==") {
-                Ok(Requirement::Eq(k.trim().into(), v.trim().into()))
-            } else if let Some((k, v)) = r.split_once('=') {
-                Ok(Requirement::Eq(k.trim().into(), v.trim().into()))
-            } else if let Some((k, v)) = r.split_once(" notin ") {
-                Ok(Requirement::NotIn(k.trim().into(), parse_set(v).ok_or_else(bad)?))
-            } else if let Some((k, v)) = r.split_once(" in ") {
-                Ok(Requirement::In(k.trim().into(), parse_set(v).ok_or_else(bad)?))
-            } else if let Some(k) = r.strip_prefix('!') {
-                Ok(Requirement::NotExists(k.trim().into()))
-            } else if r.contains(char::is_whitespace) || r.contains(['(', ')']) {
-                Err(bad())
-            } else {
-                Ok(Requirement::Exists(r))
-            }
-        })
-        .collect()
-}
-
-fn matches_labels(obj: &Value, reqs: &[Requirement]) -> bool {
-    let label = |k: &str| obj.pointer("/metadata/labels").and_then(|l| l.get(k)).and_then(Value::as_str);
-    reqs.iter().all(|r| match r {
-        Requirement::Eq(k, v) => label(k) == Some(v.as_str()),
-        Requirement::NotEq(k, v) => label(k) != Some(v.as_str()),
-        Requirement::In(k, vs) => label(k).is_some_and(|l| vs.iter().any(|v| v == l)),
-        Requirement::NotIn(k, vs) => !label(k).is_some_and(|l| vs.iter().any(|v| v == l)),
-        Requirement::Exists(k) => label(k).is_some(),
-        Requirement::NotExists(k) => label(k).is_none(),
-    })
-}
-
-/// One `fieldSelector` term: a supported field, the value, and whether it is `!=`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldTerm {
-    field: &'static str,
-    value: String,
-    negate: bool,
-}
-
-/// Parses a `fieldSelector` (`metadata.name=x,type!=y`); a 400 when malformed or unsupported.
-pub fn parse_field_selector(selector: &str) -> Result<Vec<FieldTerm>, ApiError> {
-    split_selector(selector)
-        .into_iter()
-        .map(|term| {
-            let (field, value, negate) = if let Some((f, v)) = term.split_once("!=") {
-                (f, v, true)
-            } else if let Some((f, v)) = term.split_once("==") {
-                (f, v, false)
-            } else if let Some((f, v)) = term.split_once('=') {
-                (f, v, false)
-            } else {
-                return Err(ApiError::bad_request(format!("invalid field selector: {term:?}")));
-            };
-            let field = match field.trim() {
-                "metadata.name" => "metadata.name",
-                "metadata.namespace" => "metadata.namespace",
-                "type" => "type",
-                other => return Err(ApiError::bad_request(format!("field label not supported: {other}"))),
-            };
-            Ok(FieldTerm { field, value: value.trim().to_owned(), negate })
-        })
-        .collect()
-}
-
-fn matches_fields(obj: &Value, terms: &[FieldTerm]) -> bool {
-    terms.iter().all(|t| {
-        let got = match t.field {
-            "metadata.name" => meta_str(obj, "name"),
-            "metadata.namespace" => meta_str(obj, "namespace"),
-            _ => obj.get("type").and_then(Value::as_str).unwrap_or(""),
-        };
-        (got == t.value) != t.negate
-    })
-}
-
-/// A request's label and field selectors, parsed once.
-#[derive(Debug, Clone, Default)]
-pub struct Selector {
-    labels: Vec<Requirement>,
-    fields: Vec<FieldTerm>,
-}
-
-impl Selector {
-    /// From `labelSelector` and `fieldSelector`; a 400 when either is malformed.
-    pub fn from_request(req: &Request) -> Result<Self, ApiError> {
-        Ok(Selector {
-            labels: parse_label_selector(req.param("labelSelector").unwrap_or(""))?,
-            fields: parse_field_selector(req.param("fieldSelector").unwrap_or(""))?,
-        })
-    }
-
-    /// Also requires `metadata.name` (a watch on one object's path).
-    pub fn with_name(mut self, name: &str) -> Self {
-        if !name.is_empty() {
-            self.fields.push(FieldTerm { field: "metadata.name", value: name.to_owned(), negate: false });
-        }
-        self
-    }
-
-    /// Whether `obj` is selected.
-    pub fn matches(&self, obj: &Value) -> bool {
-        matches_labels(obj, &self.labels) && matches_fields(obj, &self.fields)
-    }
-}
-
 /// The selected objects and the revision they were read at.
 fn select(
     state: &State,
@@ -285,21 +89,6 @@ fn select(
     let (mut items, revision) = state.registry.list_at(rt, scope_namespace(rt, info));
     items.retain(|o| selector.matches(&o.value));
     Ok((items, revision))
-}
-
-/// The namespace a request on `rt` is scoped to: its namespace for namespaced resources
-/// (empty: all namespaces), none for cluster-scoped ones.
-pub fn scope_namespace<'a>(rt: &ResourceType, info: &'a RequestInfo) -> &'a str {
-    if rt.namespaced {
-        info.namespace.as_str()
-    } else {
-        ""
-    }
-}
-
-/// Whether the client asked for a `meta.k8s.io` Table (`kubectl get`).
-pub fn wants_table(req: &Request) -> bool {
-    req.headers.get_all(http::header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|a| a.contains("as=Table"))
 }
 
 fn list(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceType) -> Result<Response, ApiError> {
@@ -327,19 +116,6 @@ fn list(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceT
             "items": items,
         }),
     ))
-}
-
-const GENERATE_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-
-fn generate_suffix() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 5];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(ApiError::internal)?;
-    Ok(bytes.iter().map(|b| GENERATE_CHARS[*b as usize % GENERATE_CHARS.len()] as char).collect())
-}
-
-/// A new object's uid.
-pub fn new_uid() -> Result<String, ApiError> {
-    kauth::token::issue::random_uuid().map_err(ApiError::internal)
 }
 
 fn create(
@@ -393,7 +169,7 @@ fn create(
             }
         }
         meta.insert("uid".into(), Value::String(new_uid()?));
-        meta.insert("creationTimestamp".into(), Value::String(super::timestamp(state.now())));
+        meta.insert("creationTimestamp".into(), Value::String(kauth::timestamp::rfc3339(state.now())));
         for f in ["deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
             meta.remove(f);
         }
@@ -619,35 +395,4 @@ fn delete_collection(
         200,
         &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": {"resourceVersion": revision.to_string()}, "items": items.iter().map(|o| o.value.clone()).collect::<Vec<_>>()}),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_selectors() {
-        let o = json!({"metadata": {"labels": {"app": "web", "tier": "front"}}});
-        let m = |s: &str| matches_labels(&o, &parse_label_selector(s).unwrap());
-        assert!(m(""));
-        assert!(m("app=web"));
-        assert!(m("app==web,tier"));
-        assert!(!m("app!=web"));
-        assert!(m("app in (web,db)"));
-        assert!(!m("app notin (web)"));
-        assert!(m("!missing"));
-        assert!(!m("missing"));
-        assert!(parse_label_selector("a b").is_err());
-    }
-
-    #[test]
-    fn field_selectors() {
-        let o = json!({"metadata": {"name": "a", "namespace": "ns"}});
-        let fields = |s: &str| parse_field_selector(s).unwrap();
-        assert!(matches_fields(&o, &fields("metadata.name=a")));
-        assert!(!matches_fields(&o, &fields("metadata.name!=a")));
-        assert!(matches_fields(&o, &fields("metadata.namespace==ns,metadata.name=a")));
-        assert!(parse_field_selector("spec.x=1").is_err());
-        assert!(parse_field_selector("metadata.name").is_err());
-    }
 }

@@ -6,8 +6,16 @@ use kauth::authn::union::Outcome;
 use kauth::authz::Decision;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry as Prom, TextEncoder};
 
-use super::authn::{RequestUser, Unauthenticated};
-use super::State;
+use crate::replicas::Replicas;
+
+/// Whether an accepted token was stale (used after its `warnafter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    /// Stale.
+    Yes,
+    /// Fresh, or not a token with a `warnafter`.
+    No,
+}
 
 /// The server's metrics.
 pub struct Metrics {
@@ -96,18 +104,21 @@ impl Metrics {
     }
 
     /// Records one request authentication.
-    pub fn authentication(&self, r: &Result<RequestUser, Unauthenticated>, took: Duration) {
-        match r {
-            Ok(u) => {
+    /// `authenticator` is the one that accepted the credential, or the one whose rejection is
+    /// reported with `Err(code)`; `stale` marks a service-account token used after its
+    /// `warnafter`.
+    pub fn authentication(&self, authenticator: &str, result: Result<Stale, &str>, took: Duration) {
+        match result {
+            Ok(stale) => {
                 self.authn_duration.with_label_values(&["success"]).observe(took.as_secs_f64());
-                self.authn_attempts.with_label_values(&[u.authenticator, "success", ""]).inc();
-                if u.annotations.iter().any(|(k, _)| *k == kauth::authn::service_account::STALE_TOKEN_ANNOTATION) {
-                    self.stale_tokens.with_label_values(&[u.authenticator]).inc();
+                self.authn_attempts.with_label_values(&[authenticator, "success", ""]).inc();
+                if stale == Stale::Yes {
+                    self.stale_tokens.with_label_values(&[authenticator]).inc();
                 }
             }
-            Err(e) => {
+            Err(code) => {
                 self.authn_duration.with_label_values(&["failure"]).observe(took.as_secs_f64());
-                self.authn_attempts.with_label_values(&[e.authenticator, "failure", e.code]).inc();
+                self.authn_attempts.with_label_values(&[authenticator, "failure", code]).inc();
             }
         }
     }
@@ -141,11 +152,11 @@ impl Metrics {
     }
 
     /// The text exposition, with the token cache counters and certificate expiry computed now.
-    pub fn render(&self, state: &State) -> String {
+    pub fn render(&self, now: time::OffsetDateTime, token_cache: (u64, u64), replicas: Option<&Replicas>) -> String {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         let mut out = String::from_utf8_lossy(&buf).into_owned();
-        let (hits, misses) = state.tokens.stats();
+        let (hits, misses) = token_cache;
         out.push_str("# HELP authentication_token_cache_request_total Token cache requests, by status.\n");
         out.push_str("# TYPE authentication_token_cache_request_total counter\n");
         out.push_str(&format!("authentication_token_cache_request_total{{status=\"hit\"}} {hits}\n"));
@@ -154,15 +165,15 @@ impl Metrics {
             "# HELP kauth_certificate_expiration_seconds Seconds until each serving or CA certificate expires.\n",
         );
         out.push_str("# TYPE kauth_certificate_expiration_seconds gauge\n");
-        let now = state.now().unix_timestamp();
+        let now_s = now.unix_timestamp();
         for (name, not_after) in &self.certificates {
             out.push_str(&format!(
                 "kauth_certificate_expiration_seconds{{certificate={name:?}}} {}\n",
-                not_after - now
+                not_after - now_s
             ));
         }
-        if let Some(replicas) = &state.replicas {
-            out.push_str(&replicas.metrics(state.now()));
+        if let Some(replicas) = replicas {
+            out.push_str(&replicas.metrics(now));
         }
         out
     }

@@ -373,3 +373,13 @@ mod tests {
         assert_eq!(name_errors(NameRule::PathSegment, "a/b"), ["may not contain '/'"]);
     }
 }
+
+/// The namespace a request on `rt` is scoped to: its namespace for namespaced resources
+/// (empty: all namespaces), none for cluster-scoped ones.
+pub fn scope_namespace<'a>(rt: &ResourceType, info: &'a super::request_info::RequestInfo) -> &'a str {
+    if rt.namespaced {
+        info.namespace.as_str()
+    } else {
+        ""
+    }
+}

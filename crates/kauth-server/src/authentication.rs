@@ -14,8 +14,8 @@ use kauth::authz::{Attributes, Decision, Target};
 use kauth::user::{split_service_account_username, UserInfo, AUTHENTICATED_GROUP};
 pub use kauth::user::{ANONYMOUS_USER, UNAUTHENTICATED_GROUP};
 
-use super::State;
 use crate::api::status::ApiError;
+use crate::state::State;
 
 /// An authenticated request's user.
 #[derive(Debug, Clone)]

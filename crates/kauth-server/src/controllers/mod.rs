@@ -6,6 +6,10 @@
 //! - ClusterRoles with an `aggregationRule` hold the union of the rules of the roles they select,
 //!   recomputed whenever a ClusterRole changes.
 
+pub mod escalation;
+pub mod heartbeat;
+pub mod keyring;
+
 use std::collections::BTreeMap;
 
 use base64::Engine;
@@ -13,10 +17,10 @@ use kauth::token::claims::ObjectRef;
 use kauth::user::UserInfo;
 use serde_json::{json, Value};
 
-use super::State;
+use crate::api::resources::{self, meta_str, metadata_mut, ResourceType};
 use crate::api::status::{ApiError, Cause};
 use crate::registry::Change;
-use crate::resources::{self, meta_str, metadata_mut, ResourceType};
+use crate::state::State;
 
 /// The annotation naming a token Secret's ServiceAccount.
 pub const SA_NAME_ANNOTATION: &str = "kubernetes.io/service-account.name";
@@ -39,8 +43,8 @@ fn new_meta(state: &State, ns: &str, name: &str) -> Result<Value, ApiError> {
     Ok(json!({
         "name": name,
         "namespace": ns,
-        "uid": super::crud::new_uid()?,
-        "creationTimestamp": super::timestamp(state.now()),
+        "uid": crate::api::meta::new_uid()?,
+        "creationTimestamp": kauth::timestamp::rfc3339(state.now()),
     }))
 }
 
@@ -89,7 +93,7 @@ pub fn prepare_create(
         }
         "ClusterRole" | "Role" | "ClusterRoleBinding" | "RoleBinding" => {
             validate_rbac(rt, obj)?;
-            super::escalation::check(state, rt, obj, user)?;
+            escalation::check(state, rt, obj, user)?;
         }
         _ => {}
     }
@@ -163,7 +167,7 @@ pub const LEGACY_LAST_USED_LABEL: &str = "kubernetes.io/legacy-token-last-used";
 pub fn track_legacy_token_use(state: &State, secret: &str) {
     let Some((ns, name)) = secret.split_once('/') else { return };
     let Ok(srt) = rt("Secret") else { return };
-    let today = super::timestamp(state.now())[..10].to_owned();
+    let today = kauth::timestamp::rfc3339(state.now())[..10].to_owned();
     let Some(s) = state.registry.get(srt, ns, name) else { return };
     if s.value.pointer("/metadata/labels").and_then(|l| l.get(LEGACY_LAST_USED_LABEL)).and_then(Value::as_str)
         == Some(&today)
@@ -209,7 +213,7 @@ pub fn prepare_update(
         }
         "ClusterRole" | "Role" | "ClusterRoleBinding" | "RoleBinding" => {
             validate_rbac(rt, obj)?;
-            super::escalation::check(state, rt, obj, user)?;
+            escalation::check(state, rt, obj, user)?;
         }
         _ => {}
     }

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::broadcast;
 
-use crate::registry::Stored;
-use crate::resources::ResourceType;
+use super::stored::Stored;
+use crate::api::resources::ResourceType;
 
 /// How many events the history keeps (kube-apiserver sizes its watch cache per resource, from
 /// 100 up to a few thousand events; one shared history of this size covers a few minutes of a
@@ -171,7 +171,7 @@ mod tests {
     use super::*;
 
     fn event(rev: u64) -> Event {
-        let rt = crate::resources::by_kind("ServiceAccount").unwrap();
+        let rt = crate::api::resources::by_kind("ServiceAccount").unwrap();
         Event {
             kind: EventKind::Added,
             resource: rt,

@@ -15,8 +15,11 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
-use super::{Request, Response, State, MAX_BODY_BYTES};
+use crate::api::request::{PeerCertificates, Request, MAX_BODY_BYTES};
+use crate::api::response::Response;
 use crate::api::status::ApiError;
+use crate::pipeline;
+use crate::state::State;
 
 /// The largest request header block accepted.
 pub const MAX_HEADER_BYTES: usize = 1 << 20;
@@ -45,7 +48,7 @@ fn to_hyper(r: Response) -> hyper::Response<Body> {
     for (k, v) in r.headers {
         b = b.header(k, v);
     }
-    let body = match r.watch {
+    let body = match r.stream {
         Some(watch) => {
             // A small buffer: a slow client holds the watch back, and the watch in turn lets
             // the live feed drop it rather than the server buffering without bound.
@@ -60,7 +63,7 @@ fn to_hyper(r: Response) -> hyper::Response<Body> {
 
 async fn serve_request(
     state: Arc<State>,
-    peer: Option<super::PeerCertificates>,
+    peer: Option<PeerCertificates>,
     source: SocketAddr,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Body>, std::convert::Infallible> {
@@ -91,10 +94,10 @@ async fn serve_request(
         source_ip: source.ip().to_string(),
     };
     let response = if !writes_store(&request) {
-        state.handle(&request)
+        pipeline::handle(&state, &request)
     } else {
         let s = state.clone();
-        match tokio::task::spawn_blocking(move || s.handle(&request)).await {
+        match tokio::task::spawn_blocking(move || pipeline::handle(&s, &request)).await {
             Ok(r) => r,
             Err(e) => Response::error(&ApiError::internal(e)),
         }
@@ -113,8 +116,8 @@ fn writes_store(req: &Request) -> bool {
         // A key rotation generates a key and writes the ring.
         return true;
     }
-    let info = crate::api::request::parse(req.method.as_str(), &req.path, false);
-    let stored = crate::resources::find(&info.group, &info.version, &info.resource).is_some_and(|r| r.stored);
+    let info = crate::api::request_info::parse(req.method.as_str(), &req.path, false);
+    let stored = crate::api::resources::find(&info.group, &info.version, &info.resource).is_some_and(|r| r.stored);
     info.is_resource && stored && info.subresource != "token"
 }
 

@@ -7,7 +7,6 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
 
 use kauth::authn::cache::{TokenCache, DEFAULT_SUCCESS_TTL};
 use kauth::authn::token_file::TokenFile;
@@ -23,99 +22,14 @@ use kauth::user::UserInfo;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::audit::{AuditLog, Level};
-use super::{controllers, keyring, metrics::Metrics, Config, State};
+use crate::api::resources::{self, meta_str};
+use crate::audit::AuditLog;
+use crate::metrics::Metrics;
+pub use crate::options::{Options, DEFAULT_ISSUER};
 use crate::registry::{Change, Registry, RegistryPolicy};
-use crate::resources::{self, meta_str};
+use crate::state::{Config, State};
 use crate::store::RedbStore;
-
-/// kubeadm's default service-account issuer.
-pub const DEFAULT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
-
-/// `kauth serve`'s options (kube-apiserver's flag names where the concept is the same).
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// `--data-dir`.
-    pub data_dir: PathBuf,
-    /// `--bind-address`.
-    pub bind_address: IpAddr,
-    /// `--secure-port` (0: pick one).
-    pub secure_port: u16,
-    /// `--tls-cert-file` (default: `pki/apiserver.crt`).
-    pub tls_cert_file: Option<PathBuf>,
-    /// `--tls-private-key-file` (default: `pki/apiserver.key`).
-    pub tls_private_key_file: Option<PathBuf>,
-    /// `--client-ca-file` (default: `pki/ca.crt`).
-    pub client_ca_file: Option<PathBuf>,
-    /// `--token-auth-file`.
-    pub token_auth_file: Option<PathBuf>,
-    /// `--service-account-issuer` (repeatable; the first signs).
-    pub service_account_issuer: Vec<String>,
-    /// `--service-account-key-file` (repeatable).
-    pub service_account_key_file: Vec<PathBuf>,
-    /// `--service-account-signing-key-file` (default: `pki/sa.key`).
-    pub service_account_signing_key_file: Option<PathBuf>,
-    /// `--service-account-max-token-expiration`.
-    pub service_account_max_token_expiration: Option<Duration>,
-    /// `--service-account-extend-token-expiration`.
-    pub service_account_extend_token_expiration: bool,
-    /// `--api-audiences`.
-    pub api_audiences: Vec<String>,
-    /// `--anonymous-auth`.
-    pub anonymous_auth: bool,
-    /// `--audit-log-path` (`-`: stdout).
-    pub audit_log_path: Option<PathBuf>,
-    /// `--audit-level` (kauth's stand-in for a policy file).
-    pub audit_level: Level,
-    /// `--authorization-mode` (`RBAC`, `AlwaysAllow`).
-    pub authorization_mode: Vec<String>,
-    /// How long successful token authentications are cached (kube-apiserver: 10 s; 0: never).
-    pub token_cache_ttl: Duration,
-    /// `--replica-name`: this replica's name among others on etcd (default: `address:port`).
-    pub replica_name: Option<String>,
-    /// `--service-account-token-backdate`: how far `iat`/`nbf` of issued tokens are backdated
-    /// (0, Kubernetes' behaviour, by default), a defence against clock skew between replicas.
-    pub service_account_token_backdate: Duration,
-    /// `--etcd-servers`: etcd client URLs; empty for the embedded store.
-    pub etcd_servers: Vec<String>,
-    /// `--etcd-cafile` (default for https URLs: `pki/etcd/ca.crt`).
-    pub etcd_cafile: Option<PathBuf>,
-    /// `--etcd-certfile` (default for https URLs: `pki/apiserver-etcd-client.crt`).
-    pub etcd_certfile: Option<PathBuf>,
-    /// `--etcd-keyfile` (default for https URLs: `pki/apiserver-etcd-client.key`).
-    pub etcd_keyfile: Option<PathBuf>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            data_dir: PathBuf::from("kauth-data"),
-            bind_address: IpAddr::from([127, 0, 0, 1]),
-            secure_port: 6443,
-            tls_cert_file: None,
-            tls_private_key_file: None,
-            client_ca_file: None,
-            token_auth_file: None,
-            service_account_issuer: vec![DEFAULT_ISSUER.into()],
-            service_account_key_file: Vec::new(),
-            service_account_signing_key_file: None,
-            service_account_max_token_expiration: None,
-            service_account_extend_token_expiration: true,
-            api_audiences: Vec::new(),
-            anonymous_auth: true,
-            audit_log_path: None,
-            audit_level: Level::Metadata,
-            authorization_mode: vec!["RBAC".into()],
-            token_cache_ttl: Duration::from_secs(10),
-            replica_name: None,
-            service_account_token_backdate: Duration::ZERO,
-            etcd_servers: Vec::new(),
-            etcd_cafile: None,
-            etcd_certfile: None,
-            etcd_keyfile: None,
-        }
-    }
-}
+use crate::{controllers, keyring};
 
 /// A server ready to listen.
 #[derive(Debug)]
@@ -178,9 +92,9 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     let key_file = opts.tls_private_key_file.clone().unwrap_or_else(|| layout.key_path("apiserver"));
     let ca_file = opts.client_ca_file.clone().unwrap_or_else(|| layout.cert_path("ca"));
     let (cert, key, ca) = (read(&cert_file)?, read(&key_file)?, read(&ca_file)?);
-    let client_certs =
-        crate::tls::ClientCertificates::from_pem(&ca_file.display().to_string(), &ca).map_err(|e| e.to_string())?;
-    let tls = crate::tls::server_config(
+    let client_certs = crate::transport::tls::ClientCertificates::from_pem(&ca_file.display().to_string(), &ca)
+        .map_err(|e| e.to_string())?;
+    let tls = crate::transport::tls::server_config(
         (&cert_file.display().to_string(), &cert),
         (&key_file.display().to_string(), &key),
         Some(&client_certs),
@@ -210,7 +124,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     let replicas = (!opts.etcd_servers.is_empty()).then(|| {
         let name =
             opts.replica_name.clone().unwrap_or_else(|| format!("{}:{}", pki.advertise_address, opts.secure_port));
-        Arc::new(super::replicas::Replicas::new(name, DEFAULT_LEEWAY_SECONDS))
+        Arc::new(crate::replicas::Replicas::new(name, DEFAULT_LEEWAY_SECONDS))
     });
     // The shared key ring changes reach the state once it exists (it is made below).
     let state_cell: Arc<OnceLock<Weak<State>>> = Arc::new(OnceLock::new());
@@ -219,7 +133,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         registry.on_foreign_put(move |key, value| {
             if key == keyring::KEYRING_KEY {
                 if let Some(state) = cell.get().and_then(Weak::upgrade) {
-                    keyring::on_ring_change(&state, value);
+                    controllers::keyring::on_ring_change(&state, value);
                 }
             } else {
                 r.observe(key, value, clock());
@@ -278,7 +192,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     };
     let mut metrics = Metrics::new().map_err(|e| e.to_string())?;
     for (name, pem) in [("serving", &cert), ("client-ca", &ca)] {
-        if let Ok(certs) = crate::tls::certificates(name, pem) {
+        if let Ok(certs) = crate::transport::tls::certificates(name, pem) {
             if let Some(Ok((_, c))) = certs.first().map(|c| x509_parser::parse_x509_certificate(c.as_ref())) {
                 metrics.certificates.push((name.to_owned(), c.validity().not_after.timestamp()));
             }
@@ -387,7 +301,7 @@ fn seed(state: &State) -> Result<(), String> {
         if state.registry.get(ns_rt, "", ns).is_none() {
             let obj = json!({
                 "apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": ns, "uid": super::crud::new_uid().map_err(err)?, "creationTimestamp": super::timestamp(state.now()), "labels": {"kubernetes.io/metadata.name": ns}},
+                "metadata": {"name": ns, "uid": crate::api::meta::new_uid().map_err(err)?, "creationTimestamp": kauth::timestamp::rfc3339(state.now()), "labels": {"kubernetes.io/metadata.name": ns}},
                 "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"},
             });
             state.registry.commit(vec![Change::Create(ns_rt, obj)]).map_err(err)?;
@@ -606,8 +520,8 @@ pub fn reconcile_policy(state: &State) -> Result<(), crate::api::status::ApiErro
             match state.registry.get(rt, "", &name) {
                 None => {
                     let meta = resources::metadata_mut(&mut want);
-                    meta.insert("uid".into(), json!(super::crud::new_uid()?));
-                    meta.insert("creationTimestamp".into(), json!(super::timestamp(state.now())));
+                    meta.insert("uid".into(), json!(crate::api::meta::new_uid()?));
+                    meta.insert("creationTimestamp".into(), json!(kauth::timestamp::rfc3339(state.now())));
                     let mut changes = vec![];
                     if rt.kind == "ClusterRole" {
                         changes.extend(controllers::aggregate(state, Some(&mut want))?);

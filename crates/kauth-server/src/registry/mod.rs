@@ -5,6 +5,11 @@
 //! the store has not acknowledged. `metadata.resourceVersion` is not stored in values: like
 //! kube-apiserver, it is set from the key's revision when an object is read.
 
+pub mod events;
+mod stored;
+
+pub use stored::Stored;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock, Weak};
@@ -17,59 +22,10 @@ use kauth::token::validate::{Lookup, LookupError, ObjectState, SecretState, Stat
 use kauth::user::UserInfo;
 use serde_json::Value;
 
+use crate::api::resources::{self, ResourceType};
 use crate::api::status::ApiError;
-use crate::events::{Event, EventFeed, EventKind, Subscription, TooOld};
-use crate::resources::{self, ResourceType};
+use crate::registry::events::{Event, EventFeed, EventKind, Subscription, TooOld};
 use crate::store::{KvChange, Storage, StoreError, StoreWatch, Write};
-
-/// An object as read: its JSON (with `resourceVersion`) and revision.
-#[derive(Debug, Clone)]
-pub struct Stored {
-    /// The object.
-    pub value: Value,
-    /// Its revision.
-    pub revision: u64,
-    /// What token validation reads of it (uid, deletion; a Secret's token and labels), worked
-    /// out from `value` once, at the first lookup, instead of at every one.
-    object_state: OnceLock<Arc<ObjectState>>,
-    secret_state: OnceLock<Arc<SecretState>>,
-}
-
-impl PartialEq for Stored {
-    fn eq(&self, other: &Self) -> bool {
-        self.revision == other.revision && self.value == other.value
-    }
-}
-
-impl Stored {
-    /// An object read at `revision`.
-    pub fn new(value: Value, revision: u64) -> Self {
-        Stored { value, revision, object_state: OnceLock::new(), secret_state: OnceLock::new() }
-    }
-
-    /// Its uid and deletion time, for token validation.
-    pub fn object_state(&self) -> Arc<ObjectState> {
-        self.object_state.get_or_init(|| Arc::new(state_of(&self.value))).clone()
-    }
-
-    /// As a legacy token Secret: its token and invalid-since label, for token validation.
-    pub fn secret_state(&self) -> Arc<SecretState> {
-        self.secret_state
-            .get_or_init(|| {
-                let token = self.value.pointer("/data/token").and_then(Value::as_str).and_then(|b| {
-                    use base64::Engine;
-                    base64::engine::general_purpose::STANDARD.decode(b).ok()
-                });
-                let invalid_since = self
-                    .value
-                    .pointer("/metadata/labels/kubernetes.io~1legacy-token-invalid-since")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                Arc::new(SecretState { object: (*self.object_state()).clone(), token, invalid_since })
-            })
-            .clone()
-    }
-}
 
 /// One change of a batch.
 #[derive(Debug, Clone)]
@@ -156,7 +112,7 @@ impl Registry {
             following: AtomicBool::new(true),
             writes: Mutex::new(()),
             policy: RwLock::new(policy),
-            events: EventFeed::new(revision, crate::events::HISTORY),
+            events: EventFeed::new(revision, crate::registry::events::HISTORY),
             on_token_dependency_change: OnceLock::new(),
             on_foreign_put: OnceLock::new(),
         })
@@ -522,15 +478,6 @@ fn follow_store(registry: Weak<Registry>, first: std::sync::mpsc::Receiver<Store
 
 fn in_prefix(objects: &BTreeMap<String, Arc<Stored>>, prefix: &str) -> Vec<Arc<Stored>> {
     objects.range(prefix.to_owned()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v.clone()).collect()
-}
-
-fn state_of(v: &Value) -> ObjectState {
-    let deletion = v
-        .pointer("/metadata/deletionTimestamp")
-        .and_then(Value::as_str)
-        .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
-        .map(|t| t.unix_timestamp());
-    ObjectState { uid: resources::meta_str(v, "uid").to_owned(), deletion_timestamp: deletion }
 }
 
 fn rt(kind: &str) -> &'static ResourceType {

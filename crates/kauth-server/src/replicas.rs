@@ -9,14 +9,12 @@
 //! unready: every replica would see it at once, and taking them all out is worse than the skew.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use kauth::clock::{Skew, SkewLevel, SkewMonitor};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-
-use super::State;
 
 /// Where heartbeats live in the store (outside every Kubernetes resource's prefix).
 pub const HEARTBEAT_PREFIX: &str = "/registry/kauth.dev/replicas/";
@@ -182,36 +180,6 @@ impl Replicas {
         }
         out
     }
-}
-
-/// Writes this replica's heartbeat now and every [`HEARTBEAT_EVERY`], until the server stops.
-pub fn spawn_heartbeats(state: &Arc<State>) {
-    let Some(replicas) = state.replicas.clone() else { return };
-    let state = Arc::downgrade(state);
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(HEARTBEAT_EVERY);
-        loop {
-            every.tick().await;
-            let Some(s) = state.upgrade() else { return };
-            let beat = Heartbeat {
-                replica: replicas.name.clone(),
-                time_ms: unix_ms(s.now()),
-                published_kids: s.keys.published_kids(),
-            };
-            let key = format!("{HEARTBEAT_PREFIX}{}", replicas.name);
-            let written = tokio::task::spawn_blocking(move || {
-                let value = serde_json::to_vec(&beat).unwrap_or_default();
-                let written = s.registry.put_raw(&key, &value);
-                // Then move the shared key ring on, if a rotation or a retirement is due.
-                super::keyring::maintain(&s);
-                written
-            })
-            .await;
-            if let Ok(Err(e)) = written {
-                tracing::debug!("heartbeat not written: {e}");
-            }
-        }
-    });
 }
 
 #[cfg(test)]

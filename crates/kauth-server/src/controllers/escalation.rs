@@ -10,9 +10,9 @@ use kauth::rbac::rules::{compact, uncovered};
 use kauth::user::UserInfo;
 use serde_json::Value;
 
-use super::State;
+use crate::api::resources::{meta_str, ResourceType, RBAC_GROUP};
 use crate::api::status::ApiError;
-use crate::resources::{meta_str, ResourceType, RBAC_GROUP};
+use crate::state::State;
 
 fn allowed(state: &State, user: &UserInfo, verb: &str, resource: &str, ns: &str, name: &str) -> bool {
     let a = Attributes {

@@ -26,13 +26,17 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use tokio::sync::{broadcast, mpsc};
 
-use super::crud::{scope_namespace, wants_table, Selector};
-use super::{Request, Response, State};
-use crate::api::request::RequestInfo;
+use crate::api::request::wants_table;
+use crate::api::request::Request;
+use crate::api::request_info::RequestInfo;
+use crate::api::resources::scope_namespace;
+use crate::api::resources::ResourceType;
+use crate::api::response::Response;
+use crate::api::selector::Selector;
 use crate::api::status::ApiError;
-use crate::events::{Event, EventKind};
+use crate::registry::events::{Event, EventKind};
 use crate::registry::Stored;
-use crate::resources::ResourceType;
+use crate::state::State;
 
 /// How often a watch that allows bookmarks is sent one (kube-apiserver: about once a minute).
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
@@ -172,6 +176,15 @@ fn line(kind: &str, object: &Value) -> Bytes {
     Bytes::from(out)
 }
 
+impl crate::api::response::EventSource for Watch {
+    fn run(
+        self: Box<Self>,
+        tx: mpsc::Sender<Bytes>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin((*self).run(tx))
+    }
+}
+
 impl Watch {
     /// The wire form of one event for this watch, or `None` when the watch does not see it.
     fn translate(&mut self, e: &Event) -> Option<Bytes> {
@@ -214,7 +227,7 @@ impl Watch {
     }
 
     /// Sends the events until the watch ends (timeout, client gone, or fallen behind).
-    pub async fn run(mut self, tx: mpsc::Sender<Bytes>) {
+    async fn run(mut self, tx: mpsc::Sender<Bytes>) {
         let deadline = tokio::time::sleep(self.timeout);
         tokio::pin!(deadline);
         for chunk in std::mem::take(&mut self.initial) {

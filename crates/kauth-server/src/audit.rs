@@ -8,8 +8,9 @@ use std::sync::Mutex;
 
 use serde_json::{json, Map, Value};
 
-use super::{Outcome, Request, Response, State};
-use crate::api::request::RequestInfo;
+use crate::api::request::Request;
+use crate::api::request_info::RequestInfo;
+use crate::api::response::Response;
 
 /// How much to record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +58,17 @@ fn user_json(u: &kauth::user::UserInfo) -> Value {
     v
 }
 
+/// What happened, for audit and metrics.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The user, if authenticated.
+    pub user: Option<kauth::user::UserInfo>,
+    /// The impersonating user.
+    pub impersonated_by: Option<kauth::user::UserInfo>,
+    /// Audit annotations.
+    pub annotations: Vec<(String, String)>,
+}
+
 impl AuditLog {
     /// Appends to `out` at `level`.
     pub fn new(level: Level, out: Box<dyn Write + Send>) -> Self {
@@ -64,11 +76,18 @@ impl AuditLog {
     }
 
     /// Records one request.
-    pub fn record(&self, state: &State, req: &Request, info: &RequestInfo, outcome: &Outcome, resp: &Response) {
+    pub fn record(
+        &self,
+        now: time::OffsetDateTime,
+        req: &Request,
+        info: &RequestInfo,
+        outcome: &Outcome,
+        resp: &Response,
+    ) {
         if self.level == Level::None {
             return;
         }
-        let now = super::timestamp(state.now());
+        let now = kauth::timestamp::rfc3339(now);
         let mut annotations = Map::new();
         for (k, v) in &outcome.annotations {
             annotations.insert(k.clone(), Value::String(v.clone()));
@@ -77,7 +96,7 @@ impl AuditLog {
             "kind": "Event",
             "apiVersion": "audit.k8s.io/v1",
             "level": if self.level == Level::Request { "Request" } else { "Metadata" },
-            "auditID": super::crud::new_uid().unwrap_or_default(),
+            "auditID": crate::api::meta::new_uid().unwrap_or_default(),
             "stage": "ResponseComplete",
             "requestURI": req.path,
             "verb": info.verb,

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{Request, Response, State};
-use crate::api::request::RequestInfo;
+use crate::api::request::Request;
+use crate::api::request_info::RequestInfo;
+use crate::api::resources::{ResourceType, GROUPS, RESOURCES};
+use crate::api::response::Response;
 use crate::api::status::ApiError;
 use crate::registry::Stored;
-use crate::resources::{ResourceType, GROUPS, RESOURCES};
+use crate::state::State;
 
 /// The Kubernetes version kauth's API corresponds to.
 pub const KUBERNETES_MINOR: &str = "33";
@@ -23,10 +25,10 @@ pub fn handle_non_resource(state: &State, req: &Request, info: &RequestInfo) -> 
     // kauth's own: the service-account key ring (`kauth keys list|rotate`).
     match (info.verb.as_str(), path) {
         ("get", "/kauth/v1/keys") => {
-            return super::keyring::list(state).map_or_else(|e| Response::error(&e), |v| Response::json(200, &v))
+            return super::keys::list(state).map_or_else(|e| Response::error(&e), |v| Response::json(200, &v))
         }
         ("post", "/kauth/v1/keys/rotate") => {
-            return super::keyring::rotate(state).map_or_else(|e| Response::error(&e), |v| Response::json(201, &v))
+            return super::keys::rotate(state).map_or_else(|e| Response::error(&e), |v| Response::json(201, &v))
         }
         (_, "/kauth/v1/keys" | "/kauth/v1/keys/rotate") => return Response::error(&ApiError::method_not_allowed()),
         _ => {}
@@ -54,9 +56,9 @@ pub fn handle_non_resource(state: &State, req: &Request, info: &RequestInfo) -> 
         "/metrics" => Response {
             status: 200,
             content_type: "text/plain; version=0.0.4; charset=utf-8",
-            body: state.metrics.render(state).into(),
+            body: state.metrics.render(state.now(), state.tokens.stats(), state.replicas.as_deref()).into(),
             headers: Vec::new(),
-            watch: None,
+            stream: None,
         },
         _ => {
             let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();

@@ -1,0 +1,8 @@
+//! Handlers: synchronous functions of an authorized request that return a response.
+
+pub mod crud;
+pub mod discovery;
+pub mod keys;
+pub mod patch;
+pub mod reviews;
+pub mod watch;

@@ -1,0 +1,147 @@
+//! `kauth serve`'s options: one type, its flags derived on it (kube-apiserver's flag names where
+//! the concept is the same), its defaults those of the flags.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use kauth::duration::parse as parse_duration;
+
+use crate::audit::Level;
+
+/// kubeadm's default service-account issuer.
+pub const DEFAULT_ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// What a server runs with. The CLI flattens it into `kauth serve`; [`Options::default`] is what
+/// `kauth serve` with no flags runs with.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// The data directory: `pki/` (kauth pki's layout), the store, `admin.conf`. Created or reused.
+    #[arg(long, default_value = "kauth-data")]
+    pub data_dir: PathBuf,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_address: IpAddr,
+    /// The HTTPS port (0: any free port).
+    #[arg(long, default_value_t = 6443)]
+    pub secure_port: u16,
+    /// Serving certificate (default: pki/apiserver.crt).
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// Serving key (default: pki/apiserver.key).
+    #[arg(long)]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// CA for client certificates (default: pki/ca.crt).
+    #[arg(long)]
+    pub client_ca_file: Option<PathBuf>,
+    /// Static tokens (kube-apiserver's CSV: token,user,uid,"group1,group2").
+    #[arg(long)]
+    pub token_auth_file: Option<PathBuf>,
+    /// Service-account token issuer; repeat to accept more (the first signs).
+    #[arg(long, default_value = DEFAULT_ISSUER)]
+    pub service_account_issuer: Vec<String>,
+    /// Extra service-account verification key files (public keys, certificates, private keys).
+    #[arg(long)]
+    pub service_account_key_file: Vec<PathBuf>,
+    /// Service-account signing key (default: pki/sa.key).
+    #[arg(long)]
+    pub service_account_signing_key_file: Option<PathBuf>,
+    /// Longest TokenRequest token (e.g. 24h); longer requests are shortened, with a warning.
+    #[arg(long, value_parser = parse_duration)]
+    pub service_account_max_token_expiration: Option<Duration>,
+    /// Extend kubelet-style 3607 s pod tokens to one year, with warnafter.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub service_account_extend_token_expiration: bool,
+    /// API audiences (default: the issuers), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub api_audiences: Vec<String>,
+    /// Serve requests that present no credential as system:anonymous.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub anonymous_auth: bool,
+    /// Audit log file (JSON lines, audit.k8s.io/v1 Events); `-` for stdout.
+    #[arg(long)]
+    pub audit_log_path: Option<PathBuf>,
+    /// Audit level: None, Metadata, Request.
+    #[arg(long, default_value = "Metadata")]
+    pub audit_level: Level,
+    /// Authorizers: RBAC (with system:masters first), or AlwaysAllow.
+    #[arg(long, default_value = "RBAC", value_delimiter = ',')]
+    pub authorization_mode: Vec<String>,
+    /// This replica's name among others on etcd, in heartbeats and clock-skew reports
+    /// (default: address:port).
+    #[arg(long)]
+    pub replica_name: Option<String>,
+    /// Backdate iat/nbf of issued tokens by this much (e.g. 2m), so replicas whose clocks lag
+    /// up to that far behind still accept them; exp is unchanged. Off by default (Kubernetes'
+    /// behaviour); see the README for the trade-off.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub service_account_token_backdate: Duration,
+    /// etcd client URLs, comma-separated: store everything in etcd, shared with other replicas
+    /// (default: the embedded store in the data directory). Needs a build with `--features etcd`.
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_servers: Vec<String>,
+    /// CA of etcd's serving certificates (default for https URLs: pki/etcd/ca.crt).
+    #[arg(long)]
+    pub etcd_cafile: Option<PathBuf>,
+    /// Client certificate for etcd (default for https URLs: pki/apiserver-etcd-client.crt).
+    #[arg(long)]
+    pub etcd_certfile: Option<PathBuf>,
+    /// Client key for etcd (default for https URLs: pki/apiserver-etcd-client.key).
+    #[arg(long)]
+    pub etcd_keyfile: Option<PathBuf>,
+    /// How long successful token authentications are cached (0s: never; for measuring;
+    /// kube-apiserver: 10 s).
+    #[arg(long, default_value = "10s", value_parser = parse_duration, hide = true)]
+    pub token_cache_ttl: Duration,
+}
+
+/// The flags alone, to read the defaults from.
+#[derive(Parser)]
+struct Flags {
+    #[command(flatten)]
+    options: Options,
+}
+
+impl Default for Options {
+    /// The flags' defaults: one source of truth for both.
+    fn default() -> Self {
+        Flags::try_parse_from(["kauth-serve"]).map(|f| f.options).unwrap_or_else(|e| {
+            // Only a wrong default in this file can fail here; the unit test below catches it.
+            unreachable!("Options' flag defaults do not parse: {e}")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_flags_defaults() {
+        let o = Options::default();
+        assert_eq!(o.secure_port, 6443);
+        assert_eq!(o.service_account_issuer, vec![DEFAULT_ISSUER.to_owned()]);
+        assert_eq!(o.authorization_mode, vec!["RBAC".to_owned()]);
+        assert_eq!(o.token_cache_ttl, Duration::from_secs(10));
+        assert!(o.anonymous_auth && o.service_account_extend_token_expiration);
+        assert_eq!(o.audit_level, Level::Metadata);
+    }
+
+    #[test]
+    fn flags_parse_into_options() {
+        let f = Flags::try_parse_from([
+            "kauth-serve",
+            "--secure-port=0",
+            "--api-audiences=a,b",
+            "--anonymous-auth=false",
+            "--service-account-max-token-expiration=24h",
+        ])
+        .unwrap();
+        assert_eq!(f.options.secure_port, 0);
+        assert_eq!(f.options.api_audiences, vec!["a".to_owned(), "b".to_owned()]);
+        assert!(!f.options.anonymous_auth);
+        assert_eq!(f.options.service_account_max_token_expiration, Some(Duration::from_secs(86_400)));
+        assert!(Flags::try_parse_from(["kauth-serve", "--token-cache-ttl=10"]).is_err());
+    }
+}

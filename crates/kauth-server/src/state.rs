@@ -1,0 +1,83 @@
+//! What every layer above the registry shares: the server's settings ([`Config`]) and its
+//! [`State`] (the registry, the authentication chain, the authorizer, the service-account keys,
+//! audit, metrics, the clock and the replica set). Built once by [`crate::bootstrap`]; read by
+//! controllers, handlers and the pipeline; never by the layers below it.
+
+use std::sync::Arc;
+
+use kauth::authn::cache::TokenCache;
+use kauth::authn::union::TokenUnion;
+use kauth::authz::{Attributes, Authorizer, Decision};
+use kauth::token::issue::ExpirationPolicy;
+use time::OffsetDateTime;
+
+use crate::registry::Registry;
+use crate::{audit, keyring, metrics, replicas};
+
+/// The clock the server reads `now` from: the system clock in production, a fake one in tests.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// Server settings that handlers read.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `--anonymous-auth`.
+    pub anonymous_auth: bool,
+    /// `--service-account-issuer` (the first signs; all are accepted).
+    pub issuers: Vec<String>,
+    /// `--api-audiences` (default: the issuer).
+    pub api_audiences: Vec<String>,
+    /// TokenRequest's expiration flags.
+    pub expiration: ExpirationPolicy,
+    /// `host:port` clients reach this server at (discovery, kubeconfigs).
+    pub advertise: String,
+    /// The cluster CA (PEM), published in `kube-root-ca.crt` and token Secrets.
+    pub ca_pem: String,
+    /// Whether RBAC runs (`--authorization-mode=RBAC`); `AlwaysAllow` otherwise.
+    pub rbac: bool,
+}
+
+/// Everything a request handler needs.
+pub struct State {
+    /// Settings.
+    pub config: Config,
+    /// The objects.
+    pub registry: Arc<Registry>,
+    /// The token chain (static tokens, service-account tokens), cached.
+    pub tokens: TokenCache<TokenUnion>,
+    /// The authorizer chain.
+    pub authorizer: Box<dyn Authorizer>,
+    /// Judges client certificate chains (`--client-ca-file`); `None`: certificates are ignored.
+    pub client_certs: Option<crate::transport::tls::ClientCertificates>,
+    /// Service-account keys: what signs TokenRequest tokens and legacy token Secrets, and the
+    /// verification keys (JWKS); on etcd, the shared key ring.
+    pub keys: keyring::Keys,
+    /// Audit log, if configured.
+    pub audit: Option<audit::AuditLog>,
+    /// Metrics.
+    pub metrics: metrics::Metrics,
+    /// The clock (a fake one in tests).
+    pub clock: Clock,
+    /// This replica among others on a shared store (etcd); `None` on the embedded store.
+    pub replicas: Option<Arc<replicas::Replicas>>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl State {
+    /// Now, from the server's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+
+    /// Runs the authorizer, timing it.
+    pub fn authorize(&self, a: &Attributes) -> Decision {
+        let start = std::time::Instant::now();
+        let d = self.authorizer.authorize(a);
+        self.metrics.authorization(&d, start.elapsed());
+        d
+    }
+}
