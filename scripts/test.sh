@@ -45,6 +45,10 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --workspace --all-targets --locked --all-features -- -D warnings
 
+say "module graph"
+# No crate may have a cycle among its modules (ARCHITECTURE.md: each layer uses the ones below).
+cargo run -q --locked -p module-graph -- crates/kauth/src crates/kauth-server/src crates/kauth-cli/src crates/module-graph/src
+
 say "tests"
 cargo test --workspace --locked --all-features
 
