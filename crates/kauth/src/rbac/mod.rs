@@ -2,6 +2,7 @@
 //! the request namespace's RoleBindings; the first rule that matches allows, naming its binding;
 //! RBAC never denies. [`RbacAuthorizer`] is the reference walk over a [`PolicySource`].
 
+pub mod aggregate;
 pub mod escalation;
 pub mod explain;
 pub mod index;
