@@ -2,9 +2,12 @@
 //! deny or no opinion with a reason; authorizers are chained ([`Chain`]); the first to allow or
 //! deny decides. [`PrivilegedGroup`] (`system:masters`) runs before RBAC ([`crate::rbac`]).
 
+mod review;
+
 use std::fmt;
 
 use crate::user::UserInfo;
+pub use review::{local_subject_access_review, ReviewError};
 
 /// The group allowed everything before any other authorizer runs.
 pub const SYSTEM_MASTERS: &str = "system:masters";
