@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
 use kauth::authz::{Attributes, Authorizer, Chain, PrivilegedGroup, Target, SYSTEM_MASTERS};
-use kauth::rbac::index::Binding;
 use kauth::rbac::aggregate;
+use kauth::rbac::index::Binding;
 use kauth::rbac::load::PolicyDocuments;
 use kauth::rbac::{rules, RbacIndex};
 use kauth::user::{impersonated_groups, UserInfo};
@@ -703,7 +703,8 @@ fn lint(a: LintArgs) -> Result<u8, Failure> {
         if !keep(meta) {
             return;
         }
-        let aggregated_into = kind == "ClusterRole" && aggregate::is_aggregated(meta.labels.as_ref(), &docs.cluster_roles);
+        let aggregated_into =
+            kind == "ClusterRole" && aggregate::is_aggregated(meta.labels.as_ref(), &docs.cluster_roles);
         if users.is_none() && !aggregated_into {
             findings.push(Finding {
                 severity: Severity::Info,

@@ -6,7 +6,6 @@
 //! - ClusterRoles with an `aggregationRule` hold the union of the rules of the roles they select,
 //!   recomputed whenever a ClusterRole changes.
 
-
 use base64::Engine;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use kauth::rbac::aggregate::aggregated_rules;
@@ -283,7 +282,8 @@ pub fn aggregate(state: &State, mut changed: Option<&mut Value>) -> Result<Vec<C
     let crt = rt("ClusterRole")?;
     let changed_name = changed.as_ref().map(|c| meta_str(c, "name").to_owned());
     let typed = |v: &Value| {
-        ClusterRole::deserialize(v).map_err(|e| ApiError::bad_request(format!("ClusterRole {:?}: {e}", meta_str(v, "name"))))
+        ClusterRole::deserialize(v)
+            .map_err(|e| ApiError::bad_request(format!("ClusterRole {:?}: {e}", meta_str(v, "name"))))
     };
     let mut roles: Vec<ClusterRole> = state
         .registry

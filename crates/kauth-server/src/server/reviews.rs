@@ -2,8 +2,8 @@
 //! the SubjectAccessReview family (authorization.k8s.io), and `serviceaccounts/<name>/token`.
 //! TokenReview calls the token chain directly; it does not fake an HTTP request.
 
-use kauth::authn::union::Outcome;
 use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReviewSpec, SubjectAccessReviewSpec};
+use kauth::authn::union::Outcome;
 use kauth::authz::{local_subject_access_review, Attributes, Decision, ReviewError, Rules};
 use kauth::token::claims::{Binding, ObjectRef};
 use kauth::token::issue::{plan_expiration, BoundTokenSpec};
@@ -127,11 +127,13 @@ fn invalid_review(rt: &ResourceType, e: &ReviewError) -> ApiError {
 }
 
 fn access_review(state: &State, attrs: Attributes) -> Value {
-    match state.authorize(&attrs) {
-        Decision::Allow(reason) => json_nonempty(json!({"allowed": true}), "reason", &reason),
-        Decision::Deny(reason) => json_nonempty(json!({"allowed": false, "denied": true}), "reason", &reason),
-        Decision::NoOpinion(reason) => json_nonempty(json!({"allowed": false}), "reason", &reason),
-    }
+    let decision = state.authorize(&attrs);
+    let status = match &decision {
+        Decision::Allow(_) => json!({"allowed": true}),
+        Decision::Deny(_) => json!({"allowed": false, "denied": true}),
+        Decision::NoOpinion(_) => json!({"allowed": false}),
+    };
+    json_nonempty(status, "reason", &decision.reason().to_string())
 }
 
 fn json_nonempty(mut v: Value, field: &str, s: &str) -> Value {

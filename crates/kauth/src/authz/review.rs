@@ -123,8 +123,7 @@ impl TryFrom<&SubjectAccessReviewSpec> for Attributes {
             groups,
             extra: spec.extra.iter().flatten().map(|(k, v)| (k.clone(), v)).collect(),
         };
-        let (verb, target) =
-            verb_and_target(spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref())?;
+        let (verb, target) = verb_and_target(spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref())?;
         Ok(Attributes { user, verb, target })
     }
 }
@@ -134,8 +133,7 @@ impl TryFrom<(&SelfSubjectAccessReviewSpec, UserInfo)> for Attributes {
 
     /// The request of a SelfSubjectAccessReview, asked by `user` (the requesting user).
     fn try_from((spec, user): (&SelfSubjectAccessReviewSpec, UserInfo)) -> Result<Self, ReviewError> {
-        let (verb, target) =
-            verb_and_target(spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref())?;
+        let (verb, target) = verb_and_target(spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref())?;
         Ok(Attributes { user, verb, target })
     }
 }
@@ -209,8 +207,10 @@ mod tests {
         let me = UserInfo { name: "me".into(), ..UserInfo::default() };
         let s = SelfSubjectAccessReviewSpec { resource_attributes: Some(resource()), non_resource_attributes: None };
         assert_eq!(Attributes::try_from((&s, me.clone())).expect("self").user, me);
-        let both =
-            SelfSubjectAccessReviewSpec { resource_attributes: Some(resource()), non_resource_attributes: Some(non_resource()) };
+        let both = SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(resource()),
+            non_resource_attributes: Some(non_resource()),
+        };
         assert!(matches!(Attributes::try_from((&both, me)), Err(ReviewError::BothAttributes { .. })));
         assert!(local_subject_access_review(&spec(Some(resource()), None), "team").is_ok());
         let e = local_subject_access_review(&spec(Some(resource()), None), "other").expect_err("wrong namespace");

@@ -12,8 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelecto
 /// and every `matchExpressions` requirement holds (In, NotIn, Exists, DoesNotExist). An unknown
 /// operator selects nothing. An empty selector selects everything, as in Kubernetes.
 pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    let labels_ok =
-        selector.match_labels.iter().flatten().all(|(k, v)| labels.get(k).is_some_and(|l| l == v));
+    let labels_ok = selector.match_labels.iter().flatten().all(|(k, v)| labels.get(k).is_some_and(|l| l == v));
     labels_ok && selector.match_expressions.iter().flatten().all(|r| requirement_matches(r, labels))
 }
 
@@ -47,7 +46,9 @@ pub fn aggregated_rules(role: &ClusterRole, roles: &[ClusterRole]) -> Option<Vec
     let me = role.metadata.name.as_deref().unwrap_or_default();
     let mut picked: Vec<&ClusterRole> = roles
         .iter()
-        .filter(|r| r.metadata.name.as_deref().unwrap_or_default() != me && selects(selectors, r.metadata.labels.as_ref()))
+        .filter(|r| {
+            r.metadata.name.as_deref().unwrap_or_default() != me && selects(selectors, r.metadata.labels.as_ref())
+        })
         .collect();
     picked.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     let mut rules: Vec<PolicyRule> = Vec::new();

@@ -59,7 +59,9 @@ fn resource_rule_covers(r: &ResourceRule, verb: &str, group: &str, resource: &st
     let verb_ok = r.verbs.iter().any(|x| x == ALL || x == verb);
     let group_ok = r.api_groups.iter().any(|x| x == ALL || x == group);
     let resource_ok = r.resources.iter().any(|x| {
-        x == ALL || x == resource || (x.starts_with("*/") && resource.split_once('/').is_some_and(|(_, sub)| x[2..] == *sub))
+        x == ALL
+            || x == resource
+            || (x.starts_with("*/") && resource.split_once('/').is_some_and(|(_, sub)| x[2..] == *sub))
     });
     let name_ok = match name {
         None => r.resource_names.is_empty(),
@@ -84,7 +86,11 @@ pub fn uncovered(held: &Rules, requested: &PolicyRule) -> Vec<PolicyRule> {
     for verb in &requested.verbs {
         for url in requested.non_resource_urls.iter().flatten() {
             if !held.non_resource_rules.iter().any(|r| non_resource_rule_covers(r, verb, url)) {
-                out.push(PolicyRule { verbs: vec![verb.clone()], non_resource_urls: one(url), ..PolicyRule::default() });
+                out.push(PolicyRule {
+                    verbs: vec![verb.clone()],
+                    non_resource_urls: one(url),
+                    ..PolicyRule::default()
+                });
             }
         }
         for group in requested.api_groups.iter().flatten() {
@@ -124,12 +130,7 @@ mod tests {
     }
 
     fn rule(verbs: &[&str], groups: &[&str], res: &[&str]) -> PolicyRule {
-        PolicyRule {
-            verbs: s(verbs),
-            api_groups: Some(s(groups)),
-            resources: Some(s(res)),
-            ..PolicyRule::default()
-        }
+        PolicyRule { verbs: s(verbs), api_groups: Some(s(groups)), resources: Some(s(res)), ..PolicyRule::default() }
     }
 
     fn rules(r: Vec<ResourceRule>) -> Rules {
@@ -163,12 +164,13 @@ mod tests {
         let missing = uncovered(&owner, &want);
         assert_eq!(missing.len(), 1);
         assert_eq!(missing[0].resource_names.as_deref(), Some(&s(&["b"])[..]));
-        assert_eq!(uncovered(&owner, &rule(&["get"], &[""], &["secrets"])).len(), 1, "a named rule covers no collection");
-        let url = |u: &str| PolicyRule {
-            verbs: s(&["get"]),
-            non_resource_urls: Some(s(&[u])),
-            ..PolicyRule::default()
-        };
+        assert_eq!(
+            uncovered(&owner, &rule(&["get"], &[""], &["secrets"])).len(),
+            1,
+            "a named rule covers no collection"
+        );
+        let url =
+            |u: &str| PolicyRule { verbs: s(&["get"]), non_resource_urls: Some(s(&[u])), ..PolicyRule::default() };
         assert!(uncovered(&owner, &url("/logs/x")).is_empty());
         assert_eq!(uncovered(&owner, &url("/metrics")).len(), 1);
     }
@@ -178,7 +180,8 @@ mod tests {
         let user = UserInfo { name: "x".into(), groups: s(&["a", "b"]), ..UserInfo::default() };
         let owner = rules(vec![held(&["get"], &[""], &["pods"])]);
         assert_eq!(check_escalation(&user, &owner, &[rule(&["get"], &[""], &["pods"])]), Ok(()));
-        let e = check_escalation(&user, &owner, &[rule(&["get", "delete"], &[""], &["secrets"])]).expect_err("escalates");
+        let e =
+            check_escalation(&user, &owner, &[rule(&["get", "delete"], &[""], &["secrets"])]).expect_err("escalates");
         assert_eq!(e.missing.len(), 2);
         assert_eq!(
             e.to_string(),

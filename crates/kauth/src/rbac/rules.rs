@@ -103,6 +103,26 @@ pub fn rule_allows(a: &Attributes, rule: &PolicyRule) -> bool {
     Request::new(a).allowed_by(rule)
 }
 
+/// A rule in Kubernetes' compact text (`{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}`).
+pub fn compact(rule: &PolicyRule) -> String {
+    let q = |l: &[String]| l.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(" ");
+    let mut parts = Vec::new();
+    if let Some(g) = rule.api_groups.as_ref().filter(|g| !g.is_empty()) {
+        parts.push(format!("APIGroups:[{}]", q(g)));
+    }
+    if let Some(r) = rule.resources.as_ref().filter(|r| !r.is_empty()) {
+        parts.push(format!("Resources:[{}]", q(r)));
+    }
+    if let Some(n) = rule.resource_names.as_ref().filter(|n| !n.is_empty()) {
+        parts.push(format!("ResourceNames:[{}]", q(n)));
+    }
+    if let Some(u) = rule.non_resource_urls.as_ref().filter(|u| !u.is_empty()) {
+        parts.push(format!("NonResourceURLs:[{}]", q(u)));
+    }
+    parts.push(format!("Verbs:[{}]", q(&rule.verbs)));
+    format!("{{{}}}", parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,24 +190,4 @@ mod tests {
         assert!(rule_allows(&at("/api/"), &r));
         assert!(!rule_allows(&at("/apis"), &r));
     }
-}
-
-/// A rule in Kubernetes' compact text (`{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}`).
-pub fn compact(rule: &PolicyRule) -> String {
-    let q = |l: &[String]| l.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(" ");
-    let mut parts = Vec::new();
-    if let Some(g) = rule.api_groups.as_ref().filter(|g| !g.is_empty()) {
-        parts.push(format!("APIGroups:[{}]", q(g)));
-    }
-    if let Some(r) = rule.resources.as_ref().filter(|r| !r.is_empty()) {
-        parts.push(format!("Resources:[{}]", q(r)));
-    }
-    if let Some(n) = rule.resource_names.as_ref().filter(|n| !n.is_empty()) {
-        parts.push(format!("ResourceNames:[{}]", q(n)));
-    }
-    if let Some(u) = rule.non_resource_urls.as_ref().filter(|u| !u.is_empty()) {
-        parts.push(format!("NonResourceURLs:[{}]", q(u)));
-    }
-    parts.push(format!("Verbs:[{}]", q(&rule.verbs)));
-    format!("{{{}}}", parts.join(", "))
 }
