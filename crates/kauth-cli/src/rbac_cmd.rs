@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Subject};
 use kauth::authz::{Attributes, Authorizer, Chain, PrivilegedGroup, Target, SYSTEM_MASTERS};
+use kauth::rbac::aggregate;
 use kauth::rbac::index::Binding;
-use kauth::rbac::load::{label_selector_matches, PolicyDocuments};
+use kauth::rbac::load::PolicyDocuments;
 use kauth::rbac::{rules, RbacIndex};
 use kauth::user::{impersonated_groups, UserInfo};
 use serde::Serialize;
@@ -691,14 +692,6 @@ fn lint(a: LintArgs) -> Result<u8, Failure> {
             masters(&b.subjects, &object, &mut findings);
         }
     }
-    // ClusterRoles picked by an aggregation rule count as used.
-    let selectors: Vec<serde_json::Value> = docs
-        .cluster_roles
-        .iter()
-        .filter_map(|r| r.aggregation_rule.as_ref())
-        .flat_map(|a| a.cluster_role_selectors.iter().flatten())
-        .filter_map(|s| serde_json::to_value(s).ok())
-        .collect();
     let mut role_findings = |kind: &str,
                              ns: &str,
                              meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
@@ -710,8 +703,8 @@ fn lint(a: LintArgs) -> Result<u8, Failure> {
         if !keep(meta) {
             return;
         }
-        let aggregated_into = kind == "ClusterRole"
-            && selectors.iter().any(|s| label_selector_matches(s, &meta.labels.clone().unwrap_or_default()));
+        let aggregated_into =
+            kind == "ClusterRole" && aggregate::is_aggregated(meta.labels.as_ref(), &docs.cluster_roles);
         if users.is_none() && !aggregated_into {
             findings.push(Finding {
                 severity: Severity::Info,

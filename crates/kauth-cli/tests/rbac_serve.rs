@@ -115,6 +115,16 @@ fn rbac_tools_against_kauth_serve_agree_with_kubectl() {
         "{}",
         out.stderr
     );
+    // A SubjectAccessReview naming both kinds of attributes is refused as kube-apiserver refuses it.
+    let both = br#"{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"ann","resourceAttributes":{"verb":"get","resource":"pods"},"nonResourceAttributes":{"verb":"get","path":"/metrics"}}}"#;
+    let out = srv.kubectl_in(&["create", "-f", "-", "-o", "json"], Some(both));
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("spec.nonResourceAttributes: Invalid value: ")
+            && out.stderr.contains("cannot be specified in combination with resourceAttributes"),
+        "{}",
+        out.stderr
+    );
     let log = std::fs::read_to_string(&audit).unwrap();
     let denied = log
         .lines()

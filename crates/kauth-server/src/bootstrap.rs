@@ -11,7 +11,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use kauth::authn::cache::{TokenCache, DEFAULT_SUCCESS_TTL};
 use kauth::authn::token_file::TokenFile;
 use kauth::authn::union::TokenUnion;
-use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Rules, SYSTEM_MASTERS};
+use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Reason, Rules, SYSTEM_MASTERS};
 use kauth::pki::init::init;
 use kauth::pki::layout::Layout;
 use kauth::pki::spec::PkiConfig;
@@ -52,7 +52,7 @@ struct AlwaysAllow;
 
 impl Authorizer for AlwaysAllow {
     fn authorize(&self, _: &Attributes) -> Decision {
-        Decision::Allow(String::new())
+        Decision::Allow(Reason::None)
     }
     fn rules_for(&self, user: &UserInfo, ns: &str) -> Rules {
         PrivilegedGroup(String::new()).rules_for(&UserInfo { groups: vec![String::new()], ..user.clone() }, ns)

@@ -223,7 +223,7 @@ fn generated_policies_cover_allows_and_errors() {
             apply(op, &mut reference, &mut index);
         }
         for a in &requests {
-            let reason = index.authorize(a).reason().to_owned();
+            let reason = index.authorize(a).reason().to_string();
             crb += usize::from(reason.contains("allowed by ClusterRoleBinding"));
             rb += usize::from(reason.contains("allowed by RoleBinding"));
             err += usize::from(reason.contains("not found"));

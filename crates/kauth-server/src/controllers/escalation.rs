@@ -1,12 +1,13 @@
 //! RBAC escalation prevention: a user may create or update a role only with permissions they
 //! hold (or the `escalate` verb on it), and bind a role only if they hold its permissions (or
-//! the `bind` verb on it). Messages follow kube-apiserver's.
+//! the `bind` verb on it). Messages follow kube-apiserver's. The check itself is
+//! [`kauth::rbac::escalation`]; this file is the wiring.
 
 use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::PolicyRule;
 use kauth::authz::{Attributes, Target};
-use kauth::rbac::rules::{compact, uncovered};
+use kauth::rbac::escalation::check_escalation;
 use kauth::user::UserInfo;
 use serde_json::Value;
 
@@ -62,36 +63,7 @@ pub fn check(state: &State, rt: &ResourceType, obj: &Value, user: &UserInfo) -> 
             }
         }
     };
-    let owner = state.authorizer.rules_for(user, ns);
-    let owner_rules: Vec<PolicyRule> = owner
-        .resource_rules
-        .iter()
-        .map(|r| PolicyRule {
-            verbs: r.verbs.clone(),
-            api_groups: Some(r.api_groups.clone()),
-            resources: Some(r.resources.clone()),
-            resource_names: Some(r.resource_names.clone()),
-            non_resource_urls: None,
-        })
-        .chain(owner.non_resource_rules.iter().map(|r| PolicyRule {
-            verbs: r.verbs.clone(),
-            non_resource_urls: Some(r.non_resource_urls.clone()),
-            ..PolicyRule::default()
-        }))
-        .collect();
-    let missing: Vec<String> = granted.iter().flat_map(|g| uncovered(&owner_rules, g)).map(|r| compact(&r)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let groups = user.groups.iter().map(|g| format!("{g:?}")).collect::<Vec<_>>().join(" ");
-    Err(ApiError::forbidden(
-        RBAC_GROUP,
-        rt.plural,
-        name,
-        &format!(
-            "user {:?} (groups=[{groups}]) is attempting to grant RBAC permissions not currently held:\n{}",
-            user.name,
-            missing.join("\n")
-        ),
-    ))
+    let held = state.authorizer.rules_for(user, ns);
+    check_escalation(user, &held, &granted)
+        .map_err(|e| ApiError::forbidden(RBAC_GROUP, rt.plural, name, &e.to_string()))
 }

@@ -10,11 +10,12 @@ pub mod escalation;
 pub mod heartbeat;
 pub mod keyring;
 
-use std::collections::BTreeMap;
-
 use base64::Engine;
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
+use kauth::rbac::aggregate::aggregated_rules;
 use kauth::token::claims::ObjectRef;
 use kauth::user::UserInfo;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::resources::{self, meta_str, metadata_mut, ResourceType};
@@ -278,65 +279,47 @@ fn rt_of(kind: &str) -> Result<&'static ResourceType, ApiError> {
     rt(kind)
 }
 
-fn labels_of(v: &Value) -> BTreeMap<String, String> {
-    v.pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
-        .unwrap_or_default()
-}
-
 /// Recomputes every aggregated ClusterRole, with `changed` (a ClusterRole about to be written)
 /// seen in place of its stored version. An aggregated `changed` gets its rules set in place;
 /// other aggregated roles whose rules change are returned as updates.
 pub fn aggregate(state: &State, mut changed: Option<&mut Value>) -> Result<Vec<Change>, ApiError> {
     let crt = rt("ClusterRole")?;
     let changed_name = changed.as_ref().map(|c| meta_str(c, "name").to_owned());
-    let mut roles: Vec<Value> = state
+    let typed = |v: &Value| {
+        ClusterRole::deserialize(v)
+            .map_err(|e| ApiError::bad_request(format!("ClusterRole {:?}: {e}", meta_str(v, "name"))))
+    };
+    let mut roles: Vec<ClusterRole> = state
         .registry
         .list(crt, "")
         .into_iter()
         .filter(|r| Some(meta_str(&r.value, "name")) != changed_name.as_deref())
-        .map(|r| r.value.clone())
-        .collect();
+        .map(|r| typed(&r.value))
+        .collect::<Result<_, _>>()?;
     if let Some(c) = changed.as_ref() {
-        roles.push((*c).clone());
+        roles.push(typed(c)?);
     }
     let mut out = Vec::new();
     for role in &roles {
-        let Some(selectors) = role.pointer("/aggregationRule/clusterRoleSelectors").and_then(Value::as_array) else {
-            continue;
-        };
-        let mut rules: Vec<Value> = Vec::new();
-        let mut sources: Vec<&Value> = roles
-            .iter()
-            .filter(|r| meta_str(r, "name") != meta_str(role, "name"))
-            .filter(|r| selectors.iter().any(|s| kauth::rbac::load::label_selector_matches(s, &labels_of(r))))
-            .collect();
-        sources.sort_by_key(|r| meta_str(r, "name").to_owned());
-        for s in sources {
-            for rule in s.get("rules").and_then(Value::as_array).into_iter().flatten() {
-                if !rules.contains(rule) {
-                    rules.push(rule.clone());
-                }
-            }
-        }
-        let rules = Value::Array(rules);
-        let name = meta_str(role, "name");
+        let Some(rules) = aggregated_rules(role, &roles) else { continue };
+        let name = role.metadata.name.as_deref().unwrap_or_default();
         if Some(name) == changed_name.as_deref() {
             if let Some(c) = changed.as_deref_mut() {
-                c["rules"] = rules;
+                c["rules"] = rules_value(&rules)?;
             }
-        } else if role.get("rules").unwrap_or(&Value::Null) != &rules
-            && !(rules.as_array().is_some_and(Vec::is_empty) && role.get("rules").is_none())
-        {
+        } else if role.rules.as_deref().unwrap_or_default() != rules.as_slice() {
             if let Some(stored) = state.registry.get(crt, "", name) {
                 let mut v = stored.value.clone();
-                v["rules"] = rules;
+                v["rules"] = rules_value(&rules)?;
                 out.push(Change::Update(crt, v, stored.revision));
             }
         }
     }
     Ok(out)
+}
+
+fn rules_value(rules: &[PolicyRule]) -> Result<Value, ApiError> {
+    serde_json::to_value(rules).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 fn validate_rbac(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {

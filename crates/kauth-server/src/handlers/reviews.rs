@@ -2,8 +2,9 @@
 //! the SubjectAccessReview family (authorization.k8s.io), and `serviceaccounts/<name>/token`.
 //! TokenReview calls the token chain directly; it does not fake an HTTP request.
 
+use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReviewSpec, SubjectAccessReviewSpec};
 use kauth::authn::union::Outcome;
-use kauth::authz::{Attributes, Decision, Rules, Target};
+use kauth::authz::{local_subject_access_review, Attributes, Decision, ReviewError, Rules};
 use kauth::token::claims::{Binding, ObjectRef};
 use kauth::token::issue::{plan_expiration, BoundTokenSpec};
 use kauth::user::UserInfo;
@@ -53,46 +54,19 @@ pub fn handle_review(
         "TokenReview" => token_review(state, &spec)?,
         "SelfSubjectReview" => json!({"userInfo": user_json(user)}),
         "SubjectAccessReview" | "LocalSubjectAccessReview" => {
-            if rt.kind == "LocalSubjectAccessReview" {
-                let ns = spec.pointer("/resourceAttributes/namespace").and_then(Value::as_str).unwrap_or("");
-                if ns != info.namespace {
-                    return Err(ApiError::invalid(
-                        rt.group,
-                        rt.kind,
-                        "",
-                        vec![Cause {
-                            reason: "FieldValueInvalid",
-                            field: "spec.resourceAttributes.namespace".into(),
-                            message: format!("Invalid value: {ns:?}: must match metadata.namespace"),
-                        }],
-                    ));
-                }
-            }
-            let subject = UserInfo {
-                name: spec.get("user").and_then(Value::as_str).unwrap_or("").to_owned(),
-                uid: spec.get("uid").and_then(Value::as_str).unwrap_or("").to_owned(),
-                groups: strings(spec.get("groups")),
-                extra: spec
-                    .get("extra")
-                    .and_then(Value::as_object)
-                    .map(|m| m.iter().map(|(k, v)| (std::borrow::Cow::Owned(k.clone()), strings(Some(v)))).collect())
-                    .unwrap_or_default(),
+            let spec: SubjectAccessReviewSpec = typed_spec(&spec)?;
+            let attrs = if rt.kind == "LocalSubjectAccessReview" {
+                local_subject_access_review(&spec, &info.namespace)
+            } else {
+                Attributes::try_from(&spec)
             };
-            if subject.name.is_empty() && subject.groups.is_empty() {
-                return Err(ApiError::invalid(
-                    rt.group,
-                    rt.kind,
-                    "",
-                    vec![Cause {
-                        reason: "FieldValueInvalid",
-                        field: "spec.user".into(),
-                        message: "Invalid value: \"\": at least one of user or group must be specified".into(),
-                    }],
-                ));
-            }
-            access_review(state, &spec, subject, rt)?
+            access_review(state, attrs.map_err(|e| invalid_review(rt, &e))?)
         }
-        "SelfSubjectAccessReview" => access_review(state, &spec, user.clone(), rt)?,
+        "SelfSubjectAccessReview" => {
+            let spec: SelfSubjectAccessReviewSpec = typed_spec(&spec)?;
+            let attrs = Attributes::try_from((&spec, user.clone())).map_err(|e| invalid_review(rt, &e))?;
+            access_review(state, attrs)
+        }
         "SelfSubjectRulesReview" => {
             let ns = spec.get("namespace").and_then(Value::as_str).unwrap_or("");
             rules_json(&state.authorizer.rules_for(user, ns))
@@ -139,42 +113,29 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
     })
 }
 
-fn access_review(state: &State, spec: &Value, user: UserInfo, rt: &ResourceType) -> Result<Value, ApiError> {
-    let target = if let Some(r) = spec.get("resourceAttributes").filter(|v| v.is_object()) {
-        let s = |f: &str| r.get(f).and_then(Value::as_str).unwrap_or("").to_owned();
-        (
-            s("verb"),
-            Target::Resource {
-                namespace: s("namespace"),
-                api_group: s("group"),
-                api_version: s("version"),
-                resource: s("resource"),
-                subresource: s("subresource"),
-                name: s("name"),
-            },
-        )
-    } else if let Some(n) = spec.get("nonResourceAttributes").filter(|v| v.is_object()) {
-        let s = |f: &str| n.get(f).and_then(Value::as_str).unwrap_or("").to_owned();
-        (s("verb"), Target::NonResource { path: s("path") })
-    } else {
-        return Err(ApiError::invalid(
-            rt.group,
-            rt.kind,
-            "",
-            vec![Cause {
-                reason: "FieldValueRequired",
-                field: "spec.resourceAttributes".into(),
-                message: "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified"
-                    .into(),
-            }],
-        ));
+/// A review's spec as its k8s-openapi type; a spec of the wrong shape is a 400.
+fn typed_spec<T: serde::de::DeserializeOwned>(spec: &Value) -> Result<T, ApiError> {
+    T::deserialize(spec).map_err(|e| ApiError::bad_request(format!("spec: {e}")))
+}
+
+/// The 422 Kubernetes answers for an invalid access review spec.
+fn invalid_review(rt: &ResourceType, e: &ReviewError) -> ApiError {
+    ApiError::invalid(
+        rt.group,
+        rt.kind,
+        "",
+        vec![Cause { reason: e.reason(), field: e.field().into(), message: e.to_string() }],
+    )
+}
+
+fn access_review(state: &State, attrs: Attributes) -> Value {
+    let decision = state.authorize(&attrs);
+    let status = match &decision {
+        Decision::Allow(_) => json!({"allowed": true}),
+        Decision::Deny(_) => json!({"allowed": false, "denied": true}),
+        Decision::NoOpinion(_) => json!({"allowed": false}),
     };
-    let attrs = Attributes { user, verb: target.0, target: target.1 };
-    Ok(match state.authorize(&attrs) {
-        Decision::Allow(reason) => json_nonempty(json!({"allowed": true}), "reason", &reason),
-        Decision::Deny(reason) => json_nonempty(json!({"allowed": false, "denied": true}), "reason", &reason),
-        Decision::NoOpinion(reason) => json_nonempty(json!({"allowed": false}), "reason", &reason),
-    })
+    json_nonempty(status, "reason", &decision.reason().to_string())
 }
 
 fn json_nonempty(mut v: Value, field: &str, s: &str) -> Value {

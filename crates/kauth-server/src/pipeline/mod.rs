@@ -1,7 +1,7 @@
 //! The request pipeline: authenticate → impersonate → authorize → handle, with audit and
 //! metrics around it. [`handle`] is the whole path of one request.
 
-use kauth::authz::{Attributes, Decision, Target};
+use kauth::authz::{Attributes, Target};
 use kauth::user::UserInfo;
 
 use crate::api::request::Request;
@@ -68,10 +68,8 @@ fn pipeline(state: &State, req: &Request, info: &RequestInfo, outcome: &mut Outc
     outcome.impersonated_by = user.impersonated_by.clone();
     let attrs = attributes(&user.user, info);
     let decision = state.authorize(&attrs);
-    let (verdict, reason) = match &decision {
-        Decision::Allow(r) => ("allow", r.clone()),
-        Decision::Deny(r) | Decision::NoOpinion(r) => ("forbid", r.clone()),
-    };
+    let verdict = if decision.is_allowed() { "allow" } else { "forbid" };
+    let reason = decision.reason().to_string();
     outcome.annotations.push(("authorization.k8s.io/decision".into(), verdict.into()));
     outcome.annotations.push(("authorization.k8s.io/reason".into(), reason.clone()));
     if !decision.is_allowed() {
@@ -79,7 +77,7 @@ fn pipeline(state: &State, req: &Request, info: &RequestInfo, outcome: &mut Outc
         let msg = if reason.is_empty() { msg } else { format!("{msg}: {reason}") };
         // Kubernetes' reason stays as it is on the wire; operators get the explanation
         // (bindings, nearest rule and what it lacks) in the log and the audit event.
-        let explanation = state.registry.policy().explain(&attrs).summary();
+        let explanation = state.authorizer.explain(&attrs).map(|e| e.summary()).unwrap_or_default();
         tracing::info!(user = %user.user.name, path = %req.path, verb = %info.verb, %explanation, "forbidden: {msg}");
         outcome.annotations.push(("authorization.kauth.dev/explanation".into(), explanation));
         return Response::error(&if info.is_resource {

@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use kauth::authz::{Attributes, Authorizer, Decision, Rules};
+use kauth::authz::{Attributes, Authorizer, Decision, Explanation, Rules};
 use kauth::rbac::RbacIndex;
 use kauth::token::validate::{Lookup, LookupError, ObjectState, SecretState, StateRef};
 use kauth::user::UserInfo;
@@ -514,6 +514,10 @@ impl Authorizer for RegistryPolicy {
 
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
         self.0.policy().rules_for(user, namespace)
+    }
+
+    fn explain(&self, a: &Attributes) -> Option<Explanation> {
+        Some(self.0.policy().explain(a))
     }
 }
 

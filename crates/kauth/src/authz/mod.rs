@@ -2,9 +2,14 @@
 //! deny or no opinion with a reason; authorizers are chained ([`Chain`]); the first to allow or
 //! deny decides. [`PrivilegedGroup`] (`system:masters`) runs before RBAC ([`crate::rbac`]).
 
+mod review;
+
 use std::fmt;
 
+pub use crate::rbac::explain::Explanation;
+pub use crate::rbac::RbacGrant;
 use crate::user::UserInfo;
+pub use review::{local_subject_access_review, ReviewError};
 
 /// The group allowed everything before any other authorizer runs.
 pub const SYSTEM_MASTERS: &str = "system:masters";
@@ -80,15 +85,62 @@ impl Attributes {
     }
 }
 
+/// Why an authorizer decided as it did: typed, turned into Kubernetes' text only by Display
+/// (at the edges: the SubjectAccessReview status, the 403 message, the audit annotation).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// No reason (Kubernetes' empty string).
+    None,
+    /// A member of the privileged group (`system:masters`); Kubernetes gives no text.
+    PrivilegedGroup,
+    /// An RBAC binding allowed it: `RBAC: allowed by ClusterRoleBinding "b" of ClusterRole "r"
+    /// to Group "g"`.
+    Rbac(RbacGrant),
+    /// RBAC had no opinion and could not resolve some roles: `RBAC: role... "r" not found`.
+    RbacUnresolved(Vec<String>),
+    /// Text from an authorizer whose reasons are text by nature (a webhook), or several
+    /// authorizers' no-opinion reasons joined by newlines.
+    Text(String),
+}
+
+impl Reason {
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Reason::None | Reason::PrivilegedGroup => true,
+            Reason::Rbac(_) => false,
+            Reason::RbacUnresolved(e) => e.is_empty(),
+            Reason::Text(t) => t.is_empty(),
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::None | Reason::PrivilegedGroup => Ok(()),
+            Reason::Rbac(grant) => {
+                let mut s = String::with_capacity(128);
+                s.push_str("RBAC: allowed by ");
+                grant.push_to(&mut s);
+                f.write_str(&s)
+            }
+            Reason::RbacUnresolved(errors) if errors.is_empty() => Ok(()),
+            Reason::RbacUnresolved(errors) => write!(f, "RBAC: {}", crate::rbac::join_errors(errors)),
+            Reason::Text(t) => f.write_str(t),
+        }
+    }
+}
+
 /// An authorizer's answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
-    /// Allowed; the reason says by what (`RBAC: allowed by ClusterRoleBinding ...`).
-    Allow(String),
+    /// Allowed; the reason says by what.
+    Allow(Reason),
     /// Explicitly denied.
-    Deny(String),
+    Deny(Reason),
     /// This authorizer does not allow it; the next one may. The reason may be empty.
-    NoOpinion(String),
+    NoOpinion(Reason),
 }
 
 impl Decision {
@@ -97,8 +149,8 @@ impl Decision {
         matches!(self, Decision::Allow(_))
     }
 
-    /// The reason text.
-    pub fn reason(&self) -> &str {
+    /// The reason.
+    pub fn reason(&self) -> &Reason {
         match self {
             Decision::Allow(r) | Decision::Deny(r) | Decision::NoOpinion(r) => r,
         }
@@ -147,6 +199,12 @@ pub trait Authorizer: Send + Sync {
 
     /// Every rule `user` has in `namespace` (SelfSubjectRulesReview).
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules;
+
+    /// Explains the decision on `attributes` for operators (bindings, nearest rules and what
+    /// they lack), when this authorizer can; None otherwise.
+    fn explain(&self, _attributes: &Attributes) -> Option<Explanation> {
+        None
+    }
 }
 
 /// Allows everything to members of one group (`system:masters`), with an empty reason as
@@ -157,9 +215,9 @@ pub struct PrivilegedGroup(pub String);
 impl Authorizer for PrivilegedGroup {
     fn authorize(&self, a: &Attributes) -> Decision {
         if a.user.groups.contains(&self.0) {
-            Decision::Allow(String::new())
+            Decision::Allow(Reason::PrivilegedGroup)
         } else {
-            Decision::NoOpinion(String::new())
+            Decision::NoOpinion(Reason::None)
         }
     }
 
@@ -193,7 +251,7 @@ impl fmt::Debug for Chain {
 
 impl Authorizer for Chain {
     fn authorize(&self, a: &Attributes) -> Decision {
-        let mut reasons: Vec<String> = Vec::new();
+        let mut reasons: Vec<Reason> = Vec::new();
         for z in &self.0 {
             match z.authorize(a) {
                 Decision::NoOpinion(r) => {
@@ -204,7 +262,16 @@ impl Authorizer for Chain {
                 decided => return decided,
             }
         }
-        Decision::NoOpinion(reasons.join("\n"))
+        Decision::NoOpinion(match reasons.len() {
+            0 => Reason::None,
+            1 => reasons.swap_remove(0),
+            _ => Reason::Text(reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")),
+        })
+    }
+
+    /// The first member's explanation.
+    fn explain(&self, a: &Attributes) -> Option<Explanation> {
+        self.0.iter().find_map(|z| z.explain(a))
     }
 
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
@@ -262,9 +329,10 @@ mod tests {
     fn privileged_group_allows_with_empty_reason() {
         let z = Chain(vec![Box::new(PrivilegedGroup(SYSTEM_MASTERS.into()))]);
         let mut a = attrs("default", "");
-        assert_eq!(z.authorize(&a), Decision::NoOpinion(String::new()));
+        assert_eq!(z.authorize(&a), Decision::NoOpinion(Reason::None));
         a.user.groups.push(SYSTEM_MASTERS.into());
-        assert_eq!(z.authorize(&a), Decision::Allow(String::new()));
+        assert_eq!(z.authorize(&a), Decision::Allow(Reason::PrivilegedGroup));
+        assert_eq!(z.authorize(&a).reason().to_string(), "");
         assert_eq!(z.rules_for(&a.user, "x").resource_rules[0].verbs, ["*"]);
     }
 }

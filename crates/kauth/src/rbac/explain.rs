@@ -11,6 +11,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Ro
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
+use super::index::Binding;
 use super::rules::{self, compact};
 use super::RbacIndex;
 use crate::authz::{Attributes, Authorizer, Target};
@@ -364,9 +365,9 @@ impl RbacIndex {
         let mut bindings = Vec::new();
         let mut near: Vec<NearMiss> = Vec::new();
         for b in self.bindings_of(&a.user) {
-            let Some(subject) = b.subject_for(&a.user) else { continue };
+            let Some(subject) = b.subject_index_for(&a.user) else { continue };
             let applies = b.is_cluster() || (is_resource && *b.namespace == *request_ns);
-            let source = b.source(subject).to_string();
+            let source = Binding::source(&b, subject).to_string();
             let rules = self.role_rules_of(&b.role_ref, &b.namespace);
             bindings.push(BindingView { description: source.clone(), applies, role_error: rules.clone().err() });
             let Ok(rules) = rules else { continue };
@@ -388,7 +389,7 @@ impl RbacIndex {
         let allowed = decision.is_allowed();
         Explanation {
             allowed,
-            reason: decision.reason().to_owned(),
+            reason: decision.reason().to_string(),
             request: a.forbidden_message(),
             bindings,
             nearest: if allowed { Vec::new() } else { near },

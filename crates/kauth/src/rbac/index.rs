@@ -16,7 +16,7 @@ use std::sync::Arc;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
 
 use super::{collect_rules, decide, RuleSource, RuleVisitor};
-use crate::authz::{Attributes, Authorizer, Decision, Rules};
+use crate::authz::{Attributes, Authorizer, Decision, Explanation, Rules};
 use crate::user::{UserInfo, SERVICE_ACCOUNT_USER_PREFIX};
 
 /// Maps with foldhash: a decision does a dozen lookups, and SipHash made them half its cost.
@@ -46,13 +46,14 @@ impl Binding {
         self.subjects.iter().find(|s| super::subject_matches(user, s, &self.namespace))
     }
 
-    /// The source of this binding's rules when `subject` matched.
-    pub fn source<'a>(&'a self, subject: &'a Subject) -> RuleSource<'a> {
-        if self.is_cluster() {
-            RuleSource::ClusterRoleBinding { name: &self.name, role_ref: &self.role_ref, subject }
-        } else {
-            RuleSource::RoleBinding { namespace: &self.namespace, name: &self.name, role_ref: &self.role_ref, subject }
-        }
+    /// The position of the first subject that names `user`.
+    pub fn subject_index_for(&self, user: &UserInfo) -> Option<usize> {
+        self.subjects.iter().position(|s| super::subject_matches(user, s, &self.namespace))
+    }
+
+    /// The source of `binding`'s rules when its subject at position `subject` matched.
+    pub fn source(binding: &Arc<Binding>, subject: usize) -> RuleSource<'_> {
+        RuleSource::Indexed { binding, subject }
     }
 }
 
@@ -175,7 +176,7 @@ impl Scope {
     ) -> bool {
         self.by_subject.candidates(user, candidates);
         for b in candidates.iter() {
-            let Some(subject) = b.subject_for(user) else { continue };
+            let Some(subject) = b.subject_index_for(user) else { continue };
             match index.role_rules_of(&b.role_ref, &b.namespace) {
                 Err(e) => {
                     if !visit(Err(e)) {
@@ -183,7 +184,7 @@ impl Scope {
                     }
                 }
                 Ok(rules) => {
-                    let source = b.source(subject);
+                    let source = Binding::source(b, subject);
                     for rule in rules.iter() {
                         if !visit(Ok((&source, rule))) {
                             return false;
@@ -369,6 +370,10 @@ impl Authorizer for RbacIndex {
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
         collect_rules(|visit| self.visit_rules(user, namespace, visit))
     }
+
+    fn explain(&self, a: &Attributes) -> Option<Explanation> {
+        Some(RbacIndex::explain(self, a))
+    }
 }
 
 impl Authorizer for std::sync::RwLock<RbacIndex> {
@@ -378,6 +383,10 @@ impl Authorizer for std::sync::RwLock<RbacIndex> {
 
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
         self.read().unwrap_or_else(|p| p.into_inner()).rules_for(user, namespace)
+    }
+
+    fn explain(&self, a: &Attributes) -> Option<Explanation> {
+        Some(self.read().unwrap_or_else(|p| p.into_inner()).explain(a))
     }
 }
 
@@ -389,13 +398,17 @@ impl<T: Authorizer + ?Sized> Authorizer for Arc<T> {
     fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
         (**self).rules_for(user, namespace)
     }
+
+    fn explain(&self, a: &Attributes) -> Option<Explanation> {
+        (**self).explain(a)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::authz::Target;
-    use crate::rbac::testing::{meta, role_ref, subject};
+    use crate::rbac::testing::{meta, role_ref, said, subject};
 
     fn user(name: &str, groups: &[&str]) -> UserInfo {
         UserInfo { name: name.into(), groups: groups.iter().map(|g| g.to_string()).collect(), ..UserInfo::default() }
@@ -441,15 +454,13 @@ mod tests {
             });
         }
         assert_eq!(
-            idx.authorize(&get(user("ann", &["dev"]), "secrets", "ns")),
-            Decision::Allow(r#"RBAC: allowed by ClusterRoleBinding "a-user" of ClusterRole "r" to User "ann""#.into())
+            said(&idx.authorize(&get(user("ann", &["dev"]), "secrets", "ns"))),
+            (true, r#"RBAC: allowed by ClusterRoleBinding "a-user" of ClusterRole "r" to User "ann""#.to_string())
         );
         idx.remove_cluster_role_binding("a-user");
         assert_eq!(
-            idx.authorize(&get(user("ann", &["dev"]), "secrets", "ns")),
-            Decision::Allow(
-                r#"RBAC: allowed by ClusterRoleBinding "b-group" of ClusterRole "r" to Group "dev""#.into()
-            )
+            said(&idx.authorize(&get(user("ann", &["dev"]), "secrets", "ns"))),
+            (true, r#"RBAC: allowed by ClusterRoleBinding "b-group" of ClusterRole "r" to Group "dev""#.to_string())
         );
         // Replacing a binding re-keys it: the old subject no longer reaches it.
         idx.put_cluster_role_binding(&ClusterRoleBinding {
@@ -479,12 +490,12 @@ mod tests {
         });
         let sa = user("system:serviceaccount:team:ci", &[]);
         assert!(idx.authorize(&get(sa.clone(), "pods", "team")).is_allowed());
-        assert_eq!(idx.authorize(&get(sa.clone(), "pods", "other")), Decision::NoOpinion(String::new()));
+        assert_eq!(said(&idx.authorize(&get(sa.clone(), "pods", "other"))), (false, String::new()));
         assert_eq!(idx.bindings_of(&sa).len(), 1);
         idx.remove_role("team", "r");
         assert_eq!(
-            idx.authorize(&get(sa, "pods", "team")),
-            Decision::NoOpinion(r#"RBAC: role.rbac.authorization.k8s.io "r" not found"#.into())
+            said(&idx.authorize(&get(sa, "pods", "team"))),
+            (false, r#"RBAC: role.rbac.authorization.k8s.io "r" not found"#.to_string())
         );
         idx.remove_role_binding("team", "b");
         assert_eq!(idx.binding_count(), 1);

@@ -4,9 +4,7 @@
 //! are counted and skipped. Namespaced objects without a namespace land in `default`, as
 //! `kubectl apply` would put them.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -116,37 +114,7 @@ impl PolicyDocuments {
     /// its selectors pick (by name, without duplicates), as kube-controller-manager does.
     /// Files from `kubectl get` already hold them; hand-written manifests do not.
     pub fn aggregate(&mut self) {
-        let sources: Vec<(String, BTreeMap<String, String>, Vec<PolicyRule>)> = self
-            .cluster_roles
-            .iter()
-            .map(|r| {
-                (
-                    r.metadata.name.clone().unwrap_or_default(),
-                    r.metadata.labels.clone().unwrap_or_default(),
-                    r.rules.clone().unwrap_or_default(),
-                )
-            })
-            .collect();
-        for role in &mut self.cluster_roles {
-            let Some(agg) = &role.aggregation_rule else { continue };
-            let selectors: Vec<Value> =
-                agg.cluster_role_selectors.iter().flatten().filter_map(|s| serde_json::to_value(s).ok()).collect();
-            let me = role.metadata.name.clone().unwrap_or_default();
-            let mut picked: Vec<&(String, BTreeMap<String, String>, Vec<PolicyRule>)> = sources
-                .iter()
-                .filter(|(name, labels, _)| *name != me && selectors.iter().any(|s| label_selector_matches(s, labels)))
-                .collect();
-            picked.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut rules: Vec<PolicyRule> = Vec::new();
-            for (_, _, rs) in picked {
-                for r in rs {
-                    if !rules.contains(r) {
-                        rules.push(r.clone());
-                    }
-                }
-            }
-            role.rules = Some(rules);
-        }
+        super::aggregate::aggregate(&mut self.cluster_roles);
     }
 
     /// An index of these objects.
@@ -168,33 +136,6 @@ impl PolicyDocuments {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// Whether a label selector (`matchLabels`, `matchExpressions` with In, NotIn, Exists,
-/// DoesNotExist) selects `labels`. An unknown operator selects nothing.
-pub fn label_selector_matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
-    let ok_labels = selector
-        .get("matchLabels")
-        .and_then(Value::as_object)
-        .is_none_or(|m| m.iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str()));
-    let ok_exprs = selector.get("matchExpressions").and_then(Value::as_array).is_none_or(|exprs| {
-        exprs.iter().all(|e| {
-            let key = e.get("key").and_then(Value::as_str).unwrap_or("");
-            let values: Vec<&str> = e
-                .get("values")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            match e.get("operator").and_then(Value::as_str).unwrap_or("") {
-                "In" => labels.get(key).is_some_and(|l| values.contains(&l.as_str())),
-                "NotIn" => !labels.get(key).is_some_and(|l| values.contains(&l.as_str())),
-                "Exists" => labels.contains_key(key),
-                "DoesNotExist" => !labels.contains_key(key),
-                _ => false,
-            }
-        })
-    });
-    ok_labels && ok_exprs
 }
 
 #[cfg(test)]

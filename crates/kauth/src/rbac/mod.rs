@@ -2,6 +2,8 @@
 //! the request namespace's RoleBindings; the first rule that matches allows, naming its binding;
 //! RBAC never denies. [`RbacAuthorizer`] is the reference walk over a [`PolicySource`].
 
+pub mod aggregate;
+pub mod escalation;
 pub mod explain;
 pub mod index;
 pub mod load;
@@ -10,9 +12,9 @@ pub mod rules;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::rbac::v1::{PolicyRule, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, PolicyRule, RoleBinding, RoleRef, Subject};
 
-use crate::authz::{Attributes, Authorizer, Decision, NonResourceRule, ResourceRule, Rules};
+use crate::authz::{Attributes, Authorizer, Decision, NonResourceRule, Reason, ResourceRule, Rules};
 use crate::user::UserInfo;
 pub use index::RbacIndex;
 pub use policy::{MemoryPolicy, PolicySource};
@@ -70,53 +72,112 @@ fn push_subject(out: &mut String, s: &Subject, binding_namespace: &str) {
     }
 }
 
-/// Where a rule came from.
-#[derive(Debug, Clone, PartialEq)]
+/// The parts of a granting binding that a reason names.
+struct Parts<'a> {
+    cluster: bool,
+    namespace: &'a str,
+    name: &'a str,
+    role_ref: &'a RoleRef,
+    subject: &'a Subject,
+}
+
+static NO_SUBJECT: Subject = Subject { api_group: None, kind: String::new(), name: String::new(), namespace: None };
+
+fn nth_subject(subjects: &Option<Vec<Subject>>, at: usize) -> &Subject {
+    subjects.as_deref().and_then(|s| s.get(at)).unwrap_or(&NO_SUBJECT)
+}
+
+impl Parts<'_> {
+    fn push_to(&self, out: &mut String) {
+        if self.cluster {
+            out.push_str("ClusterRoleBinding ");
+            push_quoted(out, &[self.name]);
+        } else {
+            out.push_str("RoleBinding ");
+            push_quoted(out, &[self.name, "/", self.namespace]);
+        }
+        out.push_str(" of ");
+        out.push_str(&self.role_ref.kind);
+        out.push(' ');
+        push_quoted(out, &[&self.role_ref.name]);
+        out.push_str(" to ");
+        push_subject(out, self.subject, if self.cluster { "" } else { self.namespace });
+    }
+}
+
+/// Where a rule came from: a binding, as the authorizer holds it, and the index of its subject
+/// that named the user. Turning it into an owned [`RbacGrant`] clones one `Arc`.
+#[derive(Debug, Clone, Copy)]
 pub enum RuleSource<'a> {
-    /// A ClusterRoleBinding.
-    ClusterRoleBinding {
-        /// The binding's name.
-        name: &'a str,
-        /// Its roleRef.
-        role_ref: &'a RoleRef,
-        /// The subject that matched.
-        subject: &'a Subject,
+    /// A binding of the [`RbacIndex`].
+    Indexed {
+        /// The binding.
+        binding: &'a Arc<index::Binding>,
+        /// The matching subject's position in it.
+        subject: usize,
     },
-    /// A RoleBinding.
+    /// A ClusterRoleBinding of a [`PolicySource`].
+    ClusterRoleBinding {
+        /// The binding.
+        binding: &'a Arc<ClusterRoleBinding>,
+        /// The matching subject's position in it.
+        subject: usize,
+    },
+    /// A RoleBinding of a [`PolicySource`].
     RoleBinding {
-        /// The binding's namespace.
-        namespace: &'a str,
-        /// The binding's name.
-        name: &'a str,
-        /// Its roleRef.
-        role_ref: &'a RoleRef,
-        /// The subject that matched.
-        subject: &'a Subject,
+        /// The binding.
+        binding: &'a Arc<RoleBinding>,
+        /// The matching subject's position in it.
+        subject: usize,
     },
 }
 
 impl RuleSource<'_> {
+    fn parts(&self) -> Parts<'_> {
+        match *self {
+            RuleSource::Indexed { binding, subject } => Parts {
+                cluster: binding.is_cluster(),
+                namespace: &binding.namespace,
+                name: &binding.name,
+                role_ref: &binding.role_ref,
+                subject: binding.subjects.get(subject).unwrap_or(&NO_SUBJECT),
+            },
+            RuleSource::ClusterRoleBinding { binding, subject } => Parts {
+                cluster: true,
+                namespace: "",
+                name: binding.metadata.name.as_deref().unwrap_or_default(),
+                role_ref: &binding.role_ref,
+                subject: nth_subject(&binding.subjects, subject),
+            },
+            RuleSource::RoleBinding { binding, subject } => Parts {
+                cluster: false,
+                namespace: binding.metadata.namespace.as_deref().unwrap_or_default(),
+                name: binding.metadata.name.as_deref().unwrap_or_default(),
+                role_ref: &binding.role_ref,
+                subject: nth_subject(&binding.subjects, subject),
+            },
+        }
+    }
+
     /// Appends Kubernetes' text for this source (`ClusterRoleBinding "n" of ClusterRole "r" to
     /// Group "g"`, `RoleBinding "n/ns" of Role "r" to ServiceAccount "sa/ns"`).
     pub fn push_to(&self, out: &mut String) {
-        let (role_ref, subject, ns) = match self {
-            RuleSource::ClusterRoleBinding { name, role_ref, subject } => {
-                out.push_str("ClusterRoleBinding ");
-                push_quoted(out, &[name]);
-                (role_ref, subject, "")
+        self.parts().push_to(out)
+    }
+
+    /// The owned grant naming this source.
+    pub fn to_grant(&self) -> RbacGrant {
+        match *self {
+            RuleSource::Indexed { binding, subject } => {
+                RbacGrant { binding: GrantingBinding::Indexed(Arc::clone(binding)), subject }
             }
-            RuleSource::RoleBinding { namespace, name, role_ref, subject } => {
-                out.push_str("RoleBinding ");
-                push_quoted(out, &[name, "/", namespace]);
-                (role_ref, subject, *namespace)
+            RuleSource::ClusterRoleBinding { binding, subject } => {
+                RbacGrant { binding: GrantingBinding::ClusterRoleBinding(Arc::clone(binding)), subject }
             }
-        };
-        out.push_str(" of ");
-        out.push_str(&role_ref.kind);
-        out.push(' ');
-        push_quoted(out, &[&role_ref.name]);
-        out.push_str(" to ");
-        push_subject(out, subject, ns);
+            RuleSource::RoleBinding { binding, subject } => {
+                RbacGrant { binding: GrantingBinding::RoleBinding(Arc::clone(binding)), subject }
+            }
+        }
     }
 }
 
@@ -125,6 +186,100 @@ impl std::fmt::Display for RuleSource<'_> {
         let mut s = String::with_capacity(96);
         self.push_to(&mut s);
         f.write_str(&s)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum GrantingBinding {
+    Indexed(Arc<index::Binding>),
+    ClusterRoleBinding(Arc<ClusterRoleBinding>),
+    RoleBinding(Arc<RoleBinding>),
+}
+
+/// The binding, role and subject behind an RBAC allow: the typed reason of
+/// [`crate::authz::Reason::Rbac`]. It shares the binding with the policy (no copy); Display is
+/// Kubernetes' text without the `RBAC: allowed by ` prefix.
+#[derive(Debug, Clone)]
+pub struct RbacGrant {
+    binding: GrantingBinding,
+    subject: usize,
+}
+
+impl RbacGrant {
+    fn source(&self) -> RuleSource<'_> {
+        let subject = self.subject;
+        match &self.binding {
+            GrantingBinding::Indexed(binding) => RuleSource::Indexed { binding, subject },
+            GrantingBinding::ClusterRoleBinding(binding) => RuleSource::ClusterRoleBinding { binding, subject },
+            GrantingBinding::RoleBinding(binding) => RuleSource::RoleBinding { binding, subject },
+        }
+    }
+
+    /// `ClusterRoleBinding` or `RoleBinding`.
+    pub fn binding_kind(&self) -> &'static str {
+        if self.source().parts().cluster {
+            "ClusterRoleBinding"
+        } else {
+            "RoleBinding"
+        }
+    }
+
+    /// The binding's namespace; empty for a ClusterRoleBinding.
+    pub fn binding_namespace(&self) -> &str {
+        match &self.binding {
+            GrantingBinding::Indexed(b) => &b.namespace,
+            GrantingBinding::ClusterRoleBinding(_) => "",
+            GrantingBinding::RoleBinding(b) => b.metadata.namespace.as_deref().unwrap_or_default(),
+        }
+    }
+
+    /// The binding's name.
+    pub fn binding_name(&self) -> &str {
+        match &self.binding {
+            GrantingBinding::Indexed(b) => &b.name,
+            GrantingBinding::ClusterRoleBinding(b) => b.metadata.name.as_deref().unwrap_or_default(),
+            GrantingBinding::RoleBinding(b) => b.metadata.name.as_deref().unwrap_or_default(),
+        }
+    }
+
+    /// The role it grants (kind and name).
+    pub fn role_ref(&self) -> &RoleRef {
+        match &self.binding {
+            GrantingBinding::Indexed(b) => &b.role_ref,
+            GrantingBinding::ClusterRoleBinding(b) => &b.role_ref,
+            GrantingBinding::RoleBinding(b) => &b.role_ref,
+        }
+    }
+
+    /// The subject that named the user.
+    pub fn subject(&self) -> &Subject {
+        match &self.binding {
+            GrantingBinding::Indexed(b) => b.subjects.get(self.subject).unwrap_or(&NO_SUBJECT),
+            GrantingBinding::ClusterRoleBinding(b) => nth_subject(&b.subjects, self.subject),
+            GrantingBinding::RoleBinding(b) => nth_subject(&b.subjects, self.subject),
+        }
+    }
+
+    /// Appends Kubernetes' text (`ClusterRoleBinding "n" of ClusterRole "r" to Group "g"`).
+    pub fn push_to(&self, out: &mut String) {
+        self.source().push_to(out)
+    }
+}
+
+/// Equal when they name the same binding, role and subject, however the policy holds them.
+impl PartialEq for RbacGrant {
+    fn eq(&self, other: &Self) -> bool {
+        self.binding_kind() == other.binding_kind()
+            && self.binding_namespace() == other.binding_namespace()
+            && self.binding_name() == other.binding_name()
+            && self.role_ref() == other.role_ref()
+            && self.subject() == other.subject()
+    }
+}
+
+impl std::fmt::Display for RbacGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.source().fmt(f)
     }
 }
 
@@ -165,7 +320,9 @@ pub type RuleVisitor<'v> = dyn FnMut(Result<(&RuleSource<'_>, &PolicyRule), Stri
 /// returns false to stop. Resolution errors (missing roles) are passed as `Err`.
 pub fn visit_rules(policy: &dyn PolicySource, user: &UserInfo, namespace: &str, visit: &mut RuleVisitor<'_>) {
     for crb in policy.cluster_role_bindings().iter() {
-        let Some(subject) = crb.subjects.iter().flatten().find(|s| subject_matches(user, s, "")) else { continue };
+        let Some(subject) = crb.subjects.iter().flatten().position(|s| subject_matches(user, s, "")) else {
+            continue;
+        };
         match role_ref_rules(policy, &crb.role_ref, "") {
             Err(e) => {
                 if !visit(Err(e)) {
@@ -173,8 +330,7 @@ pub fn visit_rules(policy: &dyn PolicySource, user: &UserInfo, namespace: &str, 
                 }
             }
             Ok(rules) => {
-                let name = crb.metadata.name.as_deref().unwrap_or_default();
-                let source = RuleSource::ClusterRoleBinding { name, role_ref: &crb.role_ref, subject };
+                let source = RuleSource::ClusterRoleBinding { binding: crb, subject };
                 for rule in rules.iter() {
                     if !visit(Ok((&source, rule))) {
                         return;
@@ -187,7 +343,7 @@ pub fn visit_rules(policy: &dyn PolicySource, user: &UserInfo, namespace: &str, 
         return;
     }
     for rb in policy.role_bindings(namespace).iter() {
-        let Some(subject) = rb.subjects.iter().flatten().find(|s| subject_matches(user, s, namespace)) else {
+        let Some(subject) = rb.subjects.iter().flatten().position(|s| subject_matches(user, s, namespace)) else {
             continue;
         };
         match role_ref_rules(policy, &rb.role_ref, namespace) {
@@ -197,8 +353,7 @@ pub fn visit_rules(policy: &dyn PolicySource, user: &UserInfo, namespace: &str, 
                 }
             }
             Ok(rules) => {
-                let name = rb.metadata.name.as_deref().unwrap_or_default();
-                let source = RuleSource::RoleBinding { namespace, name, role_ref: &rb.role_ref, subject };
+                let source = RuleSource::RoleBinding { binding: rb, subject };
                 for rule in rules.iter() {
                     if !visit(Ok((&source, rule))) {
                         return;
@@ -232,7 +387,8 @@ impl<P: PolicySource> RbacAuthorizer<P> {
     }
 }
 
-fn join_errors(errors: &[String]) -> String {
+/// Kubernetes' text for several role-resolution errors (`a`, or `[a, b]`).
+pub(crate) fn join_errors(errors: &[String]) -> String {
     // utilerrors.NewAggregate: one error prints bare, several as "[a, b]".
     match errors {
         [one] => one.clone(),
@@ -259,10 +415,7 @@ pub fn decide(a: &Attributes, walk: impl FnOnce(&mut RuleVisitor<'_>)) -> Decisi
     walk(&mut |item| match item {
         Ok((source, rule)) => {
             if request.allowed_by(rule) {
-                let mut reason = String::with_capacity(128);
-                reason.push_str("RBAC: allowed by ");
-                source.push_to(&mut reason);
-                allowed = Some(reason);
+                allowed = Some(source.to_grant());
                 return false;
             }
             true
@@ -272,13 +425,13 @@ pub fn decide(a: &Attributes, walk: impl FnOnce(&mut RuleVisitor<'_>)) -> Decisi
             true
         }
     });
-    if let Some(reason) = allowed {
-        return Decision::Allow(reason);
+    if let Some(grant) = allowed {
+        return Decision::Allow(Reason::Rbac(grant));
     }
     if errors.is_empty() {
-        Decision::NoOpinion(String::new())
+        Decision::NoOpinion(Reason::None)
     } else {
-        Decision::NoOpinion(format!("RBAC: {}", join_errors(&errors)))
+        Decision::NoOpinion(Reason::RbacUnresolved(errors))
     }
 }
 
@@ -317,6 +470,13 @@ pub fn collect_rules(walk: impl FnOnce(&mut RuleVisitor<'_>)) -> Rules {
 /// Object builders shared by the RBAC unit tests.
 #[cfg(test)]
 pub(crate) mod testing {
+    use crate::authz::Decision;
+
+    /// A decision as Kubernetes reports it: allowed, and the reason's text.
+    pub fn said(d: &Decision) -> (bool, String) {
+        (d.is_allowed(), d.reason().to_string())
+    }
+
     use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 

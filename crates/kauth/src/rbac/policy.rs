@@ -145,8 +145,8 @@ impl<T: PolicySource + ?Sized> PolicySource for Arc<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authz::{Attributes, Authorizer, Decision, Target};
-    use crate::rbac::testing::{meta, role_ref, subject};
+    use crate::authz::{Attributes, Authorizer, Target};
+    use crate::rbac::testing::{meta, role_ref, said, subject};
     use crate::rbac::RbacAuthorizer;
     use crate::user::UserInfo;
 
@@ -205,26 +205,21 @@ mod tests {
     fn reasons_match_kubernetes() {
         let z = RbacAuthorizer::new(policy());
         assert_eq!(
-            z.authorize(&get_secrets("alice", &["ops"], "team")),
-            Decision::Allow(
-                r#"RBAC: allowed by ClusterRoleBinding "ops" of ClusterRole "reader" to Group "ops""#.into()
-            )
+            said(&z.authorize(&get_secrets("alice", &["ops"], "team"))),
+            (true, r#"RBAC: allowed by ClusterRoleBinding "ops" of ClusterRole "reader" to Group "ops""#.to_string())
         );
         assert_eq!(
-            z.authorize(&get_secrets("system:serviceaccount:team:builder", &[], "team")),
-            Decision::Allow(
-                r#"RBAC: allowed by RoleBinding "sa-read/team" of Role "local-reader" to ServiceAccount "builder/team""#
-                    .into()
-            )
+            said(&z.authorize(&get_secrets("system:serviceaccount:team:builder", &[], "team"))),
+            (true, r#"RBAC: allowed by RoleBinding "sa-read/team" of Role "local-reader" to ServiceAccount "builder/team""#.to_string())
         );
         // The same service account elsewhere, and a namespaceless SA subject, match nothing.
         assert_eq!(
-            z.authorize(&get_secrets("system:serviceaccount:other:builder", &[], "team")),
-            Decision::NoOpinion(String::new())
+            said(&z.authorize(&get_secrets("system:serviceaccount:other:builder", &[], "team"))),
+            (false, String::new())
         );
         assert_eq!(
-            z.authorize(&get_secrets("bob", &[], "team")),
-            Decision::NoOpinion(r#"RBAC: clusterrole.rbac.authorization.k8s.io "gone" not found"#.into())
+            said(&z.authorize(&get_secrets("bob", &[], "team"))),
+            (false, r#"RBAC: clusterrole.rbac.authorization.k8s.io "gone" not found"#.to_string())
         );
         let rules = z.rules_for(&UserInfo { name: "bob".into(), ..UserInfo::default() }, "team");
         assert!(rules.incomplete);

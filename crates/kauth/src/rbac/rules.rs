@@ -103,6 +103,26 @@ pub fn rule_allows(a: &Attributes, rule: &PolicyRule) -> bool {
     Request::new(a).allowed_by(rule)
 }
 
+/// A rule in Kubernetes' compact text (`{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}`).
+pub fn compact(rule: &PolicyRule) -> String {
+    let q = |l: &[String]| l.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(" ");
+    let mut parts = Vec::new();
+    if let Some(g) = rule.api_groups.as_ref().filter(|g| !g.is_empty()) {
+        parts.push(format!("APIGroups:[{}]", q(g)));
+    }
+    if let Some(r) = rule.resources.as_ref().filter(|r| !r.is_empty()) {
+        parts.push(format!("Resources:[{}]", q(r)));
+    }
+    if let Some(n) = rule.resource_names.as_ref().filter(|n| !n.is_empty()) {
+        parts.push(format!("ResourceNames:[{}]", q(n)));
+    }
+    if let Some(u) = rule.non_resource_urls.as_ref().filter(|u| !u.is_empty()) {
+        parts.push(format!("NonResourceURLs:[{}]", q(u)));
+    }
+    parts.push(format!("Verbs:[{}]", q(&rule.verbs)));
+    format!("{{{}}}", parts.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,125 +189,5 @@ mod tests {
         assert!(rule_allows(&at("/api/v1"), &r));
         assert!(rule_allows(&at("/api/"), &r));
         assert!(!rule_allows(&at("/apis"), &r));
-    }
-}
-
-/// The parts of `requested` that no rule in `owner` covers, as one-verb, one-group,
-/// one-resource (one-name) rules: empty when `owner` holds every permission `requested`
-/// grants (Kubernetes' escalation check, `validation.Covers`). `*` is covered only by `*`.
-pub fn uncovered(owner: &[PolicyRule], requested: &PolicyRule) -> Vec<PolicyRule> {
-    let one = |s: &String| Some(vec![s.clone()]);
-    let mut out = Vec::new();
-    let covers = |r: &PolicyRule,
-                  verb: &str,
-                  group: Option<&str>,
-                  resource: Option<&str>,
-                  name: Option<&str>,
-                  url: Option<&str>| {
-        let v = r.verbs.iter().any(|x| x == ALL || x == verb);
-        match url {
-            Some(u) => {
-                v && r
-                    .non_resource_urls
-                    .iter()
-                    .flatten()
-                    .any(|x| x == ALL || x == u || (x.ends_with('*') && u.starts_with(x.trim_end_matches('*'))))
-            }
-            None => {
-                let g = group.is_some_and(|g| has(&r.api_groups, g));
-                let res = resource.is_some_and(|res| {
-                    r.resources.iter().flatten().any(|x| {
-                        x == ALL
-                            || x == res
-                            || (x.starts_with("*/") && res.split_once('/').is_some_and(|(_, sub)| x[2..] == *sub))
-                    })
-                });
-                let n = match name {
-                    None => r.resource_names.as_ref().is_none_or(Vec::is_empty),
-                    Some(n) => resource_name_matches(r, n),
-                };
-                v && g && res && n
-            }
-        }
-    };
-    for verb in &requested.verbs {
-        for url in requested.non_resource_urls.iter().flatten() {
-            if !owner.iter().any(|r| covers(r, verb, None, None, None, Some(url))) {
-                out.push(PolicyRule {
-                    verbs: vec![verb.clone()],
-                    non_resource_urls: one(url),
-                    ..PolicyRule::default()
-                });
-            }
-        }
-        for group in requested.api_groups.iter().flatten() {
-            for resource in requested.resources.iter().flatten() {
-                let names: Vec<Option<&String>> = match &requested.resource_names {
-                    Some(n) if !n.is_empty() => n.iter().map(Some).collect(),
-                    _ => vec![None],
-                };
-                for name in names {
-                    if !owner
-                        .iter()
-                        .any(|r| covers(r, verb, Some(group), Some(resource), name.map(String::as_str), None))
-                    {
-                        out.push(PolicyRule {
-                            verbs: vec![verb.clone()],
-                            api_groups: one(group),
-                            resources: one(resource),
-                            resource_names: name.and_then(one),
-                            non_resource_urls: None,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// A rule in Kubernetes' compact text (`{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}`).
-pub fn compact(rule: &PolicyRule) -> String {
-    let q = |l: &[String]| l.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(" ");
-    let mut parts = Vec::new();
-    if let Some(g) = rule.api_groups.as_ref().filter(|g| !g.is_empty()) {
-        parts.push(format!("APIGroups:[{}]", q(g)));
-    }
-    if let Some(r) = rule.resources.as_ref().filter(|r| !r.is_empty()) {
-        parts.push(format!("Resources:[{}]", q(r)));
-    }
-    if let Some(n) = rule.resource_names.as_ref().filter(|n| !n.is_empty()) {
-        parts.push(format!("ResourceNames:[{}]", q(n)));
-    }
-    if let Some(u) = rule.non_resource_urls.as_ref().filter(|u| !u.is_empty()) {
-        parts.push(format!("NonResourceURLs:[{}]", q(u)));
-    }
-    parts.push(format!("Verbs:[{}]", q(&rule.verbs)));
-    format!("{{{}}}", parts.join(", "))
-}
-
-#[cfg(test)]
-mod cover_tests {
-    use super::*;
-
-    fn r(verbs: &[&str], groups: &[&str], res: &[&str]) -> PolicyRule {
-        let v = |l: &[&str]| Some(l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        PolicyRule {
-            verbs: verbs.iter().map(|s| s.to_string()).collect(),
-            api_groups: v(groups),
-            resources: v(res),
-            ..PolicyRule::default()
-        }
-    }
-
-    #[test]
-    fn coverage() {
-        let owner = [r(&["get", "list"], &[""], &["secrets", "pods"])];
-        assert!(uncovered(&owner, &r(&["get"], &[""], &["secrets"])).is_empty());
-        let missing = uncovered(&owner, &r(&["get", "delete"], &[""], &["secrets"]));
-        assert_eq!(missing.len(), 1);
-        assert_eq!(compact(&missing[0]), r#"{APIGroups:[""], Resources:["secrets"], Verbs:["delete"]}"#);
-        assert_eq!(uncovered(&owner, &r(&["*"], &[""], &["secrets"])).len(), 1, "a wildcard needs a wildcard");
-        assert!(uncovered(&[r(&["*"], &["*"], &["*"])], &r(&["*"], &["x"], &["y/z"])).is_empty());
     }
 }
