@@ -10,6 +10,8 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use kauth::authn::cache::{TokenCache, DEFAULT_SUCCESS_TTL};
+use kauth::authn::group_adder::GroupAdder;
+use kauth::authn::x509::X509Authenticator;
 use kauth::authn::token_file::TokenFile;
 use kauth::authn::union::TokenUnion;
 use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Rules, SYSTEM_MASTERS};
@@ -180,6 +182,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     let (cert, key, ca) = (read(&cert_file)?, read(&key_file)?, read(&ca_file)?);
     let client_certs =
         crate::tls::ClientCertificates::from_pem(&ca_file.display().to_string(), &ca).map_err(|e| e.to_string())?;
+    let x509 = X509Authenticator::from_pem(&ca_file.display().to_string(), &ca).map_err(|e| e.to_string())?;
     let tls = crate::tls::server_config(
         (&cert_file.display().to_string(), &cert),
         (&key_file.display().to_string(), &key),
@@ -252,7 +255,10 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     }
     union = union.with(keys.authenticator());
     let ttl = time::Duration::try_from(opts.token_cache_ttl).unwrap_or(DEFAULT_SUCCESS_TTL);
-    let tokens = TokenCache::new(union, ttl).map_err(|_| "token cache key generation failed".to_string())?;
+    let tokens = Arc::new(
+        TokenCache::new(GroupAdder::new(union), ttl).map_err(|_| "token cache key generation failed".to_string())?,
+    );
+    let authenticator = super::authn::request_chain(x509, tokens.clone(), opts.anonymous_auth);
 
     let authorizer: Box<dyn Authorizer> = if opts.authorization_mode.iter().any(|m| m == "AlwaysAllow") {
         Box::new(AlwaysAllow)
@@ -300,8 +306,8 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         config,
         registry: registry.clone(),
         tokens,
+        authenticator,
         authorizer,
-        client_certs: Some(client_certs),
         keys,
         audit,
         metrics,

@@ -21,8 +21,7 @@ use std::sync::Arc;
 
 use ::http::{HeaderMap, Method};
 use bytes::Bytes;
-use kauth::authn::cache::TokenCache;
-use kauth::authn::union::TokenUnion;
+use kauth::authn::union::RequestUnion;
 use kauth::authz::{Attributes, Authorizer, Decision, Target};
 use kauth::token::issue::ExpirationPolicy;
 use kauth::user::UserInfo;
@@ -61,12 +60,13 @@ pub struct State {
     pub config: Config,
     /// The objects.
     pub registry: Arc<Registry>,
-    /// The token chain (static tokens, service-account tokens), cached.
-    pub tokens: TokenCache<TokenUnion>,
+    /// The token chain (static tokens, service-account tokens), cached; TokenReview calls it
+    /// directly, the request chain through the bearer authenticator.
+    pub tokens: Arc<authn::TokenChain>,
+    /// The request chain: client certificate, bearer token, anonymous ([`authn::request_chain`]).
+    pub authenticator: RequestUnion,
     /// The authorizer chain.
     pub authorizer: Box<dyn Authorizer>,
-    /// Judges client certificate chains (`--client-ca-file`); `None`: certificates are ignored.
-    pub client_certs: Option<crate::tls::ClientCertificates>,
     /// Service-account keys: what signs TokenRequest tokens and legacy token Secrets, and the
     /// verification keys (JWKS); on etcd, the shared key ring.
     pub keys: keyring::Keys,
@@ -222,17 +222,15 @@ impl State {
             Ok(u) => u,
             Err(why) => {
                 tracing::info!(
-                    authenticator = why.authenticator,
-                    code = why.code,
+                    authenticator = why.rejection.authenticator(),
+                    code = why.rejection.code(),
                     path = %req.path,
                     source = %req.source_ip,
                     "unauthorized: {}",
                     why.reason
                 );
-                outcome.annotations.push((
-                    "authentication.kauth.dev/failure".into(),
-                    format!("{}: {}", why.authenticator, why.reason),
-                ));
+                // The reason names each authenticator itself.
+                outcome.annotations.push(("authentication.kauth.dev/failure".into(), why.reason));
                 return Response::error(&ApiError::unauthorized());
             }
         };

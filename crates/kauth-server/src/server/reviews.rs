@@ -2,14 +2,13 @@
 //! the SubjectAccessReview family (authorization.k8s.io), and `serviceaccounts/<name>/token`.
 //! TokenReview calls the token chain directly; it does not fake an HTTP request.
 
-use kauth::authn::union::Outcome;
+use kauth::authn::TokenAuthenticator;
 use kauth::authz::{Attributes, Decision, Rules, Target};
 use kauth::token::claims::{Binding, ObjectRef};
 use kauth::token::issue::{plan_expiration, BoundTokenSpec};
 use kauth::user::UserInfo;
 use serde_json::{json, Map, Value};
 
-use super::authn::with_authenticated_group;
 use super::crud::{body_json, decode_checked};
 use super::{Request, Response, State};
 use crate::api::request::RequestInfo;
@@ -120,20 +119,18 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
         return Ok(json!({"user": {}, "error": "token is empty"}));
     }
     let start = std::time::Instant::now();
-    let outcome = state.tokens.authenticate(token, requested, state.now());
-    state.metrics.token_review(&outcome, start.elapsed());
-    Ok(match outcome {
-        Outcome::Authenticated { response, .. } => {
-            let auds: &[String] =
-                if response.audiences.is_empty() { &state.config.api_audiences } else { &response.audiences };
-            json!({"authenticated": true, "user": user_json(&with_authenticated_group(response.user)), "audiences": auds})
+    let result = state.tokens.authenticate_token(token, requested, state.now());
+    state.metrics.token_review(&result, start.elapsed());
+    Ok(match result {
+        // The chain added `system:authenticated`.
+        Ok(Some(a)) => {
+            let auds: &[String] = if a.audiences.is_empty() { &state.config.api_audiences } else { &a.audiences };
+            json!({"authenticated": true, "user": user_json(&a.user), "audiences": auds})
         }
-        Outcome::NotRecognised => {
+        Ok(None) => {
             json!({"user": {}, "error": "the token is neither a static token nor a JWT from an accepted issuer"})
         }
-        Outcome::Rejected(failures) => {
-            json!({"user": {}, "error": super::authn::rejection_reason(state, &failures)})
-        }
+        Err(rejection) => json!({"user": {}, "error": super::authn::rejection_reason(state, &rejection)}),
     })
 }
 
