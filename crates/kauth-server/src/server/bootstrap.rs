@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use kauth::authn::cache::{TokenCache, DEFAULT_SUCCESS_TTL};
 use kauth::authn::group_adder::GroupAdder;
-use kauth::authn::x509::X509Authenticator;
 use kauth::authn::token_file::TokenFile;
 use kauth::authn::union::TokenUnion;
+use kauth::authn::x509::X509Authenticator;
 use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Rules, SYSTEM_MASTERS};
 use kauth::pki::init::init;
 use kauth::pki::layout::Layout;

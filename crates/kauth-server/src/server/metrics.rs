@@ -107,7 +107,9 @@ impl Metrics {
             }
             Err(e) => {
                 self.authn_duration.with_label_values(&["failure"]).observe(took.as_secs_f64());
-                self.authn_attempts.with_label_values(&[e.rejection.authenticator(), "failure", e.rejection.code()]).inc();
+                self.authn_attempts
+                    .with_label_values(&[e.rejection.authenticator(), "failure", e.rejection.code()])
+                    .inc();
             }
         }
     }

@@ -35,7 +35,11 @@ impl RequestAuthenticator for Anonymous {
         "anonymous"
     }
 
-    fn authenticate(&self, request: &Credentials<'_>, _now: OffsetDateTime) -> Result<Option<Authenticated>, Rejection> {
+    fn authenticate(
+        &self,
+        request: &Credentials<'_>,
+        _now: OffsetDateTime,
+    ) -> Result<Option<Authenticated>, Rejection> {
         if request.presents_credential() {
             Ok(None)
         } else if self.enabled {
@@ -63,6 +67,9 @@ mod tests {
         assert_eq!(Anonymous::new(true).authenticate(&Credentials::new(&with_header, None), now), Ok(None));
         let chain = [rustls_pki_types::CertificateDer::from(vec![0u8])];
         assert_eq!(Anonymous::new(true).authenticate(&Credentials::new(&none, Some(&chain)), now), Ok(None));
-        assert_eq!(Anonymous::new(true).authenticate(&Credentials::new(&none, Some(&[])), now).unwrap().unwrap().authenticator, "anonymous");
+        assert_eq!(
+            Anonymous::new(true).authenticate(&Credentials::new(&none, Some(&[])), now).unwrap().unwrap().authenticator,
+            "anonymous"
+        );
     }
 }

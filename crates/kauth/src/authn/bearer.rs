@@ -94,7 +94,9 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         let mut headers = HeaderMap::new();
         assert_eq!(bearer.authenticate(&Credentials::new(&headers, None), now), Ok(None));
-        for (value, want) in [("Bearer good", "ok"), ("Bearer bad", "token"), ("Bearer other", "none"), ("Basic x", "malformed")] {
+        for (value, want) in
+            [("Bearer good", "ok"), ("Bearer bad", "token"), ("Bearer other", "none"), ("Basic x", "malformed")]
+        {
             headers.insert(http::header::AUTHORIZATION, HeaderValue::from_static(value));
             let got = bearer.authenticate(&Credentials::new(&headers, None), now);
             match want {

@@ -83,6 +83,9 @@ mod tests {
         add_authenticated_group(&mut user);
         assert_eq!(user.groups.as_ptr(), before);
         assert_eq!(user.groups.len(), 3);
-        assert!(matches!(adder.authenticate_token("bad", None, OffsetDateTime::UNIX_EPOCH), Err(Rejection::Token { .. })));
+        assert!(matches!(
+            adder.authenticate_token("bad", None, OffsetDateTime::UNIX_EPOCH),
+            Err(Rejection::Token { .. })
+        ));
     }
 }

@@ -66,7 +66,14 @@ pub fn parse(headers: &HeaderMap) -> Result<Option<Impersonation>, Impersonation
     }
 }
 
-fn check(real: &UserInfo, api_group: &str, resource: &str, subresource: &str, namespace: &str, name: &str) -> Attributes {
+fn check(
+    real: &UserInfo,
+    api_group: &str,
+    resource: &str,
+    subresource: &str,
+    namespace: &str,
+    name: &str,
+) -> Attributes {
     Attributes {
         user: real.clone(),
         verb: "impersonate".into(),

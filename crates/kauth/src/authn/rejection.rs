@@ -289,7 +289,10 @@ mod tests {
     use super::*;
 
     fn expired() -> Rejection {
-        Rejection::Token { authenticator: "service-account", rejection: TokenRejection::Expired { exp: 0, now: 90, leeway: 60 } }
+        Rejection::Token {
+            authenticator: "service-account",
+            rejection: TokenRejection::Expired { exp: 0, now: 90, leeway: 60 },
+        }
     }
 
     #[test]

@@ -151,10 +151,9 @@ pub(crate) mod tests {
         match union.authenticate_token("bad", None, now()) {
             Err(Rejection::Union(all)) => {
                 assert_eq!(all.iter().map(Rejection::authenticator).collect::<Vec<_>>(), ["a", "b"]);
-                assert!(all.iter().all(|r| matches!(
-                    r,
-                    Rejection::Token { rejection: TokenRejection::Expired { .. }, .. }
-                )));
+                assert!(all
+                    .iter()
+                    .all(|r| matches!(r, Rejection::Token { rejection: TokenRejection::Expired { .. }, .. })));
             }
             other => panic!("{other:?}"),
         }

@@ -70,7 +70,8 @@ impl X509Authenticator {
 
     /// Trusting the CA certificates of a PEM bundle named `what`.
     pub fn from_pem(what: &str, data: &[u8]) -> Result<Self, ClientCaError> {
-        let sections = pem::sections(what, data).map_err(|e| ClientCaError { what: what.into(), problem: e.to_string() })?;
+        let sections =
+            pem::sections(what, data).map_err(|e| ClientCaError { what: what.into(), problem: e.to_string() })?;
         let roots = sections.into_iter().filter(|s| s.kind == SectionKind::Certificate).map(|s| s.der.into());
         Self::new(what, roots)
     }
@@ -83,8 +84,9 @@ impl X509Authenticator {
 
     /// Verifies `chain` (leaf first, not empty) at `now` and reads its user.
     pub fn verify(&self, chain: &[CertificateDer<'_>], now: OffsetDateTime) -> Result<UserInfo, CertificateRejection> {
-        let (leaf, intermediates) =
-            chain.split_first().ok_or(CertificateRejection::Unreadable { problem: "empty certificate chain".into() })?;
+        let (leaf, intermediates) = chain
+            .split_first()
+            .ok_or(CertificateRejection::Unreadable { problem: "empty certificate chain".into() })?;
         let (_, cert) = x509_parser::parse_x509_certificate(leaf)
             .map_err(|e| CertificateRejection::Unreadable { problem: e.to_string() })?;
         let name = || CertificateName {
@@ -92,12 +94,20 @@ impl X509Authenticator {
             serial: cert.raw_serial_as_string(),
             issuer: cert.issuer().to_string(),
         };
-        let Some(verifier) = &self.verifier else { return Err(CertificateRejection::NoClientCa { certificate: name() }) };
+        let Some(verifier) = &self.verifier else {
+            return Err(CertificateRejection::NoClientCa { certificate: name() });
+        };
         let secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
         let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
         if let Err(e) = verifier.verify_client_cert(leaf, intermediates, at) {
             let validity = cert.validity();
-            return Err(judge(e, name(), now.unix_timestamp(), validity.not_before.timestamp(), validity.not_after.timestamp()));
+            return Err(judge(
+                e,
+                name(),
+                now.unix_timestamp(),
+                validity.not_before.timestamp(),
+                validity.not_after.timestamp(),
+            ));
         }
         let subject = cert.subject();
         let Some(cn) = subject.iter_common_name().next().and_then(|cn| cn.as_str().ok()).filter(|cn| !cn.is_empty())
@@ -120,7 +130,13 @@ fn unix(t: UnixTime) -> i64 {
 
 /// rustls' verdict as a [`CertificateRejection`], with the compared values (the certificate's
 /// own validity when rustls gives none).
-fn judge(e: rustls::Error, certificate: CertificateName, now: i64, not_before: i64, not_after: i64) -> CertificateRejection {
+fn judge(
+    e: rustls::Error,
+    certificate: CertificateName,
+    now: i64,
+    not_before: i64,
+    not_after: i64,
+) -> CertificateRejection {
     use CertificateError as C;
     let rustls::Error::InvalidCertificate(c) = e else {
         return CertificateRejection::Invalid { certificate, problem: e.to_string() };

@@ -40,8 +40,8 @@ fn new_ca(cn: &str) -> Ca {
 fn leaf(ca: &Ca, cn: &str, orgs: &[&str], usage: Usage) -> CertificateDer<'static> {
     let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
     let signer = Signer { cert: &ca.cert, key: &ca.key };
-    let cert = issue(cn, &profile(cn, orgs, false, usage), &key, Some(signer), now(), Duration::from_secs(86_400))
-        .unwrap();
+    let cert =
+        issue(cn, &profile(cn, orgs, false, usage), &key, Some(signer), now(), Duration::from_secs(86_400)).unwrap();
     CertificateDer::from(cert.der)
 }
 
