@@ -41,7 +41,7 @@ type Seen = Result<String, Refused>;
 #[derive(Debug)]
 enum Refused {
     /// The handshake failed (never on the client's chain: the handshake does not judge it).
-    Handshake(String),
+    Handshake(#[allow(dead_code)] String),
     /// The x509 authenticator refused the client's certificate.
     Certificate(CertificateRejection),
 }

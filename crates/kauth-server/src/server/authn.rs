@@ -59,8 +59,8 @@ pub struct RequestUser {
 /// Why authentication failed (for logs, audit and metrics; the client sees only 401).
 #[derive(Debug, Clone)]
 pub struct Unauthenticated {
-    /// Every authenticator's verdict, typed.
-    pub rejection: Rejection,
+    /// Every authenticator's verdict, typed (boxed: failures are the rare path).
+    pub rejection: Box<Rejection>,
     /// The rejection as operators read it (with the replica a token from the future likely
     /// came from).
     pub reason: String,
@@ -87,7 +87,7 @@ pub fn authenticate(
         Ok(None) => Rejection::NotRecognised,
         Err(r) => r,
     };
-    Err(Unauthenticated { reason: rejection_reason(state, &rejection), rejection })
+    Err(Unauthenticated { reason: rejection_reason(state, &rejection), rejection: Box::new(rejection) })
 }
 
 /// Every authenticator's reason, one after the other; a token from the future also names the
