@@ -1,11 +1,11 @@
 //! Everything kauth serve parses from an untrusted request before authorization decides
-//! anything: paths, bearer headers, label selectors, JSON/protobuf bodies through the typed
+//! anything: paths, bearer headers (the library's parser), label selectors, JSON/protobuf bodies through the typed
 //! decoders, and the three patch formats. The first byte picks the parser.
 #![no_main]
 
+use kauth::authn::bearer;
 use kauth_server::api::resources::RESOURCES;
 use kauth_server::api::{protobuf, request_info, selector};
-use kauth_server::authentication as authn;
 use kauth_server::handlers::patch;
 use libfuzzer_sys::fuzz_target;
 
@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = request_info::parse("DELETE", &text, true);
         }
         1 => {
-            let _ = authn::bearer_token(rest);
+            let _ = bearer::bearer_token(rest);
         }
         2 => {
             let _ = selector::parse_label_selector(&text);

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, Weak};
 
 use kauth::authn::cache::{TokenCache, DEFAULT_SUCCESS_TTL};
+use kauth::authn::group_adder::GroupAdder;
 use kauth::authn::token_file::TokenFile;
 use kauth::authn::union::TokenUnion;
+use kauth::authn::x509::X509Authenticator;
 use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Reason, Rules, SYSTEM_MASTERS};
 use kauth::pki::init::init;
 use kauth::pki::layout::Layout;
@@ -94,6 +96,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     let (cert, key, ca) = (read(&cert_file)?, read(&key_file)?, read(&ca_file)?);
     let client_certs = crate::transport::tls::ClientCertificates::from_pem(&ca_file.display().to_string(), &ca)
         .map_err(|e| e.to_string())?;
+    let x509 = X509Authenticator::from_pem(&ca_file.display().to_string(), &ca).map_err(|e| e.to_string())?;
     let tls = crate::transport::tls::server_config(
         (&cert_file.display().to_string(), &cert),
         (&key_file.display().to_string(), &key),
@@ -166,7 +169,10 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     }
     union = union.with(keys.authenticator());
     let ttl = time::Duration::try_from(opts.token_cache_ttl).unwrap_or(DEFAULT_SUCCESS_TTL);
-    let tokens = TokenCache::new(union, ttl).map_err(|_| "token cache key generation failed".to_string())?;
+    let tokens = Arc::new(
+        TokenCache::new(GroupAdder::new(union), ttl).map_err(|_| "token cache key generation failed".to_string())?,
+    );
+    let authenticator = crate::authentication::request_chain(x509, tokens.clone(), opts.anonymous_auth);
 
     let authorizer: Box<dyn Authorizer> = if opts.authorization_mode.iter().any(|m| m == "AlwaysAllow") {
         Box::new(AlwaysAllow)
@@ -214,8 +220,8 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         config,
         registry: registry.clone(),
         tokens,
+        authenticator,
         authorizer,
-        client_certs: Some(client_certs),
         keys,
         audit,
         metrics,
@@ -263,7 +269,7 @@ fn open_etcd(opts: &Options, layout: &Layout) -> Result<Box<dyn crate::store::St
         endpoints: opts.etcd_servers.clone(),
         ca,
         identity,
-        timeout: Duration::from_secs(5),
+        timeout: std::time::Duration::from_secs(5),
     };
     let store = crate::store::EtcdStore::connect(config).map_err(|e| e.to_string())?;
     Ok(Box::new(store))

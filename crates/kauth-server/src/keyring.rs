@@ -13,7 +13,6 @@
 use std::sync::{Arc, RwLock};
 
 use kauth::authn::service_account::ServiceAccountAuthenticator;
-use kauth::authn::{Failure, Response as AuthnResponse, TokenAuthenticator};
 use kauth::token::issue::TokenIssuer;
 use kauth::token::keyring::KeyRing;
 use kauth::token::keys::{KeySet, SigningKey, VerifyingKey};
@@ -37,39 +36,14 @@ pub struct ActiveKeys {
     pub ring: Option<KeyRing>,
 }
 
-/// The service-account authenticator, its validator replaced when the keys change.
-pub struct SwappableAuthenticator(RwLock<Arc<ServiceAccountAuthenticator<Arc<Registry>>>>);
-
-impl std::fmt::Debug for SwappableAuthenticator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SwappableAuthenticator")
-    }
-}
-
-/// [`SwappableAuthenticator`] shared with the token chain.
-#[derive(Debug, Clone)]
-pub struct SharedAuthenticator(pub Arc<SwappableAuthenticator>);
-
-impl TokenAuthenticator for SharedAuthenticator {
-    fn name(&self) -> &'static str {
-        "service-account"
-    }
-
-    fn authenticate_token(
-        &self,
-        token: &str,
-        audiences: Option<&[String]>,
-        now: OffsetDateTime,
-    ) -> Result<Option<AuthnResponse>, Failure> {
-        let current = self.0 .0.read().unwrap_or_else(|p| p.into_inner()).clone();
-        current.authenticate_token(token, audiences, now)
-    }
-}
+/// The service-account authenticator, shared with the token chain; its validator is replaced
+/// when the keys change.
+pub type SharedAuthenticator = Arc<ServiceAccountAuthenticator<Arc<Registry>>>;
 
 /// A replica's keys.
 pub struct Keys {
     active: RwLock<Arc<ActiveKeys>>,
-    authenticator: Arc<SwappableAuthenticator>,
+    authenticator: SharedAuthenticator,
     issuer_name: String,
     backdate: i64,
     /// `--service-account-key-file` keys: always verified, never in the ring.
@@ -105,10 +79,7 @@ impl Keys {
         all.extend(extra.iter().cloned());
         let keys = KeySet::new(all);
         let config = ValidatorConfig { keys: keys.clone(), ..validator.clone() };
-        let authenticator = Arc::new(SwappableAuthenticator(RwLock::new(Arc::new(ServiceAccountAuthenticator::new(
-            Validator::new(config),
-            registry.clone(),
-        )))));
+        let authenticator = Arc::new(ServiceAccountAuthenticator::new(Validator::new(config), registry.clone()));
         let issuer = TokenIssuer::new(issuer_name.clone(), signing).with_backdate(backdate);
         Keys {
             active: RwLock::new(Arc::new(ActiveKeys { issuer, keys, ring: None })),
@@ -124,7 +95,7 @@ impl Keys {
 
     /// What the token chain authenticates service-account tokens with.
     pub fn authenticator(&self) -> SharedAuthenticator {
-        SharedAuthenticator(self.authenticator.clone())
+        self.authenticator.clone()
     }
 
     /// The keys in use now.
@@ -153,8 +124,7 @@ impl Keys {
         let validator = Validator::new(ValidatorConfig { keys: keys.clone(), ..self.validator.clone() });
         let issuer = TokenIssuer::new(self.issuer_name.clone(), signing).with_backdate(self.backdate);
         // Verification first, signing second: never sign with a key this replica cannot verify.
-        *self.authenticator.0.write().unwrap_or_else(|p| p.into_inner()) =
-            Arc::new(ServiceAccountAuthenticator::new(validator, self.registry.clone()));
+        self.authenticator.replace_validator(validator);
         *self.active.write().unwrap_or_else(|p| p.into_inner()) =
             Arc::new(ActiveKeys { issuer, keys, ring: Some(ring) });
         Ok(())

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kauth::authn::union::Outcome;
+use kauth::authn::{Authenticated, Rejection};
 use kauth::authz::Decision;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry as Prom, TextEncoder};
 
@@ -140,14 +140,12 @@ impl Metrics {
     }
 
     /// Records one TokenReview.
-    pub fn token_review(&self, o: &Outcome, took: Duration) {
+    pub fn token_review(&self, r: &Result<Option<Authenticated>, Rejection>, took: Duration) {
         let _ = took;
-        match o {
-            Outcome::Authenticated { .. } => self.token_reviews.with_label_values(&["authenticated", ""]).inc(),
-            Outcome::NotRecognised => {
-                self.token_reviews.with_label_values(&["unauthenticated", "not_recognised"]).inc()
-            }
-            Outcome::Rejected(f) => self.token_reviews.with_label_values(&["unauthenticated", f[0].code]).inc(),
+        match r {
+            Ok(Some(_)) => self.token_reviews.with_label_values(&["authenticated", ""]).inc(),
+            Ok(None) => self.token_reviews.with_label_values(&["unauthenticated", "not_recognised"]).inc(),
+            Err(rejection) => self.token_reviews.with_label_values(&["unauthenticated", rejection.code()]).inc(),
         }
     }
 

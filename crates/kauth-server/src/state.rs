@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use kauth::authn::cache::TokenCache;
-use kauth::authn::union::TokenUnion;
+use kauth::authn::union::RequestUnion;
 use kauth::authz::{Attributes, Authorizer, Decision};
 use kauth::token::issue::ExpirationPolicy;
 use time::OffsetDateTime;
@@ -42,12 +41,14 @@ pub struct State {
     pub config: Config,
     /// The objects.
     pub registry: Arc<Registry>,
-    /// The token chain (static tokens, service-account tokens), cached.
-    pub tokens: TokenCache<TokenUnion>,
+    /// The token chain (static tokens, service-account tokens), cached; TokenReview calls it
+    /// directly, the request chain through the bearer authenticator.
+    pub tokens: Arc<crate::authentication::TokenChain>,
+    /// The request chain: client certificate, bearer token, anonymous
+    /// ([`crate::authentication::request_chain`]).
+    pub authenticator: RequestUnion,
     /// The authorizer chain.
     pub authorizer: Box<dyn Authorizer>,
-    /// Judges client certificate chains (`--client-ca-file`); `None`: certificates are ignored.
-    pub client_certs: Option<crate::transport::tls::ClientCertificates>,
     /// Service-account keys: what signs TokenRequest tokens and legacy token Secrets, and the
     /// verification keys (JWKS); on etcd, the shared key ring.
     pub keys: keyring::Keys,

@@ -1,15 +1,16 @@
 //! The generated PKI in real TLS, rustls on both sides over loopback: the apiserver certificate
 //! serves, client certificates from kubeconfigs authenticate, and foreign or serverAuth-only
 //! certificates are rejected by the server. As in kube-apiserver, the handshake only asks for a
-//! certificate and checks the client holds its key; the server judges the chain after it
-//! (`ClientCertificates::verify`), where `kauth serve` authenticates requests.
+//! certificate and checks the client holds its key; the library's x509 authenticator judges the
+//! chain after it (`X509Authenticator::verify`), where `kauth serve` authenticates requests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use kauth::pki::cert::CertInfo;
+use kauth::authn::x509::X509Authenticator;
+use kauth::authn::CertificateRejection;
 use kauth::pki::init::init;
 use kauth::pki::layout::Layout;
 use kauth::pki::pem;
@@ -33,12 +34,22 @@ fn read(p: impl AsRef<Path>) -> Vec<u8> {
     std::fs::read(p).unwrap()
 }
 
-/// What the server saw of one connection: the client's CN, `anonymous`, or the handshake error.
-type Seen = Result<String, String>;
+/// What the server saw of one connection: the client's CN, `anonymous`, or why it failed.
+type Seen = Result<String, Refused>;
+
+/// Why a connection served no user.
+#[derive(Debug)]
+enum Refused {
+    /// The handshake failed (never on the client's chain: the handshake does not judge it).
+    Handshake(#[allow(dead_code)] String),
+    /// The x509 authenticator refused the client's certificate.
+    Certificate(CertificateRejection),
+}
 
 /// Serves one connection on a loopback port picked at run time; reports what it saw.
 async fn serve_once(layout: &Layout) -> (SocketAddr, tokio::task::JoinHandle<Seen>) {
     let client_ca = ClientCertificates::from_pem("ca.crt", &read(layout.cert_path("ca"))).unwrap();
+    let x509 = X509Authenticator::from_pem("ca.crt", &read(layout.cert_path("ca"))).unwrap();
     let cfg = server_config(
         ("apiserver.crt", &read(layout.cert_path("apiserver"))),
         ("apiserver.key", &read(layout.key_path("apiserver"))),
@@ -50,16 +61,13 @@ async fn serve_once(layout: &Layout) -> (SocketAddr, tokio::task::JoinHandle<See
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        let mut tls = acceptor.accept(tcp).await.map_err(|e| e.to_string())?;
+        let mut tls = acceptor.accept(tcp).await.map_err(|e| Refused::Handshake(e.to_string()))?;
         let who = match tls.get_ref().1.peer_certificates() {
-            Some(chain) => {
-                client_ca.verify(chain, time::OffsetDateTime::now_utc()).map_err(|e| e.to_string())?;
-                CertInfo::from_der("peer", &chain[0]).unwrap().common_name.unwrap_or_default()
-            }
+            Some(chain) => x509.verify(chain, time::OffsetDateTime::now_utc()).map_err(Refused::Certificate)?.name,
             None => "anonymous".to_owned(),
         };
-        tls.write_all(who.as_bytes()).await.map_err(|e| e.to_string())?;
-        tls.shutdown().await.map_err(|e| e.to_string())?;
+        tls.write_all(who.as_bytes()).await.unwrap();
+        tls.shutdown().await.unwrap();
         Ok(who)
     });
     (addr, task)
@@ -111,7 +119,7 @@ async fn admin_client_cert_is_accepted_with_the_right_ca() {
         let connector = client(&layout.cert_path("ca"), Some(kubeconfig_identity(&layout, "admin.conf")));
         let (got, seen) = exchange(&layout, connector, name).await;
         assert_eq!(got.as_deref(), Ok("kubernetes-admin"), "dialing {name}");
-        assert_eq!(seen.as_deref(), Ok("kubernetes-admin"));
+        assert_eq!(seen.as_deref().ok(), Some("kubernetes-admin"), "{seen:?}");
     }
     // Without a client cert the handshake succeeds too (a token may follow), as anonymous TLS.
     let (got, _) = exchange(&layout, client(&layout.cert_path("ca"), None), "kubernetes").await;
@@ -128,8 +136,13 @@ async fn a_client_cert_from_a_foreign_ca_is_rejected() {
     let (got, seen) = exchange(&layout, connector, "kubernetes").await;
     assert!(got.is_err(), "{got:?}");
     // Both PKIs name their CA "CN=kubernetes": the name matches, the signature does not.
-    let err = seen.unwrap_err();
-    assert_eq!(err, "invalid peer certificate: BadSignature");
+    match seen.unwrap_err() {
+        Refused::Certificate(CertificateRejection::UnknownAuthority { certificate, cause }) => {
+            assert_eq!(cause, "BadSignature");
+            assert!(certificate.subject.contains("CN=kubernetes-admin"), "{certificate:?}");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -139,11 +152,13 @@ async fn a_server_auth_only_cert_is_rejected_as_a_client_cert() {
     let identity = (read(layout.cert_path("apiserver")), read(layout.key_path("apiserver")));
     let (got, seen) = exchange(&layout, client(&layout.cert_path("ca"), Some(identity)), "kubernetes").await;
     assert!(got.is_err(), "{got:?}");
-    let err = seen.unwrap_err();
-    assert_eq!(
-        err,
-        "invalid peer certificate: certificate does not allow extended key usage for client authentication, allows server authentication"
-    );
+    match seen.unwrap_err() {
+        Refused::Certificate(CertificateRejection::WrongUsage { required, presented, .. }) => {
+            assert_eq!(required, "client authentication");
+            assert_eq!(presented, ["server authentication"]);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -153,7 +168,10 @@ async fn the_front_proxy_ca_does_not_authenticate_ordinary_clients() {
     let identity = (read(layout.cert_path("front-proxy-client")), read(layout.key_path("front-proxy-client")));
     let (got, seen) = exchange(&layout, client(&layout.cert_path("ca"), Some(identity)), "kubernetes").await;
     assert!(got.is_err());
-    assert!(seen.unwrap_err().contains("UnknownIssuer"));
+    assert!(
+        matches!(seen, Err(Refused::Certificate(CertificateRejection::UnknownAuthority { ref cause, .. })) if cause == "UnknownIssuer"),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]

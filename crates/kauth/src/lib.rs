@@ -8,7 +8,8 @@
 //! - [`token`]: service-account tokens, bound and legacy: issuing, validation with typed
 //!   rejections, keys and JWKS, explanations.
 //! - [`user`]: the authenticated user as Kubernetes builds it.
-//! - [`authn`]: token authenticators (static file, service accounts), their union and cache.
+//! - [`authn`]: authentication: request and token authenticators (x509, bearer, static tokens,
+//!   service accounts, anonymous), unions, the cache, the group adder, impersonation checks.
 //! - [`authz`]: the authorizer trait, decisions, the privileged group and chains.
 //! - [`rbac`]: Kubernetes RBAC: rule matching, the policy source and the authorizer.
 //! - [`duration`]: durations as flags take them (`90s`, `1h30m`, `30d`).

@@ -137,7 +137,7 @@ fn resolve(modules: &BTreeSet<String>, from: &str, path: &[String]) -> Option<St
         _ => return None,
     }
     let mut current = at.join("::");
-    while let Some(seg) = rest.next() {
+    for seg in rest {
         match seg.as_str() {
             "crate" => {}
             "self" => {}

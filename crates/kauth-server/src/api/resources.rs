@@ -340,6 +340,16 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
     obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
 }
 
+/// The namespace a request on `rt` is scoped to: its namespace for namespaced resources
+/// (empty: all namespaces), none for cluster-scoped ones.
+pub fn scope_namespace<'a>(rt: &ResourceType, info: &'a super::request_info::RequestInfo) -> &'a str {
+    if rt.namespaced {
+        info.namespace.as_str()
+    } else {
+        ""
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,15 +381,5 @@ mod tests {
         assert_eq!(name_errors(NameRule::Subdomain, &"a".repeat(254)).len(), 1);
         assert!(name_errors(NameRule::PathSegment, "system:node").is_empty());
         assert_eq!(name_errors(NameRule::PathSegment, "a/b"), ["may not contain '/'"]);
-    }
-}
-
-/// The namespace a request on `rt` is scoped to: its namespace for namespaced resources
-/// (empty: all namespaces), none for cluster-scoped ones.
-pub fn scope_namespace<'a>(rt: &ResourceType, info: &'a super::request_info::RequestInfo) -> &'a str {
-    if rt.namespaced {
-        info.namespace.as_str()
-    } else {
-        ""
     }
 }

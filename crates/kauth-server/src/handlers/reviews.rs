@@ -3,7 +3,7 @@
 //! TokenReview calls the token chain directly; it does not fake an HTTP request.
 
 use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReviewSpec, SubjectAccessReviewSpec};
-use kauth::authn::union::Outcome;
+use kauth::authn::TokenAuthenticator;
 use kauth::authz::{local_subject_access_review, Attributes, Decision, ReviewError, Rules};
 use kauth::token::claims::{Binding, ObjectRef};
 use kauth::token::issue::{plan_expiration, BoundTokenSpec};
@@ -16,7 +16,6 @@ use crate::api::request_info::RequestInfo;
 use crate::api::resources::{self, meta_str, ResourceType, AUTHN_GROUP};
 use crate::api::response::Response;
 use crate::api::status::{ApiError, Cause};
-use crate::authentication::with_authenticated_group;
 use crate::state::State;
 
 fn user_json(u: &UserInfo) -> Value {
@@ -96,19 +95,19 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
         return Ok(json!({"user": {}, "error": "token is empty"}));
     }
     let start = std::time::Instant::now();
-    let outcome = state.tokens.authenticate(token, requested, state.now());
-    state.metrics.token_review(&outcome, start.elapsed());
-    Ok(match outcome {
-        Outcome::Authenticated { response, .. } => {
-            let auds: &[String] =
-                if response.audiences.is_empty() { &state.config.api_audiences } else { &response.audiences };
-            json!({"authenticated": true, "user": user_json(&with_authenticated_group(response.user)), "audiences": auds})
+    let result = state.tokens.authenticate_token(token, requested, state.now());
+    state.metrics.token_review(&result, start.elapsed());
+    Ok(match result {
+        // The chain added `system:authenticated`.
+        Ok(Some(a)) => {
+            let auds: &[String] = if a.audiences.is_empty() { &state.config.api_audiences } else { &a.audiences };
+            json!({"authenticated": true, "user": user_json(&a.user), "audiences": auds})
         }
-        Outcome::NotRecognised => {
+        Ok(None) => {
             json!({"user": {}, "error": "the token is neither a static token nor a JWT from an accepted issuer"})
         }
-        Outcome::Rejected(failures) => {
-            json!({"user": {}, "error": crate::authentication::rejection_reason(state, &failures)})
+        Err(rejection) => {
+            json!({"user": {}, "error": crate::authentication::rejection_reason(&rejection, state.replicas.as_deref(), state.now())})
         }
     })
 }

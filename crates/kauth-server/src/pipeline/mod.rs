@@ -1,6 +1,8 @@
 //! The request pipeline: authenticate → impersonate → authorize → handle, with audit and
 //! metrics around it. [`handle`] is the whole path of one request.
 
+pub mod authentication;
+
 use kauth::authz::{Attributes, Target};
 use kauth::user::UserInfo;
 
@@ -11,7 +13,7 @@ use crate::api::status::ApiError;
 use crate::audit::Outcome;
 use crate::metrics::Stale;
 use crate::state::State;
-use crate::{authentication, controllers, handlers};
+use crate::{controllers, handlers};
 
 /// The whole pipeline for one request.
 pub fn handle(state: &State, req: &Request) -> Response {
@@ -34,22 +36,20 @@ fn pipeline(state: &State, req: &Request, info: &RequestInfo, outcome: &mut Outc
             let stale = u.annotations.iter().any(|(k, _)| *k == kauth::authn::service_account::STALE_TOKEN_ANNOTATION);
             state.metrics.authentication(u.authenticator, Ok(if stale { Stale::Yes } else { Stale::No }), took);
         }
-        Err(e) => state.metrics.authentication(e.authenticator, Err(e.code), took),
+        Err(e) => state.metrics.authentication(e.rejection.authenticator(), Err(e.rejection.code()), took),
     }
     let user = match authn {
         Ok(u) => u,
         Err(why) => {
             tracing::info!(
-                authenticator = why.authenticator,
-                code = why.code,
+                authenticator = why.rejection.authenticator(),
+                code = why.rejection.code(),
                 path = %req.path,
                 source = %req.source_ip,
                 "unauthorized: {}",
                 why.reason
             );
-            outcome
-                .annotations
-                .push(("authentication.kauth.dev/failure".into(), format!("{}: {}", why.authenticator, why.reason)));
+            outcome.annotations.push(("authentication.kauth.dev/failure".into(), why.reason));
             return Response::error(&ApiError::unauthorized());
         }
     };

@@ -1,10 +1,10 @@
 //! TLS for the apiserver role: a serving certificate, and client certificates that are
-//! *optional* (as kube-apiserver: a client without one may still present a token), but when
-//! presented must chain to the client CA and allow TLS client authentication (EKU clientAuth).
+//! *optional* (as kube-apiserver: a client without one may still present a token).
 //!
 //! Like kube-apiserver (Go's `tls.RequestClientCert`), the handshake asks for a certificate and
-//! checks that the client holds its key, but does not judge the chain: [`ClientCertificates`]
-//! does, when a request is authenticated. A foreign, expired or serverAuth-only certificate so
+//! checks that the client holds its key, but does not judge the chain: the library's
+//! `kauth::authn::x509::X509Authenticator` does, when a request is authenticated (chain to the
+//! client CA, validity, EKU clientAuth). A foreign, expired or serverAuth-only certificate so
 //! gets the plain 401 `Status` with the precise reason in the log and audit, rather than a
 //! handshake alert nobody can read; and a request that also carries a valid bearer token is
 //! served as the token's user, as kube-apiserver's authenticator union does.
@@ -78,8 +78,9 @@ pub fn private_key(what: &str, data: &[u8]) -> Result<PrivateKeyDer<'static>, Tl
     Ok(der)
 }
 
-/// The client CA: judges the certificate chains clients present (chain to a client CA,
-/// validity at the given time, EKU clientAuth), through rustls' WebPKI verifier.
+/// The client CA as the handshake uses it: the CA names offered to clients, and rustls' WebPKI
+/// verifier for the client's handshake signature. It never judges a chain: request
+/// authentication does (`kauth::authn::x509`).
 #[derive(Debug, Clone)]
 pub struct ClientCertificates {
     verifier: Arc<dyn ClientCertVerifier>,
@@ -97,14 +98,6 @@ impl ClientCertificates {
             .build()
             .map_err(|e| TlsError::Verifier(e.to_string()))?;
         Ok(ClientCertificates { verifier })
-    }
-
-    /// Verifies a presented chain (leaf first) at `now`.
-    pub fn verify(&self, chain: &[CertificateDer<'_>], now: time::OffsetDateTime) -> Result<(), rustls::Error> {
-        let (leaf, intermediates) = chain.split_first().ok_or(rustls::Error::NoCertificatesPresented)?;
-        let secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-        let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
-        self.verifier.verify_client_cert(leaf, intermediates, now).map(|_| ())
     }
 }
 
@@ -134,7 +127,7 @@ impl ClientCertVerifier for RequestClientCert {
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         // Deferred, never skipped: the server authenticates no request by a certificate
-        // without `ClientCertificates::verify`.
+        // without the x509 authenticator's verification.
         Ok(ClientCertVerified::assertion())
     }
 
@@ -163,7 +156,7 @@ impl ClientCertVerifier for RequestClientCert {
 
 /// A server configuration serving `cert` (chain) with `key`. With `client_certs`, clients may
 /// present a certificate; the handshake proves they hold its key, and the chain is left to
-/// [`ClientCertificates::verify`] when a request is authenticated. ALPN offers h2 and
+/// the x509 authenticator when a request is authenticated. ALPN offers h2 and
 /// http/1.1, as kube-apiserver does.
 pub fn server_config(
     cert: (&str, &[u8]),

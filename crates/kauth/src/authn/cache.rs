@@ -11,8 +11,7 @@ use std::sync::Mutex;
 use aws_lc_rs::hmac;
 use time::{Duration, OffsetDateTime};
 
-use super::union::{Outcome, TokenUnion};
-use super::{Failure, Response, TokenAuthenticator};
+use super::{Authenticated, Rejection, TokenAuthenticator};
 
 /// kube-apiserver's success TTL for the token cache.
 pub const DEFAULT_SUCCESS_TTL: Duration = Duration::seconds(10);
@@ -20,13 +19,13 @@ pub const DEFAULT_SUCCESS_TTL: Duration = Duration::seconds(10);
 pub const MAX_ENTRIES: usize = 100_000;
 
 struct Entry {
-    by: &'static str,
     expires: OffsetDateTime,
     generation: u64,
-    response: Response,
+    authenticated: Authenticated,
 }
 
-/// A caching wrapper around a token authenticator.
+/// A caching wrapper around any token authenticator: successes are kept for the TTL under an
+/// HMAC of the audiences and the token; rejections and unrecognised tokens are never cached.
 pub struct TokenCache<A> {
     inner: A,
     key: hmac::Key,
@@ -63,6 +62,13 @@ impl<A: TokenAuthenticator> TokenCache<A> {
             misses: AtomicU64::new(0),
         })
     }
+}
+
+impl<A> TokenCache<A> {
+    /// The wrapped authenticator.
+    pub fn inner(&self) -> &A {
+        &self.inner
+    }
 
     /// Forgets every cached success.
     pub fn invalidate(&self) {
@@ -87,17 +93,15 @@ impl<A: TokenAuthenticator> TokenCache<A> {
         out.copy_from_slice(ctx.sign().as_ref());
         out
     }
-}
 
-impl<A> TokenCache<A> {
-    fn hit(&self, key: &[u8; 32], generation: u64, now: OffsetDateTime) -> Option<(&'static str, Response)> {
+    fn hit(&self, key: &[u8; 32], generation: u64, now: OffsetDateTime) -> Option<Authenticated> {
         let entries = self.entries.lock().ok()?;
         let e = entries.get(key).filter(|e| e.generation == generation && now < e.expires)?;
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Some((e.by, e.response.clone()))
+        Some(e.authenticated.clone())
     }
 
-    fn store(&self, key: [u8; 32], generation: u64, now: OffsetDateTime, by: &'static str, response: &Response) {
+    fn store(&self, key: [u8; 32], generation: u64, now: OffsetDateTime, authenticated: &Authenticated) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
                 entries.retain(|_, e| e.generation == generation && now < e.expires);
@@ -105,25 +109,8 @@ impl<A> TokenCache<A> {
                     entries.clear();
                 }
             }
-            entries.insert(key, Entry { by, expires: now + self.ttl, generation, response: response.clone() });
+            entries.insert(key, Entry { expires: now + self.ttl, generation, authenticated: authenticated.clone() });
         }
-    }
-}
-
-impl TokenCache<TokenUnion> {
-    /// The union's outcome (which authenticator, or every failure), with successes cached.
-    pub fn authenticate(&self, token: &str, audiences: Option<&[String]>, now: OffsetDateTime) -> Outcome {
-        let key = self.cache_key(token, audiences);
-        let generation = self.generation.load(Ordering::SeqCst);
-        if let Some((by, response)) = self.hit(&key, generation, now) {
-            return Outcome::Authenticated { by, response };
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let outcome = self.inner.authenticate(token, audiences, now);
-        if let Outcome::Authenticated { by, response } = &outcome {
-            self.store(key, generation, now, by, response);
-        }
-        outcome
     }
 }
 
@@ -137,16 +124,16 @@ impl<A: TokenAuthenticator> TokenAuthenticator for TokenCache<A> {
         token: &str,
         audiences: Option<&[String]>,
         now: OffsetDateTime,
-    ) -> Result<Option<Response>, Failure> {
+    ) -> Result<Option<Authenticated>, Rejection> {
         let key = self.cache_key(token, audiences);
         let generation = self.generation.load(Ordering::SeqCst);
-        if let Some((_, response)) = self.hit(&key, generation, now) {
-            return Ok(Some(response));
+        if let Some(hit) = self.hit(&key, generation, now) {
+            return Ok(Some(hit));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let result = self.inner.authenticate_token(token, audiences, now)?;
-        if let Some(response) = &result {
-            self.store(key, generation, now, self.inner.name(), response);
+        if let Some(authenticated) = &result {
+            self.store(key, generation, now, authenticated);
         }
         Ok(result)
     }
@@ -158,10 +145,11 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::user::UserInfo;
+    use crate::authn::union::tests::Fixed;
+    use crate::authn::union::TokenUnion;
 
-    /// Accepts "good", rejects "bad", ignores the rest; counts calls.
-    struct Counting(Arc<AtomicUsize>);
+    /// Counts the calls reaching the wrapped authenticator.
+    struct Counting(Arc<AtomicUsize>, Fixed);
 
     impl TokenAuthenticator for Counting {
         fn name(&self) -> &'static str {
@@ -170,24 +158,11 @@ mod tests {
         fn authenticate_token(
             &self,
             token: &str,
-            _audiences: Option<&[String]>,
-            _now: OffsetDateTime,
-        ) -> Result<Option<Response>, Failure> {
+            audiences: Option<&[String]>,
+            now: OffsetDateTime,
+        ) -> Result<Option<Authenticated>, Rejection> {
             self.0.fetch_add(1, Ordering::SeqCst);
-            match token {
-                "good" => Ok(Some(Response {
-                    user: UserInfo { name: "u".into(), ..UserInfo::default() },
-                    audiences: Default::default(),
-                    annotations: vec![],
-                })),
-                "bad" => Err(Failure {
-                    authenticator: "counting",
-                    code: "bad",
-                    message: "bad token".into(),
-                    clock_skew_at_least: None,
-                }),
-                _ => Ok(None),
-            }
+            self.1.authenticate_token(token, audiences, now)
         }
     }
 
@@ -198,38 +173,28 @@ mod tests {
     #[test]
     fn successes_are_cached_for_the_ttl_failures_never() {
         let calls = Arc::new(AtomicUsize::new(0));
-        let cache = TokenCache::new(TokenUnion::new().with(Counting(calls.clone())), DEFAULT_SUCCESS_TTL).unwrap();
-        assert!(matches!(cache.authenticate("good", None, now()), Outcome::Authenticated { by: "counting", .. }));
-        assert!(matches!(
-            cache.authenticate("good", None, now() + Duration::seconds(9)),
-            Outcome::Authenticated { .. }
-        ));
+        let union = TokenUnion::new().with(Counting(calls.clone(), Fixed("counting")));
+        let cache = TokenCache::new(union, DEFAULT_SUCCESS_TTL).unwrap();
+        assert_eq!(cache.authenticate_token("good", None, now()).unwrap().unwrap().authenticator, "counting");
+        let hit = cache.authenticate_token("good", None, now() + Duration::seconds(9)).unwrap().unwrap();
+        assert_eq!(hit.authenticator, "counting", "a hit still says who accepted the token");
         assert_eq!(calls.load(Ordering::SeqCst), 1, "second call within the TTL is a hit");
-        cache.authenticate("good", None, now() + Duration::seconds(10));
+        cache.authenticate_token("good", None, now() + Duration::seconds(10)).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 2, "expired entry is re-validated");
         // Audiences are part of the key.
-        cache.authenticate("good", Some(&["x".to_string()]), now());
+        cache.authenticate_token("good", Some(&["x".to_string()]), now()).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 3);
         for _ in 0..3 {
-            assert!(matches!(cache.authenticate("bad", None, now()), Outcome::Rejected(ref f) if f[0].code == "bad"));
+            assert!(matches!(
+                cache.authenticate_token("bad", None, now()),
+                Err(Rejection::Token { rejection: crate::token::Rejection::Expired { .. }, .. })
+            ));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 6, "failures are not cached");
-        assert_eq!(cache.authenticate("other", None, now()), Outcome::NotRecognised);
+        assert_eq!(cache.authenticate_token("other", None, now()), Ok(None));
         cache.invalidate();
-        cache.authenticate("good", None, now());
+        cache.authenticate_token("good", None, now()).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 8, "invalidate drops successes");
         assert_eq!(cache.stats().0, 1);
-    }
-
-    #[test]
-    fn union_keeps_every_failure_in_order() {
-        let calls = Arc::new(AtomicUsize::new(0));
-        let union = TokenUnion::new().with(Counting(calls.clone())).with(Counting(calls.clone()));
-        match union.authenticate("bad", None, now()) {
-            Outcome::Rejected(f) => assert_eq!(f.len(), 2),
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(union.authenticate("good", None, now()), Outcome::Authenticated { .. }));
-        assert_eq!(union.authenticate_token("bad", None, now()).unwrap_err().code, "bad");
     }
 }

@@ -1,57 +1,94 @@
-//! Authentication: who is making a request. Small pieces composed, as in Kubernetes:
-//! token authenticators ([`token_file`], [`service_account`]), a [`union`] that tries them in order
-//! and keeps every authenticator's reason, and a [`cache`] wrapper.
+//! Authentication: who is making a request. Small pieces composed, as in Kubernetes.
+//!
+//! Two traits: a [`TokenAuthenticator`] judges a bearer token (TokenReview calls a token chain
+//! directly), a [`RequestAuthenticator`] judges what a request presents ([`Credentials`]: its
+//! headers and its client certificate chain). Authenticators: [`x509`] client certificates,
+//! [`token_file`] static tokens, [`service_account`] tokens, [`anonymous`]. Wrappers implementing
+//! the same traits: [`bearer`] (a token authenticator as a request authenticator), [`union`]
+//! (try in order), [`cache`] (successes for a TTL), [`group_adder`] (`system:authenticated`).
+//! [`impersonation`] holds the pure parts of `Impersonate-*` handling.
 //!
 //! An authenticator returns `Ok(Some(_))` (authenticated), `Ok(None)` ("not my kind of
-//! credential": another may try) or `Err(Failure)` ("mine, and invalid, and here is exactly why").
-//! The precise reason is for operators (logs, audit, TokenReview); HTTP clients get a plain 401.
+//! credential": another may try) or `Err(Rejection)` ("mine, and invalid, and here is exactly
+//! why"). The [`Rejection`] stays typed through unions and caches; it is formatted only at the
+//! edges. The precise reason is for operators (logs, audit, TokenReview); HTTP clients get a
+//! plain 401.
 
+pub mod anonymous;
+pub mod bearer;
 pub mod cache;
+pub mod group_adder;
+pub mod impersonation;
+pub mod rejection;
 pub mod service_account;
 pub mod token_file;
 pub mod union;
+pub mod x509;
 
-use std::fmt;
 use std::sync::Arc;
 
+use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
+
+pub use rejection::{CertificateName, CertificateRejection, Malformation, Rejection};
 
 use crate::user::UserInfo;
 
 /// A successful authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
+pub struct Authenticated {
     /// The user.
     pub user: UserInfo,
-    /// The audiences the credential is valid for (empty: not audience-bound, e.g. a static token).
-    /// Shared, as the validator hands them out: usually its own list of API audiences.
+    /// The audiences the credential is valid for (empty: not audience-bound, e.g. a static token
+    /// or a client certificate). Shared, as the validator hands them out: usually its own list of
+    /// API audiences.
     pub audiences: Arc<[String]>,
     /// Audit annotations to record with the request (`authentication.k8s.io/stale-token`, ...).
     pub annotations: Vec<(&'static str, String)>,
-}
-
-/// Why a credential that an authenticator recognised is invalid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// The authenticator that said so (`service-account`, `token-file`, ...).
+    /// The authenticator that accepted the credential (`x509`, `token-file`, `service-account`,
+    /// `anonymous`): always a leaf, never a wrapper.
     pub authenticator: &'static str,
-    /// A stable reason code for metrics (`token_expired`, ...).
-    pub code: &'static str,
-    /// One line with the compared values.
-    pub message: String,
-    /// For time rejections: the issuer's clock is at least this many seconds ahead of ours.
-    pub clock_skew_at_least: Option<i64>,
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.authenticator, self.message)
+impl Authenticated {
+    /// `user`, accepted by `authenticator`, bound to no audience and without annotations.
+    pub fn new(authenticator: &'static str, user: UserInfo) -> Self {
+        Authenticated { user, audiences: Arc::from([]), annotations: Vec::new(), authenticator }
+    }
+}
+
+/// What a request presents to authenticate with. Borrowed from the request: building one costs
+/// nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Credentials<'a> {
+    /// The request's headers (`Authorization`, ...).
+    pub headers: &'a http::HeaderMap,
+    /// The client certificate chain (leaf first) the TLS handshake presented, not yet verified:
+    /// the handshake only proved the client holds the leaf's key. `None` or empty: no certificate.
+    pub client_certificates: Option<&'a [CertificateDer<'static>]>,
+}
+
+impl<'a> Credentials<'a> {
+    /// The credentials of a request with `headers` and the client certificate chain `chain`.
+    pub fn new(headers: &'a http::HeaderMap, chain: Option<&'a [CertificateDer<'static>]>) -> Self {
+        Credentials { headers, client_certificates: chain }
+    }
+
+    /// The presented chain, if one is (never an empty one).
+    pub fn chain(&self) -> Option<&'a [CertificateDer<'static>]> {
+        self.client_certificates.filter(|c| !c.is_empty())
+    }
+
+    /// True when the request presents a credential: a client certificate or an `Authorization`
+    /// header (well-formed or not). Such a request is never anonymous.
+    pub fn presents_credential(&self) -> bool {
+        self.chain().is_some() || self.headers.contains_key(http::header::AUTHORIZATION)
     }
 }
 
 /// Authenticates bearer tokens.
 pub trait TokenAuthenticator: Send + Sync {
-    /// A short name for logs and metrics.
+    /// A short name for logs and metrics (`token-file`, `service-account`, ...).
     fn name(&self) -> &'static str;
 
     /// Authenticates `token` for the `audiences` asked for (`None`: the API audiences) at `now`.
@@ -60,5 +97,39 @@ pub trait TokenAuthenticator: Send + Sync {
         token: &str,
         audiences: Option<&[String]>,
         now: OffsetDateTime,
-    ) -> Result<Option<Response>, Failure>;
+    ) -> Result<Option<Authenticated>, Rejection>;
+}
+
+/// Authenticates a request by what it presents.
+pub trait RequestAuthenticator: Send + Sync {
+    /// A short name for logs and metrics (`x509`, `bearer`, `anonymous`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Authenticates the request presenting `request` at `now`.
+    fn authenticate(&self, request: &Credentials<'_>, now: OffsetDateTime) -> Result<Option<Authenticated>, Rejection>;
+}
+
+impl<T: TokenAuthenticator + ?Sized> TokenAuthenticator for Arc<T> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn authenticate_token(
+        &self,
+        token: &str,
+        audiences: Option<&[String]>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        (**self).authenticate_token(token, audiences, now)
+    }
+}
+
+impl<T: RequestAuthenticator + ?Sized> RequestAuthenticator for Arc<T> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn authenticate(&self, request: &Credentials<'_>, now: OffsetDateTime) -> Result<Option<Authenticated>, Rejection> {
+        (**self).authenticate(request, now)
+    }
 }

@@ -1,11 +1,16 @@
 //! Service-account tokens as a [`TokenAuthenticator`]: the [`Validator`] with a [`Lookup`].
+//!
+//! The validator sits in one swappable cell: when the verification keys change (a key ring
+//! rotation), [`ServiceAccountAuthenticator::replace_validator`] puts a new one in place and
+//! requests already validating finish with the one they took. The authenticator itself is
+//! shared (`Arc`) between the token chain and whoever swaps its keys.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use time::OffsetDateTime;
 
-use super::{Failure, Response, TokenAuthenticator};
+use super::{Authenticated, Rejection, TokenAuthenticator};
 use crate::token::validate::{Lookup, TokenKind, Validator};
 
 /// Audit annotation for a token used after its `warnafter`.
@@ -16,32 +21,59 @@ pub const LEGACY_TOKEN_ANNOTATION: &str = "authentication.k8s.io/legacy-token";
 /// record its last use (Kubernetes' `kubernetes.io/legacy-token-last-used` label).
 pub const LEGACY_TOKEN_SECRET_ANNOTATION: &str = "authentication.kauth.dev/legacy-token-secret";
 
-/// Authenticates service-account tokens, bound and legacy.
+/// The authenticator's name, in rejections and responses.
+pub const NAME: &str = "service-account";
+
+/// A validator with its API audiences shared, so every response valid for exactly them shares
+/// one list (the validator lends them; a response outlives it).
+#[derive(Debug)]
+struct Current {
+    validator: Validator,
+    api_audiences: Arc<[String]>,
+}
+
+impl Current {
+    fn new(validator: Validator) -> Arc<Self> {
+        let api_audiences = validator.config().api_audiences.as_slice().into();
+        Arc::new(Current { validator, api_audiences })
+    }
+}
+
+/// Authenticates service-account tokens, bound and legacy, with a validator that can be
+/// replaced while requests are served.
 #[derive(Debug)]
 pub struct ServiceAccountAuthenticator<L> {
-    validator: Validator,
+    current: RwLock<Arc<Current>>,
     lookup: L,
-    /// The validator's API audiences, shared by every response valid for exactly them (the
-    /// validator lends them; a response outlives it).
-    api_audiences: Arc<[String]>,
 }
 
 impl<L: Lookup + Send + Sync> ServiceAccountAuthenticator<L> {
     /// An authenticator validating with `validator`, reading objects through `lookup`.
     pub fn new(validator: Validator, lookup: L) -> Self {
-        let api_audiences = validator.config().api_audiences.as_slice().into();
-        ServiceAccountAuthenticator { validator, lookup, api_audiences }
+        ServiceAccountAuthenticator { current: RwLock::new(Current::new(validator)), lookup }
     }
 
-    /// The lookup (the server swaps in its store).
+    /// The lookup.
     pub fn lookup(&self) -> &L {
         &self.lookup
+    }
+
+    /// Validates with `validator` from now on (new verification keys). Requests validating
+    /// now finish with the validator they started with.
+    pub fn replace_validator(&self, validator: Validator) {
+        let next = Current::new(validator);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = next;
+    }
+
+    fn current(&self) -> Arc<Current> {
+        // A clone of the Arc (no allocation): the lock is held for no longer than that.
+        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 impl<L: Lookup + Send + Sync> TokenAuthenticator for ServiceAccountAuthenticator<L> {
     fn name(&self) -> &'static str {
-        "service-account"
+        NAME
     }
 
     fn authenticate_token(
@@ -49,8 +81,9 @@ impl<L: Lookup + Send + Sync> TokenAuthenticator for ServiceAccountAuthenticator
         token: &str,
         audiences: Option<&[String]>,
         now: OffsetDateTime,
-    ) -> Result<Option<Response>, Failure> {
-        match self.validator.validate(token, audiences, now, &self.lookup) {
+    ) -> Result<Option<Authenticated>, Rejection> {
+        let current = self.current();
+        match current.validator.validate(token, audiences, now, &self.lookup) {
             Ok(None) => Ok(None),
             Ok(Some(ok)) => {
                 let mut annotations = Vec::new();
@@ -62,17 +95,12 @@ impl<L: Lookup + Send + Sync> TokenAuthenticator for ServiceAccountAuthenticator
                     annotations.push((LEGACY_TOKEN_SECRET_ANNOTATION, secret.clone()));
                 }
                 let audiences = match ok.audiences {
-                    Cow::Borrowed(_) => self.api_audiences.clone(),
+                    Cow::Borrowed(_) => current.api_audiences.clone(),
                     Cow::Owned(own) => own.into(),
                 };
-                Ok(Some(Response { user: ok.user, audiences, annotations }))
+                Ok(Some(Authenticated { user: ok.user, audiences, annotations, authenticator: NAME }))
             }
-            Err(r) => Err(Failure {
-                authenticator: "service-account",
-                code: r.code(),
-                clock_skew_at_least: r.clock_skew_at_least(),
-                message: r.to_string(),
-            }),
+            Err(rejection) => Err(Rejection::Token { authenticator: NAME, rejection }),
         }
     }
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use aws_lc_rs::hmac;
 use time::OffsetDateTime;
 
-use super::{Failure, Response, TokenAuthenticator};
+use super::{Authenticated, Rejection, TokenAuthenticator};
 use crate::user::UserInfo;
 
 /// A problem reading the token file.
@@ -105,12 +105,8 @@ impl TokenAuthenticator for TokenFile {
         token: &str,
         _audiences: Option<&[String]>,
         _now: OffsetDateTime,
-    ) -> Result<Option<Response>, Failure> {
-        Ok(self.users.get(&digest(&self.key, token)).map(|user| Response {
-            user: user.clone(),
-            audiences: Default::default(),
-            annotations: Vec::new(),
-        }))
+    ) -> Result<Option<Authenticated>, Rejection> {
+        Ok(self.users.get(&digest(&self.key, token)).map(|user| Authenticated::new("token-file", user.clone())))
     }
 }
 

@@ -15,47 +15,13 @@ use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
 
-use super::{collect_rules, decide, RuleSource, RuleVisitor};
+pub use super::binding::Binding;
+use super::{collect_rules, decide, RuleVisitor};
 use crate::authz::{Attributes, Authorizer, Decision, Explanation, Rules};
 use crate::user::{UserInfo, SERVICE_ACCOUNT_USER_PREFIX};
 
 /// Maps with foldhash: a decision does a dozen lookups, and SipHash made them half its cost.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-
-/// A binding as the index keeps it: what a decision and its reason need, nothing more.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Binding {
-    /// The namespace; empty for a ClusterRoleBinding.
-    pub namespace: Arc<str>,
-    /// The name.
-    pub name: Arc<str>,
-    /// The role it grants.
-    pub role_ref: RoleRef,
-    /// Whom it grants it to, in the object's order (the first that matches names the reason).
-    pub subjects: Vec<Subject>,
-}
-
-impl Binding {
-    /// Whether this is a ClusterRoleBinding.
-    pub fn is_cluster(&self) -> bool {
-        self.namespace.is_empty()
-    }
-
-    /// The first subject that names `user`.
-    pub fn subject_for(&self, user: &UserInfo) -> Option<&Subject> {
-        self.subjects.iter().find(|s| super::subject_matches(user, s, &self.namespace))
-    }
-
-    /// The position of the first subject that names `user`.
-    pub fn subject_index_for(&self, user: &UserInfo) -> Option<usize> {
-        self.subjects.iter().position(|s| super::subject_matches(user, s, &self.namespace))
-    }
-
-    /// The source of `binding`'s rules when its subject at position `subject` matched.
-    pub fn source(binding: &Arc<Binding>, subject: usize) -> RuleSource<'_> {
-        RuleSource::Indexed { binding, subject }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum KeyKind {

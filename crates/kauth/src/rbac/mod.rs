@@ -3,12 +3,14 @@
 //! RBAC never denies. [`RbacAuthorizer`] is the reference walk over a [`PolicySource`].
 
 pub mod aggregate;
+pub mod binding;
 pub mod escalation;
 pub mod explain;
 pub mod index;
 pub mod load;
 pub mod policy;
 pub mod rules;
+pub mod subject;
 
 use std::sync::Arc;
 
@@ -19,31 +21,7 @@ use crate::user::UserInfo;
 pub use index::RbacIndex;
 pub use policy::{MemoryPolicy, PolicySource};
 pub use rules::rule_allows;
-
-/// Whether `subject` names `user`. ServiceAccount subjects without a namespace take the
-/// binding's (`binding_namespace`, empty for ClusterRoleBindings: then they match nobody).
-pub fn subject_matches(user: &UserInfo, subject: &Subject, binding_namespace: &str) -> bool {
-    match subject.kind.as_str() {
-        "User" => user.name == subject.name,
-        "Group" => user.groups.contains(&subject.name),
-        "ServiceAccount" => {
-            let ns = subject.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
-            !ns.is_empty() && service_account_username_is(&user.name, ns, &subject.name)
-        }
-        _ => false,
-    }
-}
-
-/// Whether `username` is `system:serviceaccount:<namespace>:<name>`, compared piece by piece
-/// as Kubernetes' `serviceaccount.MatchesUsername` does (no allocation, no splitting: a name
-/// or namespace holding `:` still compares as the concatenation).
-pub fn service_account_username_is(username: &str, namespace: &str, name: &str) -> bool {
-    username
-        .strip_prefix(crate::user::SERVICE_ACCOUNT_USER_PREFIX)
-        .and_then(|r| r.strip_prefix(namespace))
-        .and_then(|r| r.strip_prefix(':'))
-        .is_some_and(|r| r == name)
-}
+pub use subject::{service_account_username_is, subject_matches};
 
 /// Appends `parts` joined, quoted as Go's `%q` and Rust's `{:?}` quote them. Plain printable
 /// ASCII (the usual case for Kubernetes names) is copied as is; anything else goes through
@@ -112,7 +90,7 @@ pub enum RuleSource<'a> {
     /// A binding of the [`RbacIndex`].
     Indexed {
         /// The binding.
-        binding: &'a Arc<index::Binding>,
+        binding: &'a Arc<binding::Binding>,
         /// The matching subject's position in it.
         subject: usize,
     },
@@ -191,7 +169,7 @@ impl std::fmt::Display for RuleSource<'_> {
 
 #[derive(Debug, Clone)]
 enum GrantingBinding {
-    Indexed(Arc<index::Binding>),
+    Indexed(Arc<binding::Binding>),
     ClusterRoleBinding(Arc<ClusterRoleBinding>),
     RoleBinding(Arc<RoleBinding>),
 }
@@ -505,5 +483,12 @@ mod quote_tests {
             push_quoted(&mut out, parts);
             assert_eq!(out, format!("{:?}", parts.concat()));
         }
+    }
+}
+
+impl binding::Binding {
+    /// The source of `binding`'s rules when its subject at position `subject` matched.
+    pub fn source(binding: &Arc<binding::Binding>, subject: usize) -> RuleSource<'_> {
+        RuleSource::Indexed { binding, subject }
     }
 }

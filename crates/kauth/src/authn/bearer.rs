@@ -1,0 +1,110 @@
+//! `Authorization: Bearer <token>`: a request authenticator wrapping a token authenticator.
+//!
+//! A request without the header is not this authenticator's (`Ok(None)`). A header that is
+//! presented but is not a well-formed bearer token is a failure ([`Rejection::Malformed`], with
+//! the byte where it goes wrong), never anonymous (Kubernetes ignores some such headers and
+//! serves the request anonymously; kauth refuses to); so is a token no token authenticator
+//! recognises ([`Rejection::NotRecognised`]).
+
+use time::OffsetDateTime;
+
+use super::{Authenticated, Credentials, Malformation, Rejection, RequestAuthenticator, TokenAuthenticator};
+
+/// The bearer token of an `Authorization` header value, or what is wrong with it and where.
+///
+/// The scheme is matched without regard to case; surrounding whitespace is ignored; the token
+/// is everything after the single space that follows the scheme and may not contain a space.
+pub fn bearer_token(value: &[u8]) -> Result<&str, Rejection> {
+    let malformed = |what, position| Rejection::Malformed { what, position };
+    let s = std::str::from_utf8(value).map_err(|e| malformed(Malformation::NotUtf8, e.valid_up_to()))?;
+    let start = s.len() - s.trim_start().len();
+    let s = s.trim();
+    let (scheme, rest) = s.split_once(' ').unwrap_or((s, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(malformed(Malformation::NotBearer, start));
+    }
+    let token_start = start + scheme.len() + 1;
+    if rest.is_empty() {
+        return Err(malformed(Malformation::EmptyToken, token_start.min(start + s.len())));
+    }
+    if let Some(space) = rest.find(' ') {
+        return Err(malformed(Malformation::SpaceInToken, token_start + space));
+    }
+    Ok(rest)
+}
+
+/// Authenticates a request by its bearer token, with a token authenticator.
+#[derive(Debug)]
+pub struct BearerAuthenticator<T> {
+    tokens: T,
+}
+
+impl<T: TokenAuthenticator> BearerAuthenticator<T> {
+    /// Authenticates bearer tokens with `tokens`.
+    pub fn new(tokens: T) -> Self {
+        BearerAuthenticator { tokens }
+    }
+}
+
+impl<T: TokenAuthenticator> RequestAuthenticator for BearerAuthenticator<T> {
+    fn name(&self) -> &'static str {
+        "bearer"
+    }
+
+    /// Bearer tokens are for the API audiences: the token authenticator is asked with `None`.
+    fn authenticate(&self, request: &Credentials<'_>, now: OffsetDateTime) -> Result<Option<Authenticated>, Rejection> {
+        let Some(value) = request.headers.get(http::header::AUTHORIZATION) else { return Ok(None) };
+        let token = bearer_token(value.as_bytes())?;
+        match self.tokens.authenticate_token(token, None, now)? {
+            Some(a) => Ok(Some(a)),
+            None => Err(Rejection::NotRecognised),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authn::union::tests::Fixed;
+    use http::{HeaderMap, HeaderValue};
+
+    fn malformed(value: &[u8]) -> (Malformation, usize) {
+        match bearer_token(value) {
+            Err(Rejection::Malformed { what, position }) => (what, position),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(bearer_token(b"Bearer abc"), Ok("abc"));
+        assert_eq!(bearer_token(b"bearer abc "), Ok("abc"));
+        assert_eq!(bearer_token(b" BEARER abc"), Ok("abc"));
+        assert_eq!(malformed(b"Basic abc"), (Malformation::NotBearer, 0));
+        assert_eq!(malformed(b"Bearer ").0, Malformation::EmptyToken);
+        assert_eq!(malformed(b"Bearer").0, Malformation::EmptyToken);
+        assert_eq!(malformed(b"Bearer  abc").0, Malformation::SpaceInToken);
+        assert_eq!(malformed(b"Bearer a b"), (Malformation::SpaceInToken, 8));
+        assert_eq!(malformed(b"ab\xff"), (Malformation::NotUtf8, 2));
+    }
+
+    #[test]
+    fn a_presented_header_is_never_ignored() {
+        let bearer = BearerAuthenticator::new(Fixed("a"));
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let mut headers = HeaderMap::new();
+        assert_eq!(bearer.authenticate(&Credentials::new(&headers, None), now), Ok(None));
+        for (value, want) in
+            [("Bearer good", "ok"), ("Bearer bad", "token"), ("Bearer other", "none"), ("Basic x", "malformed")]
+        {
+            headers.insert(http::header::AUTHORIZATION, HeaderValue::from_static(value));
+            let got = bearer.authenticate(&Credentials::new(&headers, None), now);
+            match want {
+                "ok" => assert_eq!(got.unwrap().unwrap().authenticator, "a"),
+                "token" => assert!(matches!(got, Err(Rejection::Token { .. }))),
+                "none" => assert_eq!(got, Err(Rejection::NotRecognised)),
+                _ => assert!(matches!(got, Err(Rejection::Malformed { what: Malformation::NotBearer, .. }))),
+            }
+        }
+    }
+}

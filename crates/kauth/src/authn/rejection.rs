@@ -1,0 +1,325 @@
+//! Why a presented credential was refused: one enum for every authenticator, typed all the way
+//! through unions and caches, formatted only at the edges (log, audit, TokenReview, metrics).
+//!
+//! `Display` is one lowercase line, without trailing period, naming the authenticator;
+//! [`Rejection::code`] is a stable string for metrics.
+
+use std::fmt;
+
+use crate::token::{span, utc, Rejection as TokenRejection};
+
+/// Why a credential that an authenticator recognised is invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// A token authenticator recognised the token and refused it.
+    Token {
+        /// The authenticator (`service-account`, ...).
+        authenticator: &'static str,
+        /// Exactly why, with the compared values.
+        rejection: TokenRejection,
+    },
+    /// The client certificate was refused.
+    Certificate(CertificateRejection),
+    /// A credential was presented but is not well-formed (the `Authorization` header).
+    Malformed {
+        /// What is wrong.
+        what: Malformation,
+        /// The byte offset in the header value where it goes wrong.
+        position: usize,
+    },
+    /// No credential was presented and anonymous requests are disabled.
+    AnonymousDisabled,
+    /// A bearer token was presented and no token authenticator recognised it.
+    NotRecognised,
+    /// Every authenticator of a union that recognised the credentials refused them: each verdict,
+    /// in the union's order (at least two; a union with one verdict returns it as it is).
+    Union(Vec<Rejection>),
+}
+
+/// What is wrong with a malformed `Authorization` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformation {
+    /// The header value is not UTF-8.
+    NotUtf8,
+    /// The scheme is not `Bearer` (any case).
+    NotBearer,
+    /// `Bearer` without a token.
+    EmptyToken,
+    /// The token is followed by a space and more text.
+    SpaceInToken,
+}
+
+impl fmt::Display for Malformation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Malformation::NotUtf8 => "authorization header is not UTF-8",
+            Malformation::NotBearer => "authorization header is not a bearer token",
+            Malformation::EmptyToken => "bearer token is empty",
+            Malformation::SpaceInToken => "bearer token contains a space",
+        })
+    }
+}
+
+/// A certificate as operators recognise it: its subject, serial and issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CertificateName {
+    /// The subject (`CN=kubernetes-admin, O=system:masters`; RFC 4514 order as x509-parser
+    /// writes it).
+    pub subject: String,
+    /// The serial, hex.
+    pub serial: String,
+    /// The issuer.
+    pub issuer: String,
+}
+
+impl fmt::Display for CertificateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} (serial {}, issuer {:?})", self.subject, self.serial, self.issuer)
+    }
+}
+
+/// Why a client certificate was refused. Every variant but [`CertificateRejection::Unreadable`]
+/// names the certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateRejection {
+    /// The chain does not lead to the client CA (an unknown issuer, a bad signature, an
+    /// unhandled critical extension, an unsupported algorithm).
+    UnknownAuthority {
+        /// The leaf.
+        certificate: CertificateName,
+        /// rustls' name for the problem (`UnknownIssuer`, `BadSignature`, ...).
+        cause: String,
+    },
+    /// The certificate's notAfter is before now.
+    Expired {
+        /// The leaf.
+        certificate: CertificateName,
+        /// Its notAfter, unix seconds.
+        not_after: i64,
+        /// This server's time, unix seconds.
+        now: i64,
+    },
+    /// The certificate's notBefore is after now.
+    NotYetValid {
+        /// The leaf.
+        certificate: CertificateName,
+        /// Its notBefore, unix seconds.
+        not_before: i64,
+        /// This server's time, unix seconds.
+        now: i64,
+    },
+    /// The extended key usage does not allow TLS client authentication.
+    WrongUsage {
+        /// The leaf.
+        certificate: CertificateName,
+        /// The usage required (`client authentication`).
+        required: String,
+        /// The usages the certificate allows.
+        presented: Vec<String>,
+    },
+    /// The certificate verifies but has no common name: it names no user.
+    NoCommonName {
+        /// The leaf.
+        certificate: CertificateName,
+    },
+    /// The leaf is not a readable X.509 certificate.
+    Unreadable {
+        /// What the parser said.
+        problem: String,
+    },
+    /// No client CA is configured: no certificate can be accepted.
+    NoClientCa {
+        /// The leaf.
+        certificate: CertificateName,
+    },
+    /// Verification failed otherwise (revoked, malformed extension, ...).
+    Invalid {
+        /// The leaf.
+        certificate: CertificateName,
+        /// What rustls said.
+        problem: String,
+    },
+}
+
+impl CertificateRejection {
+    /// A stable identifier for metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CertificateRejection::UnknownAuthority { .. } => "certificate_unknown_authority",
+            CertificateRejection::Expired { .. } => "certificate_expired",
+            CertificateRejection::NotYetValid { .. } => "certificate_not_yet_valid",
+            CertificateRejection::WrongUsage { .. } => "certificate_wrong_usage",
+            CertificateRejection::NoCommonName { .. } => "certificate_no_user",
+            CertificateRejection::Unreadable { .. } | CertificateRejection::Invalid { .. } => "certificate_invalid",
+            CertificateRejection::NoClientCa { .. } => "certificate_not_accepted",
+        }
+    }
+}
+
+impl fmt::Display for CertificateRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertificateRejection::UnknownAuthority { certificate, cause } => {
+                write!(f, "verifying certificate {certificate} failed: not signed by the client CA ({cause})")
+            }
+            CertificateRejection::Expired { certificate, not_after, now } => write!(
+                f,
+                "verifying certificate {certificate} failed: expired {} ago (notAfter {}, now {})",
+                span(now - not_after),
+                utc(*not_after),
+                utc(*now)
+            ),
+            CertificateRejection::NotYetValid { certificate, not_before, now } => write!(
+                f,
+                "verifying certificate {certificate} failed: not valid for another {} (notBefore {}, now {})",
+                span(not_before - now),
+                utc(*not_before),
+                utc(*now)
+            ),
+            CertificateRejection::WrongUsage { certificate, required, presented } => {
+                let allows = if presented.is_empty() { "nothing".to_owned() } else { presented.join(", ") };
+                write!(
+                    f,
+                    "verifying certificate {certificate} failed: its extended key usage does not allow {required} (allows {allows})"
+                )
+            }
+            CertificateRejection::NoCommonName { certificate } => {
+                write!(f, "certificate {certificate} has no common name: it names no user")
+            }
+            CertificateRejection::Unreadable { problem } => write!(f, "unreadable certificate: {problem}"),
+            CertificateRejection::NoClientCa { certificate } => {
+                write!(f, "certificate {certificate}: no client CA is configured")
+            }
+            CertificateRejection::Invalid { certificate, problem } => {
+                write!(f, "verifying certificate {certificate} failed: {problem}")
+            }
+        }
+    }
+}
+
+impl Rejection {
+    /// A stable identifier for metrics (a union's is its first verdict's).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Token { rejection, .. } => rejection.code(),
+            Rejection::Certificate(c) => c.code(),
+            Rejection::Malformed { .. } => "malformed_header",
+            Rejection::AnonymousDisabled => "anonymous_disabled",
+            Rejection::NotRecognised => "token_not_recognised",
+            Rejection::Union(all) => all.first().map_or("token_not_recognised", Rejection::code),
+        }
+    }
+
+    /// The authenticator that refused (a union's is its first verdict's).
+    pub fn authenticator(&self) -> &'static str {
+        match self {
+            Rejection::Token { authenticator, .. } => authenticator,
+            Rejection::Certificate(_) => "x509",
+            Rejection::Malformed { .. } | Rejection::NotRecognised => "bearer",
+            Rejection::AnonymousDisabled => "anonymous",
+            Rejection::Union(all) => all.first().map_or("union", Rejection::authenticator),
+        }
+    }
+
+    /// For a token from the future (not yet valid, issued in the future): the issuer's clock is
+    /// at least this many seconds ahead of this server's.
+    pub fn clock_skew_at_least(&self) -> Option<i64> {
+        match self {
+            Rejection::Token { rejection, .. } => rejection.clock_skew_at_least(),
+            Rejection::Union(all) => all.iter().find_map(Rejection::clock_skew_at_least),
+            _ => None,
+        }
+    }
+
+    /// Every verdict: a union's members, or this rejection alone.
+    pub fn verdicts(&self) -> &[Rejection] {
+        match self {
+            Rejection::Union(all) => all,
+            one => std::slice::from_ref(one),
+        }
+    }
+
+    /// The verdicts as one rejection: none is [`Rejection::NotRecognised`], one is itself, more
+    /// are a [`Rejection::Union`]. Nested unions are flattened.
+    pub fn of_all(verdicts: Vec<Rejection>) -> Rejection {
+        let mut flat = Vec::with_capacity(verdicts.len());
+        for v in verdicts {
+            match v {
+                Rejection::Union(inner) => flat.extend(inner),
+                other => flat.push(other),
+            }
+        }
+        match flat.len() {
+            0 => Rejection::NotRecognised,
+            1 => flat.pop().unwrap_or(Rejection::NotRecognised),
+            _ => Rejection::Union(flat),
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::Token { authenticator, rejection } => write!(f, "{authenticator}: {rejection}"),
+            Rejection::Certificate(c) => write!(f, "x509: {c}"),
+            Rejection::Malformed { what, position } => write!(f, "bearer: {what} (at byte {position})"),
+            Rejection::AnonymousDisabled => {
+                f.write_str("anonymous: no credential presented and anonymous access is disabled")
+            }
+            Rejection::NotRecognised => f.write_str(
+                "bearer: no authenticator recognised the token (not a static token, not a JWT from an accepted issuer)",
+            ),
+            Rejection::Union(all) => {
+                for (i, r) in all.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{r}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expired() -> Rejection {
+        Rejection::Token {
+            authenticator: "service-account",
+            rejection: TokenRejection::Expired { exp: 0, now: 90, leeway: 60 },
+        }
+    }
+
+    #[test]
+    fn unions_flatten_and_keep_order() {
+        let skew = Rejection::Token {
+            authenticator: "service-account",
+            rejection: TokenRejection::NotYetValid { nbf: 200, now: 100, leeway: 60 },
+        };
+        let inner = Rejection::of_all(vec![expired(), skew.clone()]);
+        let cert = Rejection::Certificate(CertificateRejection::Unreadable { problem: "x".into() });
+        let all = Rejection::of_all(vec![cert.clone(), inner]);
+        assert_eq!(all, Rejection::Union(vec![cert, expired(), skew]));
+        assert_eq!(all.code(), "certificate_invalid");
+        assert_eq!(all.authenticator(), "x509");
+        assert_eq!(all.clock_skew_at_least(), Some(100));
+        assert_eq!(all.verdicts().len(), 3);
+        assert_eq!(Rejection::of_all(vec![expired()]), expired());
+        assert_eq!(Rejection::of_all(vec![]), Rejection::NotRecognised);
+    }
+
+    #[test]
+    fn display_names_the_authenticator() {
+        assert!(expired().to_string().starts_with("service-account: token expired 1m30s ago"));
+        let m = Rejection::Malformed { what: Malformation::SpaceInToken, position: 9 };
+        assert_eq!(m.to_string(), "bearer: bearer token contains a space (at byte 9)");
+        assert_eq!(m.code(), "malformed_header");
+        assert_eq!(Rejection::AnonymousDisabled.code(), "anonymous_disabled");
+        assert_eq!(Rejection::NotRecognised.code(), "token_not_recognised");
+    }
+}

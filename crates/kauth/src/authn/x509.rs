@@ -1,0 +1,192 @@
+//! Client certificates (`--client-ca-file`): the chain the TLS handshake presented, judged
+//! here against the client CA at `now`, by rustls' WebPKI verifier (aws-lc-rs): it must chain
+//! to a client CA, be valid now and allow TLS client authentication (EKU clientAuth).
+//!
+//! The user is the leaf's subject: CN is the name, each O a group; as kube-apiserver 1.32 does,
+//! the extra `authentication.kubernetes.io/credential-id` is `X509SHA256=<hex SHA-256 of the
+//! leaf's DER>`. Unlike kube-apiserver, a verified certificate without a CN is a rejection, not
+//! ignored: a presented credential that names no user must not turn into another user.
+//!
+//! The handshake only asks for the certificate and checks the client holds its key; judging it
+//! here, per request, means a foreign or expired certificate gets the plain 401 with the precise
+//! reason for the operator, rather than a handshake alert nobody can read.
+
+use std::sync::Arc;
+
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{CertificateError, RootCertStore};
+use rustls_pki_types::{CertificateDer, UnixTime};
+use time::OffsetDateTime;
+
+use super::{Authenticated, CertificateName, CertificateRejection, Credentials, Rejection, RequestAuthenticator};
+use crate::pki::pem::{self, SectionKind};
+use crate::user::{UserInfo, EXTRA_CREDENTIAL_ID};
+
+/// The authenticator's name.
+pub const NAME: &str = "x509";
+
+/// Why a client CA could not be used. Names the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: {problem}")]
+pub struct ClientCaError {
+    /// The input (a file name).
+    pub what: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// Authenticates requests by their client certificate, against the client CA.
+#[derive(Clone)]
+pub struct X509Authenticator {
+    /// `None`: no client CA is configured, every presented certificate is rejected.
+    verifier: Option<Arc<dyn ClientCertVerifier>>,
+}
+
+impl std::fmt::Debug for X509Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.verifier.is_some() { "X509Authenticator" } else { "X509Authenticator(no client CA)" })
+    }
+}
+
+impl X509Authenticator {
+    /// Trusting the CA certificates `roots`.
+    pub fn new(what: &str, roots: impl IntoIterator<Item = CertificateDer<'static>>) -> Result<Self, ClientCaError> {
+        let bad = |problem: String| ClientCaError { what: what.to_owned(), problem };
+        let mut store = RootCertStore::empty();
+        for c in roots {
+            store.add(c).map_err(|e| bad(e.to_string()))?;
+        }
+        if store.is_empty() {
+            return Err(bad("holds no CERTIFICATE block".into()));
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider)
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(X509Authenticator { verifier: Some(verifier) })
+    }
+
+    /// Trusting the CA certificates of a PEM bundle named `what`.
+    pub fn from_pem(what: &str, data: &[u8]) -> Result<Self, ClientCaError> {
+        let sections =
+            pem::sections(what, data).map_err(|e| ClientCaError { what: what.into(), problem: e.to_string() })?;
+        let roots = sections.into_iter().filter(|s| s.kind == SectionKind::Certificate).map(|s| s.der.into());
+        Self::new(what, roots)
+    }
+
+    /// Without a client CA: every presented certificate is rejected
+    /// ([`CertificateRejection::NoClientCa`]).
+    pub fn without_client_ca() -> Self {
+        X509Authenticator { verifier: None }
+    }
+
+    /// Verifies `chain` (leaf first, not empty) at `now` and reads its user.
+    pub fn verify(&self, chain: &[CertificateDer<'_>], now: OffsetDateTime) -> Result<UserInfo, CertificateRejection> {
+        let (leaf, intermediates) = chain
+            .split_first()
+            .ok_or(CertificateRejection::Unreadable { problem: "empty certificate chain".into() })?;
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf)
+            .map_err(|e| CertificateRejection::Unreadable { problem: e.to_string() })?;
+        let name = || CertificateName {
+            subject: cert.subject().to_string(),
+            serial: cert.raw_serial_as_string(),
+            issuer: cert.issuer().to_string(),
+        };
+        let Some(verifier) = &self.verifier else {
+            return Err(CertificateRejection::NoClientCa { certificate: name() });
+        };
+        let secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+        let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
+        if let Err(e) = verifier.verify_client_cert(leaf, intermediates, at) {
+            let validity = cert.validity();
+            return Err(judge(
+                e,
+                name(),
+                now.unix_timestamp(),
+                validity.not_before.timestamp(),
+                validity.not_after.timestamp(),
+            ));
+        }
+        let subject = cert.subject();
+        let Some(cn) = subject.iter_common_name().next().and_then(|cn| cn.as_str().ok()).filter(|cn| !cn.is_empty())
+        else {
+            return Err(CertificateRejection::NoCommonName { certificate: name() });
+        };
+        // Room for the `system:authenticated` the chain adds.
+        let mut groups = Vec::with_capacity(subject.iter_organization().count() + 1);
+        groups.extend(subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_owned)));
+        let mut extra = crate::user::Extra::with_capacity(1, 11 + 64);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf.as_ref());
+        extra.push_concat(EXTRA_CREDENTIAL_ID, &["X509SHA256=", &hex::encode(digest.as_ref())]);
+        Ok(UserInfo { name: cn.to_owned(), uid: String::new(), groups, extra })
+    }
+}
+
+fn unix(t: UnixTime) -> i64 {
+    i64::try_from(t.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// rustls' verdict as a [`CertificateRejection`], with the compared values (the certificate's
+/// own validity when rustls gives none).
+fn judge(
+    e: rustls::Error,
+    certificate: CertificateName,
+    now: i64,
+    not_before: i64,
+    not_after: i64,
+) -> CertificateRejection {
+    use CertificateError as C;
+    let rustls::Error::InvalidCertificate(c) = e else {
+        return CertificateRejection::Invalid { certificate, problem: e.to_string() };
+    };
+    match c {
+        C::ExpiredContext { time, not_after } => {
+            CertificateRejection::Expired { certificate, not_after: unix(not_after), now: unix(time) }
+        }
+        C::Expired => CertificateRejection::Expired { certificate, not_after, now },
+        C::NotValidYetContext { time, not_before } => {
+            CertificateRejection::NotYetValid { certificate, not_before: unix(not_before), now: unix(time) }
+        }
+        C::NotValidYet => CertificateRejection::NotYetValid { certificate, not_before, now },
+        C::InvalidPurposeContext { required, presented } => CertificateRejection::WrongUsage {
+            certificate,
+            required: required.to_string(),
+            presented: presented.iter().map(ToString::to_string).collect(),
+        },
+        C::InvalidPurpose => CertificateRejection::WrongUsage {
+            certificate,
+            required: "client authentication".into(),
+            presented: Vec::new(),
+        },
+        C::UnknownIssuer | C::BadSignature | C::UnhandledCriticalExtension => {
+            CertificateRejection::UnknownAuthority { certificate, cause: format!("{c:?}") }
+        }
+        #[allow(deprecated)]
+        C::UnsupportedSignatureAlgorithm
+        | C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            CertificateRejection::UnknownAuthority { certificate, cause: "UnsupportedSignatureAlgorithm".into() }
+        }
+        other => CertificateRejection::Invalid { certificate, problem: other.to_string() },
+    }
+}
+
+impl RequestAuthenticator for X509Authenticator {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    /// `Ok(None)` without a client certificate.
+    fn authenticate(&self, request: &Credentials<'_>, now: OffsetDateTime) -> Result<Option<Authenticated>, Rejection> {
+        let Some(chain) = request.chain() else { return Ok(None) };
+        match self.verify(chain, now) {
+            Ok(user) => Ok(Some(Authenticated::new(NAME, user))),
+            Err(r) => Err(Rejection::Certificate(r)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

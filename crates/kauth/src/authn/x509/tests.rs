@@ -1,0 +1,112 @@
+//! The x509 authenticator against certificates kauth's own PKI code issues.
+
+use std::time::Duration;
+
+use http::HeaderMap;
+
+use super::*;
+use crate::pki::cert::CertInfo;
+use crate::pki::sign::{issue, Signer};
+use crate::pki::spec::{Profile, Usage};
+use crate::pki::{KeyType, PrivateKey};
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()
+}
+
+fn profile(cn: &str, orgs: &[&str], is_ca: bool, usage: Usage) -> Profile {
+    Profile {
+        common_name: cn.into(),
+        organizations: orgs.iter().map(|o| (*o).to_owned()).collect(),
+        is_ca,
+        usage,
+        dns_names: vec![],
+        ip_addresses: vec![],
+    }
+}
+
+struct Ca {
+    cert: CertInfo,
+    key: PrivateKey,
+}
+
+fn new_ca(cn: &str) -> Ca {
+    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let cert = issue(cn, &profile(cn, &[], true, Usage::CLIENT), &key, None, now(), Duration::from_secs(86_400 * 365))
+        .unwrap();
+    Ca { cert, key }
+}
+
+fn leaf(ca: &Ca, cn: &str, orgs: &[&str], usage: Usage) -> CertificateDer<'static> {
+    let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+    let signer = Signer { cert: &ca.cert, key: &ca.key };
+    let cert =
+        issue(cn, &profile(cn, orgs, false, usage), &key, Some(signer), now(), Duration::from_secs(86_400)).unwrap();
+    CertificateDer::from(cert.der)
+}
+
+fn authenticator(ca: &Ca) -> X509Authenticator {
+    X509Authenticator::new("ca.crt", [CertificateDer::from(ca.cert.der.clone())]).unwrap()
+}
+
+#[test]
+fn a_client_certificate_names_its_user_groups_and_credential_id() {
+    let ca = new_ca("kubernetes");
+    let cert = leaf(&ca, "kubernetes-admin", &["system:masters"], Usage::CLIENT);
+    let headers = HeaderMap::new();
+    let chain = [cert.clone()];
+    let a = authenticator(&ca).authenticate(&Credentials::new(&headers, Some(&chain)), now()).unwrap().unwrap();
+    assert_eq!(a.authenticator, "x509");
+    assert_eq!(a.user.name, "kubernetes-admin");
+    assert_eq!(a.user.groups, ["system:masters"]);
+    assert!(a.user.groups.capacity() > a.user.groups.len(), "room for system:authenticated");
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.as_ref());
+    let want = format!("X509SHA256={}", hex::encode(digest.as_ref()));
+    assert_eq!(a.user.extra.get(EXTRA_CREDENTIAL_ID).unwrap().to_vec(), [want]);
+    assert_eq!(authenticator(&ca).authenticate(&Credentials::new(&headers, None), now()), Ok(None));
+}
+
+#[test]
+fn rejections_carry_the_compared_values() {
+    let ca = new_ca("kubernetes");
+    let x509 = authenticator(&ca);
+    let good = leaf(&ca, "alice", &[], Usage::CLIENT);
+    match x509.verify(std::slice::from_ref(&good), now() + time::Duration::days(2)) {
+        Err(CertificateRejection::Expired { certificate, not_after, now: at }) => {
+            assert_eq!(at, now().unix_timestamp() + 2 * 86_400);
+            assert_eq!(not_after, now().unix_timestamp() + 86_400);
+            assert!(certificate.subject.contains("CN=alice"), "{certificate:?}");
+            assert!(certificate.issuer.contains("CN=kubernetes"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        x509.verify(std::slice::from_ref(&good), now() - time::Duration::hours(1)),
+        Err(CertificateRejection::NotYetValid { not_before, .. }) if not_before == now().unix_timestamp() - 300
+    ));
+    let server = leaf(&ca, "server", &[], Usage::SERVER);
+    match x509.verify(&[server], now()) {
+        Err(r @ CertificateRejection::WrongUsage { .. }) => {
+            assert_eq!(r.code(), "certificate_wrong_usage");
+            let CertificateRejection::WrongUsage { required, .. } = r else { unreachable!() };
+            assert_eq!(required, "client authentication");
+        }
+        other => panic!("{other:?}"),
+    }
+    let other = new_ca("kubernetes");
+    let foreign = leaf(&other, "mallory", &[], Usage::CLIENT);
+    assert!(matches!(
+        x509.verify(std::slice::from_ref(&foreign), now()),
+        Err(CertificateRejection::UnknownAuthority { .. })
+    ));
+    assert!(matches!(
+        X509Authenticator::without_client_ca().verify(&[foreign], now()),
+        Err(CertificateRejection::NoClientCa { .. })
+    ));
+    assert!(matches!(
+        x509.verify(&[CertificateDer::from(vec![0x30, 0x00])], now()),
+        Err(CertificateRejection::Unreadable { .. })
+    ));
+    let nameless = leaf(&ca, "", &["team"], Usage::CLIENT);
+    assert!(matches!(x509.verify(&[nameless], now()), Err(CertificateRejection::NoCommonName { .. })));
+}
