@@ -2,6 +2,8 @@
 //! data directory with a fake clock, requests handed to `pipeline::handle`, answers checked as
 //! Kubernetes clients read them.
 
+#![allow(clippy::unwrap_used)] // a test: a failed step is the failure to report
+
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -21,7 +23,8 @@ struct Server {
 fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.csv");
-    std::fs::write(&tokens, "admin-token,admin,u-admin,\"system:masters\"\nalice-token,alice,u-alice,\"dev\"\n").unwrap();
+    std::fs::write(&tokens, "admin-token,admin,u-admin,\"system:masters\"\nalice-token,alice,u-alice,\"dev\"\n")
+        .unwrap();
     let options = Options {
         data_dir: dir.path().join("data"),
         secure_port: 0,
@@ -79,7 +82,10 @@ fn rbac_decides_and_system_masters_may_do_anything() {
     let r = pipeline::handle(&s.state, &request(Method::GET, "/api/v1/namespaces", Some("admin-token"), None));
     assert_eq!(r.status, 200);
     assert!(json_of(&r)["items"].as_array().unwrap().iter().any(|n| n["metadata"]["name"] == "kube-system"));
-    let r = pipeline::handle(&s.state, &request(Method::GET, "/api/v1/namespaces/default/secrets", Some("alice-token"), None));
+    let r = pipeline::handle(
+        &s.state,
+        &request(Method::GET, "/api/v1/namespaces/default/secrets", Some("alice-token"), None),
+    );
     assert_eq!(r.status, 403);
     assert_eq!(json_of(&r)["details"]["kind"], "secrets");
 }
@@ -106,13 +112,17 @@ fn access_reviews_refuse_both_kinds_of_attributes_and_answer_with_rbac_reasons()
     assert_eq!(neither.status, 422);
     let allowed = pipeline::handle(
         &s.state,
-        &sar(json!({"user": "admin", "groups": ["system:masters"], "resourceAttributes": {"verb": "get", "resource": "pods"}})),
+        &sar(
+            json!({"user": "admin", "groups": ["system:masters"], "resourceAttributes": {"verb": "get", "resource": "pods"}}),
+        ),
     );
     assert_eq!(allowed.status, 201);
     assert_eq!(json_of(&allowed)["status"]["allowed"], true);
     let discovery = pipeline::handle(
         &s.state,
-        &sar(json!({"user": "alice", "groups": ["system:authenticated"], "nonResourceAttributes": {"verb": "get", "path": "/version"}})),
+        &sar(
+            json!({"user": "alice", "groups": ["system:authenticated"], "nonResourceAttributes": {"verb": "get", "path": "/version"}}),
+        ),
     );
     let status = &json_of(&discovery)["status"];
     assert_eq!(status["allowed"], true);
@@ -128,11 +138,14 @@ fn token_review_reports_the_precise_reason_and_time_comes_from_the_fake_clock() 
             Method::POST,
             "/api/v1/namespaces/default/serviceaccounts/default/token",
             Some("admin-token"),
-            Some(json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 600}})),
+            Some(
+                json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 600}}),
+            ),
         ),
     );
     assert_eq!(issue.status, 201);
-    let token = json_of(&issue)["status"]["token"].as_str().unwrap().to_owned();
+    let issued = json_of(&issue);
+    let token = issued["status"]["token"].as_str().unwrap().to_owned();
     let review = |s: &Server| {
         json_of(&pipeline::handle(
             &s.state,
@@ -140,15 +153,20 @@ fn token_review_reports_the_precise_reason_and_time_comes_from_the_fake_clock() 
                 Method::POST,
                 "/apis/authentication.k8s.io/v1/tokenreviews",
                 Some("admin-token"),
-                Some(json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}})),
+                Some(
+                    json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}),
+                ),
             ),
         ))
     };
     let ok = review(&s);
     assert_eq!(ok["status"]["authenticated"], true);
     assert_eq!(ok["status"]["user"]["username"], "system:serviceaccount:default:default");
-    // Eleven minutes later by the fake clock the token has expired (600 s plus the 60 s leeway).
-    *s.clock.lock().unwrap() += time::Duration::minutes(11);
+    // At exp + the 60 s leeway it is still valid; a second later, by the fake clock, it is not.
+    *s.clock.lock().unwrap() += time::Duration::seconds(660);
+    s.state.tokens.invalidate();
+    assert_eq!(review(&s)["status"]["authenticated"], true);
+    *s.clock.lock().unwrap() += time::Duration::seconds(1);
     s.state.tokens.invalidate();
     let expired = review(&s);
     assert_eq!(expired["status"].get("authenticated"), None);
