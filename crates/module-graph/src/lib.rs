@@ -2,10 +2,20 @@
 //!
 //! Every file under a crate's `src/` is a module (`lib.rs`/`main.rs` the root, `a/mod.rs` and
 //! `a.rs` the module `a`). An edge `m → n` is any path in `m`'s code outside `#[cfg(test)]` items
-//! — a `use` declaration or a path in an expression or type — that starts at `crate::`,
-//! `super::`, `self::` or a child module's name and names the module `n` (the deepest module its segments walk
-//! through). A `pub use` is a re-export, not a use: it makes no edge. A cycle is a strongly connected component of more than one module: modules that
+//! — a `use` declaration, a path in an expression, type, pattern or attribute, or a path-shaped
+//! run of tokens inside a macro call (`write!(f, "{}", crate::a::f())`) — that names something
+//! of module `n`: the module that defines the item, found by walking the path's segments through
+//! child modules, `use` imports and their re-exports (chains and globs), as rustc would.
+//!
+//! A `pub use` is a re-export: it makes no edge of its own (a module is a facade over what it
+//! re-exports, not a user of it), but a path through it leads to the defining module, so a cycle
+//! through a re-exported name is seen. Visibility paths (`pub(crate)`, `pub(in crate::a)`) make
+//! no edge. A cycle is a strongly connected component of more than one module: modules that
 //! reach each other, which no reader can take in order.
+//!
+//! Limits: method calls and inferred types name nothing (a module that only calls methods on a
+//! value it was handed does not depend on the value's module here), and a macro's tokens count
+//! only where they are shaped like a path.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,6 +23,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use syn::visit::Visit;
+
+use paths::{Kind, Paths};
+use scope::{Crate, Resolved, Scope};
+
+mod paths;
+mod scope;
 
 /// A crate's modules (`crate`, `crate::api`, `crate::api::status`) and the modules each uses.
 #[derive(Debug, Default)]
@@ -63,101 +79,6 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
     Ok(())
 }
 
-fn is_cfg_test(attrs: &[syn::Attribute]) -> bool {
-    attrs
-        .iter()
-        .any(|a| a.path().is_ident("cfg") && a.parse_args::<syn::Meta>().is_ok_and(|m| m.path().is_ident("test")))
-}
-
-/// Collects the paths a file's non-test code names, as segment lists.
-#[derive(Default)]
-struct Paths(Vec<Vec<String>>);
-
-impl Paths {
-    fn use_tree(&mut self, prefix: &mut Vec<String>, tree: &syn::UseTree) {
-        match tree {
-            syn::UseTree::Path(p) => {
-                prefix.push(p.ident.to_string());
-                self.use_tree(prefix, &p.tree);
-                prefix.pop();
-            }
-            syn::UseTree::Name(n) => self.push(prefix, &n.ident),
-            syn::UseTree::Rename(r) => self.push(prefix, &r.ident),
-            syn::UseTree::Glob(_) => self.0.push(prefix.clone()),
-            syn::UseTree::Group(g) => g.items.iter().for_each(|t| self.use_tree(prefix, t)),
-        }
-    }
-
-    fn push(&mut self, prefix: &[String], last: &syn::Ident) {
-        let mut p = prefix.to_vec();
-        if last != "self" {
-            p.push(last.to_string());
-        }
-        self.0.push(p);
-    }
-}
-
-impl<'ast> Visit<'ast> for Paths {
-    fn visit_item(&mut self, item: &'ast syn::Item) {
-        let attrs = match item {
-            syn::Item::Mod(m) => &m.attrs,
-            syn::Item::Fn(f) => &f.attrs,
-            syn::Item::Impl(i) => &i.attrs,
-            syn::Item::Use(u) => &u.attrs,
-            _ => return syn::visit::visit_item(self, item),
-        };
-        if !is_cfg_test(attrs) {
-            syn::visit::visit_item(self, item);
-        }
-    }
-
-    fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
-        // `pub use` re-exports: it makes a module a facade over others, not a user of them.
-        if matches!(u.vis, syn::Visibility::Inherited) {
-            self.use_tree(&mut Vec::new(), &u.tree);
-        }
-    }
-
-    fn visit_path(&mut self, p: &'ast syn::Path) {
-        self.0.push(p.segments.iter().map(|s| s.ident.to_string()).collect());
-        syn::visit::visit_path(self, p);
-    }
-}
-
-/// The module a path from `from` names: walk `crate`/`super`/`self`, then as many segments as
-/// name modules. `None` for paths that do not start inside the crate.
-fn resolve(modules: &BTreeSet<String>, from: &str, path: &[String]) -> Option<String> {
-    let mut at: Vec<&str> = from.split("::").collect();
-    let mut rest = path.iter().peekable();
-    match rest.peek().map(|s| s.as_str()) {
-        Some("crate") => at.truncate(1),
-        Some("super") | Some("self") => {}
-        // A path relative to this module: its first segment is a child module.
-        Some(child) if modules.contains(&format!("{from}::{child}")) => {}
-        _ => return None,
-    }
-    let mut current = at.join("::");
-    for seg in rest {
-        match seg.as_str() {
-            "crate" => {}
-            "self" => {}
-            "super" => {
-                at.pop();
-                current = at.join("::");
-            }
-            name => {
-                let next = format!("{current}::{name}");
-                if !modules.contains(&next) {
-                    break;
-                }
-                at.push(name);
-                current = next;
-            }
-        }
-    }
-    Some(current)
-}
-
 impl Graph {
     /// Reads every `.rs` file under `src`.
     pub fn read(src: &Path) -> Result<Graph, Error> {
@@ -173,17 +94,24 @@ impl Graph {
         }
         // Binaries beside lib.rs (src/bin) are crates of their own: left out.
         parsed.retain(|(m, _)| !m.starts_with("crate::bin"));
-        let modules: BTreeSet<String> = parsed.iter().map(|(m, _)| m.clone()).collect();
+        let mut names = Crate::default();
+        for (module, ast) in &parsed {
+            names.scopes.insert(module.clone(), Scope::of(ast));
+        }
         let mut graph = Graph::default();
         for (module, ast) in &parsed {
             let mut paths = Paths::default();
             paths.visit_file(ast);
             let targets = graph.edges.entry(module.clone()).or_default();
-            for p in &paths.0 {
-                if let Some(target) = resolve(&modules, module, p) {
-                    if &target != module {
-                        targets.insert(target);
-                    }
+            for (kind, path) in &paths.0 {
+                let target = match names.resolve(module, path) {
+                    Resolved::Outside => continue,
+                    // A lone name in code that names a module is a variable or a field.
+                    Resolved::Module(_) if *kind == Kind::Code && path.len() == 1 => continue,
+                    Resolved::Module(m) | Resolved::Item(m) => m,
+                };
+                if &target != module {
+                    targets.insert(target);
                 }
             }
         }
@@ -306,5 +234,69 @@ mod tests {
             ("a.rs", "pub fn g() -> crate::E { crate::E }"),
         ]);
         assert!(facade.cycles().is_empty(), "a re-export is not a use");
+    }
+
+    fn edges(g: &Graph, module: &str) -> Vec<String> {
+        g.edges[module].iter().cloned().collect()
+    }
+
+    /// The shape of kauth's authz ↔ rbac::explain cycle: the user names the type through its
+    /// parent's re-export, the defining module uses the user.
+    #[test]
+    fn a_cycle_through_a_re_export_is_found() {
+        let files = |authz: &'static str| {
+            graph(&[
+                ("lib.rs", "pub mod authz; pub mod rbac;"),
+                ("authz.rs", authz),
+                ("rbac/mod.rs", "pub mod explain; pub use explain::Explanation;"),
+                ("rbac/explain.rs", "use crate::authz::Attributes; pub struct Explanation;"),
+            ])
+        };
+        let through_path = files("pub struct Attributes; pub fn f() -> crate::rbac::Explanation { todo!() }");
+        assert_eq!(edges(&through_path, "crate::authz"), ["crate::rbac::explain"]);
+        assert_eq!(through_path.cycles(), vec![vec!["crate::authz".to_owned(), "crate::rbac::explain".to_owned()]]);
+        // authz's own `pub use` makes no edge, its use of the name does (a lone name, in a macro).
+        let through_own_re_export =
+            files("pub use crate::rbac::Explanation; pub struct Attributes; fn f() { drop(vec![Explanation]) }");
+        assert_eq!(edges(&through_own_re_export, "crate::authz"), ["crate::rbac::explain"]);
+        let unused_re_export = files("pub use crate::rbac::Explanation; pub struct Attributes;");
+        assert!(unused_re_export.cycles().is_empty(), "a re-export alone is not a use");
+    }
+
+    #[test]
+    fn re_export_chains_renames_and_globs_lead_to_the_defining_module() {
+        let g = graph(&[
+            ("lib.rs", "pub mod a; pub mod b; pub use b::*;"),
+            ("a.rs", "use crate::Deep; use crate::Renamed; pub fn g() { crate::inner::h() }"),
+            ("b/mod.rs", "pub mod c; pub mod inner; pub use c::Deep; pub use c::Thing as Renamed;"),
+            ("b/c.rs", "pub use self::d::*; pub mod d {} pub struct Deep; pub struct Thing;"),
+            ("b/inner.rs", "pub fn h() {}"),
+        ]);
+        assert_eq!(edges(&g, "crate::a"), ["crate::b::c", "crate::b::inner"]);
+        let looped = graph(&[("lib.rs", "pub mod a; pub use self::*;"), ("a.rs", "use crate::Nowhere;")]);
+        assert_eq!(edges(&looped, "crate::a"), ["crate"], "a glob loop ends at the module that has it");
+    }
+
+    #[test]
+    fn visibility_paths_lone_names_and_foreign_macros_make_no_edges() {
+        let g = graph(&[
+            ("lib.rs", "pub mod a; pub mod b; fn root() { a::f() }"),
+            (
+                "a/mod.rs",
+                "pub mod c; pub(crate) fn f() {} pub(super) fn g() -> u8 { let c = 1; c } pub(in crate::b) fn h() {}",
+            ),
+            ("a/c.rs", "use super::g; pub(in crate::a) struct S; pub(self) fn f() { let _ = (g(), ::b::x); }"),
+            ("b.rs", "pub fn f(x: &u8) -> String { format!(\"{}\", x.c) }"),
+        ]);
+        assert!(edges(&g, "crate::a").is_empty(), "pub(crate) is no use of the crate root");
+        assert_eq!(edges(&g, "crate::a::c"), ["crate::a"], "a variable named like a module is no use of it");
+        assert!(edges(&g, "crate::b").is_empty());
+        assert!(g.cycles().is_empty());
+        let in_macro = graph(&[
+            ("lib.rs", "pub mod a; pub mod b;"),
+            ("a.rs", "pub fn f() -> String { format!(\"{}\", crate::b::g()) }"),
+            ("b.rs", "pub fn g() -> u8 { assert!(matches!(super::a::f(), _)); 1 }"),
+        ]);
+        assert_eq!(in_macro.cycles().len(), 1, "paths inside macro calls are uses: {:?}", in_macro.edges);
     }
 }
