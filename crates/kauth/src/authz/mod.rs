@@ -6,8 +6,10 @@ mod review;
 
 use std::fmt;
 
-pub use crate::rbac::explain::Explanation;
-pub use crate::rbac::RbacGrant;
+// The RBAC types a reason and an explanation carry live in leaves of `rbac` that import
+// nothing of `authz`: `authz` depends on them, and the rest of `rbac` depends on `authz`.
+pub use crate::rbac::explanation::Explanation;
+pub use crate::rbac::grant::RbacGrant;
 use crate::user::UserInfo;
 pub use review::{local_subject_access_review, ReviewError};
 
@@ -126,9 +128,18 @@ impl fmt::Display for Reason {
                 f.write_str(&s)
             }
             Reason::RbacUnresolved(errors) if errors.is_empty() => Ok(()),
-            Reason::RbacUnresolved(errors) => write!(f, "RBAC: {}", crate::rbac::join_errors(errors)),
+            Reason::RbacUnresolved(errors) => write!(f, "RBAC: {}", join_errors(errors)),
             Reason::Text(t) => f.write_str(t),
         }
+    }
+}
+
+/// Kubernetes' text for several role-resolution errors (`a`, or `[a, b]`).
+pub(crate) fn join_errors(errors: &[String]) -> String {
+    // utilerrors.NewAggregate: one error prints bare, several as "[a, b]".
+    match errors {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
     }
 }
 

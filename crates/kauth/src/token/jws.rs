@@ -14,29 +14,9 @@ use std::mem::MaybeUninit;
 
 use serde::{Deserialize, Serialize};
 
+// The segment lives with the rejections that name it; `jws::Segment` stays its public path.
+pub use super::rejection::Segment;
 use super::Rejection;
-
-/// Which part of a compact JWS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Segment {
-    /// The first part: the protected header.
-    Header,
-    /// The second part: the claims.
-    Payload,
-    /// The third part: the signature.
-    Signature,
-}
-
-impl std::fmt::Display for Segment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Segment::Header => "header (segment 1)",
-            Segment::Payload => "payload (segment 2)",
-            Segment::Signature => "signature (segment 3)",
-        })
-    }
-}
 
 /// The protected header fields kauth reads.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

@@ -7,7 +7,27 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::jws::Segment;
+/// Which part of a compact JWS (`header.payload.signature`) a rejection names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Segment {
+    /// The first part: the protected header.
+    Header,
+    /// The second part: the claims.
+    Payload,
+    /// The third part: the signature.
+    Signature,
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Segment::Header => "header (segment 1)",
+            Segment::Payload => "payload (segment 2)",
+            Segment::Signature => "signature (segment 3)",
+        })
+    }
+}
 
 /// The kind of object a token is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
