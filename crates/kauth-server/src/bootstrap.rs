@@ -1,8 +1,8 @@
 //! Starting a server: the data directory (PKI in `kauth pki`'s layout, service-account keys,
 //! the embedded store, `admin.conf`), the authentication and authorization chains, and the
 //! objects Kubernetes creates at start: system namespaces with their default ServiceAccount and
-//! `kube-root-ca.crt`, and the default RBAC roles and bindings (created when missing, reconciled
-//! when they carry `rbac.authorization.kubernetes.io/autoupdate: "true"`).
+//! `kube-root-ca.crt`, and the default RBAC roles and bindings (`kauth::rbac::defaults`; created
+//! when missing, reconciled when they carry `rbac.authorization.kubernetes.io/autoupdate: "true"`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Rea
 use kauth::pki::init::init;
 use kauth::pki::layout::Layout;
 use kauth::pki::spec::PkiConfig;
+use kauth::rbac::defaults;
 use kauth::token::issue::ExpirationPolicy;
 use kauth::token::keys::{KeySet, SigningKey};
 use kauth::token::validate::{ValidatorConfig, DEFAULT_LEEWAY_SECONDS};
@@ -24,7 +25,8 @@ use kauth::user::UserInfo;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::api::resources::{self, meta_str};
+use crate::api::resources::{self, meta_str, ResourceType};
+use crate::api::status::ApiError;
 use crate::audit::AuditLog;
 use crate::metrics::Metrics;
 pub use crate::options::{Options, DEFAULT_ISSUER};
@@ -299,7 +301,7 @@ pub fn retarget_kubeconfig(path: &Path, server: &str) -> Result<(), String> {
 pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 fn seed(state: &State) -> Result<(), String> {
-    let err = |e: crate::api::status::ApiError| e.message;
+    let err = |e: ApiError| e.message;
     let ns_rt = resources::by_kind("Namespace").ok_or("no namespaces")?;
     let cm_rt = resources::by_kind("ConfigMap").ok_or("no configmaps")?;
     let sa_rt = resources::by_kind("ServiceAccount").ok_or("no serviceaccounts")?;
@@ -338,227 +340,64 @@ fn seed(state: &State) -> Result<(), String> {
     reconcile_policy(state).map_err(err)
 }
 
-fn rule(verbs: &[&str], groups: &[&str], resources: &[&str]) -> Value {
-    json!({"verbs": verbs, "apiGroups": groups, "resources": resources})
+/// Objects of one kind of the default policy, as stored values with their resource type.
+fn stored<T: serde::Serialize>(kind: &str, objects: &[T]) -> Result<Vec<(&'static ResourceType, Value)>, ApiError> {
+    let rt = resources::by_kind(kind).ok_or_else(|| ApiError::internal(format!("no {kind} resource")))?;
+    let value = |o: &T| serde_json::to_value(o).map_err(|e| ApiError::internal(e.to_string()));
+    objects.iter().map(|o| Ok((rt, value(o)?))).collect()
 }
 
-fn urls(verbs: &[&str], urls: &[&str]) -> Value {
-    json!({"verbs": verbs, "nonResourceURLs": urls})
-}
-
-const AUTOUPDATE: &str = "rbac.authorization.kubernetes.io/autoupdate";
-
-fn default_labels(extra: &[(&str, &str)]) -> Value {
-    let mut l = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
-    for (k, v) in extra {
-        l[*k] = json!(v);
-    }
-    l
-}
-
-/// Kubernetes' default ClusterRoles, restricted to the resources kauth serves.
-pub fn default_cluster_roles() -> Vec<Value> {
-    let rw = ["create", "delete", "deletecollection", "patch", "update"];
-    let read = ["get", "list", "watch"];
-    let all_rw: Vec<&str> = rw.iter().chain(read.iter()).copied().collect();
-    let role = |name: &str, labels: Value, rules: Vec<Value>, aggregation: Option<&str>| {
-        let mut v = json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-            "metadata": {"name": name, "labels": labels, "annotations": {AUTOUPDATE: "true"}},
-            "rules": rules,
-        });
-        if let Some(a) = aggregation {
-            v["aggregationRule"] = json!({"clusterRoleSelectors": [{"matchLabels": {a: "true"}}]});
-        }
-        v
-    };
-    const AGG: &str = "rbac.authorization.k8s.io/aggregate-to-";
-    let agg = |to: &str| format!("{AGG}{to}");
-    vec![
-        role("cluster-admin", default_labels(&[]), vec![rule(&["*"], &["*"], &["*"]), urls(&["*"], &["*"])], None),
-        role("admin", default_labels(&[]), vec![], Some(&agg("admin"))),
-        role("edit", default_labels(&[(&agg("admin"), "true")]), vec![], Some(&agg("edit"))),
-        role("view", default_labels(&[(&agg("edit"), "true")]), vec![], Some(&agg("view"))),
-        role(
-            "system:aggregate-to-admin",
-            default_labels(&[(&agg("admin"), "true")]),
-            vec![
-                rule(&all_rw, &["rbac.authorization.k8s.io"], &["rolebindings", "roles"]),
-                rule(&["create"], &["authorization.k8s.io"], &["localsubjectaccessreviews"]),
-            ],
-            None,
-        ),
-        role(
-            "system:aggregate-to-edit",
-            default_labels(&[(&agg("edit"), "true")]),
-            vec![
-                rule(&["impersonate"], &[""], &["serviceaccounts"]),
-                rule(&rw, &[""], &["pods"]),
-                rule(&rw, &[""], &["configmaps", "secrets", "serviceaccounts"]),
-                rule(&read, &[""], &["secrets"]),
-                rule(&["create"], &[""], &["serviceaccounts/token"]),
-            ],
-            None,
-        ),
-        role(
-            "system:aggregate-to-view",
-            default_labels(&[(&agg("view"), "true")]),
-            vec![rule(&read, &[""], &["configmaps", "pods", "serviceaccounts"]), rule(&read, &[""], &["namespaces"])],
-            None,
-        ),
-        role(
-            "system:basic-user",
-            default_labels(&[]),
-            vec![
-                rule(&["create"], &["authorization.k8s.io"], &["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
-                rule(&["create"], &["authentication.k8s.io"], &["selfsubjectreviews"]),
-            ],
-            None,
-        ),
-        role(
-            "system:discovery",
-            default_labels(&[]),
-            vec![urls(
-                &["get"],
-                &[
-                    "/api",
-                    "/api/*",
-                    "/apis",
-                    "/apis/*",
-                    "/healthz",
-                    "/livez",
-                    "/openapi",
-                    "/openapi/*",
-                    "/readyz",
-                    "/version",
-                    "/version/",
-                ],
-            )],
-            None,
-        ),
-        role(
-            "system:public-info-viewer",
-            default_labels(&[]),
-            vec![urls(&["get"], &["/healthz", "/livez", "/readyz", "/version", "/version/"])],
-            None,
-        ),
-        role(
-            "system:monitoring",
-            default_labels(&[]),
-            vec![urls(
-                &["get"],
-                &["/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics", "/metrics/slis", "/readyz", "/readyz/*"],
-            )],
-            None,
-        ),
-        role(
-            "system:auth-delegator",
-            default_labels(&[]),
-            vec![
-                rule(&["create"], &["authentication.k8s.io"], &["tokenreviews"]),
-                rule(&["create"], &["authorization.k8s.io"], &["subjectaccessreviews"]),
-            ],
-            None,
-        ),
-        role(
-            "system:service-account-issuer-discovery",
-            default_labels(&[]),
-            vec![urls(
-                &["get"],
-                &[
-                    "/.well-known/openid-configuration",
-                    "/.well-known/openid-configuration/",
-                    "/openid/v1/jwks",
-                    "/openid/v1/jwks/",
-                ],
-            )],
-            None,
-        ),
-    ]
-}
-
-/// Kubernetes' default ClusterRoleBindings (and kubeadm's for `admin.conf`).
-pub fn default_cluster_role_bindings() -> Vec<Value> {
-    let binding = |name: &str, role: &str, groups: &[&str], labels: Value, autoupdate: bool| {
-        let mut meta = json!({"name": name, "labels": labels});
-        if autoupdate {
-            meta["annotations"] = json!({AUTOUPDATE: "true"});
-        }
-        json!({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": meta,
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-            "subjects": groups.iter().map(|g| json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g})).collect::<Vec<_>>(),
-        })
-    };
-    vec![
-        binding("cluster-admin", "cluster-admin", &["system:masters"], default_labels(&[]), true),
-        binding("system:basic-user", "system:basic-user", &["system:authenticated"], default_labels(&[]), true),
-        binding("system:discovery", "system:discovery", &["system:authenticated"], default_labels(&[]), true),
-        binding(
-            "system:public-info-viewer",
-            "system:public-info-viewer",
-            &["system:authenticated", "system:unauthenticated"],
-            default_labels(&[]),
-            true,
-        ),
-        binding("system:monitoring", "system:monitoring", &["system:monitoring"], default_labels(&[]), true),
-        binding(
-            "system:service-account-issuer-discovery",
-            "system:service-account-issuer-discovery",
-            &["system:serviceaccounts"],
-            default_labels(&[]),
-            true,
-        ),
-        // kubeadm binds admin.conf's group to cluster-admin.
-        binding("kubeadm:cluster-admins", "cluster-admin", &["kubeadm:cluster-admins"], json!({}), false),
-    ]
+/// Kubernetes' default policy (`kauth::rbac::defaults`), in the order it is created: ClusterRoles,
+/// ClusterRoleBindings, Roles, RoleBindings.
+fn default_objects() -> Result<Vec<(&'static ResourceType, Value)>, ApiError> {
+    let policy = defaults::policy().map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut out = stored("ClusterRole", &policy.cluster_roles)?;
+    out.extend(stored("ClusterRoleBinding", &policy.cluster_role_bindings)?);
+    out.extend(stored("Role", &policy.roles)?);
+    out.extend(stored("RoleBinding", &policy.role_bindings)?);
+    Ok(out)
 }
 
 /// Creates missing default roles and bindings; resets those still marked autoupdate.
-pub fn reconcile_policy(state: &State) -> Result<(), crate::api::status::ApiError> {
-    let crt =
-        resources::by_kind("ClusterRole").ok_or_else(|| crate::api::status::ApiError::internal("no clusterroles"))?;
-    let crbt = resources::by_kind("ClusterRoleBinding")
-        .ok_or_else(|| crate::api::status::ApiError::internal("no bindings"))?;
-    for (rt, objs) in [(crt, default_cluster_roles()), (crbt, default_cluster_role_bindings())] {
-        for mut want in objs {
-            let name = meta_str(&want, "name").to_owned();
-            match state.registry.get(rt, "", &name) {
-                None => {
-                    let meta = resources::metadata_mut(&mut want);
-                    meta.insert("uid".into(), json!(crate::api::meta::new_uid()?));
-                    meta.insert("creationTimestamp".into(), json!(kauth::timestamp::rfc3339(state.now())));
-                    let mut changes = vec![];
-                    if rt.kind == "ClusterRole" {
-                        changes.extend(controllers::aggregate(state, Some(&mut want))?);
-                    }
-                    changes.insert(0, Change::Create(rt, want));
-                    state.registry.commit(changes)?;
+pub fn reconcile_policy(state: &State) -> Result<(), ApiError> {
+    for (rt, mut want) in default_objects()? {
+        let name = meta_str(&want, "name").to_owned();
+        let namespace = meta_str(&want, "namespace").to_owned();
+        match state.registry.get(rt, &namespace, &name) {
+            None => {
+                let meta = resources::metadata_mut(&mut want);
+                meta.insert("uid".into(), json!(crate::api::meta::new_uid()?));
+                meta.insert("creationTimestamp".into(), json!(kauth::timestamp::rfc3339(state.now())));
+                let mut changes = vec![];
+                if rt.kind == "ClusterRole" {
+                    changes.extend(controllers::aggregate(state, Some(&mut want))?);
                 }
-                Some(have) => {
-                    let auto = have
-                        .value
-                        .pointer("/metadata/annotations")
-                        .and_then(|a| a.get(AUTOUPDATE))
-                        .and_then(Value::as_str)
-                        == Some("true");
-                    if !auto {
-                        continue;
+                changes.insert(0, Change::Create(rt, want));
+                state.registry.commit(changes)?;
+            }
+            Some(have) => {
+                let auto = have
+                    .value
+                    .pointer("/metadata/annotations")
+                    .and_then(|a| a.get(defaults::AUTOUPDATE_ANNOTATION))
+                    .and_then(Value::as_str)
+                    == Some("true");
+                if !auto {
+                    continue;
+                }
+                let mut next = have.value.clone();
+                for f in ["rules", "aggregationRule", "roleRef", "subjects"] {
+                    if let Some(v) = want.get(f) {
+                        next[f] = v.clone();
                     }
-                    let mut next = have.value.clone();
-                    for f in ["rules", "aggregationRule", "roleRef", "subjects"] {
-                        if let Some(v) = want.get(f) {
-                            next[f] = v.clone();
-                        }
-                    }
-                    let mut changes = vec![];
-                    if rt.kind == "ClusterRole" {
-                        changes.extend(controllers::aggregate(state, Some(&mut next))?);
-                    }
-                    if next != have.value || !changes.is_empty() {
-                        changes.insert(0, Change::Update(rt, next, have.revision));
-                        state.registry.commit(changes)?;
-                    }
+                }
+                let mut changes = vec![];
+                if rt.kind == "ClusterRole" {
+                    changes.extend(controllers::aggregate(state, Some(&mut next))?);
+                }
+                if next != have.value || !changes.is_empty() {
+                    changes.insert(0, Change::Update(rt, next, have.revision));
+                    state.registry.commit(changes)?;
                 }
             }
         }

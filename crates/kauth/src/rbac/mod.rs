@@ -4,6 +4,7 @@
 
 pub mod aggregate;
 pub mod binding;
+pub mod defaults;
 pub mod escalation;
 pub mod explain;
 pub mod explanation;
