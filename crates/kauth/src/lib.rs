@@ -11,7 +11,8 @@
 //! - [`authn`]: authentication: request and token authenticators (x509, bearer, static tokens,
 //!   service accounts, anonymous), unions, the cache, the group adder, impersonation checks.
 //! - [`authz`]: the authorizer trait, decisions, the privileged group and chains.
-//! - [`rbac`]: Kubernetes RBAC: rule matching, the policy source and the authorizer.
+//! - [`rbac`]: Kubernetes RBAC: rule matching, the policy source and the authorizers, the
+//!   default policy, explanations, and who-can, access-matrix and lint as functions.
 //! - [`duration`]: durations as flags take them (`90s`, `1h30m`, `30d`).
 //! - [`timestamp`]: Kubernetes' RFC 3339 timestamps, the one formatter.
 #![forbid(unsafe_code)]

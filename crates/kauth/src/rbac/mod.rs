@@ -1,6 +1,13 @@
 //! RBAC as Kubernetes decides it (`plugin/pkg/auth/authorizer/rbac`): ClusterRoleBindings, then
 //! the request namespace's RoleBindings; the first rule that matches allows, naming its binding;
-//! RBAC never denies. [`RbacAuthorizer`] is the reference walk over a [`PolicySource`].
+//! RBAC never denies. [`RbacAuthorizer`] is the reference walk over a [`PolicySource`];
+//! [`RbacIndex`] decides the same faster.
+//!
+//! Around the decision: [`grant`] (the typed reason of an allow), [`explain`] and
+//! [`explanation`] (why a request was denied, for operators), [`escalation`], [`aggregate`],
+//! [`defaults`] (Kubernetes' default policy, as data), [`load`] (policy files), and the tools'
+//! questions as functions returning typed answers: [`who_can`], [`matrix`] (an access matrix),
+//! [`lint`].
 
 pub mod aggregate;
 pub mod binding;
@@ -10,10 +17,15 @@ pub mod explain;
 pub mod explanation;
 pub mod grant;
 pub mod index;
+pub mod lint;
 pub mod load;
+pub mod matrix;
+pub mod object_ref;
 pub mod policy;
+pub mod resources;
 pub mod rules;
 pub mod subject;
+pub mod who_can;
 
 use std::sync::Arc;
 
