@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use kauth_server::api::request::Request;
-use kauth_server::api::response::Response;
+pub use kauth_server::api::response::Response;
 use kauth_server::bootstrap::prepare;
 use kauth_server::replicas::Replicas;
 use kauth_server::state::State;
