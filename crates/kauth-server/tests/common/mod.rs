@@ -33,7 +33,7 @@ pub const ALICE: &str = "alice-token";
 /// User `bob`, in no group of his own.
 pub const BOB: &str = "bob-token";
 const TOKENS: &str =
-    "admin-token,admin,u-admin,\"system:masters\"\nalice-token,alice,u-alice,\"dev\"\nbob-token,bob,u-bob,\n";
+    "admin-token,admin,u-admin,\"system:masters\"\nalice-token,alice,u-alice,\"dev\"\nbob-token,bob,u-bob\n";
 
 /// A clock that moves only when told to.
 #[derive(Clone, Debug)]
