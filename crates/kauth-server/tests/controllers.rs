@@ -335,7 +335,7 @@ fn kubernetes_aggregates_through_aggregated_roles_and_drops_what_they_lose() {
     );
     // view carries aggregate-to-edit, edit carries aggregate-to-admin.
     for role in ["view", "edit", "admin"] {
-        assert_eq!(example(role), [widgets.clone()], "{role}");
+        assert_eq!(example(role), std::slice::from_ref(&widgets), "{role}");
     }
     // The label goes: so do its rules, from all three (kauth leaves them in edit and admin).
     s.admin(
