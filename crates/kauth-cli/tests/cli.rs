@@ -6,6 +6,7 @@ use std::process::Command;
 
 mod common;
 
+use common::tools::{require, Tool};
 use common::{kauth, kauth_in, s, Run};
 
 /// A fresh PKI (ECDSA, for speed) in a temp dir.
@@ -186,6 +187,7 @@ fn inspect_explains_certificates_in_kubernetes_terms() {
 
 #[test]
 fn inspect_reads_der_and_csrs() {
+    require!(Tool::Openssl);
     let dir = pki();
     let pki = dir.path().join("pki");
     let der = dir.path().join("ca.der");

@@ -7,11 +7,13 @@
 mod common;
 
 use common::server::Server;
+use common::tools::{require, Tool};
 use common::{kauth, s};
 use serde_json::Value;
 
 #[test]
 fn rbac_tools_against_kauth_serve_agree_with_kubectl() {
+    require!(Tool::Kubectl);
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit.log");
     let srv = Server::start_in(&dir.path().join("data"), &["--audit-log-path", s(&audit)]);

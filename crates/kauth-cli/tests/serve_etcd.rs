@@ -11,6 +11,7 @@ mod etcd;
 use std::path::{Path, PathBuf};
 
 use common::server::Server;
+use common::tools::{require, Tool};
 use serde_json::Value;
 
 /// One PKI for the cluster (etcd's certificates and the replicas' shared CA and signing key).
@@ -72,6 +73,7 @@ fn self_review(s: &Server, token: &str) -> Value {
 
 #[test]
 fn replicas_share_objects_watches_tokens_and_rbac() {
+    require!(Tool::Etcd, Tool::Kubectl);
     let cluster = Cluster::new(1);
     let a = cluster.replica("a");
     let b = cluster.replica("b");
@@ -124,6 +126,7 @@ fn replicas_share_objects_watches_tokens_and_rbac() {
 
 #[test]
 fn a_replica_killed_mid_write_loses_no_acknowledged_write() {
+    require!(Tool::Etcd, Tool::Kubectl);
     let cluster = Cluster::new(1);
     let a = cluster.replica("a");
     let b = cluster.replica("b");
@@ -165,6 +168,7 @@ fn a_replica_killed_mid_write_loses_no_acknowledged_write() {
 
 #[test]
 fn without_etcd_a_replica_authenticates_from_memory_refuses_writes_and_recovers() {
+    require!(Tool::Etcd, Tool::Kubectl, Tool::Curl);
     let mut cluster = Cluster::new(1);
     let a = cluster.replica("a");
     a.kubectl(&["create", "namespace", "team"]).ok();
@@ -222,6 +226,7 @@ fn without_etcd_a_replica_authenticates_from_memory_refuses_writes_and_recovers(
 
 #[test]
 fn a_three_member_etcd_loses_a_member_and_tokens_go_on() {
+    require!(Tool::Etcd, Tool::Kubectl);
     let mut cluster = Cluster::new(3);
     let a = cluster.replica("a");
     let b = cluster.replica("b");
@@ -267,6 +272,7 @@ fn measured_skew(of: &Server, peer: &str) -> f64 {
 
 #[test]
 fn seed_000_a_replica_90s_ahead_is_measured_named_and_defended_against() {
+    require!(Tool::Etcd, Tool::Kubectl);
     let cluster = Cluster::new(1);
     let audit = cluster.root.path().join("a-audit.log");
     let a = cluster.replica_with("a", &["--audit-log-path", audit.to_str().unwrap()]);
@@ -348,6 +354,7 @@ fn key_states(ring: &Value) -> Vec<(String, String)> {
 
 #[test]
 fn a_key_rotation_never_rejects_a_token_and_retires_the_old_key_when_it_may() {
+    require!(Tool::Etcd, Tool::Kubectl);
     let cluster = Cluster::new(1);
     // Tokens live at most an hour here, so the old key may retire an hour (and the leeway) after
     // the new one starts signing.

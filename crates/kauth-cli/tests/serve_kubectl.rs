@@ -4,6 +4,7 @@
 mod common;
 
 use common::server::Server;
+use common::tools::{require, Tool};
 use serde_json::{json, Value};
 
 fn server(extra: &[&str]) -> (tempfile::TempDir, Server) {
@@ -57,6 +58,7 @@ roleRef:
 
 #[test]
 fn kubectl_creates_applies_edits_and_deletes() {
+    require!(Tool::Kubectl);
     let (_d, s) = server(&[]);
     let ns = s.kubectl(&["get", "namespaces"]).ok();
     for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -122,6 +124,7 @@ fn kubectl_creates_applies_edits_and_deletes() {
 
 #[test]
 fn kubectl_errors_are_kubernetes_statuses() {
+    require!(Tool::Kubectl);
     let (_d, s) = server(&[]);
     let e = s.kubectl(&["create", "sa", "Bad_Name"]);
     assert_eq!(e.code, 1);
@@ -143,6 +146,7 @@ fn kubectl_errors_are_kubernetes_statuses() {
 
 #[test]
 fn tokens_and_can_i_through_kubectl() {
+    require!(Tool::Kubectl, Tool::Curl);
     let (_d, s) = server(&["--service-account-max-token-expiration", "2h"]);
     s.kubectl_in(&["apply", "-f", "-"], Some(MANIFEST.as_bytes())).ok();
     let token = s
@@ -219,6 +223,7 @@ fn tokens_and_can_i_through_kubectl() {
 
 #[test]
 fn token_review_and_subject_access_review_for_webhooks() {
+    require!(Tool::Kubectl, Tool::Curl);
     let (_d, s) = server(&[]);
     s.kubectl(&["create", "sa", "webhook"]).ok();
     s.kubectl(&[
@@ -281,6 +286,7 @@ fn token_review_and_subject_access_review_for_webhooks() {
 
 #[test]
 fn bad_credentials_get_a_plain_401_and_never_anonymous() {
+    require!(Tool::Curl);
     let dir = tempfile::tempdir().unwrap();
     let audit_path = dir.path().join("audit.log");
     let s = Server::start_in(&dir.path().join("data"), &["--audit-log-path", audit_path.to_str().unwrap()]);
@@ -302,6 +308,7 @@ fn bad_credentials_get_a_plain_401_and_never_anonymous() {
 
 #[test]
 fn acknowledged_writes_survive_kill_9() {
+    require!(Tool::Kubectl);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let s = Server::start_in(&data, &[]);
@@ -318,6 +325,7 @@ fn acknowledged_writes_survive_kill_9() {
 
 #[test]
 fn serve_reuses_the_pki_of_kauth_pki_init() {
+    require!(Tool::Kubectl);
     // `kauth pki init` names the node (by default after the host); `kauth serve` on the same
     // directory keeps that PKI as it is instead of asking for another node name's SANs.
     let dir = tempfile::tempdir().unwrap();
@@ -333,6 +341,7 @@ fn serve_reuses_the_pki_of_kauth_pki_init() {
 
 #[test]
 fn legacy_token_secrets_static_tokens_and_escalation() {
+    require!(Tool::Kubectl, Tool::Curl);
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.csv");
     std::fs::write(&tokens, "static-admin-token,root,u-1,\"system:masters\"\nstatic-dev-token,dev,u-2,devs\n").unwrap();
@@ -401,6 +410,7 @@ fn legacy_token_secrets_static_tokens_and_escalation() {
 
 #[test]
 fn bad_bodies_change_nothing() {
+    require!(Tool::Kubectl);
     let (_d, s) = server(&[]);
     let rv = |s: &Server| yaml(s, &["get", "sa"])["metadata"]["resourceVersion"].clone();
     let before = rv(&s);
@@ -434,6 +444,7 @@ fn bad_bodies_change_nothing() {
 
 #[test]
 fn bad_client_certificates_get_a_plain_401_and_a_valid_token_still_works() {
+    require!(Tool::Kubectl, Tool::Curl);
     let dir = tempfile::tempdir().unwrap();
     let audit_path = dir.path().join("audit.log");
     let s = Server::start_in(&dir.path().join("data"), &["--audit-log-path", audit_path.to_str().unwrap()]);
@@ -502,6 +513,7 @@ fn bad_client_certificates_get_a_plain_401_and_a_valid_token_still_works() {
 
 #[test]
 fn keys_on_the_embedded_store_are_the_files_and_rotation_says_how() {
+    require!(Tool::Kubectl);
     let (_d, s) = server(&[]);
     let kubeconfig = s.dir.join("admin.conf");
     let kc = kubeconfig.to_str().unwrap();

@@ -5,6 +5,7 @@
 mod common;
 
 use common::server::Server;
+use common::tools::{require, Tool};
 use serde_json::Value;
 
 fn server() -> (tempfile::TempDir, Server) {
@@ -36,6 +37,7 @@ fn list_revision(s: &Server, path: &str) -> u64 {
 
 #[test]
 fn kubectl_get_watch_prints_each_change() {
+    require!(Tool::Kubectl);
     let (_d, s) = server();
     s.kubectl(&["create", "namespace", "team"]).ok();
     s.kubectl(&["-n", "team", "create", "serviceaccount", "builder"]).ok();
@@ -63,6 +65,7 @@ fn kubectl_get_watch_prints_each_change() {
 
 #[test]
 fn kubectl_wait_follows_changes_with_client_go() {
+    require!(Tool::Kubectl);
     let (_d, s) = server();
     s.kubectl(&["create", "namespace", "team"]).ok();
     s.kubectl(&["-n", "team", "create", "serviceaccount", "job"]).ok();
@@ -84,6 +87,7 @@ fn kubectl_wait_follows_changes_with_client_go() {
 
 #[test]
 fn raw_watch_replays_from_a_resource_version_with_selectors() {
+    require!(Tool::Kubectl);
     let (_d, s) = server();
     s.kubectl(&["create", "namespace", "team"]).ok();
     let from = list_revision(&s, "/api/v1/namespaces/team/configmaps");
@@ -152,6 +156,7 @@ fn raw_watch_replays_from_a_resource_version_with_selectors() {
 
 #[test]
 fn a_revision_from_before_a_restart_is_too_old() {
+    require!(Tool::Kubectl);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let s = Server::start_in(&data, &[]);
@@ -182,6 +187,7 @@ fn a_revision_from_before_a_restart_is_too_old() {
 
 #[test]
 fn watch_is_authorized_as_its_own_verb() {
+    require!(Tool::Kubectl);
     let (_d, s) = server();
     s.kubectl(&["create", "namespace", "team"]).ok();
     s.kubectl(&["-n", "team", "create", "serviceaccount", "reader"]).ok();

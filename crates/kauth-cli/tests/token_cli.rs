@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 
 mod common;
 
+use common::tools::{require, Tool};
 use common::{kauth, kauth_in, s, Run};
 
 /// The bearer token in seed 000 (a one-year extended token, issued by a node 90 s ahead).
@@ -192,6 +193,7 @@ fn seed_002_legacy_token_and_its_corrupted_copy() {
 
 #[test]
 fn jwks_file_and_url() {
+    require!(Tool::Python3);
     let p = Pki::new();
     let token = p.create(&[]).stdout.trim().to_owned();
     let r = kauth(&["token", "jwks", "--key", s(&p.pki("sa.pub"))]);

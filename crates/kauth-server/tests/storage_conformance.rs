@@ -2,6 +2,7 @@
 //! `--features etcd`) a real etcd over TLS with kauth pki's etcd certificates.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 #[cfg(feature = "etcd")]
 #[path = "common/etcd.rs"]
 mod etcd;
@@ -111,6 +112,7 @@ mod on_etcd {
     use kauth_server::store::{EtcdConfig, EtcdStore, Storage, StoreError};
 
     use super::{conformance, etcd};
+    use crate::common::tools::{require, Tool};
 
     fn config(members: &[etcd::Member], pki: &std::path::Path, client: &str) -> EtcdConfig {
         let read = |f: &str| std::fs::read(pki.join(f)).unwrap();
@@ -124,6 +126,7 @@ mod on_etcd {
 
     #[test]
     fn etcd_over_tls_conforms_and_refuses_a_foreign_client_certificate() {
+        require!(Tool::Etcd);
         let dir = tempfile::tempdir().unwrap();
         let pki = etcd::pki(dir.path());
         let members = etcd::cluster(1, Some(&pki));
@@ -157,6 +160,7 @@ mod on_etcd {
 
     #[test]
     fn a_three_member_cluster_loses_one_member_and_goes_on() {
+        require!(Tool::Etcd);
         let dir = tempfile::tempdir().unwrap();
         let pki = etcd::pki(dir.path());
         let mut members = etcd::cluster(3, Some(&pki));

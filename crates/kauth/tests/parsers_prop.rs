@@ -1,14 +1,21 @@
 //! Property tests for the parsers of untrusted input (the same entry points the fuzz targets
-//! drive, run here on every `cargo test`): they return a value or an error, never panic, and
-//! PEM encoding round-trips.
+//! drive, run here on every `cargo test`): they never panic, what they refuse they refuse as
+//! malformed input naming it (`PkiError::Malformed`), and PEM encoding round-trips.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use kauth::pki::inspect::{inspect, render_text};
+use kauth::pki::PkiError;
 use kauth::pki::{pem, PrivateKey};
 use proptest::prelude::*;
 
 fn now() -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+}
+
+/// Whether `e` refuses the input named `x` as malformed (the file's name first, as every
+/// message of the kind).
+fn malformed(e: &PkiError) -> bool {
+    matches!(e, PkiError::Malformed { what, .. } if what.starts_with('x'))
 }
 
 /// A real certificate and CSR-like seeds to mutate.
@@ -42,17 +49,23 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
-        if let Ok(items) = inspect("x", &data, None, now()) {
-            let _ = render_text(&items, now());
+    fn arbitrary_bytes_are_refused_as_malformed(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
+        match inspect("x", &data, None, now()) {
+            Ok(items) => {
+                let _ = render_text(&items, now());
+            }
+            Err(e) => prop_assert!(malformed(&e), "{e:?}"),
         }
-        let _ = PrivateKey::from_pem("x", &data);
-        let _ = kauth::pki::kubeconfig::Kubeconfig::parse("x", &data);
+        // Bytes are never a private key nor a kubeconfig by chance.
+        let key = PrivateKey::from_pem("x", &data).map(|_| ()).unwrap_err();
+        prop_assert!(malformed(&key), "{key:?}");
+        let kubeconfig = kauth::pki::kubeconfig::Kubeconfig::parse("x", &data).map(|_| ()).unwrap_err();
+        prop_assert!(malformed(&kubeconfig), "{kubeconfig:?}");
     }
 }
 
 #[test]
-fn mutated_real_inputs_never_panic() {
+fn mutated_real_inputs_parse_or_are_refused_as_malformed() {
     let seeds = seeds();
     let mut runner =
         proptest::test_runner::TestRunner::new(ProptestConfig { cases: 1500, ..ProptestConfig::default() });
@@ -72,10 +85,15 @@ fn mutated_real_inputs_never_panic() {
             if cut.index(4) == 0 {
                 data.truncate(cut.index(data.len()));
             }
-            if let Ok(items) = inspect("x", &data, None, now()) {
-                let _ = render_text(&items, now());
+            match inspect("x", &data, None, now()) {
+                Ok(items) => {
+                    let _ = render_text(&items, now());
+                }
+                Err(e) => prop_assert!(malformed(&e), "{e:?}"),
             }
-            let _ = PrivateKey::from_pem("x", &data);
+            if let Err(e) = PrivateKey::from_pem("x", &data) {
+                prop_assert!(malformed(&e), "{e:?}");
+            }
             Ok(())
         })
         .unwrap();

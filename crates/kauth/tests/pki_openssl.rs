@@ -5,8 +5,12 @@
 //! seed 003 gives for kubeadm's PKI (the same table our own x509-parser reading must match).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
+
+use common::tools::{require, Tool};
 
 use kauth::pki::cert::CertInfo;
 use kauth::pki::init::init;
@@ -293,10 +297,12 @@ fn check_against_openssl(key_type: KeyType) {
 
 #[test]
 fn rsa_pki_matches_kubeadm_table_in_openssl() {
+    require!(Tool::Openssl);
     check_against_openssl(KeyType::Rsa2048);
 }
 
 #[test]
 fn ecdsa_pki_matches_kubeadm_table_in_openssl() {
+    require!(Tool::Openssl);
     check_against_openssl(KeyType::EcdsaP256);
 }

@@ -3,12 +3,17 @@
 //! tokens those libraries sign for the same claims validate in kauth.
 //!
 //! Needs Go with Debian's golang-gopkg-square-go-jose.v2-dev and a Python with PyJWT[crypto]
-//! (`scripts/test.sh` installs both; `KAUTH_PYTHON` may point at another interpreter).
+//! (`scripts/test.sh` installs both; `KAUTH_PYTHON` may point at another interpreter). Without
+//! them, their tests say so and skip (fail under `KAUTH_REQUIRE_ALL_TOOLS=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+
+use common::tools::{pyjwt_python, require, Tool, GOPATH};
 
 use kauth::pki::{KeyType, PrivateKey};
 use kauth::token::claims::{Binding, Claims, ObjectRef};
@@ -19,14 +24,6 @@ use kauth::token::validate::{Validator, ValidatorConfig};
 
 const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 const NOW: i64 = 1_700_000_000;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("KAUTH_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"))
-}
 
 /// Builds the go-jose peer once per test binary.
 fn gojose() -> &'static Path {
@@ -40,7 +37,7 @@ fn gojose() -> &'static Path {
             .arg(&bin)
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/gojose/main.go"))
             .env("GO111MODULE", "off")
-            .env("GOPATH", "/usr/share/gocode")
+            .env("GOPATH", GOPATH)
             .env("GOCACHE", dir.join("cache"))
             .output()
             .expect("go is installed (scripts/test.sh installs golang-go)");
@@ -141,7 +138,7 @@ fn peer_verifies(peer: &str, keys: &Keys, token: &str) -> Result<String, String>
     let args = [s(token_file), s(keys.path("sa.pub")), ISSUER.to_owned(), ISSUER.to_owned(), (NOW + 10).to_string()];
     match peer {
         "go-jose" => run(Command::new(gojose()).arg("verify").args(args)),
-        _ => run(Command::new(python())
+        _ => run(Command::new(pyjwt_python())
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pyjwt_peer.py"))
             .arg("verify")
             .args(args)),
@@ -159,7 +156,7 @@ fn peer_signs(peer: &str, keys: &Keys) -> String {
     ];
     let out = match peer {
         "go-jose" => run(Command::new(gojose()).arg("sign").args(args)),
-        _ => run(Command::new(python())
+        _ => run(Command::new(pyjwt_python())
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pyjwt_peer.py"))
             .arg("sign")
             .args(args)),
@@ -190,21 +187,25 @@ fn both_ways(peer: &str, kind: KeyType) {
 
 #[test]
 fn go_jose_rs256() {
+    require!(Tool::GoJose);
     both_ways("go-jose", KeyType::Rsa2048);
 }
 
 #[test]
 fn go_jose_es256() {
+    require!(Tool::GoJose);
     both_ways("go-jose", KeyType::EcdsaP256);
 }
 
 #[test]
 fn pyjwt_rs256() {
+    require!(Tool::PyJwt);
     both_ways("pyjwt", KeyType::Rsa2048);
 }
 
 #[test]
 fn pyjwt_es256() {
+    require!(Tool::PyJwt);
     both_ways("pyjwt", KeyType::EcdsaP256);
 }
 

@@ -2,6 +2,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod server;
+#[path = "../../../kauth/tests/common/tools.rs"]
+pub mod tools;
 
 use std::io::Write;
 use std::path::Path;

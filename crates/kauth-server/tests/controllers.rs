@@ -1,0 +1,351 @@
+//! What kauth does in place of kube-controller-manager's auth controllers, inside the commit of
+//! the write that triggers it (`controllers/mod.rs`): a namespace's default ServiceAccount and
+//! `kube-root-ca.crt`, legacy token Secrets filled and their use tracked, cascading deletes, and
+//! ClusterRole aggregation. Driven through the pipeline, on a fake clock.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use base64::Engine;
+use common::{server, Server, ADMIN};
+use http::Method;
+use kauth::authn::{Rejection, TokenAuthenticator};
+use kauth::token::Rejection as TokenRejection;
+use kauth_server::controllers;
+use serde_json::{json, Value};
+
+const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn unb64(v: &Value) -> String {
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap()).unwrap()
+}
+
+fn create_sa(s: &Server, ns: &str, name: &str) -> Value {
+    s.admin(
+        Method::POST,
+        &format!("/api/v1/namespaces/{ns}/serviceaccounts"),
+        Some(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})),
+        201,
+    )
+}
+
+fn token_secret(name: &str, annotations: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+           "metadata": {"name": name, "annotations": annotations}})
+}
+
+fn cluster_role(name: &str, labels: Value, rules: Value) -> Value {
+    json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+           "metadata": {"name": name, "labels": labels}, "rules": rules})
+}
+
+fn rules_of(s: &Server, role: &str) -> Vec<Value> {
+    s.admin(Method::GET, &format!("{RBAC}/clusterroles/{role}"), None, 200)["rules"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_new_namespace_gets_its_default_service_account_and_the_cluster_ca_in_the_same_commit() {
+    let s = server();
+    s.clock.advance(30);
+    let ns = s.admin(
+        Method::POST,
+        "/api/v1/namespaces",
+        Some(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})),
+        201,
+    );
+    assert_eq!(ns["metadata"]["labels"], json!({"kubernetes.io/metadata.name": "team"}));
+    assert_eq!(ns["spec"], json!({"finalizers": ["kubernetes"]}));
+    assert_eq!(ns["status"], json!({"phase": "Active"}));
+    let revision = &ns["metadata"]["resourceVersion"];
+
+    let sa = s.admin(Method::GET, "/api/v1/namespaces/team/serviceaccounts/default", None, 200);
+    assert_eq!(sa["metadata"]["creationTimestamp"], "2027-01-15T08:00:30Z", "stamped by the fake clock");
+    assert_eq!(&sa["metadata"]["resourceVersion"], revision, "committed with the namespace");
+
+    let cm = s.admin(Method::GET, "/api/v1/namespaces/team/configmaps/kube-root-ca.crt", None, 200);
+    assert_eq!(&cm["metadata"]["resourceVersion"], revision);
+    assert_eq!(cm["data"]["ca.crt"], s.state.config.ca_pem.as_str());
+    assert!(s.state.config.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(cm["metadata"]["annotations"]["kubernetes.io/description"]
+        .as_str()
+        .unwrap()
+        .starts_with("Contains a CA bundle that can be used to verify the kube-apiserver"));
+    // What the controller makes is what the functions make.
+    let made = controllers::root_ca_configmap(&s.state, "team").unwrap();
+    assert_eq!(made["data"], cm["data"]);
+    assert_eq!(controllers::default_service_account(&s.state, "x").unwrap()["metadata"]["namespace"], "x");
+}
+
+#[test]
+fn a_token_secret_is_filled_with_a_legacy_token_whose_use_is_recorded_once_a_day() {
+    let s = server();
+    let sa = create_sa(&s, "default", "builder");
+    let secret = s.admin(
+        Method::POST,
+        "/api/v1/namespaces/default/secrets",
+        Some(token_secret("builder-token", json!({"kubernetes.io/service-account.name": "builder"}))),
+        201,
+    );
+    assert_eq!(secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"], sa["metadata"]["uid"]);
+    assert_eq!(secret["data"]["namespace"], b64("default"));
+    assert_eq!(secret["data"]["ca.crt"], b64(&s.state.config.ca_pem));
+    let token = unb64(&secret["data"]["token"]);
+    let claims = kauth::token::validate::parse(&token).unwrap().claims;
+    assert_eq!(claims.iss.as_deref(), Some("kubernetes/serviceaccount"));
+    assert_eq!(claims.legacy_secret_name.as_deref(), Some("builder-token"));
+    assert_eq!(claims.legacy_service_account_uid.as_deref(), sa["metadata"]["uid"].as_str());
+
+    let last_used = || {
+        let v = s.admin(Method::GET, "/api/v1/namespaces/default/secrets/builder-token", None, 200);
+        let label = v["metadata"]["labels"]["kubernetes.io/legacy-token-last-used"].clone();
+        (label, v["metadata"]["resourceVersion"].clone())
+    };
+    assert_eq!(last_used().0, Value::Null, "not used yet");
+    // The token authenticates (RBAC then refuses the service account: no binding).
+    let r = s.send(Method::GET, "/api/v1/namespaces/default/secrets", None, Some(&token));
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        common::json_of(&r)["message"],
+        "secrets is forbidden: User \"system:serviceaccount:default:builder\" cannot list resource \"secrets\" in API group \"\" in the namespace \"default\""
+    );
+    let (label, revision) = last_used();
+    assert_eq!(label, "2027-01-15");
+    // Another use the same day writes nothing.
+    s.clock.advance(3600);
+    s.send(Method::GET, "/api/v1/namespaces/default/secrets", None, Some(&token));
+    assert_eq!(last_used(), (json!("2027-01-15"), revision.clone()));
+    // The next day, once more.
+    s.clock.advance(86_400);
+    s.send(Method::GET, "/api/v1/namespaces/default/secrets", None, Some(&token));
+    let (label, later) = last_used();
+    assert_eq!(label, "2027-01-16");
+    assert_ne!(later, revision);
+}
+
+#[test]
+#[ignore = "kauth differs from Kubernetes: it rewrites a last-used label that already says tomorrow \
+            (kube-apiserver leaves today's and tomorrow's dates, written by a replica whose clock is ahead)"]
+fn kubernetes_leaves_a_last_used_label_that_says_tomorrow() {
+    let s = server();
+    create_sa(&s, "default", "builder");
+    let mut secret = token_secret("builder-token", json!({"kubernetes.io/service-account.name": "builder"}));
+    secret["metadata"]["labels"] = json!({"kubernetes.io/legacy-token-last-used": "2027-01-16"});
+    let secret = s.admin(Method::POST, "/api/v1/namespaces/default/secrets", Some(secret), 201);
+    s.send(Method::GET, "/api/v1/namespaces/default/secrets", None, Some(&unb64(&secret["data"]["token"])));
+    let now = s.admin(Method::GET, "/api/v1/namespaces/default/secrets/builder-token", None, 200);
+    assert_eq!(now["metadata"]["labels"]["kubernetes.io/legacy-token-last-used"], "2027-01-16");
+}
+
+#[test]
+fn a_token_secret_must_name_an_existing_service_account_with_its_uid() {
+    let s = server();
+    let post = |secret: Value| s.send(Method::POST, "/api/v1/namespaces/default/secrets", Some(secret), Some(ADMIN));
+    let r = post(token_secret("t", json!({})));
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        common::json_of(&r)["message"],
+        "Secret \"t\" is invalid: metadata.annotations[kubernetes.io/service-account.name]: Required value"
+    );
+    let r = post(token_secret("t", json!({"kubernetes.io/service-account.name": "ghost"})));
+    assert_eq!(r.status, 404);
+    assert_eq!(common::json_of(&r)["message"], "serviceaccounts \"ghost\" not found");
+    let sa = create_sa(&s, "default", "builder");
+    let r = post(token_secret(
+        "t",
+        json!({"kubernetes.io/service-account.name": "builder", "kubernetes.io/service-account.uid": "not-its-uid"}),
+    ));
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        common::json_of(&r)["message"],
+        format!(
+            "Secret \"t\" is invalid: metadata.annotations[kubernetes.io/service-account.uid]: Invalid value: \"not-its-uid\": does not match serviceaccount \"builder\" (uid {})",
+            sa["metadata"]["uid"].as_str().unwrap()
+        )
+    );
+    // An Opaque Secret needs none of it, and gets no token.
+    let opaque = s.admin(
+        Method::POST,
+        "/api/v1/namespaces/default/secrets",
+        Some(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "plain"}, "data": {"k": b64("v")}})),
+        201,
+    );
+    assert_eq!(opaque["type"], "Opaque");
+    assert_eq!(opaque["data"], json!({"k": b64("v")}));
+}
+
+#[test]
+fn deleting_a_service_account_deletes_its_token_secrets_and_their_tokens_fail() {
+    let s = server();
+    create_sa(&s, "default", "builder");
+    create_sa(&s, "default", "other");
+    let mine = s.admin(
+        Method::POST,
+        "/api/v1/namespaces/default/secrets",
+        Some(token_secret("builder-token", json!({"kubernetes.io/service-account.name": "builder"}))),
+        201,
+    );
+    s.admin(
+        Method::POST,
+        "/api/v1/namespaces/default/secrets",
+        Some(token_secret("other-token", json!({"kubernetes.io/service-account.name": "other"}))),
+        201,
+    );
+    let token = unb64(&mine["data"]["token"]);
+    assert!(s.state.tokens.authenticate_token(&token, None, s.clock.now()).unwrap().is_some());
+
+    s.admin(Method::DELETE, "/api/v1/namespaces/default/serviceaccounts/builder", None, 200);
+    s.admin(Method::GET, "/api/v1/namespaces/default/secrets/builder-token", None, 404);
+    s.admin(Method::GET, "/api/v1/namespaces/default/secrets/other-token", None, 200);
+    assert_eq!(
+        s.state.tokens.authenticate_token(&token, None, s.clock.now()),
+        Err(Rejection::Token {
+            authenticator: "service-account",
+            rejection: TokenRejection::LegacySecretNotFound { secret: "default/builder-token".into() },
+        })
+    );
+}
+
+#[test]
+fn deleting_a_namespace_deletes_what_is_in_it_and_nothing_else() {
+    let s = server();
+    s.admin(Method::POST, "/api/v1/namespaces", Some(json!({"metadata": {"name": "team"}})), 201);
+    create_sa(&s, "team", "builder");
+    create_sa(&s, "default", "builder");
+    s.admin(
+        Method::POST,
+        &format!("{RBAC}/namespaces/team/roles"),
+        Some(json!({"metadata": {"name": "reader"}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})),
+        201,
+    );
+    let gone = s.admin(Method::DELETE, "/api/v1/namespaces/team", None, 200);
+    assert_eq!(gone["status"]["phase"], "Terminating");
+    s.admin(Method::GET, "/api/v1/namespaces/team", None, 404);
+    for list in ["/api/v1/namespaces/team/serviceaccounts", "/api/v1/namespaces/team/configmaps"] {
+        assert_eq!(s.admin(Method::GET, list, None, 200)["items"], json!([]), "{list}");
+    }
+    assert_eq!(s.admin(Method::GET, &format!("{RBAC}/namespaces/team/roles"), None, 200)["items"], json!([]));
+    s.admin(Method::GET, "/api/v1/namespaces/default/serviceaccounts/builder", None, 200);
+}
+
+#[test]
+fn a_cluster_role_with_an_aggregation_label_adds_its_rules_to_the_aggregated_role() {
+    let s = server();
+    let view = rules_of(&s, "view");
+    let widgets = json!({"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get", "list"]});
+    s.admin(
+        Method::POST,
+        &format!("{RBAC}/clusterroles"),
+        Some(cluster_role(
+            "widgets-view",
+            json!({"rbac.authorization.k8s.io/aggregate-to-view": "true"}),
+            json!([widgets]),
+        )),
+        201,
+    );
+    let mut want = view.clone();
+    want.push(widgets);
+    assert_eq!(rules_of(&s, "view"), want);
+    // Its rules change: so do the aggregated role's.
+    let gadgets = json!({"apiGroups": ["example.com"], "resources": ["gadgets"], "verbs": ["get"]});
+    s.admin(
+        Method::PUT,
+        &format!("{RBAC}/clusterroles/widgets-view"),
+        Some(cluster_role(
+            "widgets-view",
+            json!({"rbac.authorization.k8s.io/aggregate-to-view": "true"}),
+            json!([gadgets]),
+        )),
+        200,
+    );
+    let mut want = view.clone();
+    want.push(gadgets.clone());
+    assert_eq!(rules_of(&s, "view"), want);
+    // It loses the label: the aggregated role loses its rules.
+    s.admin(
+        Method::PUT,
+        &format!("{RBAC}/clusterroles/widgets-view"),
+        Some(cluster_role("widgets-view", json!({}), json!([gadgets]))),
+        200,
+    );
+    assert_eq!(rules_of(&s, "view"), view);
+}
+
+#[test]
+fn an_aggregated_role_holds_the_union_whatever_rules_it_is_written_with() {
+    let s = server();
+    let pods = json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]});
+    let secrets = json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]});
+    for (name, rule) in [("b-source", &secrets), ("a-source", &pods)] {
+        s.admin(
+            Method::POST,
+            &format!("{RBAC}/clusterroles"),
+            Some(cluster_role(name, json!({"example.com/aggregate-to-mine": "true"}), json!([rule]))),
+            201,
+        );
+    }
+    let mut mine = cluster_role("mine", json!({}), json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]));
+    mine["aggregationRule"] =
+        json!({"clusterRoleSelectors": [{"matchLabels": {"example.com/aggregate-to-mine": "true"}}]});
+    let created = s.admin(Method::POST, &format!("{RBAC}/clusterroles"), Some(mine), 201);
+    // The sources' rules in name order; what the role was written with is replaced.
+    assert_eq!(created["rules"], json!([pods, secrets]));
+}
+
+#[test]
+#[ignore = "kauth differs from Kubernetes: deleting a ClusterRole does not recompute the roles that \
+            aggregated it (kube-controller-manager's aggregation controller does)"]
+fn kubernetes_drops_a_deleted_roles_rules_from_the_aggregated_role() {
+    let s = server();
+    let view = rules_of(&s, "view");
+    let widgets = json!({"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get"]});
+    s.admin(
+        Method::POST,
+        &format!("{RBAC}/clusterroles"),
+        Some(cluster_role(
+            "widgets-view",
+            json!({"rbac.authorization.k8s.io/aggregate-to-view": "true"}),
+            json!([widgets]),
+        )),
+        201,
+    );
+    s.admin(Method::DELETE, &format!("{RBAC}/clusterroles/widgets-view"), None, 200);
+    assert_eq!(rules_of(&s, "view"), view);
+}
+
+#[test]
+#[ignore = "kauth differs from Kubernetes: an aggregated role whose rules change by aggregation is not \
+            re-aggregated into the roles that select it (view into edit into admin) until the next \
+            ClusterRole write, so edit and admin lag a write behind and keep rules view has lost"]
+fn kubernetes_aggregates_through_aggregated_roles_and_drops_what_they_lose() {
+    let s = server();
+    let example = |role: &str| -> Vec<Value> {
+        rules_of(&s, role).into_iter().filter(|r| r["apiGroups"][0] == "example.com").collect()
+    };
+    let widgets = json!({"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get"]});
+    let labels = json!({"rbac.authorization.k8s.io/aggregate-to-view": "true"});
+    s.admin(
+        Method::POST,
+        &format!("{RBAC}/clusterroles"),
+        Some(cluster_role("widgets-view", labels, json!([widgets]))),
+        201,
+    );
+    // view carries aggregate-to-edit, edit carries aggregate-to-admin.
+    for role in ["view", "edit", "admin"] {
+        assert_eq!(example(role), std::slice::from_ref(&widgets), "{role}");
+    }
+    // The label goes: so do its rules, from all three (kauth leaves them in edit and admin).
+    s.admin(
+        Method::PUT,
+        &format!("{RBAC}/clusterroles/widgets-view"),
+        Some(cluster_role("widgets-view", json!({}), json!([widgets]))),
+        200,
+    );
+    for role in ["view", "edit", "admin"] {
+        assert_eq!(example(role), Vec::<Value>::new(), "{role}");
+    }
+    assert!(controllers::aggregate(&s.state, None).unwrap().is_empty(), "every aggregated role in step");
+}

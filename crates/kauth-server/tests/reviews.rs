@@ -1,0 +1,326 @@
+//! The review APIs through the pipeline (`handlers/reviews.rs`): the SubjectAccessReview family
+//! answering with RBAC's reasons, SelfSubjectRulesReview listing what a user may do, TokenReview
+//! and SelfSubjectReview saying who a credential is.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{json_of, server, Server, ADMIN, ALICE, BOB};
+use http::Method;
+use serde_json::{json, Value};
+
+const AUTHZ: &str = "/apis/authorization.k8s.io/v1";
+const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// Namespace `team`, where group `dev` (alice) is bound to ClusterRole `view`.
+fn team() -> Server {
+    let s = server();
+    s.admin(Method::POST, "/api/v1/namespaces", Some(json!({"metadata": {"name": "team"}})), 201);
+    s.admin(
+        Method::POST,
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings",
+        Some(json!({"metadata": {"name": "dev-view"},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "dev"}]})),
+        201,
+    );
+    s
+}
+
+fn post(s: &Server, path: &str, kind: &str, spec: Value, token: &str) -> common::Response {
+    let group = if kind == "TokenReview" || kind == "SelfSubjectReview" { "authentication" } else { "authorization" };
+    s.send(
+        Method::POST,
+        path,
+        Some(json!({"apiVersion": format!("{group}.k8s.io/v1"), "kind": kind, "spec": spec})),
+        Some(token),
+    )
+}
+
+/// A review's status, the request having been accepted (201).
+fn status(r: common::Response) -> Value {
+    let v = json_of(&r);
+    assert_eq!(r.status, 201, "{v}");
+    v["status"].clone()
+}
+
+fn sar(s: &Server, spec: Value) -> Value {
+    status(post(s, &format!("{AUTHZ}/subjectaccessreviews"), "SubjectAccessReview", spec, ADMIN))
+}
+
+#[test]
+fn a_subject_access_review_answers_with_the_binding_that_allows() {
+    let s = team();
+    let pods = |verb: &str| json!({"namespace": "team", "verb": verb, "resource": "pods"});
+    assert_eq!(
+        sar(&s, json!({"user": "alice", "groups": ["dev"], "resourceAttributes": pods("get")})),
+        json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"dev-view/team\" of ClusterRole \"view\" to Group \"dev\""})
+    );
+    // RBAC has no opinion: not allowed, not denied, no reason (as kube-apiserver answers).
+    assert_eq!(
+        sar(&s, json!({"user": "alice", "groups": ["dev"], "resourceAttributes": pods("delete")})),
+        json!({"allowed": false})
+    );
+    assert_eq!(
+        sar(&s, json!({"user": "alice", "resourceAttributes": pods("get")})),
+        json!({"allowed": false}),
+        "not in dev"
+    );
+    assert_eq!(
+        sar(&s, json!({"user": "x", "groups": ["system:masters"], "resourceAttributes": pods("delete")})),
+        json!({"allowed": true}),
+        "system:masters comes before RBAC and gives no reason"
+    );
+    assert_eq!(
+        sar(
+            &s,
+            json!({"groups": ["system:unauthenticated"], "nonResourceAttributes": {"verb": "get", "path": "/version"}})
+        ),
+        json!({"allowed": true, "reason": "RBAC: allowed by ClusterRoleBinding \"system:public-info-viewer\" of ClusterRole \"system:public-info-viewer\" to Group \"system:unauthenticated\""})
+    );
+}
+
+#[test]
+fn a_subject_access_review_needs_a_subject_and_a_right_to_ask() {
+    let s = team();
+    let r = post(
+        &s,
+        &format!("{AUTHZ}/subjectaccessreviews"),
+        "SubjectAccessReview",
+        json!({"resourceAttributes": {"verb": "get", "resource": "pods"}}),
+        ADMIN,
+    );
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        json_of(&r)["message"],
+        "SubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.user: Invalid value: \"\": at least one of user or group must be specified"
+    );
+    let r = post(
+        &s,
+        &format!("{AUTHZ}/subjectaccessreviews"),
+        "SubjectAccessReview",
+        json!({"user": "bob", "resourceAttributes": {"verb": "get", "resource": "pods"}}),
+        ALICE,
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        json_of(&r)["message"],
+        "subjectaccessreviews.authorization.k8s.io is forbidden: User \"alice\" cannot create resource \"subjectaccessreviews\" in API group \"authorization.k8s.io\" at the cluster scope"
+    );
+}
+
+#[test]
+fn a_local_subject_access_review_is_about_its_own_namespace() {
+    let s = team();
+    let lsar = |spec: Value| {
+        post(&s, &format!("{AUTHZ}/namespaces/team/localsubjectaccessreviews"), "LocalSubjectAccessReview", spec, ADMIN)
+    };
+    let ok = lsar(
+        json!({"user": "alice", "groups": ["dev"], "resourceAttributes": {"namespace": "team", "verb": "list", "resource": "configmaps"}}),
+    );
+    let ok = status(ok);
+    assert_eq!(ok["allowed"], true);
+    assert_eq!(ok["reason"], "RBAC: allowed by RoleBinding \"dev-view/team\" of ClusterRole \"view\" to Group \"dev\"");
+    let other = lsar(
+        json!({"user": "alice", "groups": ["dev"], "resourceAttributes": {"namespace": "default", "verb": "list", "resource": "configmaps"}}),
+    );
+    assert_eq!(other.status, 422);
+    let other = json_of(&other);
+    assert_eq!(
+        other["message"],
+        "LocalSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes.namespace: Invalid value: \"default\": must match metadata.namespace"
+    );
+    assert_eq!(
+        other["details"]["causes"],
+        json!([{"reason": "FieldValueInvalid", "field": "spec.resourceAttributes.namespace", "message": "Invalid value: \"default\": must match metadata.namespace"}])
+    );
+    // Non-resource attributes have no namespace: kauth reports the namespace mismatch.
+    let urls = lsar(json!({"user": "alice", "nonResourceAttributes": {"verb": "get", "path": "/version"}}));
+    assert_eq!(urls.status, 422);
+    assert_eq!(json_of(&urls)["details"]["causes"][0]["field"], "spec.resourceAttributes.namespace");
+}
+
+#[test]
+#[ignore = "kauth differs from Kubernetes: a LocalSubjectAccessReview with nonResourceAttributes is refused \
+            as a namespace mismatch (spec.resourceAttributes.namespace), not as kube-apiserver refuses it"]
+fn kubernetes_refuses_non_resource_attributes_in_a_local_review() {
+    let s = team();
+    let r = post(
+        &s,
+        &format!("{AUTHZ}/namespaces/team/localsubjectaccessreviews"),
+        "LocalSubjectAccessReview",
+        json!({"user": "alice", "nonResourceAttributes": {"verb": "get", "path": "/version"}}),
+        ADMIN,
+    );
+    assert_eq!(r.status, 422);
+    let causes = &json_of(&r)["details"]["causes"];
+    assert_eq!(causes[0]["field"], "spec.nonResourceAttributes");
+    assert!(causes[0]["message"].as_str().unwrap().ends_with(": disallowed on this kind of request"));
+}
+
+#[test]
+fn a_self_subject_access_review_asks_for_the_requesting_user() {
+    let s = team();
+    let ssar = |token: &str, attrs: Value| {
+        status(post(
+            &s,
+            &format!("{AUTHZ}/selfsubjectaccessreviews"),
+            "SelfSubjectAccessReview",
+            json!({"resourceAttributes": attrs}),
+            token,
+        ))
+    };
+    assert_eq!(
+        ssar(ALICE, json!({"namespace": "team", "verb": "watch", "resource": "pods"})),
+        json!({"allowed": true, "reason": "RBAC: allowed by RoleBinding \"dev-view/team\" of ClusterRole \"view\" to Group \"dev\""})
+    );
+    assert_eq!(
+        ssar(ALICE, json!({"namespace": "team", "verb": "get", "resource": "secrets"})),
+        json!({"allowed": false})
+    );
+    assert_eq!(ssar(BOB, json!({"namespace": "team", "verb": "watch", "resource": "pods"})), json!({"allowed": false}));
+    let both = post(
+        &s,
+        &format!("{AUTHZ}/selfsubjectaccessreviews"),
+        "SelfSubjectAccessReview",
+        json!({"resourceAttributes": {"verb": "get"}, "nonResourceAttributes": {"verb": "get", "path": "/x"}}),
+        BOB,
+    );
+    assert_eq!(both.status, 422);
+    assert_eq!(
+        json_of(&both)["message"],
+        "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.nonResourceAttributes: Invalid value: authorization.NonResourceAttributes{Path:\"/x\", Verb:\"get\"}: cannot be specified in combination with resourceAttributes"
+    );
+}
+
+#[test]
+fn a_self_subject_rules_review_lists_what_the_user_may_do_in_the_namespace() {
+    let s = team();
+    let ssrr = |token: &str, ns: &str| {
+        status(post(
+            &s,
+            &format!("{AUTHZ}/selfsubjectrulesreviews"),
+            "SelfSubjectRulesReview",
+            json!({"namespace": ns}),
+            token,
+        ))
+    };
+    let basic = json!([
+        {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+        {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]},
+    ]);
+    let default = ssrr(ALICE, "default");
+    assert_eq!(default["resourceRules"], basic);
+    assert_eq!(default["incomplete"], false);
+    assert_eq!(
+        default["nonResourceRules"],
+        json!([
+            {"verbs": ["get"], "nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"]},
+            {"verbs": ["get"], "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"]},
+        ])
+    );
+    // In team, view's rules too (through the binding to dev).
+    let mut with_view = basic.as_array().unwrap().clone();
+    with_view.extend([
+        json!({"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["configmaps", "pods", "serviceaccounts"]}),
+        json!({"verbs": ["get", "list", "watch"], "apiGroups": [""], "resources": ["namespaces"]}),
+    ]);
+    assert_eq!(ssrr(ALICE, "team")["resourceRules"], json!(with_view));
+    assert_eq!(ssrr(BOB, "team")["resourceRules"], basic);
+    let admin = ssrr(ADMIN, "team");
+    assert_eq!(admin["resourceRules"][0], json!({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}));
+    assert_eq!(admin["nonResourceRules"][0], json!({"verbs": ["*"], "nonResourceURLs": ["*"]}));
+}
+
+fn token_review(s: &Server, spec: Value) -> Value {
+    status(post(s, "/apis/authentication.k8s.io/v1/tokenreviews", "TokenReview", spec, ADMIN))
+}
+
+fn service_account_token(s: &Server, audiences: Value) -> String {
+    let r = s.admin(
+        Method::POST,
+        "/api/v1/namespaces/team/serviceaccounts/default/token",
+        Some(
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"audiences": audiences}}),
+        ),
+        201,
+    );
+    r["status"]["token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_token_review_says_who_a_token_is_for_which_audiences_or_exactly_why_not() {
+    let s = team();
+    let sa = s.admin(Method::GET, "/api/v1/namespaces/team/serviceaccounts/default", None, 200);
+    let api = service_account_token(&s, json!([]));
+    let ok = token_review(&s, json!({"token": api}));
+    assert_eq!(ok["authenticated"], true);
+    assert_eq!(ok["audiences"], json!([ISSUER]));
+    let user = &ok["user"];
+    assert_eq!(user["username"], "system:serviceaccount:team:default");
+    assert_eq!(user["uid"], sa["metadata"]["uid"]);
+    assert_eq!(
+        user["groups"],
+        json!(["system:serviceaccounts", "system:serviceaccounts:team", "system:authenticated"])
+    );
+    let jti = kauth::token::validate::parse(&api).unwrap().claims.jti.unwrap().into_owned();
+    assert_eq!(user["extra"], json!({"authentication.kubernetes.io/credential-id": [format!("JTI={jti}")]}));
+
+    // A token for another audience is reviewed for it, and refused for the API.
+    let vault = service_account_token(&s, json!(["vault"]));
+    assert_eq!(token_review(&s, json!({"token": vault, "audiences": ["vault"]}))["audiences"], json!(["vault"]));
+    assert_eq!(
+        token_review(&s, json!({"token": vault})),
+        json!({"user": {}, "error": format!("service-account: token audiences [\"vault\"] have none in common with the accepted audiences [{ISSUER:?}]")})
+    );
+    // Static tokens, and tokens nobody recognises.
+    let alice = token_review(&s, json!({"token": ALICE}));
+    assert_eq!(
+        alice["user"],
+        json!({"username": "alice", "uid": "u-alice", "groups": ["dev", "system:authenticated"]})
+    );
+    assert_eq!(alice["audiences"], json!([ISSUER]));
+    // A token that is no JWT is claimed by the service-account authenticator as malformed
+    // (kube-apiserver's says "not mine", and the review carries no error).
+    assert_eq!(
+        token_review(&s, json!({"token": "no-such-token"})),
+        json!({"user": {}, "error": "service-account: malformed token: expected 3 dot-separated segments, found 1"})
+    );
+    // A JWT from another issuer is nobody's.
+    let foreign = {
+        let pem = kauth::pki::PrivateKey::generate(kauth::pki::KeyType::EcdsaP256).unwrap().to_pem().unwrap();
+        let key = kauth::token::keys::SigningKey::from_pem("k", pem.as_bytes()).unwrap();
+        let claims = kauth::token::claims::Claims { iss: Some("https://elsewhere".into()), ..Default::default() };
+        kauth::token::issue::TokenIssuer::new("https://elsewhere", key).sign(&claims).unwrap().into_string()
+    };
+    assert_eq!(
+        token_review(&s, json!({"token": foreign})),
+        json!({"user": {}, "error": "the token is neither a static token nor a JWT from an accepted issuer"})
+    );
+    // Asking needs the right to: alice may not.
+    let r = post(&s, "/apis/authentication.k8s.io/v1/tokenreviews", "TokenReview", json!({"token": ALICE}), ALICE);
+    assert_eq!(r.status, 403);
+    // kauth answers an empty token in the status (kube-apiserver: 400, see the ignored test below).
+    assert_eq!(token_review(&s, json!({"token": ""})), json!({"user": {}, "error": "token is empty"}));
+}
+
+#[test]
+#[ignore = "kauth differs from Kubernetes: a TokenReview without a token is 201 with status.error \
+            \"token is empty\"; kube-apiserver refuses the request with 400"]
+fn kubernetes_refuses_a_token_review_without_a_token() {
+    let s = server();
+    let r = post(&s, "/apis/authentication.k8s.io/v1/tokenreviews", "TokenReview", json!({"token": ""}), ADMIN);
+    assert_eq!(r.status, 400);
+    assert_eq!(json_of(&r)["message"], "token is required for TokenReview in authentication");
+}
+
+#[test]
+fn a_self_subject_review_is_whoami() {
+    let s = server();
+    let me =
+        status(post(&s, "/apis/authentication.k8s.io/v1/selfsubjectreviews", "SelfSubjectReview", json!({}), ALICE));
+    assert_eq!(
+        me,
+        json!({"userInfo": {"username": "alice", "uid": "u-alice", "groups": ["dev", "system:authenticated"]}})
+    );
+}

@@ -1,0 +1,4 @@
+//! What kauth's test suites share.
+#![allow(dead_code)]
+
+pub mod tools;
