@@ -49,12 +49,12 @@ fn pipeline(state: &State, req: &Request, info: &RequestInfo, outcome: &mut Outc
                 "unauthorized: {}",
                 why.reason
             );
-            outcome.annotations.push(("authentication.kauth.dev/failure".into(), why.reason));
+            outcome.annotations.push(("authentication.kauth.dev/failure", why.reason));
             return Response::error(&ApiError::unauthorized());
         }
     };
     for (k, v) in &user.annotations {
-        outcome.annotations.push(((*k).to_owned(), v.clone()));
+        outcome.annotations.push((k, v.clone()));
         if *k == kauth::authn::service_account::LEGACY_TOKEN_SECRET_ANNOTATION {
             controllers::track_legacy_token_use(state, v);
         }
@@ -70,26 +70,24 @@ fn pipeline(state: &State, req: &Request, info: &RequestInfo, outcome: &mut Outc
     let decision = state.authorize(&attrs);
     let verdict = if decision.is_allowed() { "allow" } else { "forbid" };
     let reason = decision.reason().to_string();
-    outcome.annotations.push(("authorization.k8s.io/decision".into(), verdict.into()));
-    outcome.annotations.push(("authorization.k8s.io/reason".into(), reason.clone()));
+    outcome.annotations.push(("authorization.k8s.io/decision", verdict.into()));
+    outcome.annotations.push(("authorization.k8s.io/reason", reason.clone()));
     if !decision.is_allowed() {
         let msg = attrs.forbidden_message();
         let msg = if reason.is_empty() { msg } else { format!("{msg}: {reason}") };
         // Kubernetes' reason stays as it is on the wire; operators get the explanation
         // (bindings, nearest rule and what it lacks) in the log and the audit event.
         let explanation = state.authorizer.explain(&attrs).map(|e| e.summary()).unwrap_or_default();
-        tracing::info!(user = %user.user.name, path = %req.path, verb = %info.verb, %explanation, "forbidden: {msg}");
-        outcome.annotations.push(("authorization.kauth.dev/explanation".into(), explanation));
-        return Response::error(&if info.is_resource {
-            ApiError::forbidden(&info.group, &info.resource, &info.name, &msg)
-        } else {
-            ApiError::forbidden("", "", "", &msg)
+        tracing::info!(user = %user.user.name, path = %req.path, verb = %info.verb(), %explanation, "forbidden: {msg}");
+        outcome.annotations.push(("authorization.kauth.dev/explanation", explanation));
+        return Response::error(&match info {
+            RequestInfo::Resource(r) => ApiError::forbidden(&r.group, &r.resource, &r.name, &msg),
+            RequestInfo::NonResource { .. } => ApiError::forbidden("", "", "", &msg),
         });
     }
-    if info.is_resource {
-        handlers::crud::handle_resource(state, req, info, &user.user)
-    } else {
-        handlers::discovery::handle_non_resource(state, req, info)
+    match info {
+        RequestInfo::Resource(r) => handlers::crud::handle_resource(state, req, r, &user.user),
+        RequestInfo::NonResource { verb, .. } => handlers::discovery::handle_non_resource(state, req, verb),
     }
 }
 
@@ -97,18 +95,17 @@ fn pipeline(state: &State, req: &Request, info: &RequestInfo, outcome: &mut Outc
 pub fn attributes(user: &UserInfo, info: &RequestInfo) -> Attributes {
     Attributes {
         user: user.clone(),
-        verb: info.verb.clone(),
-        target: if info.is_resource {
-            Target::Resource {
-                namespace: info.namespace.clone(),
-                api_group: info.group.clone(),
-                api_version: info.version.clone(),
-                resource: info.resource.clone(),
-                subresource: info.subresource.clone(),
-                name: info.name.clone(),
-            }
-        } else {
-            Target::NonResource { path: info.path.clone() }
+        verb: info.verb().to_owned(),
+        target: match info {
+            RequestInfo::Resource(r) => Target::Resource {
+                namespace: r.namespace.clone(),
+                api_group: r.group.clone(),
+                api_version: r.version.clone(),
+                resource: r.resource.clone(),
+                subresource: r.subresource.clone(),
+                name: r.name.clone(),
+            },
+            RequestInfo::NonResource { path, .. } => Target::NonResource { path: path.clone() },
         },
     }
 }

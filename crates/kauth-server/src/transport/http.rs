@@ -116,9 +116,13 @@ fn writes_store(req: &Request) -> bool {
         // A key rotation generates a key and writes the ring.
         return true;
     }
-    let info = crate::api::request_info::parse(req.method.as_str(), &req.path, false);
-    let stored = crate::api::resources::find(&info.group, &info.version, &info.resource).is_some_and(|r| r.stored);
-    info.is_resource && stored && info.subresource != "token"
+    let crate::api::request_info::RequestInfo::Resource(r) =
+        crate::api::request_info::parse(req.method.as_str(), &req.path, false)
+    else {
+        return false;
+    };
+    crate::api::resources::find(&r.group, &r.version, &r.resource).is_some_and(|rt| rt.stored)
+        && r.subresource != "token"
 }
 
 /// Serves until `shutdown` completes.
