@@ -65,8 +65,8 @@ pub struct Outcome {
     pub user: Option<kauth::user::UserInfo>,
     /// The impersonating user.
     pub impersonated_by: Option<kauth::user::UserInfo>,
-    /// Audit annotations.
-    pub annotations: Vec<(String, String)>,
+    /// Audit annotations, in the order they were added.
+    pub annotations: Vec<(&'static str, String)>,
 }
 
 impl AuditLog {
@@ -90,7 +90,7 @@ impl AuditLog {
         let now = kauth::timestamp::rfc3339(now);
         let mut annotations = Map::new();
         for (k, v) in &outcome.annotations {
-            annotations.insert(k.clone(), Value::String(v.clone()));
+            annotations.insert((*k).to_owned(), Value::String(v.clone()));
         }
         let mut ev = json!({
             "kind": "Event",
@@ -99,7 +99,7 @@ impl AuditLog {
             "auditID": crate::api::meta::new_uid().unwrap_or_default(),
             "stage": "ResponseComplete",
             "requestURI": req.path,
-            "verb": info.verb,
+            "verb": info.verb(),
             "user": outcome.user.as_ref().map(user_json).unwrap_or_else(|| json!({})),
             "sourceIPs": [req.source_ip],
             "responseStatus": {"metadata": {}, "code": resp.status},
@@ -113,13 +113,14 @@ impl AuditLog {
             ev["impersonatedUser"] = ev["user"].clone();
             ev["user"] = user_json(by);
         }
-        if info.is_resource {
-            let mut obj = json!({"resource": info.resource, "apiVersion": info.version});
+        let resource = info.resource();
+        if let Some(r) = resource {
+            let mut obj = json!({"resource": r.resource, "apiVersion": r.version});
             for (k, v) in [
-                ("namespace", &info.namespace),
-                ("name", &info.name),
-                ("apiGroup", &info.group),
-                ("subresource", &info.subresource),
+                ("namespace", &r.namespace),
+                ("name", &r.name),
+                ("apiGroup", &r.group),
+                ("subresource", &r.subresource),
             ] {
                 if !v.is_empty() {
                     obj[k] = json!(v);
@@ -130,7 +131,8 @@ impl AuditLog {
         if !annotations.is_empty() {
             ev["annotations"] = Value::Object(annotations);
         }
-        let sensitive = matches!(info.resource.as_str(), "secrets" | "tokenreviews") || info.subresource == "token";
+        let sensitive = resource
+            .is_some_and(|r| matches!(r.resource.as_str(), "secrets" | "tokenreviews") || r.subresource == "token");
         if self.level == Level::Request && !sensitive && !req.body.is_empty() {
             if let Ok(body) = serde_json::from_slice::<Value>(&req.body) {
                 ev["requestObject"] = body;

@@ -10,7 +10,8 @@
 //! - [`state`]: settings and shared state.
 //! - [`controllers`]: what Kubernetes' controllers and admission do when objects change.
 //! - [`handlers`]: CRUD, watch, discovery, reviews, TokenRequest.
-//! - [`pipeline`]: authenticate → impersonate → authorize → handle, with audit and metrics.
+//! - [`pipeline`]: the request's filters as tower layers, one file each (request info, audit,
+//!   authentication, impersonation, authorization), over the handlers.
 //! - [`transport`]: TLS and HTTP.
 //! - [`bootstrap`]: start-up: the data directory, the chains, the seeded objects.
 //! - [`options`] and [`run`]: what a server runs with, and the one entry.

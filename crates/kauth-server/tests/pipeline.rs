@@ -1,14 +1,21 @@
 //! The request pipeline in process, without TLS, HTTP or kubectl: a state prepared in a temporary
-//! data directory with a fake clock (`common`), requests handed to the pipeline, answers checked
-//! as Kubernetes clients read them.
+//! data directory with a fake clock (`common`), requests handed to the pipeline (the whole stack
+//! of filters), answers checked as Kubernetes clients read them.
 
 #![allow(clippy::unwrap_used)] // a test: a failed step is the failure to report
 
 mod common;
 
-use common::{json_of, send, server, ADMIN, ALICE};
-use http::Method;
+use common::{handle, json_of, request, send, server, server_with, FakeClock, ADMIN, ALICE, START};
+use http::{HeaderValue, Method};
+use kauth_server::api::request::Request;
 use serde_json::{json, Value};
+
+/// `r` asking to act as `user` (`Impersonate-User`).
+fn impersonating(mut r: Request, user: &str) -> Request {
+    r.headers.insert("impersonate-user", HeaderValue::from_str(user).unwrap());
+    r
+}
 
 #[test]
 fn a_bad_credential_gets_the_plain_401_never_anonymous() {
@@ -104,4 +111,77 @@ fn token_review_reports_the_precise_reason_and_time_comes_from_the_fake_clock() 
     assert_eq!(expired["status"].get("authenticated"), None);
     let error = expired["status"]["error"].as_str().unwrap();
     assert!(error.contains("expired"), "{error}");
+}
+
+#[test]
+fn impersonation_needs_the_impersonate_verb_and_then_acts_as_the_user() {
+    let s = server();
+    let refused =
+        handle(&s.state, impersonating(request(Method::GET, "/api/v1/namespaces", None, Some(ALICE)), "admin"));
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        json_of(&refused)["message"],
+        "users \"admin\" is forbidden: User \"alice\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"
+    );
+    // system:masters may impersonate; the request is then alice's, whom RBAC refuses.
+    let r = handle(&s.state, impersonating(request(Method::GET, "/api/v1/namespaces", None, Some(ADMIN)), "alice"));
+    assert_eq!(r.status, 403);
+    assert!(json_of(&r)["message"].as_str().unwrap().contains("User \"alice\" cannot list"), "{}", json_of(&r));
+}
+
+#[test]
+fn the_audit_filter_records_what_every_filter_learnt_whoever_answered() {
+    let audit = tempfile::NamedTempFile::new().unwrap();
+    let s = server_with(FakeClock::at(START), |o| o.audit_log_path = Some(audit.path().to_owned()));
+    let get = |path: &str, token: &str| request(Method::GET, path, None, Some(token));
+    let statuses = [
+        handle(&s.state, get("/api/v1/namespaces", "not-a-known-token")),
+        handle(&s.state, get("/api/v1/namespaces/default/secrets", ALICE)),
+        handle(&s.state, impersonating(get("/api/v1/namespaces/default/secrets", ALICE), "bob")),
+        // A write to the store: run on the blocking pool, recorded all the same.
+        handle(
+            &s.state,
+            request(
+                Method::POST,
+                "/api/v1/namespaces",
+                Some(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})),
+                Some(ADMIN),
+            ),
+        ),
+        handle(&s.state, impersonating(get("/api/v1/namespaces/team", ADMIN), "alice")),
+    ]
+    .map(|r| r.status);
+    assert_eq!(statuses, [401, 403, 403, 201, 403]);
+    let events: Vec<Value> =
+        std::fs::read_to_string(audit.path()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 5);
+    let codes: Vec<&Value> = events.iter().map(|e| &e["responseStatus"]["code"]).collect();
+    assert_eq!(codes, [401, 403, 403, 201, 403]);
+
+    let unauthenticated = &events[0];
+    assert_eq!(unauthenticated["user"], json!({}));
+    assert!(unauthenticated["annotations"]["authentication.kauth.dev/failure"].is_string(), "{unauthenticated}");
+    assert_eq!(unauthenticated["annotations"].get("authorization.k8s.io/decision"), None);
+
+    let forbidden = &events[1];
+    assert_eq!(forbidden["user"]["username"], "alice");
+    assert_eq!(forbidden["verb"], "list");
+    assert_eq!(forbidden["objectRef"], json!({"resource": "secrets", "apiVersion": "v1", "namespace": "default"}));
+    assert_eq!(forbidden["annotations"]["authorization.k8s.io/decision"], "forbid");
+    assert!(forbidden["annotations"]["authorization.kauth.dev/explanation"].is_string(), "{forbidden}");
+
+    // Refused by the impersonation filter: the real user, no decision on the request itself.
+    let impersonation_refused = &events[2];
+    assert_eq!(impersonation_refused["user"]["username"], "alice");
+    assert_eq!(impersonation_refused.get("impersonatedUser"), None);
+    assert_eq!(impersonation_refused["annotations"].get("authorization.k8s.io/decision"), None);
+
+    let created = &events[3];
+    assert_eq!((&created["verb"], &created["objectRef"]["resource"]), (&json!("create"), &json!("namespaces")));
+    assert_eq!(created["annotations"]["authorization.k8s.io/decision"], "allow");
+
+    let impersonated = &events[4];
+    assert_eq!(impersonated["user"]["username"], "admin");
+    assert_eq!(impersonated["impersonatedUser"]["username"], "alice");
+    assert_eq!(impersonated["objectRef"]["name"], "team");
 }

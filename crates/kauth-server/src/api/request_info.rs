@@ -3,18 +3,30 @@
 //! namespace, resource, name, subresource and a Kubernetes verb; everything else is a
 //! non-resource request whose verb is the lowercased HTTP method.
 
-/// A parsed request.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RequestInfo {
-    /// Whether it addresses an API resource.
-    pub is_resource: bool,
+/// What a request addresses: an API resource, or any other path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestInfo {
+    /// An API resource (`/api/v1/...`, `/apis/<group>/<version>/...` with a resource).
+    Resource(ResourceRequest),
+    /// Any other path: discovery, health, version, OIDC, metrics, kauth's own.
+    NonResource {
+        /// The path.
+        path: String,
+        /// The lowercased HTTP method (`get`, `post`, ...).
+        verb: String,
+    },
+}
+
+/// A request on an API resource. Fields a path does not name are empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRequest {
     /// The path.
     pub path: String,
     /// The Kubernetes verb (`get`, `list`, `watch`, `create`, `update`, `patch`, `delete`,
-    /// `deletecollection`), or the lowercased method for non-resource requests.
+    /// `deletecollection`); empty for a method Kubernetes gives no verb.
     pub verb: String,
-    /// `api` or `apis` for API requests.
-    pub prefix: String,
+    /// `api` (the core group) or `apis`.
+    pub prefix: &'static str,
     /// API group (`""` for core).
     pub group: String,
     /// API version.
@@ -23,124 +35,165 @@ pub struct RequestInfo {
     pub namespace: String,
     /// Resource.
     pub resource: String,
-    /// Subresource.
+    /// Subresource (segments past it joined with `/`: no served resource has them).
     pub subresource: String,
     /// Name.
     pub name: String,
-    /// Path segments after the version (for discovery).
-    pub parts: Vec<String>,
 }
 
-fn split(path: &str) -> Vec<String> {
-    path.trim_matches('/').split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+impl RequestInfo {
+    /// The verb: Kubernetes' for a resource, the lowercased method otherwise.
+    pub fn verb(&self) -> &str {
+        match self {
+            RequestInfo::Resource(r) => &r.verb,
+            RequestInfo::NonResource { verb, .. } => verb,
+        }
+    }
+
+    /// The path (without query).
+    pub fn path(&self) -> &str {
+        match self {
+            RequestInfo::Resource(r) => &r.path,
+            RequestInfo::NonResource { path, .. } => path,
+        }
+    }
+
+    /// The resource request, if it is one.
+    pub fn resource(&self) -> Option<&ResourceRequest> {
+        match self {
+            RequestInfo::Resource(r) => Some(r),
+            RequestInfo::NonResource { .. } => None,
+        }
+    }
 }
 
 /// Parses `method` and `path` (without query); `watch` is the `watch` query parameter.
 pub fn parse(method: &str, path: &str, watch: bool) -> RequestInfo {
-    let non_resource = || RequestInfo {
-        is_resource: false,
-        path: path.to_owned(),
-        verb: method.to_ascii_lowercase(),
-        ..RequestInfo::default()
-    };
-    let mut parts = split(path);
-    let prefix = match parts.first().map(String::as_str) {
-        Some(p @ ("api" | "apis")) => p.to_owned(),
+    let non_resource = || RequestInfo::NonResource { path: path.to_owned(), verb: method.to_ascii_lowercase() };
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (prefix, mut rest) = match segments.split_first() {
+        Some((&"api", rest)) => ("api", rest),
+        Some((&"apis", rest)) => ("apis", rest),
         _ => return non_resource(),
     };
-    parts.remove(0);
-    let mut info = RequestInfo { path: path.to_owned(), prefix: prefix.clone(), ..RequestInfo::default() };
+    let mut group = "";
     if prefix == "apis" {
-        if parts.is_empty() {
-            return non_resource();
-        }
-        info.group = parts.remove(0);
+        let Some((g, after)) = rest.split_first() else { return non_resource() };
+        group = g;
+        rest = after;
     }
-    if parts.is_empty() {
-        return non_resource();
-    }
-    info.version = parts.remove(0);
-    if parts.is_empty() {
-        return non_resource();
-    }
+    let Some((version, after)) = rest.split_first() else { return non_resource() };
+    rest = after;
+    let Some(&first) = rest.first() else { return non_resource() };
     // The deprecated `/api/v1/watch/...` form: a watch of what follows.
-    let watch = watch || (parts.first().map(String::as_str) == Some("watch") && matches!(method, "GET" | "HEAD"));
-    if parts.first().map(String::as_str) == Some("watch") && watch {
-        parts.remove(0);
-        if parts.is_empty() {
-            return non_resource();
-        }
+    let watch = watch || (first == "watch" && matches!(method, "GET" | "HEAD"));
+    if first == "watch" && watch {
+        rest = &rest[1..];
     }
-    info.parts = parts.clone();
-    info.is_resource = true;
-    info.verb = match method {
+    let mut verb = match method {
         "POST" => "create",
         "GET" | "HEAD" => "get",
         "PUT" => "update",
         "PATCH" => "patch",
         "DELETE" => "delete",
         _ => "",
-    }
-    .to_owned();
-    let mut cur: &[String] = &parts;
-    if cur[0] == "namespaces" && cur.len() > 1 {
-        info.namespace = cur[1].clone();
-        if cur.len() > 2 && !matches!(cur[2].as_str(), "status" | "finalize") {
-            cur = &cur[2..];
+    };
+    let mut namespace = "";
+    let mut cur = rest;
+    if let ["namespaces", ns, more @ ..] = cur {
+        namespace = ns;
+        if !more.is_empty() && !matches!(more[0], "status" | "finalize") {
+            cur = more;
         }
     }
-    info.resource = cur[0].clone();
-    if cur.len() >= 2 {
-        info.name = cur[1].clone();
-    }
-    if cur.len() >= 3 {
-        info.subresource = cur[2].clone();
-    }
-    if cur.len() > 3 {
+    let (resource, name, subresource) = match cur {
+        [] => return non_resource(),
+        [resource] => (*resource, "", String::new()),
+        [resource, name] => (*resource, *name, String::new()),
         // Deeper paths are not resources kauth serves; the router answers 404.
-        info.subresource = cur[2..].join("/");
-    }
-    if info.name.is_empty() {
-        match info.verb.as_str() {
-            "get" => info.verb = if watch { "watch" } else { "list" }.into(),
-            "delete" => info.verb = "deletecollection".into(),
+        [resource, name, sub @ ..] => (*resource, *name, sub.join("/")),
+    };
+    if name.is_empty() {
+        match verb {
+            "get" => verb = if watch { "watch" } else { "list" },
+            "delete" => verb = "deletecollection",
             _ => {}
         }
-    } else if info.verb == "get" && watch {
-        info.verb = "watch".into();
+    } else if verb == "get" && watch {
+        verb = "watch";
     }
-    info
+    RequestInfo::Resource(ResourceRequest {
+        path: path.to_owned(),
+        verb: verb.to_owned(),
+        prefix,
+        group: group.to_owned(),
+        version: (*version).to_owned(),
+        namespace: namespace.to_owned(),
+        resource: resource.to_owned(),
+        subresource,
+        name: name.to_owned(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn resource(r: RequestInfo) -> ResourceRequest {
+        match r {
+            RequestInfo::Resource(r) => r,
+            other => panic!("not a resource request: {other:?}"),
+        }
+    }
+
     #[test]
     fn paths_parse_like_kube_apiserver() {
-        let r = parse("GET", "/api/v1/namespaces/default/serviceaccounts/builder", false);
+        let r = resource(parse("GET", "/api/v1/namespaces/default/serviceaccounts/builder", false));
         assert_eq!(
             (r.verb.as_str(), r.namespace.as_str(), r.resource.as_str(), r.name.as_str()),
             ("get", "default", "serviceaccounts", "builder")
         );
-        let r = parse("POST", "/api/v1/namespaces/default/serviceaccounts/builder/token", false);
+        assert_eq!((r.prefix, r.group.as_str(), r.version.as_str()), ("api", "", "v1"));
+        let r = resource(parse("POST", "/api/v1/namespaces/default/serviceaccounts/builder/token", false));
         assert_eq!((r.verb.as_str(), r.subresource.as_str()), ("create", "token"));
-        let r = parse("GET", "/api/v1/namespaces/team", false);
+        let r = resource(parse("GET", "/api/v1/namespaces/team", false));
         assert_eq!(
             (r.verb.as_str(), r.namespace.as_str(), r.resource.as_str(), r.name.as_str()),
             ("get", "team", "namespaces", "team")
         );
-        let r = parse("GET", "/api/v1/namespaces", false);
+        let r = resource(parse("GET", "/api/v1/namespaces", false));
         assert_eq!((r.verb.as_str(), r.resource.as_str()), ("list", "namespaces"));
-        let r = parse("DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterroles", false);
+        let r = resource(parse("DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterroles", false));
         assert_eq!((r.verb.as_str(), r.group.as_str()), ("deletecollection", "rbac.authorization.k8s.io"));
+        assert_eq!(r.prefix, "apis");
         let r = parse("GET", "/api/v1/secrets", true);
-        assert_eq!(r.verb, "watch");
+        assert_eq!(r.verb(), "watch");
         let r = parse("GET", "/healthz", false);
-        assert!(!r.is_resource);
-        assert_eq!(r.verb, "get");
-        assert!(!parse("GET", "/apis/rbac.authorization.k8s.io/v1", false).is_resource);
-        assert!(!parse("POST", "/api", false).is_resource);
-        assert_eq!(parse("POST", "/version", false).verb, "post");
+        assert_eq!(r, RequestInfo::NonResource { path: "/healthz".into(), verb: "get".into() });
+        assert_eq!((r.verb(), r.path()), ("get", "/healthz"));
+        assert!(parse("GET", "/apis/rbac.authorization.k8s.io/v1", false).resource().is_none());
+        assert!(parse("POST", "/api", false).resource().is_none());
+        assert_eq!(parse("POST", "/version", false).verb(), "post");
+    }
+
+    #[test]
+    fn namespace_status_watch_and_deep_paths_keep_kube_apiserver_rules() {
+        let r = resource(parse("PUT", "/api/v1/namespaces/team/status", false));
+        assert_eq!(
+            (r.namespace.as_str(), r.resource.as_str(), r.name.as_str(), r.subresource.as_str()),
+            ("team", "namespaces", "team", "status")
+        );
+        let r = resource(parse("GET", "/api/v1/watch/namespaces/default/secrets/s", false));
+        assert_eq!((r.verb.as_str(), r.namespace.as_str(), r.name.as_str()), ("watch", "default", "s"));
+        // Not a GET: `watch` is a resource name, not the deprecated watch form.
+        let r = resource(parse("POST", "/api/v1/watch", false));
+        assert_eq!((r.verb.as_str(), r.resource.as_str()), ("create", "watch"));
+        assert!(parse("GET", "/api/v1/watch", false).resource().is_none());
+        let r = resource(parse("GET", "/api/v1/namespaces/default/pods/p/a/b", false));
+        assert_eq!(r.subresource, "a/b");
+        let r = resource(parse("OPTIONS", "/api/v1/pods", false));
+        assert_eq!(r.verb, "");
+        assert_eq!(r.path, "/api/v1/pods");
+        assert_eq!(parse("GET", "//api//v1//pods/", false).resource().map(|r| r.resource.as_str()), Some("pods"));
     }
 }

@@ -342,7 +342,7 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
 
 /// The namespace a request on `rt` is scoped to: its namespace for namespaced resources
 /// (empty: all namespaces), none for cluster-scoped ones.
-pub fn scope_namespace<'a>(rt: &ResourceType, info: &'a super::request_info::RequestInfo) -> &'a str {
+pub fn scope_namespace<'a>(rt: &ResourceType, info: &'a super::request_info::ResourceRequest) -> &'a str {
     if rt.namespaced {
         info.namespace.as_str()
     } else {

@@ -9,7 +9,7 @@ use super::{patch, reviews};
 use crate::api::body::{body_json, decode_checked};
 use crate::api::meta::{generate_suffix, new_uid};
 use crate::api::request::{wants_table, Request, MAX_BODY_BYTES};
-use crate::api::request_info::RequestInfo;
+use crate::api::request_info::ResourceRequest;
 use crate::api::resources::scope_namespace;
 use crate::api::resources::{self, meta_str, metadata_mut, ResourceType};
 use crate::api::response::Response;
@@ -20,14 +20,14 @@ use crate::registry::{Change, Stored};
 use crate::state::State;
 
 /// Dispatches a resource request (already authorized).
-pub fn handle_resource(state: &State, req: &Request, info: &RequestInfo, user: &UserInfo) -> Response {
+pub fn handle_resource(state: &State, req: &Request, info: &ResourceRequest, user: &UserInfo) -> Response {
     match route(state, req, info, user) {
         Ok(r) => r,
         Err(e) => Response::error(&e),
     }
 }
 
-fn route(state: &State, req: &Request, info: &RequestInfo, user: &UserInfo) -> Result<Response, ApiError> {
+fn route(state: &State, req: &Request, info: &ResourceRequest, user: &UserInfo) -> Result<Response, ApiError> {
     let rt = resources::find(&info.group, &info.version, &info.resource).ok_or_else(ApiError::no_route)?;
     if !rt.stored {
         if info.verb != "create" || !info.name.is_empty() {
@@ -68,7 +68,7 @@ fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
     r
 }
 
-fn get(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceType) -> Result<Response, ApiError> {
+fn get(state: &State, req: &Request, info: &ResourceRequest, rt: &'static ResourceType) -> Result<Response, ApiError> {
     let ns = scope_namespace(rt, info);
     let obj =
         state.registry.get(rt, ns, &info.name).ok_or_else(|| ApiError::not_found(rt.group, rt.plural, &info.name))?;
@@ -82,7 +82,7 @@ fn get(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceTy
 fn select(
     state: &State,
     req: &Request,
-    info: &RequestInfo,
+    info: &ResourceRequest,
     rt: &ResourceType,
 ) -> Result<(Vec<std::sync::Arc<Stored>>, u64), ApiError> {
     let selector = Selector::from_request(req)?;
@@ -91,7 +91,7 @@ fn select(
     Ok((items, revision))
 }
 
-fn list(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceType) -> Result<Response, ApiError> {
+fn list(state: &State, req: &Request, info: &ResourceRequest, rt: &'static ResourceType) -> Result<Response, ApiError> {
     let (items, revision) = select(state, req, info, rt)?;
     if wants_table(req) {
         return Ok(Response::json(200, &super::discovery::table(rt, &items, state.now(), Some(revision))));
@@ -121,7 +121,7 @@ fn list(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceT
 fn create(
     state: &State,
     req: &Request,
-    info: &RequestInfo,
+    info: &ResourceRequest,
     rt: &'static ResourceType,
     user: &UserInfo,
 ) -> Result<Response, ApiError> {
@@ -247,7 +247,7 @@ fn expected_revision(obj: &Value, current: u64) -> Result<u64, ApiError> {
 fn update(
     state: &State,
     req: &Request,
-    info: &RequestInfo,
+    info: &ResourceRequest,
     rt: &'static ResourceType,
     user: &UserInfo,
 ) -> Result<Response, ApiError> {
@@ -284,7 +284,7 @@ fn update(
 fn patch_object(
     state: &State,
     req: &Request,
-    info: &RequestInfo,
+    info: &ResourceRequest,
     rt: &'static ResourceType,
     user: &UserInfo,
 ) -> Result<Response, ApiError> {
@@ -336,7 +336,12 @@ fn delete_preconditions(req: &Request) -> Result<(Option<String>, Option<u64>), 
     Ok((uid, rv))
 }
 
-fn delete(state: &State, req: &Request, info: &RequestInfo, rt: &'static ResourceType) -> Result<Response, ApiError> {
+fn delete(
+    state: &State,
+    req: &Request,
+    info: &ResourceRequest,
+    rt: &'static ResourceType,
+) -> Result<Response, ApiError> {
     let ns = scope_namespace(rt, info);
     let current =
         state.registry.get(rt, ns, &info.name).ok_or_else(|| ApiError::not_found(rt.group, rt.plural, &info.name))?;
@@ -373,7 +378,7 @@ fn delete(state: &State, req: &Request, info: &RequestInfo, rt: &'static Resourc
 fn delete_collection(
     state: &State,
     req: &Request,
-    info: &RequestInfo,
+    info: &ResourceRequest,
     rt: &'static ResourceType,
 ) -> Result<Response, ApiError> {
     let (items, _) = select(state, req, info, rt)?;

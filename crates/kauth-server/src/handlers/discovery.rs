@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::api::request::Request;
-use crate::api::request_info::RequestInfo;
 use crate::api::resources::{ResourceType, GROUPS, RESOURCES};
 use crate::api::response::Response;
 use crate::api::status::ApiError;
@@ -19,11 +18,11 @@ use crate::state::State;
 /// The Kubernetes version kauth's API corresponds to.
 pub const KUBERNETES_MINOR: &str = "33";
 
-/// Serves a non-resource request (already authorized).
-pub fn handle_non_resource(state: &State, req: &Request, info: &RequestInfo) -> Response {
+/// Serves a non-resource request (already authorized); `verb` is its lowercased method.
+pub fn handle_non_resource(state: &State, req: &Request, verb: &str) -> Response {
     let path = req.path.trim_end_matches('/');
     // kauth's own: the service-account key ring (`kauth keys list|rotate`).
-    match (info.verb.as_str(), path) {
+    match (verb, path) {
         ("get", "/kauth/v1/keys") => {
             return super::keys::list(state).map_or_else(|e| Response::error(&e), |v| Response::json(200, &v))
         }
@@ -33,7 +32,7 @@ pub fn handle_non_resource(state: &State, req: &Request, info: &RequestInfo) -> 
         (_, "/kauth/v1/keys" | "/kauth/v1/keys/rotate") => return Response::error(&ApiError::method_not_allowed()),
         _ => {}
     }
-    if !matches!(info.verb.as_str(), "get" | "head") {
+    if !matches!(verb, "get" | "head") {
         return Response::error(&ApiError::method_not_allowed());
     }
     match path {

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::api::body::{body_json, decode_checked};
 use crate::api::request::Request;
-use crate::api::request_info::RequestInfo;
+use crate::api::request_info::ResourceRequest;
 use crate::api::resources::{self, meta_str, ResourceType, AUTHN_GROUP};
 use crate::api::response::Response;
 use crate::api::status::{ApiError, Cause};
@@ -42,7 +42,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 pub fn handle_review(
     state: &State,
     req: &Request,
-    info: &RequestInfo,
+    info: &ResourceRequest,
     rt: &'static ResourceType,
     user: &UserInfo,
 ) -> Result<Response, ApiError> {
@@ -176,7 +176,7 @@ fn rules_json(r: &Rules) -> Value {
 }
 
 /// POST `serviceaccounts/<name>/token`.
-pub fn token_request(state: &State, req: &Request, info: &RequestInfo) -> Result<Response, ApiError> {
+pub fn token_request(state: &State, req: &Request, info: &ResourceRequest) -> Result<Response, ApiError> {
     let trt = ResourceType {
         group: AUTHN_GROUP,
         version: "v1",
@@ -259,7 +259,7 @@ pub fn token_request(state: &State, req: &Request, info: &RequestInfo) -> Result
 
 fn bound_object(
     state: &State,
-    info: &RequestInfo,
+    info: &ResourceRequest,
     r: &Value,
     invalid: &dyn Fn(&str, String) -> ApiError,
 ) -> Result<Binding<'static>, ApiError> {

@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::api::request::wants_table;
 use crate::api::request::Request;
-use crate::api::request_info::RequestInfo;
+use crate::api::request_info::ResourceRequest;
 use crate::api::resources::scope_namespace;
 use crate::api::resources::ResourceType;
 use crate::api::response::Response;
@@ -89,7 +89,7 @@ enum Start {
 pub fn start(
     state: &State,
     req: &Request,
-    info: &RequestInfo,
+    info: &ResourceRequest,
     rt: &'static ResourceType,
 ) -> Result<Response, ApiError> {
     let selector = Selector::from_request(req)?.with_name(&info.name);

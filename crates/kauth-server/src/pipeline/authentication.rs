@@ -1,31 +1,27 @@
-//! The authentication and impersonation steps of the pipeline: the state's request chain
-//! ([`crate::authentication`]) decides who is asking; `Impersonate-*` headers, each allowed by the
-//! authorizer, decide whom the request acts as. The typed rejection becomes text here for the
-//! log and the audit event; the client gets the plain 401.
+//! The authentication filter (kube-apiserver's `WithAuthentication`): the state's request chain
+//! ([`crate::authentication`]) decides who is asking, from the client certificate chain and the
+//! headers. The attempt is timed into the authentication metrics by its authenticator and, on
+//! failure, its rejection's `code()`. A failure ends the request with Kubernetes' plain 401; the
+//! typed rejection becomes text here, once, for the log and the audit annotation
+//! `authentication.kauth.dev/failure`. A success hands its annotations to the audit event (and a
+//! legacy token's use to its Secret's label) and passes the request on as [`Authenticated`].
 
-use http::HeaderMap;
-use kauth::authn::impersonation;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use kauth::authn::service_account::{LEGACY_TOKEN_SECRET_ANNOTATION, STALE_TOKEN_ANNOTATION};
 use kauth::authn::{Credentials, Rejection, RequestAuthenticator};
-use kauth::authz::Decision;
-use kauth::user::UserInfo;
-pub use kauth::user::{ANONYMOUS_USER, UNAUTHENTICATED_GROUP};
+use tower::{Layer, Service};
 
+use super::context::{Answer, Answered, Authenticated, Ctx, RequestUser};
+use crate::api::request::Request;
+use crate::api::response::Response;
 use crate::api::status::ApiError;
 use crate::authentication::rejection_reason;
+use crate::controllers;
+use crate::metrics::Stale;
 use crate::state::State;
-
-/// An authenticated request's user.
-#[derive(Debug, Clone)]
-pub struct RequestUser {
-    /// The user the request acts as.
-    pub user: UserInfo,
-    /// Which authenticator said so (`x509`, `token-file`, `service-account`, `anonymous`).
-    pub authenticator: &'static str,
-    /// Audit annotations from authentication.
-    pub annotations: Vec<(&'static str, String)>,
-    /// The real user, when impersonating.
-    pub impersonated_by: Option<UserInfo>,
-}
 
 /// Why authentication failed (for logs, audit and metrics; the client sees only 401).
 #[derive(Debug, Clone)]
@@ -38,21 +34,10 @@ pub struct Unauthenticated {
 }
 
 /// Authenticates a request from its client certificate chain (not yet verified) and headers.
-pub fn authenticate(
-    state: &State,
-    peer: Option<&[rustls_pki_types::CertificateDer<'static>]>,
-    headers: &HeaderMap,
-) -> Result<RequestUser, Unauthenticated> {
-    let credentials = Credentials::new(headers, peer);
+pub fn authenticate(state: &State, request: &Request) -> Result<kauth::authn::Authenticated, Unauthenticated> {
+    let credentials = Credentials::new(&request.headers, request.peer.as_deref().map(Vec::as_slice));
     let rejection = match state.authenticator.authenticate(&credentials, state.now()) {
-        Ok(Some(a)) => {
-            return Ok(RequestUser {
-                user: a.user,
-                authenticator: a.authenticator,
-                annotations: a.annotations,
-                impersonated_by: None,
-            })
-        }
+        Ok(Some(authenticated)) => return Ok(authenticated),
         // Anonymous answers every request without credential: only a presented credential
         // nobody recognised gets here.
         Ok(None) => Rejection::NotRecognised,
@@ -64,27 +49,78 @@ pub fn authenticate(
     })
 }
 
-/// Applies `Impersonate-*` headers: each impersonated attribute must be allowed by the
-/// `impersonate` verb for the real user. Returns the request unchanged without such headers.
-pub fn impersonate(state: &State, real: RequestUser, headers: &HeaderMap) -> Result<RequestUser, ApiError> {
-    let Some(imp) = impersonation::parse(headers).map_err(|e| ApiError::internal(e.to_string()))? else {
-        return Ok(real);
-    };
-    for attrs in impersonation::checks(&real.user, &imp) {
-        match state.authorize(&attrs) {
-            Decision::Allow(_) => {}
-            d => {
-                let msg = attrs.forbidden_message();
-                let msg = if d.reason().is_empty() { msg } else { format!("{msg}: {}", d.reason()) };
-                let (group, resource, name) = impersonation::check_target(&attrs);
-                return Err(ApiError::forbidden(group, resource, name, &msg));
-            }
-        }
+/// Adds [`WithAuthentication`] to a stack.
+#[derive(Debug, Clone)]
+pub struct AuthenticationLayer {
+    state: Arc<State>,
+}
+
+impl AuthenticationLayer {
+    /// Authenticates with `state`'s request chain.
+    pub fn new(state: Arc<State>) -> Self {
+        AuthenticationLayer { state }
     }
-    Ok(RequestUser {
-        user: impersonation::impersonated_user(imp),
-        authenticator: real.authenticator,
-        annotations: real.annotations,
-        impersonated_by: Some(real.user),
-    })
+}
+
+impl<S> Layer<S> for AuthenticationLayer {
+    type Service = WithAuthentication<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WithAuthentication { inner, state: self.state.clone() }
+    }
+}
+
+/// Authenticates each request; answers 401 itself when that fails.
+#[derive(Debug, Clone)]
+pub struct WithAuthentication<S> {
+    inner: S,
+    state: Arc<State>,
+}
+
+impl<S> Service<Ctx> for WithAuthentication<S>
+where
+    S: Service<Authenticated, Response = Answered, Error = Infallible>,
+    S::Future: Unpin,
+{
+    type Response = Answered;
+    type Error = Infallible;
+    type Future = Answer<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut ctx: Ctx) -> Self::Future {
+        let state = &*self.state;
+        let start = std::time::Instant::now();
+        let authenticated = authenticate(state, &ctx.request);
+        let took = start.elapsed();
+        let authenticated = match authenticated {
+            Ok(a) => a,
+            Err(why) => {
+                state.metrics.authentication(why.rejection.authenticator(), Err(why.rejection.code()), took);
+                tracing::info!(
+                    authenticator = why.rejection.authenticator(),
+                    code = why.rejection.code(),
+                    path = %ctx.request.path,
+                    source = %ctx.request.source_ip,
+                    "unauthorized: {}",
+                    why.reason
+                );
+                ctx.annotations.push(("authentication.kauth.dev/failure", why.reason));
+                return Answer::now(Answered { ctx, user: None, response: Response::error(&ApiError::unauthorized()) });
+            }
+        };
+        let stale = authenticated.annotations.iter().any(|(k, _)| *k == STALE_TOKEN_ANNOTATION);
+        state.metrics.authentication(authenticated.authenticator, Ok(if stale { Stale::Yes } else { Stale::No }), took);
+        for (k, v) in authenticated.annotations {
+            if k == LEGACY_TOKEN_SECRET_ANNOTATION {
+                controllers::track_legacy_token_use(state, &v);
+            }
+            ctx.annotations.push((k, v));
+        }
+        let user =
+            RequestUser { user: authenticated.user, authenticator: authenticated.authenticator, impersonated_by: None };
+        Answer::Below(self.inner.call(Authenticated { ctx, user }))
+    }
 }

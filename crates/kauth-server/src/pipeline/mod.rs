@@ -1,114 +1,67 @@
-//! The request pipeline: authenticate → impersonate → authorize → handle, with audit and
-//! metrics around it. [`handle`] is the whole path of one request.
+//! The request pipeline: a stack of filters as tower layers, one file each, in the order of
+//! kube-apiserver's handler chain (`k8s.io/apiserver/pkg/endpoints/filters`). Reading [`stack`]
+//! tells the whole path of a request:
+//!
+//! 1. [`request_info`]: what the request addresses, parsed once.
+//! 2. [`blocking_writes`]: a request that may commit to the store runs the rest on the
+//!    blocking pool.
+//! 3. [`audit`]: the audit event, recorded once whatever is below has answered.
+//! 4. [`authentication`]: who is asking (401 otherwise), into the authentication metrics.
+//! 5. [`impersonation`]: whom the request acts as.
+//! 6. [`authorization`]: whether that user may (403 otherwise).
+//! 7. [`dispatch`]: the handler.
+//!
+//! What travels with a request between the filters is in [`context`].
 
+pub mod audit;
 pub mod authentication;
+pub mod authorization;
+pub mod blocking_writes;
+pub mod context;
+pub mod dispatch;
+pub mod impersonation;
+pub mod request_info;
 
-use kauth::authz::{Attributes, Target};
-use kauth::user::UserInfo;
+use std::sync::Arc;
+
+use tower::{Service, ServiceBuilder};
 
 use crate::api::request::Request;
-use crate::api::request_info::{self, RequestInfo};
 use crate::api::response::Response;
-use crate::api::status::ApiError;
-use crate::audit::Outcome;
-use crate::metrics::Stale;
 use crate::state::State;
-use crate::{controllers, handlers};
 
-/// The whole pipeline for one request.
-pub fn handle(state: &State, req: &Request) -> Response {
-    let watch = req.param("watch").is_some_and(|v| v == "true" || v == "1");
-    let info = request_info::parse(req.method.as_str(), &req.path, watch);
-    let mut outcome = Outcome::default();
-    let response = pipeline(state, req, &info, &mut outcome);
-    if let Some(audit) = &state.audit {
-        audit.record(state.now(), req, &info, &outcome, &response);
-    }
+/// The pipeline's service: a request in, its response out.
+pub type Pipeline = request_info::WithRequestInfo<
+    blocking_writes::WithBlockingWrites<
+        audit::WithAudit<
+            authentication::WithAuthentication<
+                impersonation::WithImpersonation<authorization::WithAuthorization<dispatch::Dispatch>>,
+            >,
+        >,
+    >,
+>;
+
+/// Builds the pipeline over `state`, once per server; clones are cheap and share the state.
+pub fn stack(state: Arc<State>) -> Pipeline {
+    ServiceBuilder::new()
+        .layer(request_info::RequestInfoLayer)
+        .layer(blocking_writes::BlockingWritesLayer)
+        .layer(audit::AuditLayer::new(state.clone()))
+        .layer(authentication::AuthenticationLayer::new(state.clone()))
+        .layer(impersonation::ImpersonationLayer::new(state.clone()))
+        .layer(authorization::AuthorizationLayer::new(state.clone()))
+        .service(dispatch::Dispatch::new(state))
+}
+
+/// Runs one request through `pipeline` (a clone of [`stack`]'s service).
+pub async fn call(pipeline: &mut Pipeline, request: Request) -> Response {
+    let Ok(()) = std::future::poll_fn(|cx| pipeline.poll_ready(cx)).await;
+    let Ok(response) = pipeline.call(request).await;
     response
 }
 
-fn pipeline(state: &State, req: &Request, info: &RequestInfo, outcome: &mut Outcome) -> Response {
-    let start = std::time::Instant::now();
-    let authn = authentication::authenticate(state, req.peer.as_deref().map(Vec::as_slice), &req.headers);
-    let took = start.elapsed();
-    match &authn {
-        Ok(u) => {
-            let stale = u.annotations.iter().any(|(k, _)| *k == kauth::authn::service_account::STALE_TOKEN_ANNOTATION);
-            state.metrics.authentication(u.authenticator, Ok(if stale { Stale::Yes } else { Stale::No }), took);
-        }
-        Err(e) => state.metrics.authentication(e.rejection.authenticator(), Err(e.rejection.code()), took),
-    }
-    let user = match authn {
-        Ok(u) => u,
-        Err(why) => {
-            tracing::info!(
-                authenticator = why.rejection.authenticator(),
-                code = why.rejection.code(),
-                path = %req.path,
-                source = %req.source_ip,
-                "unauthorized: {}",
-                why.reason
-            );
-            outcome.annotations.push(("authentication.kauth.dev/failure".into(), why.reason));
-            return Response::error(&ApiError::unauthorized());
-        }
-    };
-    for (k, v) in &user.annotations {
-        outcome.annotations.push(((*k).to_owned(), v.clone()));
-        if *k == kauth::authn::service_account::LEGACY_TOKEN_SECRET_ANNOTATION {
-            controllers::track_legacy_token_use(state, v);
-        }
-    }
-    outcome.user = Some(user.user.clone());
-    let user = match authentication::impersonate(state, user, &req.headers) {
-        Ok(u) => u,
-        Err(e) => return Response::error(&e),
-    };
-    outcome.user = Some(user.user.clone());
-    outcome.impersonated_by = user.impersonated_by.clone();
-    let attrs = attributes(&user.user, info);
-    let decision = state.authorize(&attrs);
-    let verdict = if decision.is_allowed() { "allow" } else { "forbid" };
-    let reason = decision.reason().to_string();
-    outcome.annotations.push(("authorization.k8s.io/decision".into(), verdict.into()));
-    outcome.annotations.push(("authorization.k8s.io/reason".into(), reason.clone()));
-    if !decision.is_allowed() {
-        let msg = attrs.forbidden_message();
-        let msg = if reason.is_empty() { msg } else { format!("{msg}: {reason}") };
-        // Kubernetes' reason stays as it is on the wire; operators get the explanation
-        // (bindings, nearest rule and what it lacks) in the log and the audit event.
-        let explanation = state.authorizer.explain(&attrs).map(|e| e.summary()).unwrap_or_default();
-        tracing::info!(user = %user.user.name, path = %req.path, verb = %info.verb, %explanation, "forbidden: {msg}");
-        outcome.annotations.push(("authorization.kauth.dev/explanation".into(), explanation));
-        return Response::error(&if info.is_resource {
-            ApiError::forbidden(&info.group, &info.resource, &info.name, &msg)
-        } else {
-            ApiError::forbidden("", "", "", &msg)
-        });
-    }
-    if info.is_resource {
-        handlers::crud::handle_resource(state, req, info, &user.user)
-    } else {
-        handlers::discovery::handle_non_resource(state, req, info)
-    }
-}
-
-/// The authorization attributes of a request.
-pub fn attributes(user: &UserInfo, info: &RequestInfo) -> Attributes {
-    Attributes {
-        user: user.clone(),
-        verb: info.verb.clone(),
-        target: if info.is_resource {
-            Target::Resource {
-                namespace: info.namespace.clone(),
-                api_group: info.group.clone(),
-                api_version: info.version.clone(),
-                resource: info.resource.clone(),
-                subresource: info.subresource.clone(),
-                name: info.name.clone(),
-            }
-        } else {
-            Target::NonResource { path: info.path.clone() }
-        },
-    }
+/// The whole pipeline for one request, on a stack built for it (in-process callers; the server
+/// builds its stack once).
+pub async fn handle(state: &Arc<State>, request: Request) -> Response {
+    call(&mut stack(state.clone()), request).await
 }

@@ -28,7 +28,7 @@ use etcd_client::{
     WatchOptions,
 };
 
-use super::{KeyValue, KvChange, Storage, StoreError, StoreWatch, Write};
+use super::storage::{KeyValue, KvChange, Storage, StoreError, StoreWatch, Write};
 
 /// How to reach etcd (kube-apiserver's `--etcd-servers`, `--etcd-cafile`, `--etcd-certfile`,
 /// `--etcd-keyfile`).

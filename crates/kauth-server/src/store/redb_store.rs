@@ -4,7 +4,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{KeyValue, Storage, StoreError, Write};
+use super::storage::{KeyValue, Storage, StoreError, Write};
 
 /// key -> (mod_revision, value).
 const OBJECTS: TableDefinition<&str, (u64, &[u8])> = TableDefinition::new("objects");

@@ -1,6 +1,6 @@
 //! Serving: TLS (rustls) on a TCP listener, HTTP/1.1 and h2 (hyper-util's auto builder), each
-//! request read in full (at most [`MAX_BODY_BYTES`]) and handed to [`State::handle`]. Writes run
-//! on the blocking pool: a commit waits for fsync and must not stall the async workers.
+//! request read in full (at most [`MAX_BODY_BYTES`]) and handed to the request pipeline
+//! ([`pipeline::stack`], built once for the server).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::api::request::{PeerCertificates, Request, MAX_BODY_BYTES};
 use crate::api::response::Response;
 use crate::api::status::ApiError;
-use crate::pipeline;
+use crate::pipeline::{self, Pipeline};
 use crate::state::State;
 
 /// The largest request header block accepted.
@@ -62,7 +62,7 @@ fn to_hyper(r: Response) -> hyper::Response<Body> {
 }
 
 async fn serve_request(
-    state: Arc<State>,
+    mut pipeline: Pipeline,
     peer: Option<PeerCertificates>,
     source: SocketAddr,
     req: hyper::Request<Incoming>,
@@ -93,32 +93,7 @@ async fn serve_request(
         peer,
         source_ip: source.ip().to_string(),
     };
-    let response = if !writes_store(&request) {
-        pipeline::handle(&state, &request)
-    } else {
-        let s = state.clone();
-        match tokio::task::spawn_blocking(move || pipeline::handle(&s, &request)).await {
-            Ok(r) => r,
-            Err(e) => Response::error(&ApiError::internal(e)),
-        }
-    };
-    Ok(to_hyper(response))
-}
-
-/// Whether handling `req` may commit to the store (and so wait for fsync): only mutating
-/// requests on stored resources. Reviews and TokenRequest compute and return; they stay on the
-/// async workers (the blocking pool would grow a thread per concurrent request).
-fn writes_store(req: &Request) -> bool {
-    if matches!(req.method, http::Method::GET | http::Method::HEAD) {
-        return false;
-    }
-    if req.path.starts_with("/kauth/v1/keys") {
-        // A key rotation generates a key and writes the ring.
-        return true;
-    }
-    let info = crate::api::request_info::parse(req.method.as_str(), &req.path, false);
-    let stored = crate::api::resources::find(&info.group, &info.version, &info.resource).is_some_and(|r| r.stored);
-    info.is_resource && stored && info.subresource != "token"
+    Ok(to_hyper(pipeline::call(&mut pipeline, request).await))
 }
 
 /// Serves until `shutdown` completes.
@@ -129,6 +104,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let pipeline = pipeline::stack(state);
     tokio::pin!(shutdown);
     loop {
         let (tcp, source) = tokio::select! {
@@ -142,7 +118,7 @@ pub async fn serve(
             },
         };
         let acceptor = acceptor.clone();
-        let state = state.clone();
+        let pipeline = pipeline.clone();
         tokio::spawn(async move {
             let tls = match acceptor.accept(tcp).await {
                 Ok(t) => t,
@@ -152,7 +128,7 @@ pub async fn serve(
                 }
             };
             let peer = tls.get_ref().1.peer_certificates().filter(|c| !c.is_empty()).map(|c| Arc::new(c.to_vec()));
-            let service = service_fn(move |req| serve_request(state.clone(), peer.clone(), source, req));
+            let service = service_fn(move |req| serve_request(pipeline.clone(), peer.clone(), source, req));
             // Headers up to 1 MiB, as Go's net/http allows kube-apiserver: a giant bearer token
             // must reach authentication and get its 401, not be cut off by the transport.
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

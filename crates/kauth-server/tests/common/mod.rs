@@ -194,14 +194,20 @@ pub fn request(method: Method, path: &str, body: Option<&Value>, token: Option<&
     }
 }
 
-/// The whole pipeline for one request: the one call into it.
-pub fn handle(state: &State, req: &Request) -> Response {
-    pipeline::handle(state, req)
+/// The whole pipeline for one request: the one call into it. The pipeline is async; this runs it
+/// to its end on one current-thread runtime shared by the test binary, so tests stay synchronous
+/// and a store write still goes through the blocking pool, as in `kauth serve`. Call it outside
+/// any runtime (a `#[tokio::test]` could not block on it).
+pub fn handle(state: &Arc<State>, req: Request) -> Response {
+    // Current-thread runtimes take `block_on` from many threads at once (the test harness's).
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap());
+    runtime.block_on(pipeline::handle(state, req))
 }
 
 /// Sends `method path` with `body` and the bearer `token` through the pipeline.
-pub fn send(state: &State, method: Method, path: &str, body: Option<Value>, token: Option<&str>) -> Response {
-    handle(state, &request(method, path, body.as_ref(), token))
+pub fn send(state: &Arc<State>, method: Method, path: &str, body: Option<Value>, token: Option<&str>) -> Response {
+    handle(state, request(method, path, body.as_ref(), token))
 }
 
 /// A response's JSON body.
