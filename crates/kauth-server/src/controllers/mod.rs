@@ -163,16 +163,20 @@ fn fill_token_secret(state: &State, rt: &ResourceType, obj: &mut Value, ns: &str
 /// The label Kubernetes keeps on a legacy token Secret: the day (UTC) it was last used.
 pub const LEGACY_LAST_USED_LABEL: &str = "kubernetes.io/legacy-token-last-used";
 
-/// Records that the legacy token in Secret `ns/name` was used today (at most one write a day
-/// per Secret, as kube-apiserver does). A failed write is logged, never fails the request.
+/// Records that the legacy token in Secret `ns/name` was used today (UTC), as kube-apiserver does:
+/// at most one write a day per Secret, and none when the label already says today or tomorrow
+/// (written by a replica whose clock is ahead: moving it back would only make the replicas take
+/// turns rewriting it). A failed write is logged, never fails the request.
 pub fn track_legacy_token_use(state: &State, secret: &str) {
     let Some((ns, name)) = secret.split_once('/') else { return };
     let Ok(srt) = rt("Secret") else { return };
-    let today = kauth::timestamp::rfc3339(state.now())[..10].to_owned();
+    let day = |t| kauth::timestamp::rfc3339(t)[..10].to_owned();
+    let now = state.now();
+    let (today, tomorrow) = (day(now), day(now + time::Duration::days(1)));
     let Some(s) = state.registry.get(srt, ns, name) else { return };
-    if s.value.pointer("/metadata/labels").and_then(|l| l.get(LEGACY_LAST_USED_LABEL)).and_then(Value::as_str)
-        == Some(&today)
-    {
+    let last_used =
+        s.value.pointer("/metadata/labels").and_then(|l| l.get(LEGACY_LAST_USED_LABEL)).and_then(Value::as_str);
+    if last_used.is_some_and(|d| d == today || d == tomorrow) {
         return;
     }
     let mut v = s.value.clone();
