@@ -28,6 +28,7 @@ use time::OffsetDateTime;
 use crate::api::resources::{self, meta_str, ResourceType};
 use crate::api::status::ApiError;
 use crate::audit::AuditLog;
+use crate::controllers::aggregation::{self, Pending};
 use crate::metrics::Metrics;
 pub use crate::options::{Options, DEFAULT_ISSUER};
 use crate::registry::{Change, Registry, RegistryPolicy};
@@ -370,7 +371,7 @@ pub fn reconcile_policy(state: &State) -> Result<(), ApiError> {
                 meta.insert("creationTimestamp".into(), json!(kauth::timestamp::rfc3339(state.now())));
                 let mut changes = vec![];
                 if rt.kind == "ClusterRole" {
-                    changes.extend(controllers::aggregate(state, Some(&mut want))?);
+                    changes.extend(aggregation::aggregate(state, Pending::Write(&mut want))?);
                 }
                 changes.insert(0, Change::Create(rt, want));
                 state.registry.commit(changes)?;
@@ -393,7 +394,7 @@ pub fn reconcile_policy(state: &State) -> Result<(), ApiError> {
                 }
                 let mut changes = vec![];
                 if rt.kind == "ClusterRole" {
-                    changes.extend(controllers::aggregate(state, Some(&mut next))?);
+                    changes.extend(aggregation::aggregate(state, Pending::Write(&mut next))?);
                 }
                 if next != have.value || !changes.is_empty() {
                     changes.insert(0, Change::Update(rt, next, have.revision));
