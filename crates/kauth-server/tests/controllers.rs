@@ -14,6 +14,7 @@ use kauth::authn::{Rejection, TokenAuthenticator};
 use kauth::token::Rejection as TokenRejection;
 use kauth_server::controllers;
 use kauth_server::controllers::aggregation::{aggregate, Pending};
+use kauth_server::registry::Change;
 use serde_json::{json, Value};
 
 const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1";
@@ -377,6 +378,34 @@ fn cluster_role_versions(s: &Server) -> (String, Vec<(String, String)>) {
 }
 
 #[test]
+fn a_restart_writes_nothing_when_the_default_policy_and_aggregation_are_in_step() {
+    let s = server();
+    // A role of the user's aggregated into view, so into edit and admin too.
+    s.admin(
+        Method::POST,
+        &format!("{RBAC}/clusterroles"),
+        Some(cluster_role(
+            "widgets-view",
+            json!({"rbac.authorization.k8s.io/aggregate-to-view": "true"}),
+            json!([{"apiGroups": ["example.com"], "resources": ["widgets"], "verbs": ["get"]}]),
+        )),
+        201,
+    );
+    let (revision, versions) = cluster_role_versions(&s);
+    let store = s.state.registry.revision().unwrap();
+    let s = s.restart();
+    assert_eq!(s.state.registry.revision().unwrap(), store, "the restart committed nothing");
+    assert_eq!(cluster_role_versions(&s), (revision.clone(), versions));
+    let mut events = Events::of(s.send(
+        Method::GET,
+        &format!("{RBAC}/clusterroles?watch=true&resourceVersion={revision}"),
+        None,
+        Some(ADMIN),
+    ));
+    assert_eq!(summary(&events.take()), Vec::<(String, String)>::new(), "no MODIFIED event");
+}
+
+#[test]
 fn a_cluster_role_write_rewrites_only_the_aggregated_roles_whose_rules_change() {
     let s = server();
     let (revision, _) = cluster_role_versions(&s);
@@ -436,6 +465,75 @@ fn aggregated_roles_selecting_each_other_settle_and_keep_nothing_no_source_grant
     assert_eq!(rules_of(&s, "ring-a"), Vec::<Value>::new());
     assert_eq!(rules_of(&s, "ring-b"), Vec::<Value>::new());
     assert!(aggregate(&s.state, Pending::Nothing).unwrap().is_empty(), "every aggregated role in step");
+}
+
+/// The ClusterRole events a watch from `revision` gets, `(type, name)`, sorted.
+fn cluster_role_events_since(s: &Server, revision: &str) -> Vec<(String, String)> {
+    let path = format!("{RBAC}/clusterroles?watch=true&resourceVersion={revision}");
+    let mut events = summary(&Events::of(s.send(Method::GET, &path, None, Some(ADMIN))).take());
+    events.sort();
+    events
+}
+
+fn modified(names: &[&str]) -> Vec<(String, String)> {
+    names.iter().map(|n| ("MODIFIED".to_owned(), n.to_string())).collect()
+}
+
+#[test]
+fn a_restart_resets_a_changed_default_role_and_the_roles_aggregating_it_and_nothing_else() {
+    let s = server();
+    let before: Vec<_> = ["view", "edit", "admin"].into_iter().map(|r| rules_of(&s, r)).collect();
+    // A default role still marked autoupdate loses its rules: so do view, edit and admin.
+    let path = format!("{RBAC}/clusterroles/system:aggregate-to-view");
+    let mut emptied = s.admin(Method::GET, &path, None, 200);
+    let dropped = emptied["rules"][0].clone();
+    emptied["rules"] = json!([]);
+    s.admin(Method::PUT, &path, Some(emptied), 200);
+    for role in ["view", "edit", "admin"] {
+        assert!(!rules_of(&s, role).contains(&dropped), "{role}");
+    }
+    let (revision, _) = cluster_role_versions(&s);
+    let s = s.restart();
+    let after: Vec<_> = ["view", "edit", "admin"].into_iter().map(|r| rules_of(&s, r)).collect();
+    assert_eq!(after, before);
+    assert_eq!(
+        cluster_role_events_since(&s, &revision),
+        modified(&["admin", "edit", "system:aggregate-to-view", "view"])
+    );
+}
+
+#[test]
+fn a_restart_drops_a_rule_an_aggregated_role_kept_and_rewrites_nothing_else() {
+    let s = server();
+    let edit_rules = rules_of(&s, "edit");
+    // A data directory from a kauth that left a rule behind in edit (written past the controllers).
+    let crt = kauth_server::api::resources::by_kind("ClusterRole").unwrap();
+    let edit = s.state.registry.get(crt, "", "edit").unwrap();
+    let mut stale = edit.value.clone();
+    stale["rules"].as_array_mut().unwrap().push(json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}));
+    s.state.registry.commit(vec![Change::Update(crt, stale, edit.revision)]).unwrap();
+    let (revision, _) = cluster_role_versions(&s);
+    let s = s.restart();
+    assert_eq!(rules_of(&s, "edit"), edit_rules);
+    assert_eq!(cluster_role_events_since(&s, &revision), modified(&["edit"]));
+    assert!(aggregate(&s.state, Pending::Nothing).unwrap().is_empty(), "every aggregated role in step");
+}
+
+#[test]
+fn a_restart_leaves_a_default_role_whose_rules_differ_only_in_form() {
+    let s = server();
+    // Empty lists where the defaults have none: the same rules, as Kubernetes compares them.
+    let path = format!("{RBAC}/clusterroles/system:discovery");
+    let mut role = s.admin(Method::GET, &path, None, 200);
+    for rule in role["rules"].as_array_mut().unwrap() {
+        rule["resourceNames"] = json!([]);
+        rule["apiGroups"] = json!([]);
+    }
+    let written = s.admin(Method::PUT, &path, Some(role), 200);
+    assert_eq!(written["rules"][0]["resourceNames"], json!([]), "stored as written");
+    let (revision, _) = cluster_role_versions(&s);
+    let s = s.restart();
+    assert_eq!(cluster_role_events_since(&s, &revision), modified(&[]));
 }
 
 #[test]
