@@ -2,12 +2,14 @@
 //! the embedded store, `admin.conf`), the authentication and authorization chains, and the
 //! objects Kubernetes creates at start: system namespaces with their default ServiceAccount and
 //! `kube-root-ca.crt`, and the default RBAC roles and bindings (`kauth::rbac::defaults`; created
-//! when missing, reconciled when they carry `rbac.authorization.kubernetes.io/autoupdate: "true"`).
+//! when missing, reconciled when they carry `rbac.authorization.kubernetes.io/autoupdate: "true"`,
+//! written only when they differ, so a restart with everything in step commits nothing).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, Weak};
 
+use k8s_openapi::api::rbac::v1::PolicyRule;
 use kauth::authn::cache::{TokenCache, DEFAULT_SUCCESS_TTL};
 use kauth::authn::group_adder::GroupAdder;
 use kauth::authn::token_file::TokenFile;
@@ -17,17 +19,20 @@ use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Rea
 use kauth::pki::init::init;
 use kauth::pki::layout::Layout;
 use kauth::pki::spec::PkiConfig;
+use kauth::rbac::aggregate::same_rules;
 use kauth::rbac::defaults;
 use kauth::token::issue::ExpirationPolicy;
 use kauth::token::keys::{KeySet, SigningKey};
 use kauth::token::validate::{ValidatorConfig, DEFAULT_LEEWAY_SECONDS};
 use kauth::user::UserInfo;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::api::resources::{self, meta_str, ResourceType};
 use crate::api::status::ApiError;
 use crate::audit::AuditLog;
+use crate::controllers::aggregation::{self, Pending};
 use crate::metrics::Metrics;
 pub use crate::options::{Options, DEFAULT_ISSUER};
 use crate::registry::{Change, Registry, RegistryPolicy};
@@ -358,7 +363,12 @@ fn default_objects() -> Result<Vec<(&'static ResourceType, Value)>, ApiError> {
     Ok(out)
 }
 
-/// Creates missing default roles and bindings; resets those still marked autoupdate.
+/// The fields start-up resets on a default object still marked autoupdate.
+const RECONCILED: [&str; 4] = ["rules", "aggregationRule", "roleRef", "subjects"];
+
+/// Creates missing default roles and bindings; resets those still marked autoupdate; then brings
+/// every aggregated ClusterRole in step. Writes only what differs: a restart with the policy in
+/// step commits nothing (watchers see no MODIFIED event, resourceVersions stay).
 pub fn reconcile_policy(state: &State) -> Result<(), ApiError> {
     for (rt, mut want) in default_objects()? {
         let name = meta_str(&want, "name").to_owned();
@@ -370,7 +380,7 @@ pub fn reconcile_policy(state: &State) -> Result<(), ApiError> {
                 meta.insert("creationTimestamp".into(), json!(kauth::timestamp::rfc3339(state.now())));
                 let mut changes = vec![];
                 if rt.kind == "ClusterRole" {
-                    changes.extend(controllers::aggregate(state, Some(&mut want))?);
+                    changes.extend(aggregation::aggregate(state, Pending::Write(&mut want))?);
                 }
                 changes.insert(0, Change::Create(rt, want));
                 state.registry.commit(changes)?;
@@ -386,21 +396,44 @@ pub fn reconcile_policy(state: &State) -> Result<(), ApiError> {
                     continue;
                 }
                 let mut next = have.value.clone();
-                for f in ["rules", "aggregationRule", "roleRef", "subjects"] {
+                for f in RECONCILED {
                     if let Some(v) = want.get(f) {
                         next[f] = v.clone();
                     }
                 }
                 let mut changes = vec![];
                 if rt.kind == "ClusterRole" {
-                    changes.extend(controllers::aggregate(state, Some(&mut next))?);
+                    changes.extend(aggregation::aggregate(state, Pending::Write(&mut next))?);
                 }
-                if next != have.value || !changes.is_empty() {
+                if !same_reconciled(&next, &have.value) {
                     changes.insert(0, Change::Update(rt, next, have.revision));
+                }
+                if !changes.is_empty() {
                     state.registry.commit(changes)?;
                 }
             }
         }
     }
+    // Aggregated roles no default covers (or marked not to update) may be out of step too: with a
+    // data directory from a kauth that left rules behind, say.
+    let changes = aggregation::aggregate(state, Pending::Nothing)?;
+    if !changes.is_empty() {
+        state.registry.commit(changes)?;
+    }
     Ok(())
+}
+
+/// Whether `a` and `b` agree on the fields start-up reconciles: rules as Kubernetes compares them
+/// ([`same_rules`]: an absent list is an empty one), the others as JSON (absent is null).
+fn same_reconciled(a: &Value, b: &Value) -> bool {
+    RECONCILED.iter().all(|f| {
+        let (x, y) = (a.get(*f).filter(|v| !v.is_null()), b.get(*f).filter(|v| !v.is_null()));
+        if *f == "rules" {
+            let rules = |v: Option<&Value>| v.map(Vec::<PolicyRule>::deserialize).transpose();
+            if let (Ok(x), Ok(y)) = (rules(x), rules(y)) {
+                return same_rules(x.as_deref(), y.as_deref());
+            }
+        }
+        x == y
+    })
 }

@@ -4,24 +4,24 @@
 //! - a `kubernetes.io/service-account-token` Secret is filled (token, ca.crt, namespace);
 //! - deleting a namespace deletes what is in it; deleting a ServiceAccount deletes its token Secrets;
 //! - ClusterRoles with an `aggregationRule` hold the union of the rules of the roles they select,
-//!   recomputed whenever a ClusterRole changes.
+//!   recomputed to a fixed point whenever a ClusterRole is created, updated or deleted
+//!   ([`aggregation`]).
 
+pub mod aggregation;
 pub mod escalation;
 pub mod heartbeat;
 pub mod keyring;
 
 use base64::Engine;
-use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
-use kauth::rbac::aggregate::aggregated_rules;
 use kauth::token::claims::ObjectRef;
 use kauth::user::UserInfo;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::resources::{self, meta_str, metadata_mut, ResourceType};
 use crate::api::status::{ApiError, Cause};
 use crate::registry::Change;
 use crate::state::State;
+use aggregation::Pending;
 
 /// The annotation naming a token Secret's ServiceAccount.
 pub const SA_NAME_ANNOTATION: &str = "kubernetes.io/service-account.name";
@@ -99,7 +99,7 @@ pub fn prepare_create(
         _ => {}
     }
     if rt.kind == "ClusterRole" {
-        extra.extend(aggregate(state, Some(obj))?);
+        extra.extend(aggregation::aggregate(state, Pending::Write(obj))?);
     }
     Ok(extra)
 }
@@ -163,16 +163,20 @@ fn fill_token_secret(state: &State, rt: &ResourceType, obj: &mut Value, ns: &str
 /// The label Kubernetes keeps on a legacy token Secret: the day (UTC) it was last used.
 pub const LEGACY_LAST_USED_LABEL: &str = "kubernetes.io/legacy-token-last-used";
 
-/// Records that the legacy token in Secret `ns/name` was used today (at most one write a day
-/// per Secret, as kube-apiserver does). A failed write is logged, never fails the request.
+/// Records that the legacy token in Secret `ns/name` was used today (UTC), as kube-apiserver does:
+/// at most one write a day per Secret, and none when the label already says today or tomorrow
+/// (written by a replica whose clock is ahead: moving it back would only make the replicas take
+/// turns rewriting it). A failed write is logged, never fails the request.
 pub fn track_legacy_token_use(state: &State, secret: &str) {
     let Some((ns, name)) = secret.split_once('/') else { return };
     let Ok(srt) = rt("Secret") else { return };
-    let today = kauth::timestamp::rfc3339(state.now())[..10].to_owned();
+    let day = |t| kauth::timestamp::rfc3339(t)[..10].to_owned();
+    let now = state.now();
+    let (today, tomorrow) = (day(now), day(now + time::Duration::days(1)));
     let Some(s) = state.registry.get(srt, ns, name) else { return };
-    if s.value.pointer("/metadata/labels").and_then(|l| l.get(LEGACY_LAST_USED_LABEL)).and_then(Value::as_str)
-        == Some(&today)
-    {
+    let last_used =
+        s.value.pointer("/metadata/labels").and_then(|l| l.get(LEGACY_LAST_USED_LABEL)).and_then(Value::as_str);
+    if last_used.is_some_and(|d| d == today || d == tomorrow) {
         return;
     }
     let mut v = s.value.clone();
@@ -219,7 +223,7 @@ pub fn prepare_update(
         _ => {}
     }
     if rt.kind == "ClusterRole" {
-        return aggregate(state, Some(obj));
+        return aggregation::aggregate(state, Pending::Write(obj));
     }
     Ok(Vec::new())
 }
@@ -239,7 +243,8 @@ pub fn validate_update(rt: &'static ResourceType, old: &Value, new: &Value) -> R
     Ok(())
 }
 
-/// What else goes when `obj` is deleted.
+/// What else goes (or changes) when `obj` is deleted: a namespace's objects, a ServiceAccount's
+/// token Secrets, a ClusterRole's rules from the roles that aggregated it.
 pub fn cascade_delete(state: &State, rt: &'static ResourceType, obj: &Value) -> Vec<Change> {
     let mut out = Vec::new();
     match rt.kind {
@@ -270,6 +275,15 @@ pub fn cascade_delete(state: &State, rt: &'static ResourceType, obj: &Value) -> 
                 }
             }
         }
+        "ClusterRole" => {
+            let name = meta_str(obj, "name");
+            match aggregation::aggregate(state, Pending::Delete(name)) {
+                Ok(changes) => out.extend(changes),
+                // Only a stored ClusterRole that no longer decodes gets here (every write is
+                // decoded first); its writes fail the same way, and say so to their client.
+                Err(e) => tracing::error!(clusterrole = name, "aggregating without it: {}", e.message),
+            }
+        }
         _ => {}
     }
     out
@@ -277,49 +291,6 @@ pub fn cascade_delete(state: &State, rt: &'static ResourceType, obj: &Value) -> 
 
 fn rt_of(kind: &str) -> Result<&'static ResourceType, ApiError> {
     rt(kind)
-}
-
-/// Recomputes every aggregated ClusterRole, with `changed` (a ClusterRole about to be written)
-/// seen in place of its stored version. An aggregated `changed` gets its rules set in place;
-/// other aggregated roles whose rules change are returned as updates.
-pub fn aggregate(state: &State, mut changed: Option<&mut Value>) -> Result<Vec<Change>, ApiError> {
-    let crt = rt("ClusterRole")?;
-    let changed_name = changed.as_ref().map(|c| meta_str(c, "name").to_owned());
-    let typed = |v: &Value| {
-        ClusterRole::deserialize(v)
-            .map_err(|e| ApiError::bad_request(format!("ClusterRole {:?}: {e}", meta_str(v, "name"))))
-    };
-    let mut roles: Vec<ClusterRole> = state
-        .registry
-        .list(crt, "")
-        .into_iter()
-        .filter(|r| Some(meta_str(&r.value, "name")) != changed_name.as_deref())
-        .map(|r| typed(&r.value))
-        .collect::<Result<_, _>>()?;
-    if let Some(c) = changed.as_ref() {
-        roles.push(typed(c)?);
-    }
-    let mut out = Vec::new();
-    for role in &roles {
-        let Some(rules) = aggregated_rules(role, &roles) else { continue };
-        let name = role.metadata.name.as_deref().unwrap_or_default();
-        if Some(name) == changed_name.as_deref() {
-            if let Some(c) = changed.as_deref_mut() {
-                c["rules"] = rules_value(&rules)?;
-            }
-        } else if role.rules.as_deref().unwrap_or_default() != rules.as_slice() {
-            if let Some(stored) = state.registry.get(crt, "", name) {
-                let mut v = stored.value.clone();
-                v["rules"] = rules_value(&rules)?;
-                out.push(Change::Update(crt, v, stored.revision));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn rules_value(rules: &[PolicyRule]) -> Result<Value, ApiError> {
-    serde_json::to_value(rules).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 fn validate_rbac(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
