@@ -20,6 +20,7 @@ pub mod cache;
 pub mod group_adder;
 pub mod impersonation;
 pub mod rejection;
+pub mod request_header;
 pub mod service_account;
 pub mod token_file;
 pub mod union;
@@ -30,7 +31,7 @@ use std::sync::Arc;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
-pub use rejection::{CertificateName, CertificateRejection, Malformation, Rejection};
+pub use rejection::{CertificateName, CertificateRejection, Malformation, Rejection, RequestHeaderRejection};
 
 use crate::user::UserInfo;
 
