@@ -19,6 +19,7 @@ pub mod bearer;
 pub mod cache;
 pub mod group_adder;
 pub mod impersonation;
+pub mod kubernetes_text;
 pub mod rejection;
 pub mod request_header;
 pub mod service_account;
