@@ -146,7 +146,10 @@ impl Rejection {
                         .zip(certificate_identifier(c))
                         .map(|(e, id)| Part::Text(format!("verifying certificate {id} failed: {e}"))),
                 ),
-                Rejection::Token { .. } | Rejection::NotRecognised | Rejection::Malformed { .. } => {
+                Rejection::Token { .. }
+                | Rejection::BootstrapToken(_)
+                | Rejection::NotRecognised
+                | Rejection::Malformed { .. } => {
                     let errors = token_errors.get_or_insert_with(|| {
                         messages.push(Part::Bearer);
                         vec![INVALID_BEARER_TOKEN.to_owned()]

@@ -16,6 +16,7 @@
 
 pub mod anonymous;
 pub mod bearer;
+pub mod bootstrap_token;
 pub mod cache;
 pub mod group_adder;
 pub mod impersonation;

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use super::bootstrap_token::BootstrapTokenRejection;
 use crate::token::{span, utc, Rejection as TokenRejection};
 
 /// Why a credential that an authenticator recognised is invalid.
@@ -22,6 +23,8 @@ pub enum Rejection {
     Certificate(CertificateRejection),
     /// A front proxy's certificate or headers were refused.
     RequestHeader(RequestHeaderRejection),
+    /// A bootstrap token was refused.
+    BootstrapToken(BootstrapTokenRejection),
     /// A credential was presented but is not well-formed (the `Authorization` header).
     Malformed {
         /// What is wrong.
@@ -303,6 +306,7 @@ impl Rejection {
             Rejection::Token { rejection, .. } => rejection.code(),
             Rejection::Certificate(c) => c.code(),
             Rejection::RequestHeader(r) => r.code(),
+            Rejection::BootstrapToken(r) => r.code(),
             Rejection::Malformed { .. } => "malformed_header",
             Rejection::AnonymousDisabled => "anonymous_disabled",
             Rejection::NotRecognised => "token_not_recognised",
@@ -316,6 +320,7 @@ impl Rejection {
             Rejection::Token { authenticator, .. } => authenticator,
             Rejection::Certificate(_) => "x509",
             Rejection::RequestHeader(_) => "requestheader",
+            Rejection::BootstrapToken(_) => "bootstrap-token",
             Rejection::Malformed { .. } | Rejection::NotRecognised => "bearer",
             Rejection::AnonymousDisabled => "anonymous",
             Rejection::Union(all) => all.first().map_or("union", Rejection::authenticator),
@@ -364,6 +369,7 @@ impl fmt::Display for Rejection {
             Rejection::Token { authenticator, rejection } => write!(f, "{authenticator}: {rejection}"),
             Rejection::Certificate(c) => write!(f, "x509: {c}"),
             Rejection::RequestHeader(r) => write!(f, "requestheader: {r}"),
+            Rejection::BootstrapToken(r) => write!(f, "bootstrap-token: {r}"),
             Rejection::Malformed { what, position } => write!(f, "bearer: {what} (at byte {position})"),
             Rejection::AnonymousDisabled => {
                 f.write_str("anonymous: no credential presented and anonymous access is disabled")
