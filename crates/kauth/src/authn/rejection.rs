@@ -133,8 +133,8 @@ pub enum CertificateRejection {
     UnknownAuthority {
         /// The leaf.
         certificate: CertificateName,
-        /// The CA it was judged against.
-        authorities: Authorities,
+        /// The CA it was judged against (shared by every rejection of the verifier).
+        authorities: std::sync::Arc<Authorities>,
         /// rustls' name for the problem (`UnknownIssuer`, `BadSignature`, ...).
         cause: String,
     },

@@ -43,7 +43,7 @@ pub struct X509Authenticator {
     /// `None`: no client CA is configured, every presented certificate is rejected.
     verifier: Option<Arc<dyn ClientCertVerifier>>,
     /// The CA's role and its certificates' subjects, named when a certificate is not its.
-    authorities: Authorities,
+    authorities: Arc<Authorities>,
 }
 
 impl std::fmt::Debug for X509Authenticator {
@@ -74,14 +74,14 @@ impl X509Authenticator {
             .map_err(|e| bad(e.to_string()))?;
         Ok(X509Authenticator {
             verifier: Some(verifier),
-            authorities: Authorities { role: CaRole::ClientCa, subjects },
+            authorities: Arc::new(Authorities { role: CaRole::ClientCa, subjects }),
         })
     }
 
     /// The same CA in another role (the request-header CA of a front proxy), named so in
     /// rejections.
     pub fn in_role(mut self, role: CaRole) -> Self {
-        self.authorities.role = role;
+        Arc::make_mut(&mut self.authorities).role = role;
         self
     }
 
@@ -96,7 +96,10 @@ impl X509Authenticator {
     /// Without a client CA: every presented certificate is rejected
     /// ([`CertificateRejection::NoClientCa`]).
     pub fn without_client_ca() -> Self {
-        X509Authenticator { verifier: None, authorities: Authorities { role: CaRole::ClientCa, subjects: Vec::new() } }
+        X509Authenticator {
+            verifier: None,
+            authorities: Arc::new(Authorities { role: CaRole::ClientCa, subjects: Vec::new() }),
+        }
     }
 
     /// Verifies `chain` (leaf first, not empty) at `now` against the CA: it must chain to it,
@@ -205,7 +208,7 @@ fn unix(t: UnixTime) -> i64 {
 fn judge(
     e: rustls::Error,
     certificate: CertificateName,
-    authorities: &Authorities,
+    authorities: &Arc<Authorities>,
     now: i64,
     not_before: i64,
     not_after: i64,

@@ -77,7 +77,8 @@ fn each_check_says_which_failed() {
         text,
         "bootstrap-token: expired 1m30s ago (Secret kube-system/bootstrap-token-abcdef expiration 2027-01-15T08:00:00Z, now 2027-01-15T08:01:30Z)"
     );
-    let cases: Vec<(Box<dyn FnOnce(&mut BootstrapSecret)>, R)> = vec![
+    type Edit = Box<dyn FnOnce(&mut BootstrapSecret)>;
+    let cases: Vec<(Edit, R)> = vec![
         (Box::new(|s| s.deleting = true), R::Deleting { secret: name() }),
         (Box::new(|s| s.type_ = "Opaque".into()), R::WrongType { secret: name(), type_: "Opaque".into() }),
         (

@@ -65,7 +65,7 @@ fn several_failures_are_one_flat_list_without_repeats() {
     );
     let cert = Rejection::Certificate(CertificateRejection::UnknownAuthority {
         certificate: name(),
-        authorities: Authorities { role: CaRole::ClientCa, subjects: vec![] },
+        authorities: std::sync::Arc::new(Authorities { role: CaRole::ClientCa, subjects: vec![] }),
         cause: "UnknownIssuer".into(),
     });
     let both = Rejection::of_all(vec![cert, sa(TokenRejection::Expired { exp: 0, now: 7_200, leeway: 60 })]);
