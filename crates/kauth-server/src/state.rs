@@ -33,6 +33,9 @@ pub struct Config {
     pub ca_pem: String,
     /// Whether RBAC runs (`--authorization-mode=RBAC`); `AlwaysAllow` otherwise.
     pub rbac: bool,
+    /// The data of `kube-system/extension-apiserver-authentication`
+    /// ([`crate::front_proxy::configmap_data`]).
+    pub extension_apiserver_authentication: std::collections::BTreeMap<String, String>,
 }
 
 /// Everything a request handler needs.

@@ -178,6 +178,28 @@ pub fn clear(headers: &mut http::HeaderMap, names: &HeaderNames) {
     }
 }
 
+/// The subjects of the certificates both PEM bundles hold: the trap of a front-proxy CA reused as
+/// the client CA (every client certificate is then tried as a front proxy's first, and one whose
+/// CN is allowed — any, when no names are — may name any user in a header).
+pub fn shared_certificates(client_ca: &[u8], request_header_ca: &[u8]) -> Vec<String> {
+    use crate::pki::pem::{self, SectionKind};
+    let ders = |data: &[u8]| -> Vec<Vec<u8>> {
+        pem::sections("ca", data)
+            .map(|s| s.into_iter().filter(|s| s.kind == SectionKind::Certificate).map(|s| s.der).collect())
+            .unwrap_or_default()
+    };
+    let client = ders(client_ca);
+    ders(request_header_ca)
+        .into_iter()
+        .filter(|d| client.contains(d))
+        .map(|d| {
+            x509_parser::parse_x509_certificate(&d)
+                .map(|(_, c)| c.subject().to_string())
+                .unwrap_or_else(|_| "an unreadable certificate".into())
+        })
+        .collect()
+}
+
 /// Authenticates requests by a front proxy's certificate and the headers it sets.
 #[derive(Debug, Clone)]
 pub struct RequestHeaderAuthenticator {
