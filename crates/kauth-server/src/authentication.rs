@@ -47,13 +47,28 @@ pub fn request_chain(
     chain.with(GroupAdder::new(x509)).with(BearerAuthenticator::new(tokens)).with(Anonymous::new(anonymous))
 }
 
-/// Every authenticator's reason, one after the other; a token from the future also names the
-/// replica that likely issued it, with its measured clock skew.
+/// The failure in kauth's one form ([`Rejection::explained`]): kube-apiserver's text, then
+/// `; kauth: ` and every authenticator's reason; a token from the future also names the replica
+/// that likely issued it, with its measured clock skew.
 pub fn rejection_reason(rejection: &Rejection, replicas: Option<&Replicas>, now: OffsetDateTime) -> String {
-    let mut reason = rejection.to_string();
+    let mut reason = rejection.explained();
     if let (Some(ahead), Some(replicas)) = (rejection.clock_skew_at_least(), replicas) {
         reason.push_str("; ");
         reason.push_str(&replicas.attribute(ahead, now));
     }
     reason
+}
+
+/// Bootstrap token Secrets, read from the registry.
+#[derive(Debug, Clone)]
+pub struct RegistrySecrets(pub Arc<crate::registry::Registry>);
+
+impl kauth::authn::bootstrap_token::BootstrapSecrets for RegistrySecrets {
+    fn bootstrap_secret(&self, name: &str) -> Result<Option<kauth::authn::bootstrap_token::BootstrapSecret>, String> {
+        let rt = crate::api::resources::by_kind("Secret").ok_or("secrets are not served")?;
+        let Some(stored) = self.0.get(rt, kauth::authn::bootstrap_token::NAMESPACE, name) else { return Ok(None) };
+        let secret: k8s_openapi::api::core::v1::Secret =
+            serde_json::from_value(stored.value.clone()).map_err(|e| format!("stored Secret {name}: {e}"))?;
+        Ok(Some(kauth::authn::bootstrap_token::BootstrapSecret::of(&secret)))
+    }
 }

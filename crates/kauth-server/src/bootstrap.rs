@@ -173,6 +173,11 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         union = union.with(TokenFile::parse(&f.display().to_string(), &read(f)?).map_err(|e| e.to_string())?);
     }
     union = union.with(keys.authenticator());
+    if opts.enable_bootstrap_token_auth {
+        union = union.with(kauth::authn::bootstrap_token::BootstrapTokenAuthenticator::new(
+            crate::authentication::RegistrySecrets(registry.clone()),
+        ));
+    }
     let ttl = time::Duration::try_from(opts.token_cache_ttl).unwrap_or(DEFAULT_SUCCESS_TTL);
     let tokens = Arc::new(
         TokenCache::new(GroupAdder::new(union), ttl).map_err(|_| "token cache key generation failed".to_string())?,

@@ -54,6 +54,9 @@ pub struct Options {
     /// Header prefixes carrying the user's extra values (X-Remote-Extra- is suggested).
     #[arg(long, value_delimiter = ',')]
     pub requestheader_extra_headers_prefix: Vec<String>,
+    /// Accept bootstrap tokens (Secrets kube-system/bootstrap-token-<id>) as kubeadm's clusters do.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_bootstrap_token_auth: bool,
     /// Static tokens (kube-apiserver's CSV: token,user,uid,"group1,group2").
     #[arg(long)]
     pub token_auth_file: Option<PathBuf>,
