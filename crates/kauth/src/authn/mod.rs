@@ -87,9 +87,14 @@ impl<'a> Credentials<'a> {
     }
 
     /// True when the request presents a credential: a client certificate or an `Authorization`
-    /// header (well-formed or not). Such a request is never anonymous.
+    /// header with a bearer token (well-formed or not; another scheme or an empty token is none,
+    /// as in kube-apiserver). Such a request is never anonymous.
     pub fn presents_credential(&self) -> bool {
-        self.chain().is_some() || self.headers.contains_key(http::header::AUTHORIZATION)
+        self.chain().is_some()
+            || self.headers.get(http::header::AUTHORIZATION).is_some_and(|v| match bearer::bearer_token(v.as_bytes()) {
+                Ok(_) => true,
+                Err(r) => bearer::presents_bearer(&r),
+            })
     }
 }
 
