@@ -7,6 +7,7 @@
 mod common;
 
 use common::server::Server;
+use common::tools::{require, Tool};
 use serde_json::{json, Value};
 
 const WHOAMI: &str = "/apis/authentication.k8s.io/v1/selfsubjectreviews";
@@ -25,6 +26,8 @@ fn pki(s: &Server, name: &str) -> String {
 
 #[test]
 fn a_front_proxy_names_users_and_nothing_else_can() {
+    require!(Tool::Curl);
+    require!(Tool::Kubectl);
     let dir = tempfile::tempdir().unwrap();
     let audit_path = dir.path().join("audit.log");
     let s = Server::start_in(&dir.path().join("data"), &["--audit-log-path", audit_path.to_str().unwrap()]);
@@ -57,8 +60,7 @@ fn a_front_proxy_names_users_and_nothing_else_can() {
 
     // An ordinary client certificate is its own user: the headers it sends are ignored.
     let (admin_crt, admin_key) = (dir.path().join("admin.crt"), dir.path().join("admin.key"));
-    let kubeconfig: Value =
-        serde_yaml_ng_or_json(&std::fs::read_to_string(s.dir.join("admin.conf")).unwrap());
+    let kubeconfig = kubeconfig(&s);
     let user = &kubeconfig["users"][0]["user"];
     write_b64(&admin_crt, user["client-certificate-data"].as_str().unwrap());
     write_b64(&admin_key, user["client-key-data"].as_str().unwrap());
@@ -101,6 +103,7 @@ fn a_front_proxy_names_users_and_nothing_else_can() {
 
 #[test]
 fn a_front_proxy_ca_reused_as_client_ca_lets_an_allowed_client_certificate_name_anyone() {
+    require!(Tool::Curl);
     // Seed 003's trap, reproduced on purpose: the client CA trusted as request-header CA, any CN
     // allowed. kauth warns at start (see the log); here, what it means.
     let dir = tempfile::tempdir().unwrap();
@@ -113,7 +116,7 @@ fn a_front_proxy_ca_reused_as_client_ca_lets_an_allowed_client_certificate_name_
         &["--requestheader-client-ca-file", ca.to_str().unwrap(), "--requestheader-username-headers", "X-Remote-User"],
     );
     let (admin_crt, admin_key) = (dir.path().join("admin.crt"), dir.path().join("admin.key"));
-    let kubeconfig: Value = serde_yaml_ng_or_json(&std::fs::read_to_string(s.dir.join("admin.conf")).unwrap());
+    let kubeconfig = kubeconfig(&s);
     let user = &kubeconfig["users"][0]["user"];
     write_b64(&admin_crt, user["client-certificate-data"].as_str().unwrap());
     write_b64(&admin_key, user["client-key-data"].as_str().unwrap());
@@ -124,8 +127,8 @@ fn a_front_proxy_ca_reused_as_client_ca_lets_an_allowed_client_certificate_name_
     assert_eq!(review["status"]["userInfo"]["username"], "mallory", "{review}");
 }
 
-fn serde_yaml_ng_or_json(text: &str) -> Value {
-    serde_norway::from_str(text).unwrap()
+fn kubeconfig(s: &Server) -> Value {
+    serde_norway::from_str(&std::fs::read_to_string(s.dir.join("admin.conf")).unwrap()).unwrap()
 }
 
 fn write_b64(path: &std::path::Path, data: &str) {

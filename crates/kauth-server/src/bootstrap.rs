@@ -231,6 +231,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         ca_pem,
         rbac: !opts.authorization_mode.iter().any(|m| m == "AlwaysAllow"),
         extension_apiserver_authentication: crate::front_proxy::configmap_data(&ca, front_proxy.as_ref()),
+        request_header_names: front_proxy.as_ref().map(|p| p.names.clone()),
     };
     let state = Arc::new(State {
         config,
