@@ -1,7 +1,8 @@
 //! Who is asking: the server's request authentication chain, built from the library's pieces
 //! ([`kauth::authn`]); the pipeline runs it ([`crate::pipeline::authentication`]).
 //!
-//! The chain: the client certificate (judged against the client CA), then the bearer token
+//! The chain: a front proxy's certificate and the user its headers name (when a request-header CA
+//! is configured), the client certificate (judged against the client CA), then the bearer token
 //! (static tokens, then service-account tokens; cached, `system:authenticated` added), then
 //! anonymous, which answers only a request that presents no credential at all: a presented
 //! credential that fails is never replaced by anonymous. As in kube-apiserver's union, a request
@@ -19,6 +20,7 @@ use kauth::authn::anonymous::Anonymous;
 use kauth::authn::bearer::BearerAuthenticator;
 use kauth::authn::cache::TokenCache;
 use kauth::authn::group_adder::GroupAdder;
+use kauth::authn::request_header::RequestHeaderAuthenticator;
 use kauth::authn::union::{RequestUnion, TokenUnion};
 use kauth::authn::x509::X509Authenticator;
 use kauth::authn::Rejection;
@@ -30,21 +32,43 @@ use crate::replicas::Replicas;
 /// (the cache holds users that already have the group).
 pub type TokenChain = TokenCache<GroupAdder<TokenUnion>>;
 
-/// The request chain: client certificate, bearer token, anonymous.
-pub fn request_chain(x509: X509Authenticator, tokens: Arc<TokenChain>, anonymous: bool) -> RequestUnion {
-    RequestUnion::new()
-        .with(GroupAdder::new(x509))
-        .with(BearerAuthenticator::new(tokens))
-        .with(Anonymous::new(anonymous))
+/// The request chain: a front proxy's headers, client certificate, bearer token, anonymous.
+pub fn request_chain(
+    front_proxy: Option<RequestHeaderAuthenticator>,
+    x509: X509Authenticator,
+    tokens: Arc<TokenChain>,
+    anonymous: bool,
+) -> RequestUnion {
+    let mut chain = RequestUnion::new();
+    // First, as in kube-apiserver: a front proxy's certificate names no user of its own.
+    if let Some(proxy) = front_proxy {
+        chain = chain.with(GroupAdder::new(proxy));
+    }
+    chain.with(GroupAdder::new(x509)).with(BearerAuthenticator::new(tokens)).with(Anonymous::new(anonymous))
 }
 
-/// Every authenticator's reason, one after the other; a token from the future also names the
-/// replica that likely issued it, with its measured clock skew.
+/// The failure in kauth's one form ([`Rejection::explained`]): kube-apiserver's text, then
+/// `; kauth: ` and every authenticator's reason; a token from the future also names the replica
+/// that likely issued it, with its measured clock skew.
 pub fn rejection_reason(rejection: &Rejection, replicas: Option<&Replicas>, now: OffsetDateTime) -> String {
-    let mut reason = rejection.to_string();
+    let mut reason = rejection.explained();
     if let (Some(ahead), Some(replicas)) = (rejection.clock_skew_at_least(), replicas) {
         reason.push_str("; ");
         reason.push_str(&replicas.attribute(ahead, now));
     }
     reason
+}
+
+/// Bootstrap token Secrets, read from the registry.
+#[derive(Debug, Clone)]
+pub struct RegistrySecrets(pub Arc<crate::registry::Registry>);
+
+impl kauth::authn::bootstrap_token::BootstrapSecrets for RegistrySecrets {
+    fn bootstrap_secret(&self, name: &str) -> Result<Option<kauth::authn::bootstrap_token::BootstrapSecret>, String> {
+        let rt = crate::api::resources::by_kind("Secret").ok_or("secrets are not served")?;
+        let Some(stored) = self.0.get(rt, kauth::authn::bootstrap_token::NAMESPACE, name) else { return Ok(None) };
+        let secret: k8s_openapi::api::core::v1::Secret =
+            serde_json::from_value(stored.value.clone()).map_err(|e| format!("stored Secret {name}: {e}"))?;
+        Ok(Some(kauth::authn::bootstrap_token::BootstrapSecret::of(&secret)))
+    }
 }

@@ -101,7 +101,10 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     let key_file = opts.tls_private_key_file.clone().unwrap_or_else(|| layout.key_path("apiserver"));
     let ca_file = opts.client_ca_file.clone().unwrap_or_else(|| layout.cert_path("ca"));
     let (cert, key, ca) = (read(&cert_file)?, read(&key_file)?, read(&ca_file)?);
-    let client_certs = crate::transport::tls::ClientCertificates::from_pem(&ca_file.display().to_string(), &ca)
+    let front_proxy = crate::front_proxy::configure(opts, &layout, &ca_file, &ca)?;
+    // The handshake names both CAs to clients, as kube-apiserver does.
+    let hints = [ca.as_slice(), front_proxy.as_ref().map_or(&[][..], |p| p.ca_pem.as_slice())].concat();
+    let client_certs = crate::transport::tls::ClientCertificates::from_pem(&ca_file.display().to_string(), &hints)
         .map_err(|e| e.to_string())?;
     let x509 = X509Authenticator::from_pem(&ca_file.display().to_string(), &ca).map_err(|e| e.to_string())?;
     let tls = crate::transport::tls::server_config(
@@ -175,11 +178,21 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         union = union.with(TokenFile::parse(&f.display().to_string(), &read(f)?).map_err(|e| e.to_string())?);
     }
     union = union.with(keys.authenticator());
+    if opts.enable_bootstrap_token_auth {
+        union = union.with(kauth::authn::bootstrap_token::BootstrapTokenAuthenticator::new(
+            crate::authentication::RegistrySecrets(registry.clone()),
+        ));
+    }
     let ttl = time::Duration::try_from(opts.token_cache_ttl).unwrap_or(DEFAULT_SUCCESS_TTL);
     let tokens = Arc::new(
         TokenCache::new(GroupAdder::new(union), ttl).map_err(|_| "token cache key generation failed".to_string())?,
     );
-    let authenticator = crate::authentication::request_chain(x509, tokens.clone(), opts.anonymous_auth);
+    let authenticator = crate::authentication::request_chain(
+        front_proxy.as_ref().map(|p| p.authenticator.clone()),
+        x509,
+        tokens.clone(),
+        opts.anonymous_auth,
+    );
 
     let authorizer: Box<dyn Authorizer> = if opts.authorization_mode.iter().any(|m| m == "AlwaysAllow") {
         Box::new(AlwaysAllow)
@@ -222,6 +235,8 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         advertise: format!("{}:{}", pki.advertise_address, opts.secure_port),
         ca_pem,
         rbac: !opts.authorization_mode.iter().any(|m| m == "AlwaysAllow"),
+        extension_apiserver_authentication: crate::front_proxy::configmap_data(&ca, front_proxy.as_ref()),
+        request_header_names: front_proxy.as_ref().map(|p| p.names.clone()),
     };
     let state = Arc::new(State {
         config,
@@ -342,7 +357,35 @@ fn seed(state: &State) -> Result<(), String> {
             state.registry.commit(changes).map_err(err)?;
         }
     }
+    publish_authentication_configmap(state).map_err(err)?;
     reconcile_policy(state).map_err(err)
+}
+
+/// `kube-system/extension-apiserver-authentication` holds what this server's configuration says,
+/// written when it differs. Unlike kube-apiserver, which keeps the union of what every server
+/// ever published, kauth publishes exactly the current configuration: a CA taken out of the
+/// configuration stops being trusted by aggregated API servers too.
+fn publish_authentication_configmap(state: &State) -> Result<(), ApiError> {
+    let cm_rt = resources::by_kind("ConfigMap").ok_or_else(|| ApiError::internal("no configmaps"))?;
+    let data = &state.config.extension_apiserver_authentication;
+    let name = crate::front_proxy::CONFIGMAP;
+    match state.registry.get(cm_rt, "kube-system", name) {
+        None => {
+            let obj = json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "kube-system", "uid": crate::api::meta::new_uid()?, "creationTimestamp": kauth::timestamp::rfc3339(state.now())},
+                "data": data,
+            });
+            state.registry.commit(vec![Change::Create(cm_rt, obj)])?;
+        }
+        Some(cm) if cm.value.get("data") != Some(&json!(data)) => {
+            let mut v = cm.value.clone();
+            v["data"] = json!(data);
+            state.registry.commit(vec![Change::Update(cm_rt, v, cm.revision)])?;
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 /// Objects of one kind of the default policy, as stored values with their resource type.

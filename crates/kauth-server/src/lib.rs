@@ -23,6 +23,7 @@ pub mod audit;
 pub mod authentication;
 pub mod bootstrap;
 pub mod controllers;
+pub mod front_proxy;
 pub mod handlers;
 pub mod keyring;
 pub mod metrics;

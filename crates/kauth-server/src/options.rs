@@ -35,6 +35,28 @@ pub struct Options {
     /// CA for client certificates (default: pki/ca.crt).
     #[arg(long)]
     pub client_ca_file: Option<PathBuf>,
+    /// CA of front proxies, whose client certificates may name users in headers (default:
+    /// pki/front-proxy-ca.crt with kubeadm's header names and allowed name; "" to disable).
+    #[arg(long)]
+    pub requestheader_client_ca_file: Option<PathBuf>,
+    /// CNs a front proxy's certificate may have (empty: any the CA signed), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_allowed_names: Vec<String>,
+    /// Headers naming the user behind a front proxy (X-Remote-User is common).
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_username_headers: Vec<String>,
+    /// Headers naming the user's uid (X-Remote-Uid is suggested).
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_uid_headers: Vec<String>,
+    /// Headers naming the user's groups (X-Remote-Group is suggested).
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_group_headers: Vec<String>,
+    /// Header prefixes carrying the user's extra values (X-Remote-Extra- is suggested).
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_extra_headers_prefix: Vec<String>,
+    /// Accept bootstrap tokens (Secrets kube-system/bootstrap-token-<id>) as kubeadm's clusters do.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_bootstrap_token_auth: bool,
     /// Static tokens (kube-apiserver's CSV: token,user,uid,"group1,group2").
     #[arg(long)]
     pub token_auth_file: Option<PathBuf>,

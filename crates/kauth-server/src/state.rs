@@ -33,6 +33,12 @@ pub struct Config {
     pub ca_pem: String,
     /// Whether RBAC runs (`--authorization-mode=RBAC`); `AlwaysAllow` otherwise.
     pub rbac: bool,
+    /// The data of `kube-system/extension-apiserver-authentication`
+    /// ([`crate::front_proxy::configmap_data`]).
+    pub extension_apiserver_authentication: std::collections::BTreeMap<String, String>,
+    /// The front proxy's header names, removed from every request after authentication (the
+    /// standard `X-Remote-*` ones always are).
+    pub request_header_names: Option<kauth::authn::request_header::HeaderNames>,
 }
 
 /// Everything a request handler needs.

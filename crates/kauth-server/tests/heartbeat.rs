@@ -102,7 +102,7 @@ fn a_peer_90s_ahead_is_measured_reported_and_named_for_its_tokens_then_forgotten
     );
     assert_eq!(
         review["status"]["error"],
-        "service-account: token not valid yet: nbf 2027-01-15T08:01:30Z is 1m30s after this server's time 2027-01-15T08:00:00Z, beyond the 60s leeway: the issuer's clock is at least 1m30s ahead of this server's; likely issued by replica \"b\", whose clock this replica measures 90.0s ahead through the store's heartbeats"
+        "[invalid bearer token, service account token is not valid yet]; kauth: service-account: token not valid yet: nbf 2027-01-15T08:01:30Z is 1m30s after this server's time 2027-01-15T08:00:00Z, beyond the 60s leeway: the issuer's clock is at least 1m30s ahead of this server's; likely issued by replica \"b\", whose clock this replica measures 90.0s ahead through the store's heartbeats"
     );
 
     // b falls silent: two minutes on, it is forgotten.

@@ -152,7 +152,9 @@ fn a_new_key_is_published_before_it_signs_and_the_old_one_retires_after_its_last
     );
     assert_eq!(
         review(&s, &old)["error"],
-        format!("service-account: no verification key has the token's kid {k1:?} (known kids: [{k2:?}])")
+        format!(
+            "[invalid bearer token, invalid signature, no keys found]; kauth: service-account: no verification key has the token's kid {k1:?} (known kids: [{k2:?}])"
+        )
     );
 }
 

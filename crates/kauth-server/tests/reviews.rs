@@ -271,7 +271,7 @@ fn a_token_review_says_who_a_token_is_for_which_audiences_or_exactly_why_not() {
     assert_eq!(token_review(&s, json!({"token": vault, "audiences": ["vault"]}))["audiences"], json!(["vault"]));
     assert_eq!(
         token_review(&s, json!({"token": vault})),
-        json!({"user": {}, "error": format!("service-account: token audiences [\"vault\"] have none in common with the accepted audiences [{ISSUER:?}]")})
+        json!({"user": {}, "error": format!("[invalid bearer token, token audiences [\"vault\"] is invalid for the target audiences [{ISSUER:?}]]; kauth: service-account: token audiences [\"vault\"] have none in common with the accepted audiences [{ISSUER:?}]")})
     );
     // Static tokens, and tokens nobody recognises.
     let alice = token_review(&s, json!({"token": ALICE}));
@@ -280,11 +280,11 @@ fn a_token_review_says_who_a_token_is_for_which_audiences_or_exactly_why_not() {
         json!({"username": "alice", "uid": "u-alice", "groups": ["dev", "system:authenticated"]})
     );
     assert_eq!(alice["audiences"], json!([ISSUER]));
-    // A token that is no JWT is claimed by the service-account authenticator as malformed
-    // (kube-apiserver's says "not mine", and the review carries no error).
+    // A token that is no JWT: kube-apiserver's text (its service-account authenticator says "not
+    // mine", so only the bearer's "invalid bearer token" is left), then the precise reason.
     assert_eq!(
         token_review(&s, json!({"token": "no-such-token"})),
-        json!({"user": {}, "error": "service-account: malformed token: expected 3 dot-separated segments, found 1"})
+        json!({"user": {}, "error": "invalid bearer token; kauth: service-account: malformed token: expected 3 dot-separated segments, found 1"})
     );
     // A JWT from another issuer is nobody's.
     let foreign = {
@@ -295,7 +295,7 @@ fn a_token_review_says_who_a_token_is_for_which_audiences_or_exactly_why_not() {
     };
     assert_eq!(
         token_review(&s, json!({"token": foreign})),
-        json!({"user": {}, "error": "the token is neither a static token nor a JWT from an accepted issuer"})
+        json!({"user": {}, "error": "invalid bearer token; kauth: bearer: no authenticator recognised the token (not a static token, not a JWT from an accepted issuer)"})
     );
     // Asking needs the right to: alice may not.
     let r = post(&s, "/apis/authentication.k8s.io/v1/tokenreviews", "TokenReview", json!({"token": ALICE}), ALICE);

@@ -137,8 +137,9 @@ async fn a_client_cert_from_a_foreign_ca_is_rejected() {
     assert!(got.is_err(), "{got:?}");
     // Both PKIs name their CA "CN=kubernetes": the name matches, the signature does not.
     match seen.unwrap_err() {
-        Refused::Certificate(CertificateRejection::UnknownAuthority { certificate, cause }) => {
+        Refused::Certificate(CertificateRejection::UnknownAuthority { certificate, authorities, cause }) => {
             assert_eq!(cause, "BadSignature");
+            assert_eq!(authorities.subjects, ["CN=kubernetes"], "the CA it was judged against is named");
             assert!(certificate.subject.contains("CN=kubernetes-admin"), "{certificate:?}");
         }
         other => panic!("{other:?}"),

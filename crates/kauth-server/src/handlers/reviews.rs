@@ -3,7 +3,7 @@
 //! TokenReview calls the token chain directly; it does not fake an HTTP request.
 
 use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReviewSpec, SubjectAccessReviewSpec};
-use kauth::authn::TokenAuthenticator;
+use kauth::authn::{Rejection, TokenAuthenticator};
 use kauth::authz::{local_subject_access_review, Attributes, Decision, ReviewError, Rules};
 use kauth::token::claims::{Binding, ObjectRef};
 use kauth::token::issue::{plan_expiration, BoundTokenSpec};
@@ -104,7 +104,7 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
             json!({"authenticated": true, "user": user_json(&a.user), "audiences": auds})
         }
         Ok(None) => {
-            json!({"user": {}, "error": "the token is neither a static token nor a JWT from an accepted issuer"})
+            json!({"user": {}, "error": Rejection::NotRecognised.explained()})
         }
         Err(rejection) => {
             json!({"user": {}, "error": crate::authentication::rejection_reason(&rejection, state.replicas.as_deref(), state.now())})

@@ -5,11 +5,14 @@
 //! typed rejection becomes text here, once, for the log and the audit annotation
 //! `authentication.kauth.dev/failure`. A success hands its annotations to the audit event (and a
 //! legacy token's use to its Secret's label) and passes the request on as [`Authenticated`].
+//! Either way, the front-proxy headers (the standard `X-Remote-*` and the configured ones) are
+//! removed from the request here, before anything else can read them.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use kauth::authn::request_header::{self, HeaderNames};
 use kauth::authn::service_account::{LEGACY_TOKEN_SECRET_ANNOTATION, STALE_TOKEN_ANNOTATION};
 use kauth::authn::{Credentials, Rejection, RequestAuthenticator};
 use tower::{Layer, Service};
@@ -95,6 +98,12 @@ where
         let start = std::time::Instant::now();
         let authenticated = authenticate(state, &ctx.request);
         let took = start.elapsed();
+        // Whatever the outcome, nothing after this filter reads a user from a header a client
+        // may have written (kube-apiserver clears them after a success only).
+        request_header::clear(&mut ctx.request.headers, &HeaderNames::standard());
+        if let Some(names) = &state.config.request_header_names {
+            request_header::clear(&mut ctx.request.headers, names);
+        }
         let authenticated = match authenticated {
             Ok(a) => a,
             Err(why) => {

@@ -63,8 +63,12 @@ mod tests {
         assert_eq!(Anonymous::new(true).authenticate(&bare, now).unwrap().unwrap().user.name, ANONYMOUS_USER);
         assert_eq!(Anonymous::new(false).authenticate(&bare, now), Err(Rejection::AnonymousDisabled));
         let mut with_header = HeaderMap::new();
-        with_header.insert(http::header::AUTHORIZATION, http::HeaderValue::from_static("Basic x"));
+        with_header.insert(http::header::AUTHORIZATION, http::HeaderValue::from_static("Bearer x"));
         assert_eq!(Anonymous::new(true).authenticate(&Credentials::new(&with_header, None), now), Ok(None));
+        // Another scheme is no credential, as in kube-apiserver.
+        with_header.insert(http::header::AUTHORIZATION, http::HeaderValue::from_static("Basic x"));
+        let basic = Anonymous::new(true).authenticate(&Credentials::new(&with_header, None), now);
+        assert_eq!(basic.unwrap().unwrap().user.name, ANONYMOUS_USER);
         let chain = [rustls_pki_types::CertificateDer::from(vec![0u8])];
         assert_eq!(Anonymous::new(true).authenticate(&Credentials::new(&none, Some(&chain)), now), Ok(None));
         assert_eq!(

@@ -1,10 +1,12 @@
 //! `Authorization: Bearer <token>`: a request authenticator wrapping a token authenticator.
 //!
-//! A request without the header is not this authenticator's (`Ok(None)`). A header that is
-//! presented but is not a well-formed bearer token is a failure ([`Rejection::Malformed`], with
-//! the byte where it goes wrong), never anonymous (Kubernetes ignores some such headers and
-//! serves the request anonymously; kauth refuses to); so is a token no token authenticator
-//! recognises ([`Rejection::NotRecognised`]).
+//! As in kube-apiserver, a request without the header, with another scheme (`Basic …`) or with an
+//! empty bearer token (`Bearer `, or `Bearer  x` whose token is the empty text before the second
+//! space) presents no bearer credential (`Ok(None)`: anonymous, when anonymous requests are
+//! allowed). A bearer token that is not UTF-8 or is followed by a space and more text is a
+//! failure ([`Rejection::Malformed`], with the byte where it goes wrong): kube-apiserver would
+//! take the text before the space as the token; kauth refuses a credential it would have to cut.
+//! So is a token no token authenticator recognises ([`Rejection::NotRecognised`]).
 
 use time::OffsetDateTime;
 
@@ -24,13 +26,19 @@ pub fn bearer_token(value: &[u8]) -> Result<&str, Rejection> {
         return Err(malformed(Malformation::NotBearer, start));
     }
     let token_start = start + scheme.len() + 1;
-    if rest.is_empty() {
+    if rest.is_empty() || rest.starts_with(' ') {
         return Err(malformed(Malformation::EmptyToken, token_start.min(start + s.len())));
     }
     if let Some(space) = rest.find(' ') {
         return Err(malformed(Malformation::SpaceInToken, token_start + space));
     }
     Ok(rest)
+}
+
+/// Whether a header `bearer_token` refused with `r` still presents a bearer credential: not when
+/// its scheme is another or its token is empty (kube-apiserver ignores those headers).
+pub fn presents_bearer(r: &Rejection) -> bool {
+    !matches!(r, Rejection::Malformed { what: Malformation::NotBearer | Malformation::EmptyToken, .. })
 }
 
 /// Authenticates a request by its bearer token, with a token authenticator.
@@ -54,7 +62,11 @@ impl<T: TokenAuthenticator> RequestAuthenticator for BearerAuthenticator<T> {
     /// Bearer tokens are for the API audiences: the token authenticator is asked with `None`.
     fn authenticate(&self, request: &Credentials<'_>, now: OffsetDateTime) -> Result<Option<Authenticated>, Rejection> {
         let Some(value) = request.headers.get(http::header::AUTHORIZATION) else { return Ok(None) };
-        let token = bearer_token(value.as_bytes())?;
+        let token = match bearer_token(value.as_bytes()) {
+            Ok(token) => token,
+            Err(r) if !presents_bearer(&r) => return Ok(None),
+            Err(r) => return Err(r),
+        };
         match self.tokens.authenticate_token(token, None, now)? {
             Some(a) => Ok(Some(a)),
             None => Err(Rejection::NotRecognised),
@@ -83,19 +95,19 @@ mod tests {
         assert_eq!(malformed(b"Basic abc"), (Malformation::NotBearer, 0));
         assert_eq!(malformed(b"Bearer ").0, Malformation::EmptyToken);
         assert_eq!(malformed(b"Bearer").0, Malformation::EmptyToken);
-        assert_eq!(malformed(b"Bearer  abc").0, Malformation::SpaceInToken);
+        assert_eq!(malformed(b"Bearer  abc").0, Malformation::EmptyToken, "kube-apiserver reads an empty token");
         assert_eq!(malformed(b"Bearer a b"), (Malformation::SpaceInToken, 8));
         assert_eq!(malformed(b"ab\xff"), (Malformation::NotUtf8, 2));
     }
 
     #[test]
-    fn a_presented_header_is_never_ignored() {
+    fn another_scheme_or_an_empty_token_is_no_credential_and_a_cut_token_is_refused() {
         let bearer = BearerAuthenticator::new(Fixed("a"));
         let now = OffsetDateTime::UNIX_EPOCH;
         let mut headers = HeaderMap::new();
         assert_eq!(bearer.authenticate(&Credentials::new(&headers, None), now), Ok(None));
         for (value, want) in
-            [("Bearer good", "ok"), ("Bearer bad", "token"), ("Bearer other", "none"), ("Basic x", "malformed")]
+            [("Bearer good", "ok"), ("Bearer bad", "token"), ("Bearer other", "none"), ("Bearer a b", "malformed")]
         {
             headers.insert(http::header::AUTHORIZATION, HeaderValue::from_static(value));
             let got = bearer.authenticate(&Credentials::new(&headers, None), now);
@@ -103,8 +115,14 @@ mod tests {
                 "ok" => assert_eq!(got.unwrap().unwrap().authenticator, "a"),
                 "token" => assert!(matches!(got, Err(Rejection::Token { .. }))),
                 "none" => assert_eq!(got, Err(Rejection::NotRecognised)),
-                _ => assert!(matches!(got, Err(Rejection::Malformed { what: Malformation::NotBearer, .. }))),
+                _ => assert!(matches!(got, Err(Rejection::Malformed { what: Malformation::SpaceInToken, .. }))),
             }
+        }
+        for value in ["Basic YWxpY2U6cHc=", "Bearer ", "Bearer", "Bearer  good"] {
+            headers.insert(http::header::AUTHORIZATION, HeaderValue::from_static(value));
+            let c = Credentials::new(&headers, None);
+            assert_eq!(bearer.authenticate(&c, now), Ok(None), "{value:?}");
+            assert!(!c.presents_credential(), "{value:?}");
         }
     }
 }

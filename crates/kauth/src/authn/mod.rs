@@ -14,12 +14,19 @@
 //! edges. The precise reason is for operators (logs, audit, TokenReview); HTTP clients get a
 //! plain 401.
 
+// Rejections carry the values they compared (certificate names, CA subjects, times) by design;
+// they travel only on the refusal path, where their size costs nothing measurable.
+#![allow(clippy::result_large_err)]
+
 pub mod anonymous;
 pub mod bearer;
+pub mod bootstrap_token;
 pub mod cache;
 pub mod group_adder;
 pub mod impersonation;
+pub mod kubernetes_text;
 pub mod rejection;
+pub mod request_header;
 pub mod service_account;
 pub mod token_file;
 pub mod union;
@@ -30,7 +37,7 @@ use std::sync::Arc;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
-pub use rejection::{CertificateName, CertificateRejection, Malformation, Rejection};
+pub use rejection::{CertificateName, CertificateRejection, Malformation, Rejection, RequestHeaderRejection};
 
 use crate::user::UserInfo;
 
@@ -80,9 +87,14 @@ impl<'a> Credentials<'a> {
     }
 
     /// True when the request presents a credential: a client certificate or an `Authorization`
-    /// header (well-formed or not). Such a request is never anonymous.
+    /// header with a bearer token (well-formed or not; another scheme or an empty token is none,
+    /// as in kube-apiserver). Such a request is never anonymous.
     pub fn presents_credential(&self) -> bool {
-        self.chain().is_some() || self.headers.contains_key(http::header::AUTHORIZATION)
+        self.chain().is_some()
+            || self.headers.get(http::header::AUTHORIZATION).is_some_and(|v| match bearer::bearer_token(v.as_bytes()) {
+                Ok(_) => true,
+                Err(r) => bearer::presents_bearer(&r),
+            })
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use super::bootstrap_token::BootstrapTokenRejection;
 use crate::token::{span, utc, Rejection as TokenRejection};
 
 /// Why a credential that an authenticator recognised is invalid.
@@ -20,6 +21,10 @@ pub enum Rejection {
     },
     /// The client certificate was refused.
     Certificate(CertificateRejection),
+    /// A front proxy's certificate or headers were refused.
+    RequestHeader(RequestHeaderRejection),
+    /// A bootstrap token was refused.
+    BootstrapToken(BootstrapTokenRejection),
     /// A credential was presented but is not well-formed (the `Authorization` header).
     Malformed {
         /// What is wrong.
@@ -70,6 +75,47 @@ pub struct CertificateName {
     pub serial: String,
     /// The issuer.
     pub issuer: String,
+    /// kube-apiserver's name for it in its messages: `SN=<decimal serial>, SKID=<hex>, AKID=<hex>`
+    /// (hex upper-case, bytes separated by colons).
+    pub identifier: String,
+}
+
+/// The role a CA plays for the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaRole {
+    /// `--client-ca-file`: client certificates name users.
+    ClientCa,
+    /// `--requestheader-client-ca-file`: client certificates name front proxies, which name
+    /// users in headers.
+    RequestHeaderCa,
+}
+
+impl fmt::Display for CaRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CaRole::ClientCa => "client CA",
+            CaRole::RequestHeaderCa => "request-header (front-proxy) CA",
+        })
+    }
+}
+
+/// The CA certificates a verifier trusts, in a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorities {
+    /// What the CA is for.
+    pub role: CaRole,
+    /// The subjects of its certificates.
+    pub subjects: Vec<String>,
+}
+
+impl fmt::Display for Authorities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the {}", self.role)?;
+        if !self.subjects.is_empty() {
+            write!(f, " ({})", self.subjects.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for CertificateName {
@@ -87,6 +133,8 @@ pub enum CertificateRejection {
     UnknownAuthority {
         /// The leaf.
         certificate: CertificateName,
+        /// The CA it was judged against (shared by every rejection of the verifier).
+        authorities: std::sync::Arc<Authorities>,
         /// rustls' name for the problem (`UnknownIssuer`, `BadSignature`, ...).
         cause: String,
     },
@@ -159,9 +207,11 @@ impl CertificateRejection {
 impl fmt::Display for CertificateRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CertificateRejection::UnknownAuthority { certificate, cause } => {
-                write!(f, "verifying certificate {certificate} failed: not signed by the client CA ({cause})")
-            }
+            CertificateRejection::UnknownAuthority { certificate, authorities, cause } => write!(
+                f,
+                "verifying certificate {certificate} failed: it is signed by {:?}, not by {authorities} ({cause})",
+                certificate.issuer
+            ),
             CertificateRejection::Expired { certificate, not_after, now } => write!(
                 f,
                 "verifying certificate {certificate} failed: expired {} ago (notAfter {}, now {})",
@@ -197,12 +247,66 @@ impl fmt::Display for CertificateRejection {
     }
 }
 
+/// Why a request was not accepted from a front proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestHeaderRejection {
+    /// The certificate is not a valid front-proxy certificate (not signed by the request-header
+    /// CA, expired, ...). Every ordinary client certificate gets this verdict too: it is only
+    /// reported when no other authenticator accepted the request.
+    Certificate(CertificateRejection),
+    /// The certificate verifies but its CN is not among `--requestheader-allowed-names`.
+    NameNotAllowed {
+        /// The certificate.
+        certificate: CertificateName,
+        /// Its CN.
+        common_name: String,
+        /// The allowed names.
+        allowed: Vec<String>,
+    },
+    /// A trusted front proxy sent no user: none of the username headers has a value.
+    NoUser {
+        /// The proxy's CN.
+        proxy: String,
+        /// The username headers looked at.
+        headers: Vec<String>,
+    },
+}
+
+impl RequestHeaderRejection {
+    /// A stable identifier for metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestHeaderRejection::Certificate(_) => "front_proxy_certificate_invalid",
+            RequestHeaderRejection::NameNotAllowed { .. } => "front_proxy_name_not_allowed",
+            RequestHeaderRejection::NoUser { .. } => "front_proxy_no_user",
+        }
+    }
+}
+
+impl fmt::Display for RequestHeaderRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestHeaderRejection::Certificate(c) => write!(f, "not a front-proxy certificate: {c}"),
+            RequestHeaderRejection::NameNotAllowed { certificate, common_name, allowed } => write!(
+                f,
+                "front-proxy certificate {certificate} verifies, but its CN {common_name:?} is not among the allowed names {allowed:?} (--requestheader-allowed-names)"
+            ),
+            RequestHeaderRejection::NoUser { proxy, headers } => write!(
+                f,
+                "front proxy {proxy:?} is trusted, but the request has no user: none of the headers {headers:?} has a value"
+            ),
+        }
+    }
+}
+
 impl Rejection {
     /// A stable identifier for metrics (a union's is its first verdict's).
     pub fn code(&self) -> &'static str {
         match self {
             Rejection::Token { rejection, .. } => rejection.code(),
             Rejection::Certificate(c) => c.code(),
+            Rejection::RequestHeader(r) => r.code(),
+            Rejection::BootstrapToken(r) => r.code(),
             Rejection::Malformed { .. } => "malformed_header",
             Rejection::AnonymousDisabled => "anonymous_disabled",
             Rejection::NotRecognised => "token_not_recognised",
@@ -215,6 +319,8 @@ impl Rejection {
         match self {
             Rejection::Token { authenticator, .. } => authenticator,
             Rejection::Certificate(_) => "x509",
+            Rejection::RequestHeader(_) => "requestheader",
+            Rejection::BootstrapToken(_) => "bootstrap-token",
             Rejection::Malformed { .. } | Rejection::NotRecognised => "bearer",
             Rejection::AnonymousDisabled => "anonymous",
             Rejection::Union(all) => all.first().map_or("union", Rejection::authenticator),
@@ -262,6 +368,8 @@ impl fmt::Display for Rejection {
         match self {
             Rejection::Token { authenticator, rejection } => write!(f, "{authenticator}: {rejection}"),
             Rejection::Certificate(c) => write!(f, "x509: {c}"),
+            Rejection::RequestHeader(r) => write!(f, "requestheader: {r}"),
+            Rejection::BootstrapToken(r) => write!(f, "bootstrap-token: {r}"),
             Rejection::Malformed { what, position } => write!(f, "bearer: {what} (at byte {position})"),
             Rejection::AnonymousDisabled => {
                 f.write_str("anonymous: no credential presented and anonymous access is disabled")

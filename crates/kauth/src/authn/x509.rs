@@ -19,6 +19,7 @@ use rustls::{CertificateError, RootCertStore};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use time::OffsetDateTime;
 
+use super::rejection::{Authorities, CaRole};
 use super::{Authenticated, CertificateName, CertificateRejection, Credentials, Rejection, RequestAuthenticator};
 use crate::pki::pem::{self, SectionKind};
 use crate::user::{UserInfo, EXTRA_CREDENTIAL_ID};
@@ -41,6 +42,8 @@ pub struct ClientCaError {
 pub struct X509Authenticator {
     /// `None`: no client CA is configured, every presented certificate is rejected.
     verifier: Option<Arc<dyn ClientCertVerifier>>,
+    /// The CA's role and its certificates' subjects, named when a certificate is not its.
+    authorities: Arc<Authorities>,
 }
 
 impl std::fmt::Debug for X509Authenticator {
@@ -54,7 +57,11 @@ impl X509Authenticator {
     pub fn new(what: &str, roots: impl IntoIterator<Item = CertificateDer<'static>>) -> Result<Self, ClientCaError> {
         let bad = |problem: String| ClientCaError { what: what.to_owned(), problem };
         let mut store = RootCertStore::empty();
+        let mut subjects = Vec::new();
         for c in roots {
+            if let Ok((_, ca)) = x509_parser::parse_x509_certificate(&c) {
+                subjects.push(ca.subject().to_string());
+            }
             store.add(c).map_err(|e| bad(e.to_string()))?;
         }
         if store.is_empty() {
@@ -65,7 +72,17 @@ impl X509Authenticator {
             .allow_unauthenticated()
             .build()
             .map_err(|e| bad(e.to_string()))?;
-        Ok(X509Authenticator { verifier: Some(verifier) })
+        Ok(X509Authenticator {
+            verifier: Some(verifier),
+            authorities: Arc::new(Authorities { role: CaRole::ClientCa, subjects }),
+        })
+    }
+
+    /// The same CA in another role (the request-header CA of a front proxy), named so in
+    /// rejections.
+    pub fn in_role(mut self, role: CaRole) -> Self {
+        Arc::make_mut(&mut self.authorities).role = role;
+        self
     }
 
     /// Trusting the CA certificates of a PEM bundle named `what`.
@@ -79,21 +96,25 @@ impl X509Authenticator {
     /// Without a client CA: every presented certificate is rejected
     /// ([`CertificateRejection::NoClientCa`]).
     pub fn without_client_ca() -> Self {
-        X509Authenticator { verifier: None }
+        X509Authenticator {
+            verifier: None,
+            authorities: Arc::new(Authorities { role: CaRole::ClientCa, subjects: Vec::new() }),
+        }
     }
 
-    /// Verifies `chain` (leaf first, not empty) at `now` and reads its user.
-    pub fn verify(&self, chain: &[CertificateDer<'_>], now: OffsetDateTime) -> Result<UserInfo, CertificateRejection> {
+    /// Verifies `chain` (leaf first, not empty) at `now` against the CA: it must chain to it,
+    /// be valid now and allow TLS client authentication. Reads nothing of the user yet.
+    pub fn verify_chain(
+        &self,
+        chain: &[CertificateDer<'_>],
+        now: OffsetDateTime,
+    ) -> Result<VerifiedCertificate, CertificateRejection> {
         let (leaf, intermediates) = chain
             .split_first()
             .ok_or(CertificateRejection::Unreadable { problem: "empty certificate chain".into() })?;
         let (_, cert) = x509_parser::parse_x509_certificate(leaf)
             .map_err(|e| CertificateRejection::Unreadable { problem: e.to_string() })?;
-        let name = || CertificateName {
-            subject: cert.subject().to_string(),
-            serial: cert.raw_serial_as_string(),
-            issuer: cert.issuer().to_string(),
-        };
+        let name = || CertificateName::of(&cert);
         let Some(verifier) = &self.verifier else {
             return Err(CertificateRejection::NoClientCa { certificate: name() });
         };
@@ -104,24 +125,78 @@ impl X509Authenticator {
             return Err(judge(
                 e,
                 name(),
+                &self.authorities,
                 now.unix_timestamp(),
                 validity.not_before.timestamp(),
                 validity.not_after.timestamp(),
             ));
         }
         let subject = cert.subject();
-        let Some(cn) = subject.iter_common_name().next().and_then(|cn| cn.as_str().ok()).filter(|cn| !cn.is_empty())
-        else {
-            return Err(CertificateRejection::NoCommonName { certificate: name() });
-        };
-        // Room for the `system:authenticated` the chain adds.
-        let mut groups = Vec::with_capacity(subject.iter_organization().count() + 1);
-        groups.extend(subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_owned)));
-        let mut extra = crate::user::Extra::with_capacity(1, 11 + 64);
+        let common_name =
+            subject.iter_common_name().next().and_then(|cn| cn.as_str().ok()).unwrap_or_default().to_owned();
+        let organizations = subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_owned)).collect();
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf.as_ref());
-        extra.push_concat(EXTRA_CREDENTIAL_ID, &["X509SHA256=", &hex::encode(digest.as_ref())]);
-        Ok(UserInfo { name: cn.to_owned(), uid: String::new(), groups, extra })
+        Ok(VerifiedCertificate { name: name(), common_name, organizations, sha256: digest.as_ref().to_vec() })
     }
+
+    /// Verifies `chain` (leaf first, not empty) at `now` and reads its user.
+    pub fn verify(&self, chain: &[CertificateDer<'_>], now: OffsetDateTime) -> Result<UserInfo, CertificateRejection> {
+        let verified = self.verify_chain(chain, now)?;
+        if verified.common_name.is_empty() {
+            return Err(CertificateRejection::NoCommonName { certificate: verified.name });
+        }
+        // Room for the `system:authenticated` the chain adds.
+        let mut groups = Vec::with_capacity(verified.organizations.len() + 1);
+        groups.extend(verified.organizations);
+        let mut extra = crate::user::Extra::with_capacity(1, 11 + 64);
+        extra.push_concat(EXTRA_CREDENTIAL_ID, &["X509SHA256=", &hex::encode(&verified.sha256)]);
+        Ok(UserInfo { name: verified.common_name, uid: String::new(), groups, extra })
+    }
+}
+
+/// A certificate chain that verified against the CA: its leaf's name and subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCertificate {
+    /// The leaf as operators recognise it.
+    pub name: CertificateName,
+    /// The subject's first CN (empty when it has none).
+    pub common_name: String,
+    /// The subject's O values, in order.
+    pub organizations: Vec<String>,
+    /// The SHA-256 of the leaf's DER.
+    pub sha256: Vec<u8>,
+}
+
+impl CertificateName {
+    /// The name of a parsed certificate.
+    pub fn of(cert: &x509_parser::certificate::X509Certificate<'_>) -> Self {
+        use x509_parser::extensions::ParsedExtension;
+        let mut skid: &[u8] = &[];
+        let mut akid: &[u8] = &[];
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => skid = k.0,
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    if let Some(k) = &a.key_identifier {
+                        akid = k.0;
+                    }
+                }
+                _ => {}
+            }
+        }
+        CertificateName {
+            subject: cert.subject().to_string(),
+            serial: cert.raw_serial_as_string(),
+            issuer: cert.issuer().to_string(),
+            identifier: format!("SN={}, SKID={}, AKID={}", cert.serial, colon_hex(skid), colon_hex(akid)),
+        }
+    }
+}
+
+/// Bytes as upper-case hex pairs separated by colons (`AB:CD:EF`), as kube-apiserver prints key
+/// identifiers.
+fn colon_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
 }
 
 fn unix(t: UnixTime) -> i64 {
@@ -133,6 +208,7 @@ fn unix(t: UnixTime) -> i64 {
 fn judge(
     e: rustls::Error,
     certificate: CertificateName,
+    authorities: &Arc<Authorities>,
     now: i64,
     not_before: i64,
     not_after: i64,
@@ -160,15 +236,19 @@ fn judge(
             required: "client authentication".into(),
             presented: Vec::new(),
         },
-        C::UnknownIssuer | C::BadSignature | C::UnhandledCriticalExtension => {
-            CertificateRejection::UnknownAuthority { certificate, cause: format!("{c:?}") }
-        }
+        C::UnknownIssuer | C::BadSignature | C::UnhandledCriticalExtension => CertificateRejection::UnknownAuthority {
+            certificate,
+            authorities: authorities.clone(),
+            cause: format!("{c:?}"),
+        },
         #[allow(deprecated)]
         C::UnsupportedSignatureAlgorithm
         | C::UnsupportedSignatureAlgorithmContext { .. }
-        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
-            CertificateRejection::UnknownAuthority { certificate, cause: "UnsupportedSignatureAlgorithm".into() }
-        }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => CertificateRejection::UnknownAuthority {
+            certificate,
+            authorities: authorities.clone(),
+            cause: "UnsupportedSignatureAlgorithm".into(),
+        },
         other => CertificateRejection::Invalid { certificate, problem: other.to_string() },
     }
 }
@@ -189,4 +269,4 @@ impl RequestAuthenticator for X509Authenticator {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -10,7 +10,7 @@ use crate::pki::sign::{issue, Signer};
 use crate::pki::spec::{Profile, Usage};
 use crate::pki::{KeyType, PrivateKey};
 
-fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()
 }
 
@@ -25,19 +25,19 @@ fn profile(cn: &str, orgs: &[&str], is_ca: bool, usage: Usage) -> Profile {
     }
 }
 
-struct Ca {
-    cert: CertInfo,
-    key: PrivateKey,
+pub(crate) struct Ca {
+    pub(crate) cert: CertInfo,
+    pub(crate) key: PrivateKey,
 }
 
-fn new_ca(cn: &str) -> Ca {
+pub(crate) fn new_ca(cn: &str) -> Ca {
     let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
     let cert = issue(cn, &profile(cn, &[], true, Usage::CLIENT), &key, None, now(), Duration::from_secs(86_400 * 365))
         .unwrap();
     Ca { cert, key }
 }
 
-fn leaf(ca: &Ca, cn: &str, orgs: &[&str], usage: Usage) -> CertificateDer<'static> {
+pub(crate) fn leaf(ca: &Ca, cn: &str, orgs: &[&str], usage: Usage) -> CertificateDer<'static> {
     let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
     let signer = Signer { cert: &ca.cert, key: &ca.key };
     let cert =
