@@ -56,7 +56,7 @@ enum Command {
     /// Service-account tokens: create, decode, explain, verify, JWKS.
     Token(token_cmd::TokenArgs),
     /// The Kubernetes-compatible auth API server (kubectl and kube-apiserver webhooks use it).
-    Serve(serve_cmd::ServeArgs),
+    Serve(Box<serve_cmd::ServeArgs>),
     /// Who may do VERB on RESOURCE: every subject RBAC allows, with the binding that allows it.
     WhoCan(rbac_cmd::WhoCanArgs),
     /// What one user may do: resources x verbs, allowed or not.
@@ -79,7 +79,7 @@ fn main() -> ExitCode {
         Command::Pki(a) => pki_cmd::run(a),
         Command::Cert(a) => cert_cmd::run(a),
         Command::Token(a) => token_cmd::run(a),
-        Command::Serve(a) => serve_cmd::run(a),
+        Command::Serve(a) => serve_cmd::run(*a),
         Command::WhoCan(a) => rbac_cmd::who_can(a),
         Command::AccessMatrix(a) => rbac_cmd::access_matrix(a),
         Command::Policy(a) => rbac_cmd::policy(a),

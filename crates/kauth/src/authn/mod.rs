@@ -19,6 +19,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod anonymous;
+pub mod authorization_header;
 pub mod bearer;
 pub mod bootstrap_token;
 pub mod cache;
@@ -91,9 +92,11 @@ impl<'a> Credentials<'a> {
     /// as in kube-apiserver). Such a request is never anonymous.
     pub fn presents_credential(&self) -> bool {
         self.chain().is_some()
-            || self.headers.get(http::header::AUTHORIZATION).is_some_and(|v| match bearer::bearer_token(v.as_bytes()) {
-                Ok(_) => true,
-                Err(r) => bearer::presents_bearer(&r),
+            || self.headers.get(http::header::AUTHORIZATION).is_some_and(|v| {
+                match authorization_header::bearer_token(v.as_bytes()) {
+                    Ok(_) => true,
+                    Err(r) => authorization_header::presents_bearer(&r),
+                }
             })
     }
 }
