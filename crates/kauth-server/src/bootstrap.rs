@@ -249,6 +249,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         metrics,
         clock,
         replicas,
+        refusals: Default::default(),
     });
     let _ = state_cell.set(Arc::downgrade(&state));
     if state.replicas.is_some() {

@@ -29,6 +29,7 @@ pub mod keyring;
 pub mod metrics;
 pub mod options;
 pub mod pipeline;
+pub mod refusals;
 pub mod registry;
 pub mod replicas;
 mod run;

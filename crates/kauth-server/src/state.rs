@@ -66,6 +66,8 @@ pub struct State {
     pub clock: Clock,
     /// This replica among others on a shared store (etcd); `None` on the embedded store.
     pub replicas: Option<Arc<replicas::Replicas>>,
+    /// The budget of refusal lines in the log.
+    pub refusals: crate::refusals::Refusals,
 }
 
 impl std::fmt::Debug for State {

@@ -24,6 +24,7 @@ use crate::api::status::ApiError;
 use crate::authentication::rejection_reason;
 use crate::controllers;
 use crate::metrics::Stale;
+use crate::refusals::Verdict;
 use crate::state::State;
 
 /// Why authentication failed (for logs, audit and metrics; the client sees only 401).
@@ -108,14 +109,22 @@ where
             Ok(a) => a,
             Err(why) => {
                 state.metrics.authentication(why.rejection.authenticator(), Err(why.rejection.code()), took);
-                tracing::info!(
-                    authenticator = why.rejection.authenticator(),
-                    code = why.rejection.code(),
-                    path = %ctx.request.path,
-                    source = %ctx.request.source_ip,
-                    "unauthorized: {}",
-                    why.reason
-                );
+                // At the default level, rate-limited: see `crate::refusals`.
+                if let Verdict::Log { suppressed_before } = state.refusals.admit(state.now().unix_timestamp()) {
+                    if suppressed_before > 0 {
+                        tracing::warn!(
+                            "{suppressed_before} more refused requests in the previous second were not logged"
+                        );
+                    }
+                    tracing::warn!(
+                        authenticator = why.rejection.authenticator(),
+                        code = why.rejection.code(),
+                        path = %ctx.request.path,
+                        source = %ctx.request.source_ip,
+                        "unauthorized: {}",
+                        why.reason
+                    );
+                }
                 ctx.annotations.push(("authentication.kauth.dev/failure", why.reason));
                 return Answer::now(Answered { ctx, user: None, response: Response::error(&ApiError::unauthorized()) });
             }
