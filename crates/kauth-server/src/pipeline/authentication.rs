@@ -27,6 +27,9 @@ use crate::metrics::Stale;
 use crate::refusals::Verdict;
 use crate::state::State;
 
+/// The standard front-proxy headers, removed from every request.
+static STANDARD_HEADERS: std::sync::LazyLock<HeaderNames> = std::sync::LazyLock::new(HeaderNames::standard);
+
 /// Why authentication failed (for logs, audit and metrics; the client sees only 401).
 #[derive(Debug, Clone)]
 pub struct Unauthenticated {
@@ -101,7 +104,7 @@ where
         let took = start.elapsed();
         // Whatever the outcome, nothing after this filter reads a user from a header a client
         // may have written (kube-apiserver clears them after a success only).
-        request_header::clear(&mut ctx.request.headers, &HeaderNames::standard());
+        request_header::clear(&mut ctx.request.headers, &STANDARD_HEADERS);
         if let Some(names) = &state.config.request_header_names {
             request_header::clear(&mut ctx.request.headers, names);
         }
