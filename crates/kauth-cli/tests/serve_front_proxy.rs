@@ -59,11 +59,7 @@ fn a_front_proxy_names_users_and_nothing_else_can() {
     );
 
     // An ordinary client certificate is its own user: the headers it sends are ignored.
-    let (admin_crt, admin_key) = (dir.path().join("admin.crt"), dir.path().join("admin.key"));
-    let kubeconfig = kubeconfig(&s);
-    let user = &kubeconfig["users"][0]["user"];
-    write_b64(&admin_crt, user["client-certificate-data"].as_str().unwrap());
-    write_b64(&admin_key, user["client-key-data"].as_str().unwrap());
+    let (admin_crt, admin_key) = admin_identity(&s, dir.path());
     let review = whoami(
         &s,
         &["--cert", admin_crt.to_str().unwrap(), "--key", admin_key.to_str().unwrap(), "-H", "X-Remote-User: mallory"],
@@ -115,11 +111,7 @@ fn a_front_proxy_ca_reused_as_client_ca_lets_an_allowed_client_certificate_name_
         &data,
         &["--requestheader-client-ca-file", ca.to_str().unwrap(), "--requestheader-username-headers", "X-Remote-User"],
     );
-    let (admin_crt, admin_key) = (dir.path().join("admin.crt"), dir.path().join("admin.key"));
-    let kubeconfig = kubeconfig(&s);
-    let user = &kubeconfig["users"][0]["user"];
-    write_b64(&admin_crt, user["client-certificate-data"].as_str().unwrap());
-    write_b64(&admin_key, user["client-key-data"].as_str().unwrap());
+    let (admin_crt, admin_key) = admin_identity(&s, dir.path());
     let review = whoami(
         &s,
         &["--cert", admin_crt.to_str().unwrap(), "--key", admin_key.to_str().unwrap(), "-H", "X-Remote-User: mallory"],
@@ -127,11 +119,16 @@ fn a_front_proxy_ca_reused_as_client_ca_lets_an_allowed_client_certificate_name_
     assert_eq!(review["status"]["userInfo"]["username"], "mallory", "{review}");
 }
 
-fn kubeconfig(s: &Server) -> Value {
-    serde_norway::from_str(&std::fs::read_to_string(s.dir.join("admin.conf")).unwrap()).unwrap()
-}
-
-fn write_b64(path: &std::path::Path, data: &str) {
+/// admin.conf's client certificate and key, written as files in `dir` for curl.
+fn admin_identity(s: &Server, dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     use base64::Engine;
-    std::fs::write(path, base64::engine::general_purpose::STANDARD.decode(data).unwrap()).unwrap();
+    let kubeconfig: Value =
+        serde_norway::from_str(&std::fs::read_to_string(s.dir.join("admin.conf")).unwrap()).unwrap();
+    let user = &kubeconfig["users"][0]["user"];
+    let (crt, key) = (dir.join("admin.crt"), dir.join("admin.key"));
+    for (path, field) in [(&crt, "client-certificate-data"), (&key, "client-key-data")] {
+        let der = base64::engine::general_purpose::STANDARD.decode(user[field].as_str().unwrap()).unwrap();
+        std::fs::write(path, der).unwrap();
+    }
+    (crt, key)
 }
