@@ -237,6 +237,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         rbac: !opts.authorization_mode.iter().any(|m| m == "AlwaysAllow"),
         extension_apiserver_authentication: crate::front_proxy::configmap_data(&ca, front_proxy.as_ref()),
         request_header_names: front_proxy.as_ref().map(|p| p.names.clone()),
+        bootstrap_tokens: opts.enable_bootstrap_token_auth,
     };
     let state = Arc::new(State {
         config,
@@ -359,6 +360,7 @@ fn seed(state: &State) -> Result<(), String> {
         }
     }
     publish_authentication_configmap(state).map_err(err)?;
+    controllers::bootstrap_signer::publish_cluster_info(state).map_err(err)?;
     reconcile_policy(state).map_err(err)
 }
 

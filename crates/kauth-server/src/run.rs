@@ -42,6 +42,7 @@ pub async fn run(options: Options, clock: Clock, shutdown: impl Future<Output = 
         .map_err(|e| StartError::Prepare(e.to_string()))?
         .map_err(StartError::Prepare)?;
     heartbeat::spawn(&prepared.state);
+    crate::controllers::token_cleaner::spawn(&prepared.state);
     // Whoever reads stdout may go away (a supervisor, a test): never die for that.
     let mut out = std::io::stdout();
     let _ = writeln!(

@@ -39,6 +39,9 @@ pub struct Config {
     /// The front proxy's header names, removed from every request after authentication (the
     /// standard `X-Remote-*` ones always are).
     pub request_header_names: Option<kauth::authn::request_header::HeaderNames>,
+    /// `--enable-bootstrap-token-auth`: bootstrap tokens authenticate, and the bootstrap signer
+    /// and token cleaner run ([`crate::controllers::bootstrap_signer`]).
+    pub bootstrap_tokens: bool,
 }
 
 /// Everything a request handler needs.

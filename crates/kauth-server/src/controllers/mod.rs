@@ -6,11 +6,17 @@
 //! - ClusterRoles with an `aggregationRule` hold the union of the rules of the roles they select,
 //!   recomputed to a fixed point whenever a ClusterRole is created, updated or deleted
 //!   ([`aggregation`]).
+//!
+//! And, with bootstrap tokens on, right after the write or on a timer: `kube-public/cluster-info`
+//! stays signed by every bootstrap token that may sign ([`bootstrap_signer`]) and expired tokens
+//! are deleted ([`token_cleaner`]).
 
 pub mod aggregation;
+pub mod bootstrap_signer;
 pub mod escalation;
 pub mod heartbeat;
 pub mod keyring;
+pub mod token_cleaner;
 
 use base64::Engine;
 use kauth::token::claims::ObjectRef;

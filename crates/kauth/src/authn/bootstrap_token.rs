@@ -20,6 +20,9 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{Authenticated, Rejection, TokenAuthenticator};
+
+pub mod kubeadm;
+pub mod signature;
 use crate::user::UserInfo;
 
 /// The authenticator's name.
