@@ -136,6 +136,21 @@ impl ApiClient {
         Self::answer(&url, req.send(body))
     }
 
+    /// DELETEs `path` and returns the answer's body, as [`ApiClient::get`].
+    pub fn delete(&self, path: &str) -> Result<String, Failure> {
+        let url = format!("{}{path}", self.server);
+        let mut req = self.agent.delete(&url).header("Accept", "application/json");
+        if let Some(t) = &self.bearer {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Self::answer(&url, req.call())
+    }
+
+    /// The server's URL, as the kubeconfig names it.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
     fn answer(url: &str, resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<String, Failure> {
         let mut resp = resp.map_err(|e| Failure::bad_input(format!("{url}: {e}")))?;
         let status = resp.status().as_u16();

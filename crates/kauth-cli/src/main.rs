@@ -24,6 +24,7 @@ macro_rules! out {
 
 mod api_client;
 mod args;
+mod bootstrap_token_cmd;
 mod cert_cmd;
 mod failure;
 mod keys_cmd;

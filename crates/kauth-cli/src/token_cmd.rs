@@ -1,4 +1,4 @@
-//! `kauth token create|decode|explain|verify|jwks`.
+//! `kauth token create|decode|explain|verify|jwks` (and `bootstrap`, in `bootstrap_token_cmd`).
 //!
 //! A TOKEN argument is read from standard input when it is `-`, from a file when it names one
 //! (such as a pod's `/var/run/secrets/kubernetes.io/serviceaccount/token`), and is otherwise the
@@ -38,6 +38,8 @@ enum TokenCommand {
     Verify(ExplainArgs),
     /// Print the JWKS document of verification keys (as /openid/v1/jwks serves it).
     Jwks(JwksArgs),
+    /// Bootstrap tokens for joining nodes, as kubeadm token create|list|delete.
+    Bootstrap(crate::bootstrap_token_cmd::BootstrapArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +171,7 @@ pub fn run(args: TokenArgs) -> Result<u8, Failure> {
             print_json(&jwks(&keys).map_err(|e| Failure::bad_input(e.to_string()))?)?;
             Ok(0)
         }
+        TokenCommand::Bootstrap(a) => crate::bootstrap_token_cmd::run(a),
     }
 }
 

@@ -152,3 +152,25 @@ fn a_restart_on_another_address_rewrites_and_resigns_cluster_info() {
     let sig = after["data"]["jws-kubeconfig-abcdef"].as_str().unwrap();
     assert!(signature::verify(sig, after["data"]["kubeconfig"].as_str().unwrap(), "abcdef", "0123456789abcdef"));
 }
+
+#[test]
+fn a_refused_bootstrap_token_is_explained_by_its_own_authenticator() {
+    let s = bootstrap_server();
+    let review = |token: &str| {
+        let body = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}});
+        let r = s.admin(Method::POST, "/apis/authentication.k8s.io/v1/tokenreviews", Some(body), 201);
+        r["status"]["error"].as_str().unwrap_or_default().to_owned()
+    };
+    // Not a malformed JWT: a bootstrap token whose Secret does not exist.
+    assert_eq!(
+        review(TOKEN),
+        "invalid bearer token; kauth: bootstrap-token: no Secret kube-system/bootstrap-token-abcdef \
+         (never created, deleted, or removed by the token cleaner once expired)"
+    );
+    create_token(&s, TOKEN, |t| t.ttl = Some(time::Duration::hours(1)));
+    assert!(review("abcdef.0123456789abcdeg").starts_with("invalid bearer token; kauth: bootstrap-token: "));
+    s.clock.advance(3601);
+    let expired = review(TOKEN);
+    assert!(expired.starts_with("invalid bearer token; kauth: bootstrap-token: "), "{expired}");
+    assert!(expired.contains("expired"), "{expired}");
+}

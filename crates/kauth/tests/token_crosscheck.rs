@@ -229,3 +229,52 @@ fn kauth_tokens_have_kube_apiserver_shape() {
     let positions: Vec<usize> = keys_in_order.iter().map(|k| payload.find(k).unwrap()).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "claims must be in go-jose's (sorted) order: {payload}");
 }
+
+/// The bootstrap signer's detached signatures, for contents kubeconfigs can hold (empty, long,
+/// non-ASCII, with the characters base64url maps differently) and several tokens.
+fn detached_cases() -> Vec<(String, &'static str, &'static str)> {
+    let kubeconfig = kauth::authn::bootstrap_token::signature::cluster_info_kubeconfig(
+        "https://10.0.0.1:6443",
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let contents = [kubeconfig, String::new(), "ünïcödé ✓ >>>???".into(), "x".repeat(10_000)];
+    let tokens = [("abcdef", "0123456789abcdef"), ("07401b", "f395accd246ae52d"), ("zzzzzz", "")];
+    contents.iter().flat_map(|c| tokens.iter().map(move |(id, secret)| (c.clone(), *id, *secret))).collect()
+}
+
+#[test]
+fn bootstrap_signatures_are_go_joses_bytes() {
+    require!(Tool::GoJose);
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (content, id, secret)) in detached_cases().into_iter().enumerate() {
+        let file = dir.path().join(format!("content-{i}"));
+        std::fs::write(&file, &content).unwrap();
+        let theirs = run(Command::new(gojose()).arg("detached").arg(&file).args([id, secret])).unwrap();
+        let ours = kauth::authn::bootstrap_token::signature::detached_signature(&content, id, secret);
+        assert_eq!(ours, theirs, "case {i}: token {id}");
+    }
+}
+
+#[test]
+fn pyjwt_verifies_bootstrap_signatures_and_refuses_altered_ones() {
+    require!(Tool::PyJwt);
+    let dir = tempfile::tempdir().unwrap();
+    let peer = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/pyjwt_peer.py");
+    let verify = |sig: &str, file: &Path, id: &str, secret: &str| {
+        run(Command::new(pyjwt_python()).arg(&peer).args(["detached", sig]).arg(file).args([id, secret]))
+    };
+    // PyJWT refuses an empty HMAC key; the signer never signs with one (a token without a
+    // secret does not sign), so those cases are go-jose's only.
+    let cases = detached_cases().into_iter().filter(|(_, _, secret)| !secret.is_empty());
+    for (i, (content, id, secret)) in cases.enumerate() {
+        let file = dir.path().join(format!("content-{i}"));
+        std::fs::write(&file, &content).unwrap();
+        let sig = kauth::authn::bootstrap_token::signature::detached_signature(&content, id, secret);
+        verify(&sig, &file, id, secret).unwrap_or_else(|e| panic!("case {i}: {e}"));
+        assert!(verify(&sig, &file, id, "wrongwrongwrong0").is_err(), "case {i}: another secret");
+        assert!(verify(&sig, &file, "abcdeg", secret).is_err(), "case {i}: another kid");
+        std::fs::write(&file, format!("{content} ")).unwrap();
+        assert!(verify(&sig, &file, id, secret).is_err(), "case {i}: altered content");
+    }
+}

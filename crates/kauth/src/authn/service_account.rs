@@ -82,6 +82,11 @@ impl<L: Lookup + Send + Sync> TokenAuthenticator for ServiceAccountAuthenticator
         audiences: Option<&[String]>,
         now: OffsetDateTime,
     ) -> Result<Option<Authenticated>, Rejection> {
+        // A bootstrap token (`[a-z0-9]{6}.[a-z0-9]{16}`) is never a JWT: saying it is a malformed
+        // one would bury the bootstrap authenticator's reason under a wrong one.
+        if super::bootstrap_token::parse(token).is_some() {
+            return Ok(None);
+        }
         let current = self.current();
         match current.validator.validate(token, audiences, now, &self.lookup) {
             Ok(None) => Ok(None),

@@ -222,6 +222,22 @@ impl Listed {
     }
 }
 
+/// The pin `kubeadm join --discovery-token-ca-cert-hash` takes: `sha256:` and the lower-case hex
+/// SHA-256 of the CA certificate's SubjectPublicKeyInfo (DER). `ca_pem` is the first certificate
+/// of a PEM bundle named `what`.
+pub fn ca_cert_hash(what: &str, ca_pem: &[u8]) -> Result<String, crate::pki::PkiError> {
+    use crate::pki::pem::{sections, SectionKind};
+    let bad = |m: String| crate::pki::PkiError::malformed(what, m);
+    let der = sections(what, ca_pem)?
+        .into_iter()
+        .find(|s| s.kind == SectionKind::Certificate)
+        .ok_or_else(|| bad("holds no CERTIFICATE block".into()))?
+        .der;
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| bad(format!("not a certificate: {e}")))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.tbs_certificate.subject_pki.raw);
+    Ok(format!("sha256:{}", hex::encode(digest.as_ref())))
+}
+
 /// A duration as Kubernetes' `ShortHumanDuration` writes it: `45s`, `12m`, `23h`, `3d`, `2y`.
 pub fn short_human(d: Duration) -> String {
     let s = d.whole_seconds();

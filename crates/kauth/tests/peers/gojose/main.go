@@ -4,6 +4,8 @@
 //	gojose verify TOKEN_FILE KEY_PEM ISSUER AUDIENCE NOW_UNIX   -> prints the claims JSON, or exits 1
 //	gojose sign   KEY_PEM ALG KID CLAIMS_JSON_FILE             -> prints a compact JWS
 //	gojose bench  TOKEN_FILE KEY_PEM ISSUER AUDIENCE NOW_UNIX SECONDS -> prints ops/s
+//	gojose detached CONTENT_FILE TOKEN_ID TOKEN_SECRET        -> prints the bootstrap signer's
+//	                                                             detached JWS of the content
 package main
 
 import (
@@ -181,6 +183,29 @@ func main() {
 			die("sign: %v", err)
 		}
 		fmt.Println(out)
+	case "detached":
+		// What cluster-bootstrap's ComputeDetachedSignature does: HS256 with the token secret
+		// as key and the token id as kid, compact form, the payload cut out.
+		content, err := ioutil.ReadFile(os.Args[2])
+		if err != nil {
+			die("%v", err)
+		}
+		jwk := &jose.JSONWebKey{Key: []byte(os.Args[4]), KeyID: os.Args[3]}
+		opts := &jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]interface{}{"kid": os.Args[3]}}
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: jwk}, opts)
+		if err != nil {
+			die("signer: %v", err)
+		}
+		jws, err := signer.Sign(content)
+		if err != nil {
+			die("sign: %v", err)
+		}
+		full, err := jws.CompactSerialize()
+		if err != nil {
+			die("serialize: %v", err)
+		}
+		parts := strings.Split(full, ".")
+		fmt.Println(parts[0] + ".." + parts[2])
 	default:
 		die("unknown mode %s", os.Args[1])
 	}
