@@ -220,7 +220,7 @@ impl fmt::Display for CertificateRejection {
             ),
             CertificateRejection::NotYetValid { certificate, not_before, now } => write!(
                 f,
-                "verifying certificate {certificate} failed: not valid for another {} (notBefore {}, now {})",
+                "verifying certificate {certificate} failed: not valid yet by {} (notBefore {}, now {}): the issuer's clock is ahead, or this server's is behind",
                 span(not_before - now),
                 utc(*not_before),
                 utc(*now)
@@ -292,7 +292,7 @@ impl fmt::Display for RequestHeaderRejection {
             ),
             RequestHeaderRejection::NoUser { proxy, headers } => write!(
                 f,
-                "front proxy {proxy:?} is trusted, but the request has no user: none of the headers {headers:?} has a value"
+                "front proxy {proxy:?} is trusted, but the request has no user: none of the headers {headers:?} has a value (a front-proxy certificate presented as a client certificate names no one: only requests the proxy relays with one of those headers do)"
             ),
         }
     }

@@ -161,3 +161,26 @@ fn extra_keys_are_lower_cased_then_decoded() {
     assert_eq!(extra_key("%ff"), "%ff", "not UTF-8 once decoded: kept");
     assert_eq!(extra_key("plain"), "plain");
 }
+
+/// Go checks a certificate's validity period before it looks for its issuer: an expired (or
+/// not yet valid) ordinary client certificate is, to the front-proxy verifier too, expired rather
+/// than from an unknown authority; kube-apiserver logs that error twice, bare and with the x509
+/// authenticator's prefix.
+#[test]
+fn an_expired_client_certificate_is_expired_to_both_verifiers_as_in_go() {
+    let front = new_ca("front-proxy-ca");
+    let client = new_ca("kubernetes");
+    let chain = [leaf(&client, "alice", &[], Usage::CLIENT)];
+    let h = headers(&[]);
+    let x509 = X509Authenticator::new("ca.crt", [CertificateDer::from(client.cert.der.clone())]).unwrap();
+    for (later, go) in [(2, "is after"), (-2, "is before")] {
+        let at = now() + time::Duration::days(later);
+        let proxy = front_proxy(&front, &[]).authenticate(&Credentials::new(&h, Some(&chain)), at).unwrap_err();
+        let direct = x509.authenticate(&Credentials::new(&h, Some(&chain)), at).unwrap_err();
+        let text = Rejection::of_all(vec![proxy, direct]).kubernetes_text().unwrap();
+        assert!(text.starts_with("[x509: certificate has expired or is not yet valid: current time "), "{text}");
+        assert!(text.contains(go), "{text}");
+        assert!(text.contains(", verifying certificate SN="), "{text}");
+        assert!(!text.contains("unknown authority"), "{text}");
+    }
+}

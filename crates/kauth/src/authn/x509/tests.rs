@@ -110,3 +110,41 @@ fn rejections_carry_the_compared_values() {
     let nameless = leaf(&ca, "", &["team"], Usage::CLIENT);
     assert!(matches!(x509.verify(&[nameless], now()), Err(CertificateRejection::NoCommonName { .. })));
 }
+
+/// Each refusal says, in operator terms, what was compared: when it expired and how long ago;
+/// how far ahead the issuer's clock is; which CA signed it and which CA this server trusts; the
+/// usages it allows. The client gets the plain 401; these are for log, audit and metrics.
+#[test]
+fn each_refusal_is_explained_in_operator_terms() {
+    let ca = new_ca("kubernetes");
+    let x509 = authenticator(&ca);
+    let good = leaf(&ca, "alice", &[], Usage::CLIENT);
+    let said = |chain: &[CertificateDer<'static>], at: OffsetDateTime| x509.verify(chain, at).unwrap_err().to_string();
+
+    let expired = said(std::slice::from_ref(&good), now() + time::Duration::days(3));
+    assert!(
+        expired.contains("failed: expired 2d ago (notAfter 2023-11-15T22:13:20Z, now 2023-11-17T22:13:20Z)"),
+        "{expired}"
+    );
+    assert!(expired.contains("\"CN=alice\""), "names the certificate: {expired}");
+
+    // Issued 5 minutes before `now` (kauth backdates), seen by a server 95 minutes behind.
+    let early = said(std::slice::from_ref(&good), now() - time::Duration::minutes(95));
+    assert!(
+        early.contains("failed: not valid yet by 1h30m (notBefore 2023-11-14T22:08:20Z, now 2023-11-14T20:38:20Z): the issuer's clock is ahead, or this server's is behind"),
+        "{early}"
+    );
+
+    let other = new_ca("front-proxy-ca");
+    let foreign = said(&[leaf(&other, "front-proxy-client", &[], Usage::CLIENT)], now());
+    assert!(
+        foreign.contains("it is signed by \"CN=front-proxy-ca\", not by the client CA (\"CN=kubernetes\")"),
+        "{foreign}"
+    );
+
+    let server = said(&[leaf(&ca, "kube-apiserver", &[], Usage::SERVER)], now());
+    assert!(
+        server.contains("its extended key usage does not allow client authentication (allows server authentication)"),
+        "{server}"
+    );
+}
