@@ -188,7 +188,8 @@ impl ApiClient {
                 req.send(b)
             }
             None => {
-                let mut req = self.agent.get(&url).header("Accept", "application/json");
+                // JWKS documents are served as application/jwk-set+json.
+                let mut req = self.agent.get(&url).header("Accept", "application/json, application/jwk-set+json");
                 if let Some(t) = &self.bearer {
                     req = req.header("Authorization", &format!("Bearer {t}"));
                 }
