@@ -26,6 +26,7 @@ mod api_client;
 mod args;
 mod bootstrap_token_cmd;
 mod cert_cmd;
+mod doctor;
 mod failure;
 mod keys_cmd;
 mod pki_cmd;
@@ -66,6 +67,8 @@ enum Command {
     Policy(rbac_cmd::PolicyArgs),
     /// The service-account key ring of kauth serve: list, rotate.
     Keys(keys_cmd::KeysArgs),
+    /// Find what is wrong with a kubeconfig's credential: every check, each finding's cause and fix.
+    Doctor(doctor::DoctorArgs),
 }
 
 pub use failure::Failure;
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::AccessMatrix(a) => rbac_cmd::access_matrix(a),
         Command::Policy(a) => rbac_cmd::policy(a),
         Command::Keys(a) => keys_cmd::run(a),
+        Command::Doctor(a) => doctor::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -19,7 +19,7 @@ use crate::api::request::{PeerCertificates, Request, MAX_BODY_BYTES};
 use crate::api::response::Response;
 use crate::api::status::ApiError;
 use crate::pipeline::{self, Pipeline};
-use crate::state::State;
+use crate::state::{Clock, State};
 
 /// The largest request header block accepted.
 pub const MAX_HEADER_BYTES: usize = 1 << 20;
@@ -61,8 +61,20 @@ fn to_hyper(r: Response) -> hyper::Response<Body> {
     b.body(body).unwrap_or_else(|_| hyper::Response::new(Either::Left(Full::new(Bytes::new()))))
 }
 
+/// Sets the `Date` header from the server's clock rather than hyper's reading of the system
+/// clock, so a replica whose clock is off says so on the wire (`kauth doctor` measures skew
+/// from it; `--clock-offset` reproduces a skewed replica).
+fn dated(mut resp: hyper::Response<Body>, clock: &Clock) -> hyper::Response<Body> {
+    let now = std::time::SystemTime::from(clock());
+    if let Ok(v) = http::HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+        resp.headers_mut().insert(http::header::DATE, v);
+    }
+    resp
+}
+
 async fn serve_request(
     mut pipeline: Pipeline,
+    clock: Clock,
     peer: Option<PeerCertificates>,
     source: SocketAddr,
     req: hyper::Request<Incoming>,
@@ -76,7 +88,7 @@ async fn serve_request(
             } else {
                 ApiError::bad_request(format!("reading the request body: {e}"))
             };
-            return Ok(to_hyper(Response::error(&err)));
+            return Ok(dated(to_hyper(Response::error(&err)), &clock));
         }
     };
     let query = parts
@@ -93,7 +105,8 @@ async fn serve_request(
         peer,
         source_ip: source.ip().to_string(),
     };
-    Ok(to_hyper(pipeline::call(&mut pipeline, request).await))
+    let resp = to_hyper(pipeline::call(&mut pipeline, request).await);
+    Ok(dated(resp, &clock))
 }
 
 /// Serves until `shutdown` completes.
@@ -104,6 +117,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let clock = state.clock.clone();
     let pipeline = pipeline::stack(state);
     tokio::pin!(shutdown);
     loop {
@@ -119,6 +133,7 @@ pub async fn serve(
         };
         let acceptor = acceptor.clone();
         let pipeline = pipeline.clone();
+        let clock = clock.clone();
         tokio::spawn(async move {
             let tls = match acceptor.accept(tcp).await {
                 Ok(t) => t,
@@ -128,7 +143,8 @@ pub async fn serve(
                 }
             };
             let peer = tls.get_ref().1.peer_certificates().filter(|c| !c.is_empty()).map(|c| Arc::new(c.to_vec()));
-            let service = service_fn(move |req| serve_request(pipeline.clone(), peer.clone(), source, req));
+            let service =
+                service_fn(move |req| serve_request(pipeline.clone(), clock.clone(), peer.clone(), source, req));
             // Headers up to 1 MiB, as Go's net/http allows kube-apiserver: a giant bearer token
             // must reach authentication and get its 401, not be cut off by the transport.
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

@@ -150,6 +150,17 @@ impl CertInfo {
         &self.raw_public_key
     }
 
+    /// The issuer's distinguished name as DER (a `Name` SEQUENCE), as a TLS server names the CAs
+    /// it accepts in its CertificateRequest.
+    pub fn raw_issuer(&self) -> &[u8] {
+        &self.raw_issuer
+    }
+
+    /// The subject's distinguished name as DER.
+    pub fn raw_subject(&self) -> &[u8] {
+        &self.raw_subject
+    }
+
     /// True when the subject and issuer are the same name (a root CA).
     pub fn is_self_issued(&self) -> bool {
         self.raw_subject == self.raw_issuer
@@ -208,6 +219,15 @@ pub enum ChainProblem {
     BadSignature,
 }
 
+/// A DER distinguished name (such as a CA a TLS server names in its CertificateRequest) as
+/// openssl prints it (`CN=kubernetes`); `None` when it is not a readable name.
+pub fn distinguished_name(der: &[u8]) -> Option<String> {
+    match x509_parser::x509::X509Name::from_der(der) {
+        Ok(([], name)) => Some(name.to_string()),
+        _ => None,
+    }
+}
+
 /// Lowercase hex with colons, as openssl prints identifiers and fingerprints (uppercase there).
 pub fn colon_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
@@ -264,4 +284,30 @@ fn signature_name(x: &X509Certificate<'_>) -> String {
         _ => return oid,
     }
     .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::spec::{Profile, Usage};
+    use crate::pki::{KeyType, PrivateKey};
+
+    #[test]
+    fn distinguished_names_read_as_the_subject_prints() {
+        let key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let profile = Profile {
+            common_name: "front-proxy-ca".into(),
+            organizations: vec![],
+            is_ca: true,
+            usage: Usage { server: false, client: false },
+            dns_names: vec![],
+            ip_addresses: vec![],
+        };
+        let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let ca =
+            crate::pki::sign::issue("ca", &profile, &key, None, now, std::time::Duration::from_secs(3600)).unwrap();
+        assert_eq!(distinguished_name(ca.raw_subject()).as_deref(), Some("CN=front-proxy-ca"));
+        assert_eq!(ca.raw_issuer(), ca.raw_subject());
+        assert_eq!(distinguished_name(b"\x30\x03garbage"), None);
+    }
 }

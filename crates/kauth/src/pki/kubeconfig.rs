@@ -59,6 +59,12 @@ pub struct Cluster {
     /// Skip server certificate verification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure_skip_tls_verify: Option<bool>,
+    /// The name to verify the server certificate against, when not the URL's host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_server_name: Option<String>,
+    /// A proxy for this cluster (`http`, `https` or `socks5` URL), instead of the environment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
 }
 
 /// A context entry.
@@ -112,6 +118,50 @@ pub struct AuthInfo {
     /// A bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// A file holding a bearer token (re-read by clients, as a projected token must be).
+    #[serde(default, rename = "tokenFile", skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+    /// A credential plugin to run for credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecConfig>,
+}
+
+/// An exec credential plugin (`client.authentication.k8s.io`): a command whose standard output
+/// is an `ExecCredential` holding a token or a client certificate.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecConfig {
+    /// The `ExecCredential` version the plugin speaks (`client.authentication.k8s.io/v1`).
+    #[serde(default)]
+    pub api_version: String,
+    /// The command (a path, or a name looked up in `PATH`).
+    #[serde(default)]
+    pub command: String,
+    /// Its arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    /// Extra environment variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<ExecEnvVar>>,
+    /// Whether the plugin may read standard input: `Never`, `IfAvailable` or `Always`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactive_mode: Option<String>,
+    /// Whether the cluster's data is passed in `KUBERNETES_EXEC_INFO`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provide_cluster_info: Option<bool>,
+    /// Printed when the command is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_hint: Option<String>,
+}
+
+/// One environment variable of an exec plugin.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExecEnvVar {
+    /// Its name.
+    pub name: String,
+    /// Its value.
+    #[serde(default)]
+    pub value: String,
 }
 
 impl fmt::Debug for AuthInfo {
@@ -123,6 +173,8 @@ impl fmt::Debug for AuthInfo {
             .field("client_certificate", &self.client_certificate)
             .field("client_key", &self.client_key)
             .field("token", &hidden(&self.token))
+            .field("token_file", &self.token_file)
+            .field("exec", &self.exec.as_ref().map(|e| &e.command))
             .finish()
     }
 }
@@ -186,7 +238,12 @@ impl Kubeconfig {
 
     /// The context named by `current-context`, its cluster and its user.
     pub fn current(&self) -> Option<(&Cluster, &AuthInfo, &str)> {
-        let ctx = self.contexts.iter().find(|c| c.name == self.current_context)?;
+        self.context(&self.current_context)
+    }
+
+    /// The context named `name`, its cluster and its user (and the user's name).
+    pub fn context(&self, name: &str) -> Option<(&Cluster, &AuthInfo, &str)> {
+        let ctx = self.contexts.iter().find(|c| c.name == name)?;
         let cluster = self.clusters.iter().find(|c| c.name == ctx.context.cluster)?;
         let user = self.users.iter().find(|u| u.name == ctx.context.user)?;
         Some((&cluster.cluster, &user.user, user.name.as_str()))
@@ -224,6 +281,42 @@ mod tests {
         assert_eq!(name, "kubernetes-admin");
         assert_eq!(decode_data("x", "client-key-data", user.client_key_data.as_deref().unwrap()).unwrap(), b"KEY");
         assert!(!format!("{user:?}").contains("S0VZ"));
+    }
+
+    #[test]
+    fn reads_token_files_exec_plugins_and_tls_server_names() {
+        let yaml = br#"
+apiVersion: v1
+kind: Config
+current-context: ci
+clusters:
+- name: c
+  cluster: {server: "https://10.0.0.1:6443", tls-server-name: kubernetes, proxy-url: "http://proxy:3128"}
+contexts:
+- name: ci
+  context: {cluster: c, user: u}
+users:
+- name: u
+  user:
+    tokenFile: /var/run/secrets/token
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: get-token
+      args: [--cluster, c]
+      env: [{name: REGION, value: eu}]
+      interactiveMode: Never
+      provideClusterInfo: true
+"#;
+        let k = Kubeconfig::parse("ci.conf", yaml).unwrap();
+        let (cluster, user, _) = k.context("ci").unwrap();
+        assert_eq!(cluster.tls_server_name.as_deref(), Some("kubernetes"));
+        assert_eq!(cluster.proxy_url.as_deref(), Some("http://proxy:3128"));
+        assert_eq!(user.token_file.as_deref(), Some("/var/run/secrets/token"));
+        let exec = user.exec.as_ref().unwrap();
+        assert_eq!(exec.command, "get-token");
+        assert_eq!(exec.env.as_ref().unwrap()[0].value, "eu");
+        assert_eq!(exec.provide_cluster_info, Some(true));
+        assert!(k.context("other").is_none());
     }
 
     #[test]
