@@ -18,8 +18,9 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
+# KAUTH_BIN measures another build (an A/B of a change) under the same load.
 cargo build --release -q -p kauth-cli -p loadgen
-kauth="$CARGO_TARGET_DIR/release/kauth"
+kauth="${KAUTH_BIN:-$CARGO_TARGET_DIR/release/kauth}"
 loadgen="$CARGO_TARGET_DIR/release/loadgen"
 echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
 "$kauth" serve --data-dir "$work/d" --secure-port 0 --token-auth-file "$work/tokens.csv" >"$work/out" 2>"$work/err" &

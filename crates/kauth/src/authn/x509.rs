@@ -10,6 +10,15 @@
 //! The handshake only asks for the certificate and checks the client holds its key; judging it
 //! here, per request, means a foreign or expired certificate gets the plain 401 with the precise
 //! reason for the operator, rather than a handshake alert nobody can read.
+//!
+//! A certificate that verified is remembered by its SHA-256 (which the credential id needs
+//! anyway), with its validity period: the next request presenting it is only checked against the
+//! clock, not verified again (a signature and a path build each time cost a client-certificate
+//! request two thirds of its rate). The CA set of an authenticator never changes, so a verdict
+//! can only change with time, which every hit re-checks. Kept are the verdicts that only time can
+//! change: verified, and not signed by this CA set (every ordinary client certificate gets that
+//! verdict from the front proxy's verifier, on every request). Other refusals are judged afresh;
+//! a chain with intermediates is not kept.
 
 use std::sync::Arc;
 
@@ -37,6 +46,21 @@ pub struct ClientCaError {
     pub problem: String,
 }
 
+/// How many verified certificates are remembered; when full, the memory starts again empty.
+const VERIFIED_CAPACITY: usize = 4096;
+
+/// A verdict on a certificate, and the period it holds in (the certificate's validity, unix
+/// seconds, inclusive).
+#[derive(Debug)]
+struct Remembered {
+    verdict: Result<VerifiedCertificate, CertificateRejection>,
+    not_before: i64,
+    not_after: i64,
+}
+
+/// Verified certificates by the SHA-256 of their DER.
+type VerifiedMemory = std::sync::RwLock<hashbrown::HashMap<[u8; 32], Arc<Remembered>, foldhash::fast::RandomState>>;
+
 /// Authenticates requests by their client certificate, against the client CA.
 #[derive(Clone)]
 pub struct X509Authenticator {
@@ -44,6 +68,8 @@ pub struct X509Authenticator {
     verifier: Option<Arc<dyn ClientCertVerifier>>,
     /// The CA's role and its certificates' subjects, named when a certificate is not its.
     authorities: Arc<Authorities>,
+    /// Certificates that verified against this CA set (see the module docs).
+    verified: Arc<VerifiedMemory>,
 }
 
 impl std::fmt::Debug for X509Authenticator {
@@ -75,6 +101,7 @@ impl X509Authenticator {
         Ok(X509Authenticator {
             verifier: Some(verifier),
             authorities: Arc::new(Authorities { role: CaRole::ClientCa, subjects }),
+            verified: Arc::default(),
         })
     }
 
@@ -99,6 +126,7 @@ impl X509Authenticator {
         X509Authenticator {
             verifier: None,
             authorities: Arc::new(Authorities { role: CaRole::ClientCa, subjects: Vec::new() }),
+            verified: Arc::default(),
         }
     }
 
@@ -112,6 +140,14 @@ impl X509Authenticator {
         let (leaf, intermediates) = chain
             .split_first()
             .ok_or(CertificateRejection::Unreadable { problem: "empty certificate chain".into() })?;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf.as_ref());
+        let key: Option<[u8; 32]> = if intermediates.is_empty() { digest.as_ref().try_into().ok() } else { None };
+        let seconds = now.unix_timestamp();
+        if let Some(known) = key.and_then(|k| self.remembered(&k)) {
+            if known.not_before <= seconds && seconds <= known.not_after {
+                return known.verdict.clone();
+            }
+        }
         let (_, cert) = x509_parser::parse_x509_certificate(leaf)
             .map_err(|e| CertificateRejection::Unreadable { problem: e.to_string() })?;
         let name = || CertificateName::of(&cert);
@@ -120,23 +156,37 @@ impl X509Authenticator {
         };
         let secs = u64::try_from(now.unix_timestamp()).unwrap_or(0);
         let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs));
+        let validity = cert.validity();
+        let (not_before, not_after) = (validity.not_before.timestamp(), validity.not_after.timestamp());
         if let Err(e) = verifier.verify_client_cert(leaf, intermediates, at) {
-            let validity = cert.validity();
-            return Err(judge(
-                e,
-                name(),
-                &self.authorities,
-                now.unix_timestamp(),
-                validity.not_before.timestamp(),
-                validity.not_after.timestamp(),
-            ));
+            let rejection = judge(e, name(), &self.authorities, now.unix_timestamp(), not_before, not_after);
+            if let (Some(key), CertificateRejection::UnknownAuthority { .. }) = (key, &rejection) {
+                self.remember(key, Remembered { verdict: Err(rejection.clone()), not_before, not_after });
+            }
+            return Err(rejection);
         }
         let subject = cert.subject();
         let common_name =
             subject.iter_common_name().next().and_then(|cn| cn.as_str().ok()).unwrap_or_default().to_owned();
         let organizations = subject.iter_organization().filter_map(|o| o.as_str().ok().map(str::to_owned)).collect();
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf.as_ref());
-        Ok(VerifiedCertificate { name: name(), common_name, organizations, sha256: digest.as_ref().to_vec() })
+        let verified =
+            VerifiedCertificate { name: name(), common_name, organizations, sha256: digest.as_ref().to_vec() };
+        if let Some(key) = key {
+            self.remember(key, Remembered { verdict: Ok(verified.clone()), not_before, not_after });
+        }
+        Ok(verified)
+    }
+
+    fn remembered(&self, key: &[u8; 32]) -> Option<Arc<Remembered>> {
+        self.verified.read().unwrap_or_else(|p| p.into_inner()).get(key).cloned()
+    }
+
+    fn remember(&self, key: [u8; 32], what: Remembered) {
+        let mut memory = self.verified.write().unwrap_or_else(|p| p.into_inner());
+        if memory.len() >= VERIFIED_CAPACITY {
+            memory.clear();
+        }
+        memory.insert(key, Arc::new(what));
     }
 
     /// Verifies `chain` (leaf first, not empty) at `now` and reads its user.

@@ -148,3 +148,44 @@ fn each_refusal_is_explained_in_operator_terms() {
         "{server}"
     );
 }
+
+/// A certificate that verified is remembered, but the clock still judges it: the same
+/// certificate later than its notAfter, or earlier than its notBefore, is refused as before.
+#[test]
+fn a_remembered_certificate_still_expires() {
+    let ca = new_ca("kubernetes");
+    let x509 = authenticator(&ca);
+    let good = leaf(&ca, "alice", &["dev"], Usage::CLIENT);
+    let first = x509.verify(std::slice::from_ref(&good), now()).unwrap();
+    let again = x509.verify(std::slice::from_ref(&good), now() + time::Duration::hours(1)).unwrap();
+    assert_eq!(first, again);
+    assert!(matches!(
+        x509.verify(std::slice::from_ref(&good), now() + time::Duration::days(2)),
+        Err(CertificateRejection::Expired { .. })
+    ));
+    assert!(matches!(
+        x509.verify(std::slice::from_ref(&good), now() - time::Duration::hours(1)),
+        Err(CertificateRejection::NotYetValid { .. })
+    ));
+    // Another CA's authenticator remembers nothing of it.
+    let other = authenticator(&new_ca("kubernetes"));
+    assert!(matches!(other.verify(&[good], now()), Err(CertificateRejection::UnknownAuthority { .. })));
+}
+
+/// "Not signed by this CA" is remembered too, and the clock still comes first: the same foreign
+/// certificate once expired is refused as expired, as Go checks the time before the issuer.
+#[test]
+fn a_remembered_foreign_certificate_is_expired_once_it_expires() {
+    let x509 = authenticator(&new_ca("kubernetes"));
+    let foreign = leaf(&new_ca("front-proxy-ca"), "front-proxy-client", &[], Usage::CLIENT);
+    for _ in 0..2 {
+        assert!(matches!(
+            x509.verify(std::slice::from_ref(&foreign), now()),
+            Err(CertificateRejection::UnknownAuthority { .. })
+        ));
+    }
+    assert!(matches!(
+        x509.verify(std::slice::from_ref(&foreign), now() + time::Duration::days(2)),
+        Err(CertificateRejection::Expired { .. })
+    ));
+}
