@@ -325,7 +325,6 @@ pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"
 fn seed(state: &State) -> Result<(), String> {
     let err = |e: ApiError| e.message;
     let ns_rt = resources::by_kind("Namespace").ok_or("no namespaces")?;
-    let cm_rt = resources::by_kind("ConfigMap").ok_or("no configmaps")?;
     let sa_rt = resources::by_kind("ServiceAccount").ok_or("no serviceaccounts")?;
     for ns in SYSTEM_NAMESPACES {
         if state.registry.get(ns_rt, "", ns).is_none() {
@@ -344,17 +343,7 @@ fn seed(state: &State) -> Result<(), String> {
         if state.registry.get(sa_rt, &name, "default").is_none() {
             changes.push(Change::Create(sa_rt, controllers::default_service_account(state, &name).map_err(err)?));
         }
-        match state.registry.get(cm_rt, &name, controllers::ROOT_CA_CONFIGMAP) {
-            None => changes.push(Change::Create(cm_rt, controllers::root_ca_configmap(state, &name).map_err(err)?)),
-            Some(cm)
-                if cm.value.pointer("/data/ca.crt").and_then(Value::as_str) != Some(state.config.ca_pem.as_str()) =>
-            {
-                let mut v = cm.value.clone();
-                v["data"] = json!({"ca.crt": state.config.ca_pem});
-                changes.push(Change::Update(cm_rt, v, cm.revision));
-            }
-            Some(_) => {}
-        }
+        changes.extend(controllers::root_ca::sync(state, &name).map_err(err)?);
         if !changes.is_empty() {
             state.registry.commit(changes).map_err(err)?;
         }

@@ -551,3 +551,41 @@ fn kubernetes_deletes_a_collection_of_roles_aggregated_into_the_same_role() {
     s.admin(Method::DELETE, &format!("{RBAC}/clusterroles?labelSelector=example.com%2Fbatch%3D1"), None, 200);
     assert_eq!(rules_of(&s, "view"), view);
 }
+
+/// The root CA publisher: `kube-root-ca.crt` comes back right after it is deleted (alone or with
+/// every ConfigMap of its namespace) and is restored right after it is edited, data and
+/// description, as kube-controller-manager's publisher does on its next sync.
+#[test]
+fn kube_root_ca_crt_is_recreated_and_restored_at_once() {
+    let s = server();
+    let path = "/api/v1/namespaces/default/configmaps/kube-root-ca.crt";
+    let ca = s.state.config.ca_pem.clone();
+    s.admin(Method::DELETE, path, None, 200);
+    let back = s.admin(Method::GET, path, None, 200);
+    assert_eq!(back["data"], json!({"ca.crt": ca}));
+
+    let mut edited = back.clone();
+    edited["data"] = json!({"ca.crt": "not a CA", "extra": "x"});
+    edited["metadata"]["annotations"] = json!({"team": "blue"});
+    s.admin(Method::PUT, path, Some(edited), 200);
+    let restored = s.admin(Method::GET, path, None, 200);
+    assert_eq!(restored["data"], json!({"ca.crt": ca}), "data is exactly the CA again");
+    assert_eq!(restored["metadata"]["annotations"]["team"], "blue", "other annotations stay");
+    assert!(restored["metadata"]["annotations"]["kubernetes.io/description"].as_str().unwrap().starts_with("Contains"));
+
+    let mut req = common::request(Method::PATCH, path, Some(&json!({"data": {"ca.crt": "patched"}})), Some(ADMIN));
+    req.headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/merge-patch+json"));
+    assert_eq!(common::handle(&s.state, req).status, 200);
+    assert_eq!(s.admin(Method::GET, path, None, 200)["data"], json!({"ca.crt": ca}));
+
+    s.admin(Method::DELETE, "/api/v1/namespaces/default/configmaps", None, 200);
+    assert_eq!(s.admin(Method::GET, path, None, 200)["data"], json!({"ca.crt": ca}), "after a collection delete");
+    // Another ConfigMap is left alone.
+    s.admin(
+        Method::POST,
+        "/api/v1/namespaces/default/configmaps",
+        Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app"}, "data": {"a": "1"}})),
+        201,
+    );
+    assert_eq!(s.admin(Method::GET, "/api/v1/namespaces/default/configmaps/app", None, 200)["data"], json!({"a": "1"}));
+}

@@ -1,6 +1,7 @@
 //! What kube-controller-manager's auth controllers do, done by kauth synchronously, inside the
 //! same atomic commit as the write that triggers them:
-//! - a new namespace gets its `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap;
+//! - a new namespace gets its `default` ServiceAccount and the `kube-root-ca.crt` ConfigMap
+//!   (kept as it should be after every later write, [`root_ca`]);
 //! - a `kubernetes.io/service-account-token` Secret is filled (token, ca.crt, namespace);
 //! - deleting a namespace deletes what is in it; deleting a ServiceAccount deletes its token Secrets;
 //! - ClusterRoles with an `aggregationRule` hold the union of the rules of the roles they select,
@@ -16,6 +17,7 @@ pub mod bootstrap_signer;
 pub mod escalation;
 pub mod heartbeat;
 pub mod keyring;
+pub mod root_ca;
 pub mod token_cleaner;
 
 use base64::Engine;
@@ -36,7 +38,7 @@ pub const SA_UID_ANNOTATION: &str = "kubernetes.io/service-account.uid";
 /// The legacy token Secret type.
 pub const SA_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
 /// The ConfigMap with the cluster CA in every namespace.
-pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
+pub const ROOT_CA_CONFIGMAP: &str = root_ca::NAME;
 
 fn rt(kind: &str) -> Result<&'static ResourceType, ApiError> {
     resources::by_kind(kind).ok_or_else(|| ApiError::internal(format!("no resource of kind {kind}")))
@@ -60,11 +62,17 @@ pub fn default_service_account(state: &State, ns: &str) -> Result<Value, ApiErro
     Ok(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": new_meta(state, ns, "default")?}))
 }
 
-/// The `kube-root-ca.crt` ConfigMap of a namespace.
+/// The `kube-root-ca.crt` ConfigMap of a namespace ([`root_ca::configmap`]).
 pub fn root_ca_configmap(state: &State, ns: &str) -> Result<Value, ApiError> {
-    let mut meta = new_meta(state, ns, ROOT_CA_CONFIGMAP)?;
-    meta["annotations"] = json!({"kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."});
-    Ok(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"ca.crt": state.config.ca_pem}}))
+    root_ca::configmap(state, ns)
+}
+
+/// What the controllers that follow a write do once it is committed: the bootstrap signer
+/// re-signs `cluster-info` when a token or it changed; the root CA publisher restores a
+/// namespace's `kube-root-ca.crt`. Called by the API's write handlers after each commit.
+pub fn after_write(state: &State, rt: &ResourceType, namespace: &str) {
+    bootstrap_signer::after_write(state, rt, namespace);
+    root_ca::after_write(state, rt, namespace);
 }
 
 fn invalid(rt: &ResourceType, name: &str, field: &str, reason: &'static str, message: String) -> ApiError {

@@ -188,7 +188,7 @@ fn create(
         return Ok(with_warnings(Response::json(201, &obj), &warnings));
     }
     let out = state.registry.commit(changes)?;
-    controllers::bootstrap_signer::after_write(state, rt, &ns);
+    controllers::after_write(state, rt, &ns);
     let created = out.into_iter().next().flatten().ok_or_else(|| ApiError::internal("create returned nothing"))?;
     Ok(with_warnings(Response::json(201, &created.value), &warnings))
 }
@@ -278,7 +278,7 @@ fn update(
         return Ok(with_warnings(Response::json(200, &obj), &warnings));
     }
     let out = state.registry.commit(changes)?;
-    controllers::bootstrap_signer::after_write(state, rt, ns);
+    controllers::after_write(state, rt, ns);
     let updated = out.into_iter().next().flatten().ok_or_else(|| ApiError::internal("update returned nothing"))?;
     Ok(with_warnings(Response::json(200, &updated.value), &warnings))
 }
@@ -314,7 +314,7 @@ fn patch_object(
         }
         match state.registry.commit(changes) {
             Ok(out) => {
-                controllers::bootstrap_signer::after_write(state, rt, ns);
+                controllers::after_write(state, rt, ns);
                 let updated =
                     out.into_iter().next().flatten().ok_or_else(|| ApiError::internal("patch returned nothing"))?;
                 return Ok(with_warnings(Response::json(200, &updated.value), &warnings));
@@ -370,7 +370,7 @@ fn delete(
         return Ok(Response::json(200, &current.value));
     }
     state.registry.commit(changes)?;
-    controllers::bootstrap_signer::after_write(state, rt, ns);
+    controllers::after_write(state, rt, ns);
     if rt.plural == "namespaces" {
         let mut v = current.value.clone();
         v["status"]["phase"] = json!("Terminating");
@@ -401,7 +401,7 @@ fn delete_collection(
         let namespaces: std::collections::BTreeSet<&str> =
             items.iter().map(|o| meta_str(&o.value, "namespace")).collect();
         for ns in namespaces {
-            controllers::bootstrap_signer::after_write(state, rt, ns);
+            controllers::after_write(state, rt, ns);
         }
     }
     let revision = state.registry.revision()?;
