@@ -15,6 +15,7 @@
 pub mod aggregation;
 pub mod bootstrap_signer;
 pub mod escalation;
+pub mod garbage_collector;
 pub mod heartbeat;
 pub mod keyring;
 pub mod root_ca;

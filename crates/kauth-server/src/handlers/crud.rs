@@ -16,6 +16,7 @@ use crate::api::response::Response;
 use crate::api::selector::Selector;
 use crate::api::status::{success_status, ApiError, Cause};
 use crate::controllers;
+use crate::controllers::garbage_collector::{self, Propagation};
 use crate::registry::{Change, Stored};
 use crate::state::State;
 
@@ -326,6 +327,12 @@ fn patch_object(
     Err(ApiError::conflict(rt.group, rt.plural, &info.name))
 }
 
+/// The propagation a delete asks for (DeleteOptions body or query), validated.
+fn delete_propagation(req: &Request) -> Result<Propagation, ApiError> {
+    let body = if req.body.is_empty() { None } else { Some(body_json(req)?) };
+    garbage_collector::propagation(body.as_ref(), req.param("propagationPolicy"))
+}
+
 fn delete_preconditions(req: &Request) -> Result<(Option<String>, Option<u64>), ApiError> {
     if req.body.is_empty() {
         return Ok((None, None));
@@ -364,8 +371,10 @@ fn delete(
             });
         }
     }
+    let propagation = delete_propagation(req)?;
     let mut changes = vec![Change::Delete(rt, ns.to_owned(), info.name.clone(), Some(rv.unwrap_or(current.revision)))];
     changes.extend(controllers::cascade_delete(state, rt, &current.value));
+    garbage_collector::collect(state, &mut changes, &[rt.key(ns, &info.name)], propagation)?;
     if is_dry_run(req)? {
         return Ok(Response::json(200, &current.value));
     }
@@ -386,16 +395,16 @@ fn delete_collection(
     rt: &'static ResourceType,
 ) -> Result<Response, ApiError> {
     let (items, _) = select(state, req, info, rt)?;
+    let propagation = delete_propagation(req)?;
     let mut changes = Vec::new();
+    let mut primary = Vec::with_capacity(items.len());
     for o in &items {
-        changes.push(Change::Delete(
-            rt,
-            meta_str(&o.value, "namespace").to_owned(),
-            meta_str(&o.value, "name").to_owned(),
-            Some(o.revision),
-        ));
+        let (ns, name) = (meta_str(&o.value, "namespace"), meta_str(&o.value, "name"));
+        primary.push(rt.key(ns, name));
+        changes.push(Change::Delete(rt, ns.to_owned(), name.to_owned(), Some(o.revision)));
         changes.extend(controllers::cascade_delete(state, rt, &o.value));
     }
+    garbage_collector::collect(state, &mut changes, &primary, propagation)?;
     if !changes.is_empty() && !is_dry_run(req)? {
         state.registry.commit(changes)?;
         let namespaces: std::collections::BTreeSet<&str> =

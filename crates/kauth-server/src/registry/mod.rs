@@ -6,6 +6,7 @@
 //! kube-apiserver, it is set from the key's revision when an object is read.
 
 pub mod events;
+mod owners;
 mod stored;
 
 pub use stored::Stored;
@@ -56,6 +57,8 @@ pub struct Registry {
     following: AtomicBool,
     writes: Mutex<()>,
     policy: RwLock<RbacIndex>,
+    /// Owner uid → dependents' keys, in step with `objects` (written under its write lock).
+    owners: RwLock<owners::OwnerIndex>,
     events: EventFeed,
     on_token_dependency_change: OnceLock<Hook>,
     on_foreign_put: OnceLock<ForeignHook>,
@@ -96,11 +99,13 @@ impl Registry {
         let (items, revision) = storage.list("/registry/")?;
         let mut objects = BTreeMap::new();
         let mut policy = RbacIndex::new();
+        let mut owners = owners::OwnerIndex::default();
         for kv in items {
             let value: Value = serde_json::from_slice(&kv.value)
                 .map_err(|e| StoreError::Backend(format!("{}: stored object is not JSON: {e}", kv.key)))?;
             let stored = Arc::new(Stored::new(with_revision(value, kv.mod_revision), kv.mod_revision));
             apply_policy(&mut policy, &kv.key, Some(&stored.value));
+            owners.update(&kv.key, None, Some(&stored.value));
             objects.insert(kv.key, stored);
         }
         Ok(Registry {
@@ -112,6 +117,7 @@ impl Registry {
             following: AtomicBool::new(true),
             writes: Mutex::new(()),
             policy: RwLock::new(policy),
+            owners: RwLock::new(owners),
             events: EventFeed::new(revision, crate::registry::events::HISTORY),
             on_token_dependency_change: OnceLock::new(),
             on_foreign_put: OnceLock::new(),
@@ -171,6 +177,14 @@ impl Registry {
     /// One object.
     pub fn get(&self, rt: &ResourceType, namespace: &str, name: &str) -> Option<Arc<Stored>> {
         self.read().get(&rt.key(namespace, name)).cloned()
+    }
+
+    /// The objects that name `owner_uid` in their `ownerReferences`, with their types, in key
+    /// order.
+    pub fn dependents(&self, owner_uid: &str) -> Vec<(&'static ResourceType, Arc<Stored>)> {
+        let objects = self.read();
+        let keys = self.owners.read().unwrap_or_else(|p| p.into_inner()).dependents(owner_uid);
+        keys.iter().filter_map(|k| Some((resources::by_key(k)?, objects.get(k)?.clone()))).collect()
     }
 
     /// Objects of `rt` in `namespace` (all namespaces when empty), in key order.
@@ -252,17 +266,20 @@ impl Registry {
         {
             let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());
             let mut policy = self.policy.write().unwrap_or_else(|p| p.into_inner());
+            let mut owners = self.owners.write().unwrap_or_else(|p| p.into_inner());
             for (key, rt, stored) in changes {
                 let (old, event) = match stored {
                     Some(stored) => {
                         apply_policy(&mut policy, &key, Some(&stored.value));
                         let old = objects.insert(key.clone(), stored.clone());
+                        owners.update(&key, old.as_ref().map(|o| &o.value), Some(&stored.value));
                         let kind = if old.is_some() { EventKind::Modified } else { EventKind::Added };
                         (old.clone(), Some((kind, stored, old)))
                     }
                     None => {
                         apply_policy(&mut policy, &key, None);
                         let old = objects.remove(&key);
+                        owners.update(&key, old.as_ref().map(|o| &o.value), None);
                         let event = old.as_ref().map(|o| {
                             let last = Arc::new(Stored::new(with_revision(o.value.clone(), revision), revision));
                             (EventKind::Deleted, last, Some(o.clone()))
