@@ -204,18 +204,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     } else {
         return Err(format!("--authorization-mode: unsupported {:?} (RBAC, AlwaysAllow)", opts.authorization_mode));
     };
-    let audit = match &opts.audit_log_path {
-        None => None,
-        Some(p) if p.as_os_str() == "-" => Some(AuditLog::new(opts.audit_level, Box::new(std::io::stdout()))),
-        Some(p) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .map_err(|e| format!("{}: {e}", p.display()))?;
-            Some(AuditLog::new(opts.audit_level, Box::new(f)))
-        }
-    };
+    let audit = audit_log(opts, &clock)?;
     let mut metrics = Metrics::new().map_err(|e| e.to_string())?;
     for (name, pem) in [("serving", &cert), ("client-ca", &ca)] {
         if let Ok(certs) = crate::transport::tls::certificates(name, pem) {
@@ -267,6 +256,37 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
 }
 
 /// The store: etcd when `--etcd-servers` is given, else the embedded one in the data directory.
+/// The audit log the flags ask for: `--audit-policy-file`, else every request at
+/// `--audit-level`; written to `--audit-log-path` (`-`: stdout), rotated by the
+/// `--audit-log-max*` flags.
+fn audit_log(opts: &Options, clock: &crate::state::Clock) -> Result<Option<AuditLog>, String> {
+    let Some(path) = &opts.audit_log_path else { return Ok(None) };
+    if opts.audit_log_format != "json" {
+        return Err(format!(
+            "--audit-log-format: unsupported {:?}: kauth writes \"json\" (audit.k8s.io/v1 Events, one per line)",
+            opts.audit_log_format
+        ));
+    }
+    let policy = match &opts.audit_policy_file {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            crate::audit::Policy::parse(&file.display().to_string(), &text).map_err(|e| e.to_string())?
+        }
+        None => crate::audit::Policy::everything_at(opts.audit_level),
+    };
+    if path.as_os_str() == "-" {
+        return Ok(Some(AuditLog::new(policy, Box::new(std::io::stdout()))));
+    }
+    let rotation = crate::audit::writer::Rotation {
+        max_size: opts.audit_log_maxsize.saturating_mul(1024 * 1024),
+        max_backups: opts.audit_log_maxbackup,
+        max_age_days: opts.audit_log_maxage,
+    };
+    let file = crate::audit::writer::RotatingFile::open(path, rotation, clock.clone())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(AuditLog::new(policy, Box::new(file))))
+}
+
 fn open_store(opts: &Options, layout: &Layout) -> Result<Box<dyn crate::store::Storage>, String> {
     if opts.etcd_servers.is_empty() {
         let store = RedbStore::open(&opts.data_dir.join("kauth.redb")).map_err(|e| e.to_string())?;

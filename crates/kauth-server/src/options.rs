@@ -84,9 +84,26 @@ pub struct Options {
     /// Audit log file (JSON lines, audit.k8s.io/v1 Events); `-` for stdout.
     #[arg(long)]
     pub audit_log_path: Option<PathBuf>,
-    /// Audit level: None, Metadata, Request.
+    /// Without --audit-policy-file: every request at this level (None, Metadata, Request,
+    /// RequestResponse).
     #[arg(long, default_value = "Metadata")]
     pub audit_level: Level,
+    /// The audit policy (audit.k8s.io/v1 Policy, YAML or JSON): which requests are recorded
+    /// at which level and stages.
+    #[arg(long)]
+    pub audit_policy_file: Option<PathBuf>,
+    /// Days to keep rotated audit log files (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub audit_log_maxage: u32,
+    /// Rotated audit log files to keep (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub audit_log_maxbackup: usize,
+    /// Megabytes of an audit log file before it is rotated (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub audit_log_maxsize: u64,
+    /// The audit log's format: json (kauth writes no other).
+    #[arg(long, default_value = "json")]
+    pub audit_log_format: String,
     /// Authorizers: RBAC (with system:masters first), or AlwaysAllow.
     #[arg(long, default_value = "RBAC", value_delimiter = ',')]
     pub authorization_mode: Vec<String>,

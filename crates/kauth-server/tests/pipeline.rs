@@ -152,18 +152,42 @@ fn the_audit_filter_records_what_every_filter_learnt_whoever_answered() {
     ]
     .map(|r| r.status);
     assert_eq!(statuses, [401, 403, 403, 201, 403]);
-    let events: Vec<Value> =
+    let all: Vec<Value> =
         std::fs::read_to_string(audit.path()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Each authenticated request at RequestReceived then ResponseComplete, one auditID; the one
+    // that failed authentication at ResponseStarted only, as kube-apiserver records it.
+    let stages: Vec<&str> = all.iter().map(|e| e["stage"].as_str().unwrap()).collect();
+    assert_eq!(
+        stages,
+        [
+            "ResponseStarted",
+            "RequestReceived",
+            "ResponseComplete",
+            "RequestReceived",
+            "ResponseComplete",
+            "RequestReceived",
+            "ResponseComplete",
+            "RequestReceived",
+            "ResponseComplete"
+        ]
+    );
+    for pair in all[1..].chunks(2) {
+        assert_eq!(pair[0]["auditID"], pair[1]["auditID"]);
+        assert_eq!(pair[0].get("responseStatus"), None);
+        assert_eq!(pair[0]["requestReceivedTimestamp"], pair[1]["requestReceivedTimestamp"]);
+    }
+    assert_eq!(all[0]["responseStatus"]["message"], "Authentication failed, attempted: bearer");
+    let events: Vec<&Value> = all.iter().filter(|e| e["stage"] != "RequestReceived").collect();
     assert_eq!(events.len(), 5);
     let codes: Vec<&Value> = events.iter().map(|e| &e["responseStatus"]["code"]).collect();
     assert_eq!(codes, [401, 403, 403, 201, 403]);
 
-    let unauthenticated = &events[0];
+    let unauthenticated = events[0];
     assert_eq!(unauthenticated["user"], json!({}));
     assert!(unauthenticated["annotations"]["authentication.kauth.dev/failure"].is_string(), "{unauthenticated}");
     assert_eq!(unauthenticated["annotations"].get("authorization.k8s.io/decision"), None);
 
-    let forbidden = &events[1];
+    let forbidden = events[1];
     assert_eq!(forbidden["user"]["username"], "alice");
     assert_eq!(forbidden["verb"], "list");
     assert_eq!(forbidden["objectRef"], json!({"resource": "secrets", "apiVersion": "v1", "namespace": "default"}));
@@ -171,16 +195,16 @@ fn the_audit_filter_records_what_every_filter_learnt_whoever_answered() {
     assert!(forbidden["annotations"]["authorization.kauth.dev/explanation"].is_string(), "{forbidden}");
 
     // Refused by the impersonation filter: the real user, no decision on the request itself.
-    let impersonation_refused = &events[2];
+    let impersonation_refused = events[2];
     assert_eq!(impersonation_refused["user"]["username"], "alice");
     assert_eq!(impersonation_refused.get("impersonatedUser"), None);
     assert_eq!(impersonation_refused["annotations"].get("authorization.k8s.io/decision"), None);
 
-    let created = &events[3];
+    let created = events[3];
     assert_eq!((&created["verb"], &created["objectRef"]["resource"]), (&json!("create"), &json!("namespaces")));
     assert_eq!(created["annotations"]["authorization.k8s.io/decision"], "allow");
 
-    let impersonated = &events[4];
+    let impersonated = events[4];
     assert_eq!(impersonated["user"]["username"], "admin");
     assert_eq!(impersonated["impersonatedUser"]["username"], "alice");
     assert_eq!(impersonated["objectRef"]["name"], "team");

@@ -13,7 +13,7 @@ use tower::{Layer, Service};
 
 use super::context::{Answered, Ctx};
 use crate::api::response::Response;
-use crate::audit::Outcome;
+use crate::audit::{Outcome, Times};
 use crate::state::State;
 
 /// Adds [`WithAudit`] to a stack.
@@ -59,7 +59,8 @@ where
 
     fn call(&mut self, ctx: Ctx) -> Self::Future {
         let state = self.state.audit.is_some().then(|| self.state.clone());
-        Recorded { answer: self.inner.call(ctx), state }
+        let received = state.as_ref().map(|s| s.now());
+        Recorded { answer: self.inner.call(ctx), state, received }
     }
 }
 
@@ -69,6 +70,8 @@ pub struct Recorded<F> {
     answer: F,
     /// The state with the audit log; `None` when there is none (or once recorded).
     state: Option<Arc<State>>,
+    /// When the request arrived (with an audit log).
+    received: Option<time::OffsetDateTime>,
 }
 
 impl<F> Future for Recorded<F>
@@ -87,7 +90,9 @@ where
                     None => (None, None),
                 };
                 let outcome = Outcome { user, impersonated_by, annotations: ctx.annotations };
-                log.record(state.now(), &ctx.request, &ctx.info, &outcome, &response);
+                let completed = state.now();
+                let times = Times { received: this.received.unwrap_or(completed), completed };
+                log.record(times, &ctx.request, &ctx.info, &outcome, &response, ctx.panicked);
             }
         }
         Poll::Ready(Ok(response))

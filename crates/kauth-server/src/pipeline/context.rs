@@ -24,6 +24,8 @@ pub struct Ctx {
     pub info: RequestInfo,
     /// Audit annotations, in the order the filters added them.
     pub annotations: Vec<(&'static str, String)>,
+    /// Its handler panicked (recorded at the audit stage `Panic`).
+    pub panicked: bool,
 }
 
 /// Whom an authenticated request acts as.

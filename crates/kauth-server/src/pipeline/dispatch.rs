@@ -13,8 +13,12 @@ use tower::Service;
 use super::authorization::Authorized;
 use super::context::{Answered, Authenticated};
 use crate::api::request_info::RequestInfo;
+use crate::api::response::Response;
 use crate::handlers;
 use crate::state::State;
+
+/// kube-apiserver's answer to a request whose handler panicked.
+pub const PANIC_MESSAGE: &str = "This request caused apiserver to panic. Look in the logs for details.";
 
 /// Calls the handler of each authorized request.
 #[derive(Debug, Clone)]
@@ -39,13 +43,20 @@ impl Service<Authorized> for Dispatch {
     }
 
     fn call(&mut self, authorized: Authorized) -> Self::Future {
-        let Authenticated { ctx, user } = authorized.into_inner();
-        let response = match &ctx.info {
+        let Authenticated { mut ctx, user } = authorized.into_inner();
+        // A handler that panics answers kube-apiserver's 500 (WithPanicRecovery) and is recorded
+        // at the audit stage Panic; the connection and the server go on.
+        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &ctx.info {
             RequestInfo::Resource(r) => handlers::crud::handle_resource(&self.state, &ctx.request, r, &user.user),
             RequestInfo::NonResource { verb, .. } => {
                 handlers::discovery::handle_non_resource(&self.state, &ctx.request, verb)
             }
-        };
+        }));
+        let response = answer.unwrap_or_else(|_| {
+            tracing::error!(path = %ctx.request.path, "a handler panicked");
+            ctx.panicked = true;
+            Response::text(500, PANIC_MESSAGE)
+        });
         ready(Ok(Answered { ctx, user: Some(user), response }))
     }
 }

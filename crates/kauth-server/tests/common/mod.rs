@@ -163,6 +163,16 @@ impl Server {
         v
     }
 
+    /// Stops the server and tries to prepare it again on the same data directory and clock,
+    /// with its options adjusted by `configure`: the start's error, if it fails.
+    pub fn restart_with(self, configure: impl FnOnce(&mut Options)) -> Result<Server, String> {
+        let Server { state, clock, mut options, dir, _pki } = self;
+        drop(state);
+        configure(&mut options);
+        let state = prepare(&options, clock.clock())?.state;
+        Ok(Server { state, clock, options, dir, _pki })
+    }
+
     /// Stops the server and prepares it again on the same data directory and clock.
     pub fn restart(self) -> Server {
         let Server { state, clock, options, dir, _pki } = self;
