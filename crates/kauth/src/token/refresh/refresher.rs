@@ -11,10 +11,10 @@
 //! - a jump of the local wall clock (against the monotonic one) is reported and triggers a
 //!   refresh at once, as the token's age is no longer known for sure (the monotonic clock stops
 //!   while the machine sleeps);
-//! - a token from an issuer whose clock is ahead (its `nbf`/`iat` in our future beyond the
-//!   validators' leeway) is held back while the published token still has life, so a validator
-//!   with this machine's clock never sees a token that is not valid yet; it is published no later
-//!   than when the old one nears its end.
+//! - a token from an issuer whose clock is ahead (its `nbf` in our future beyond the validators'
+//!   leeway) is held back until it is valid by our clock, while the published token stays, so a
+//!   validator with this machine's clock never sees a token that is not valid yet; when the old
+//!   token would be within 5% of its end first, nothing is held (the skew is reported only).
 
 use super::backoff::Backoff;
 use super::schedule::{refresh_age_ms, Jitter};
@@ -49,13 +49,19 @@ impl Default for Policy {
 }
 
 /// A token's times, as its issuer wrote them (Unix seconds on the issuer's clock).
+///
+/// Take `iat` and `exp` from the TokenRequest as the kubelet does (`exp` its
+/// `status.expirationTimestamp`, `iat` that less `spec.expirationSeconds`), not from the JWT: an
+/// issuer may backdate the JWT's `iat` (kauth serve's `--service-account-token-backdate`) or
+/// extend its `exp` (Kubernetes' 3607 s tokens live a year), and neither says when the token was
+/// issued or how long it should be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Issued {
-    /// `iat`.
+    /// When the issuer issued it.
     pub iat: i64,
-    /// `nbf`, when the token has one.
+    /// The JWT's `nbf`, when it has one: what a validator checks.
     pub nbf: Option<i64>,
-    /// `exp`.
+    /// When it expires.
     pub exp: i64,
 }
 
@@ -208,13 +214,13 @@ impl Refresher {
             // Valid to a validator with our clock once our wall clock reaches nbf - leeway.
             let valid_from_ms = issued.nbf.unwrap_or(issued.iat).saturating_mul(1000) - self.policy.leeway_ms;
             let wait = valid_from_ms - answered.wall_ms;
-            if wait > 0 {
-                let margin = (old.lifetime_ms / 10).max(10_000);
-                let latest = old.expires_at_mono - margin;
-                publish_at = (answered.mono_ms + wait).min(latest).max(answered.mono_ms);
-                if publish_at > answered.mono_ms {
-                    events.push(Event::Held { for_ms: publish_at - answered.mono_ms });
-                }
+            // Held only when the hold cures it: valid here while the old token still has a
+            // margin of life. A skew beyond that (most often this machine's clock, wrong) is
+            // reported and not worked around: holding would only shorten the old token's margin.
+            let margin = (old.lifetime_ms / 20).max(10_000);
+            if wait > 0 && answered.mono_ms + wait <= old.expires_at_mono - margin {
+                publish_at = answered.mono_ms + wait;
+                events.push(Event::Held { for_ms: wait });
             }
         }
         events.push(Event::Refreshed {
@@ -228,11 +234,16 @@ impl Refresher {
         events
     }
 
-    /// The request failed at `now`; `u` in `[0, 1)` is the random draw for the backoff's jitter.
+    /// The request (or, after a [`Step::Publish`], the write) failed at `now`; `u` in `[0, 1)`
+    /// is the random draw for the backoff's jitter. A token waiting to be written is tried again
+    /// after the same backoff.
     pub fn failed(&mut self, now: ClockReading, u: f64) -> Event {
         self.failures = self.failures.saturating_add(1);
         let retry_in_ms = self.policy.backoff.delay_ms(self.failures, u);
         self.retry_at_mono = Some(now.mono_ms + retry_in_ms);
+        if let Some((_, at)) = &mut self.pending {
+            *at = (*at).max(now.mono_ms + retry_in_ms);
+        }
         Event::Failed { failures: self.failures, retry_in_ms, published_left_ms: self.expires_in_ms(now) }
     }
 

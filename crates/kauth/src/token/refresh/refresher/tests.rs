@@ -209,17 +209,16 @@ fn an_issuer_two_minutes_ahead_is_reported_and_its_token_held_until_valid_here()
 }
 
 #[test]
-fn a_hold_never_outlasts_the_old_token() {
+fn a_skew_no_hold_can_cure_is_reported_not_held() {
     let mut clock = FakeClock::new();
     let mut r = Refresher::new(Policy::default());
     start(&mut r, &mut clock, 600);
     assert_eq!(wait_for_action(&mut r, &mut clock).0, Step::Fetch);
     // An issuer an hour ahead: its token would not be valid here for 59 minutes.
     let events = fetch(&mut r, &mut clock, 3_600_000, 600, 0.0);
-    assert!(events.contains(&Event::Held { for_ms: 600_000 - 60_000 - 480_041 }), "{events:?}");
-    assert_eq!(wait_for_action(&mut r, &mut clock).0, Step::Publish);
-    // Published with 60 s (10% of the old lifetime) of the old token left.
-    assert_eq!(r.expires_in_ms(clock.now()), Some(60_000));
+    assert!(matches!(events[0], Event::IssuerSkew { ahead_ms } if ahead_ms > 3_599_000), "{events:?}");
+    assert!(!events.iter().any(|e| matches!(e, Event::Held { .. })), "{events:?}");
+    assert_eq!(r.poll(clock.now()).0, Step::Publish);
 }
 
 #[test]
@@ -285,6 +284,19 @@ fn a_forward_jump_refreshes_too_and_a_failure_keeps_the_refresh_due() {
     assert_eq!(wait_for_action(&mut r, &mut clock).0, Step::Fetch);
 }
 
+#[test]
+fn a_failed_write_is_retried_after_the_backoff_not_at_once() {
+    let mut clock = FakeClock::new();
+    let mut r = Refresher::new(Policy::default());
+    assert_eq!(r.poll(clock.now()).0, Step::Fetch);
+    fetch(&mut r, &mut clock, 0, 600, 0.0);
+    assert_eq!(r.poll(clock.now()).0, Step::Publish);
+    r.failed(clock.now(), 0.0);
+    assert_eq!(r.poll(clock.now()).0, Step::Wait { until_mono_ms: clock.mono_ms + 1000 });
+    clock.advance(1000);
+    assert_eq!(r.poll(clock.now()).0, Step::Publish);
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Advance(i64),
@@ -318,7 +330,10 @@ proptest! {
             let (step, _) = r.poll(clock.now());
             match step {
                 Step::Wait { until_mono_ms } => prop_assert!(until_mono_ms > clock.mono_ms),
-                Step::Publish => { r.published(); had_token = true; }
+                Step::Publish => match op {
+                    Op::Fail(u) => { r.failed(clock.now(), u); }
+                    _ => { r.published(); had_token = true; }
+                },
                 Step::Fetch => match op {
                     Op::Succeed { ahead_ms, lifetime_s, u } => { fetch(&mut r, &mut clock, ahead_ms, lifetime_s, u); }
                     Op::Fail(u) => { r.failed(clock.now(), u); }
