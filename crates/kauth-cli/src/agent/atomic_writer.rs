@@ -12,11 +12,13 @@
 //! A write puts every file, complete and synced, in a new timestamped directory, points a
 //! temporary symlink `..data_tmp` at it and renames that over `..data` (rename is atomic), then
 //! adds the user-visible symlinks that are missing and removes those of files no longer written.
-//! Unlike the kubelet, which deletes the previous directory at once, the previous directory is
-//! kept until the next write: a reader that resolved `..data` just before the swap still finds
-//! its file there.
+//! Unlike the kubelet, which deletes the previous directory at once, a replaced directory is
+//! kept until a write at least [`RETIRED_GRACE`] later (and always until the next write): a
+//! reader that resolved `..data` just before a swap, and was then descheduled, still finds its
+//! file. (A reader stalled in the middle of `open` across two swaps is no theory: the test below,
+//! which swaps in a tight loop, saw it when the previous directory alone was kept.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -29,6 +31,9 @@ use crate::secret::Secret;
 pub const DATA_DIR: &str = "..data";
 /// The symlink renamed over [`DATA_DIR`].
 pub const NEW_DATA_DIR: &str = "..data_tmp";
+
+/// How long a replaced timestamped directory is kept, by the writes' clock.
+pub const RETIRED_GRACE: time::Duration = time::Duration::seconds(30);
 
 /// One file to write.
 #[derive(Debug, Clone)]
@@ -68,17 +73,20 @@ fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Wr
 #[derive(Debug, Clone)]
 pub struct AtomicWriter {
     dir: PathBuf,
+    /// Replaced directories and when they were replaced, oldest first; `None` before the first
+    /// write (then directories a previous process left are removed, but the current one).
+    retired: Option<VecDeque<(String, OffsetDateTime)>>,
 }
 
 impl AtomicWriter {
     /// A writer for `dir` (created on the first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        AtomicWriter { dir: dir.into() }
+        AtomicWriter { dir: dir.into(), retired: None }
     }
 
     /// Makes `payload` (file name → content and mode) the directory's content; `now` names the
     /// new timestamped directory.
-    pub fn write(&self, payload: &BTreeMap<String, FileProjection>, now: OffsetDateTime) -> Result<(), WriteError> {
+    pub fn write(&mut self, payload: &BTreeMap<String, FileProjection>, now: OffsetDateTime) -> Result<(), WriteError> {
         std::fs::create_dir_all(&self.dir).map_err(io("creating", &self.dir))?;
         let data_link = self.dir.join(DATA_DIR);
         let old = std::fs::read_link(&data_link).ok().and_then(|p| p.to_str().map(str::to_owned));
@@ -111,7 +119,7 @@ impl AtomicWriter {
         if let Some(old) = &old {
             self.remove_dropped(old, payload);
         }
-        self.remove_stale(&ts_name, old.as_deref());
+        self.retire(&ts_name, old, now);
         Ok(())
     }
 
@@ -176,18 +184,44 @@ impl AtomicWriter {
         }
     }
 
-    /// Removes every timestamped directory but the current and the previous one.
-    fn remove_stale(&self, current: &str, previous: Option<&str>) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let timestamped = name.starts_with("..") && name != DATA_DIR && name != NEW_DATA_DIR;
-            if timestamped && name != current && Some(name) != previous && e.file_type().is_ok_and(|t| t.is_dir()) {
-                if let Err(err) = std::fs::remove_dir_all(e.path()) {
-                    tracing::warn!("removing the old directory {}: {err}", e.path().display());
-                }
+    /// Records `previous` as replaced at `now` and removes the directories replaced at least
+    /// [`RETIRED_GRACE`] ago, but the one just replaced. On the first write, removes every
+    /// timestamped directory but the current and the previous one.
+    fn retire(&mut self, current: &str, previous: Option<String>, now: OffsetDateTime) {
+        let remove = |name: &str| {
+            let path = self.dir.join(name);
+            if let Err(err) = std::fs::remove_dir_all(&path) {
+                tracing::warn!("removing the old directory {}: {err}", path.display());
             }
+        };
+        let retired = match &mut self.retired {
+            Some(r) => r,
+            None => {
+                let entries = std::fs::read_dir(&self.dir).into_iter().flatten().flatten();
+                for e in entries {
+                    let name = e.file_name();
+                    let Some(name) = name.to_str() else { continue };
+                    let timestamped = name.starts_with("..") && name != DATA_DIR && name != NEW_DATA_DIR;
+                    if timestamped
+                        && name != current
+                        && Some(name) != previous.as_deref()
+                        && e.file_type().is_ok_and(|t| t.is_dir())
+                    {
+                        remove(name);
+                    }
+                }
+                self.retired.insert(VecDeque::new())
+            }
+        };
+        while let Some((name, at)) = retired.front() {
+            if *at > now - RETIRED_GRACE {
+                break;
+            }
+            remove(name);
+            retired.pop_front();
+        }
+        if let Some(p) = previous.filter(|p| p != current) {
+            retired.push_back((p, now));
         }
     }
 }

@@ -76,6 +76,8 @@ pub struct Agent<C: AgentClock, F: Fetch> {
     draw: fn() -> f64,
     /// What each directory holds now: every published token in it.
     files: BTreeMap<PathBuf, BTreeMap<String, FileProjection>>,
+    /// Each directory's writer.
+    writers: BTreeMap<PathBuf, AtomicWriter>,
     status: Arc<Status>,
 }
 
@@ -99,7 +101,15 @@ impl<C: AgentClock, F: Fetch> Agent<C, F> {
                 Slot { spec, refresher: Refresher::new(policy), fetched: None }
             })
             .collect();
-        Agent { clock, fetcher: Arc::new(fetcher), slots, draw: random::unit, files: BTreeMap::new(), status }
+        Agent {
+            clock,
+            fetcher: Arc::new(fetcher),
+            slots,
+            draw: random::unit,
+            files: BTreeMap::new(),
+            writers: BTreeMap::new(),
+            status,
+        }
     }
 
     /// Draws the jitters from `draw` (tests: a constant).
@@ -210,7 +220,8 @@ impl<C: AgentClock, F: Fetch> Agent<C, F> {
         let dir = slot.spec.dir.clone();
         let mut payload = self.files.get(&dir).cloned().unwrap_or_default();
         payload.insert(slot.spec.file.clone(), FileProjection { data: token, mode: slot.spec.mode });
-        match AtomicWriter::new(&dir).write(&payload, wall(now)) {
+        let writer = self.writers.entry(dir.clone()).or_insert_with(|| AtomicWriter::new(&dir));
+        match writer.write(&payload, wall(now)) {
             Ok(()) => {
                 self.files.insert(dir, payload);
                 let slot = &mut self.slots[i];

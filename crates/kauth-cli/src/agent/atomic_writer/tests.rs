@@ -25,7 +25,7 @@ fn timestamped(dir: &Path) -> Vec<String> {
 fn the_kubelet_layout_with_the_configured_modes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tokens");
-    let w = AtomicWriter::new(&dir);
+    let mut w = AtomicWriter::new(&dir);
     w.write(&payload(&[("token", "first", 0o600), ("vault", "v", 0o644)]), at(1_796_514_600)).unwrap();
     assert_eq!(std::fs::read_link(dir.join("token")).unwrap(), Path::new("..data/token"));
     assert_eq!(std::fs::read_link(dir.join("vault")).unwrap(), Path::new("..data/vault"));
@@ -41,26 +41,33 @@ fn the_kubelet_layout_with_the_configured_modes() {
 }
 
 #[test]
-fn the_previous_directory_lives_until_the_next_write() {
+fn a_replaced_directory_lives_for_the_grace_and_until_the_next_write() {
     let tmp = tempfile::tempdir().unwrap();
-    let w = AtomicWriter::new(tmp.path());
-    w.write(&payload(&[("token", "one", 0o600)]), at(1)).unwrap();
+    let mut w = AtomicWriter::new(tmp.path());
+    w.write(&payload(&[("token", "one", 0o600)]), at(100)).unwrap();
     let first = timestamped(tmp.path());
-    w.write(&payload(&[("token", "two", 0o600)]), at(2)).unwrap();
+    w.write(&payload(&[("token", "two", 0o600)]), at(200)).unwrap();
     assert_eq!(std::fs::read_to_string(tmp.path().join("token")).unwrap(), "two");
     let second = timestamped(tmp.path());
     assert_eq!(second.len(), 2);
     assert!(second.contains(&first[0]));
-    w.write(&payload(&[("token", "three", 0o600)]), at(3)).unwrap();
-    let third = timestamped(tmp.path());
-    assert_eq!(third.len(), 2);
-    assert!(!third.contains(&first[0]), "{third:?}");
+    // "one" was replaced at 200: kept at 229, removed at 230.
+    w.write(&payload(&[("token", "three", 0o600)]), at(229)).unwrap();
+    assert_eq!(timestamped(tmp.path()).len(), 3);
+    w.write(&payload(&[("token", "four", 0o600)]), at(230)).unwrap();
+    let fourth = timestamped(tmp.path());
+    assert_eq!(fourth.len(), 3, "{fourth:?}");
+    assert!(!fourth.contains(&first[0]), "{fourth:?}");
+    // A new writer (a restarted agent) keeps the current and the previous directory only.
+    let mut w = AtomicWriter::new(tmp.path());
+    w.write(&payload(&[("token", "five", 0o600)]), at(231)).unwrap();
+    assert_eq!(timestamped(tmp.path()).len(), 2);
 }
 
 #[test]
 fn a_file_no_longer_written_loses_its_link() {
     let tmp = tempfile::tempdir().unwrap();
-    let w = AtomicWriter::new(tmp.path());
+    let mut w = AtomicWriter::new(tmp.path());
     w.write(&payload(&[("a", "1", 0o600), ("b", "2", 0o600)]), at(1)).unwrap();
     w.write(&payload(&[("a", "3", 0o600)]), at(2)).unwrap();
     assert!(std::fs::symlink_metadata(tmp.path().join("b")).is_err());
@@ -71,7 +78,7 @@ fn a_file_no_longer_written_loses_its_link() {
 fn a_name_taken_by_someone_else_is_refused_and_nothing_is_lost() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("token"), "theirs").unwrap();
-    let w = AtomicWriter::new(tmp.path());
+    let mut w = AtomicWriter::new(tmp.path());
     let e = w.write(&payload(&[("token", "ours", 0o600)]), at(1)).unwrap_err();
     assert!(matches!(e, WriteError::NotOurs { .. }), "{e:?}");
     assert_eq!(std::fs::read_to_string(tmp.path().join("token")).unwrap(), "theirs");
@@ -80,7 +87,7 @@ fn a_name_taken_by_someone_else_is_refused_and_nothing_is_lost() {
 #[test]
 fn a_write_that_fails_leaves_the_old_content() {
     let tmp = tempfile::tempdir().unwrap();
-    let w = AtomicWriter::new(tmp.path());
+    let mut w = AtomicWriter::new(tmp.path());
     w.write(&payload(&[("token", "old", 0o600)]), at(1)).unwrap();
     // A file name the file system refuses (a path separator inside a name cannot be created).
     let e = w.write(&payload(&[("token", "new", 0o600), ("x/y", "z", 0o600)]), at(2)).unwrap_err();
@@ -108,7 +115,7 @@ fn check(text: &str) -> usize {
 fn a_reader_never_sees_a_partial_or_missing_file_while_the_writer_swaps() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_owned();
-    let w = AtomicWriter::new(&dir);
+    let mut w = AtomicWriter::new(&dir);
     w.write(&payload(&[("token", &content(0), 0o600)]), at(0)).unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..2)
@@ -126,6 +133,7 @@ fn a_reader_never_sees_a_partial_or_missing_file_while_the_writer_swaps() {
             })
         })
         .collect();
+    // One swap a second by the writes' clock: 30 replaced directories stay at any time.
     const SWAPS: usize = 400;
     for g in 1..=SWAPS {
         w.write(&payload(&[("token", &content(g), 0o600)]), at(g as i64)).unwrap();
@@ -137,5 +145,5 @@ fn a_reader_never_sees_a_partial_or_missing_file_while_the_writer_swaps() {
         assert!(reads > 0 && generations > 1, "{reads} reads, {generations} generations");
     }
     assert_eq!(check(&std::fs::read_to_string(dir.join("token")).unwrap()), SWAPS);
-    assert_eq!(timestamped(&dir).len(), 2);
+    assert_eq!(timestamped(&dir).len(), 31);
 }
