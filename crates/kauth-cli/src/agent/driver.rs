@@ -163,6 +163,7 @@ impl<C: AgentClock, F: Fetch> Agent<C, F> {
     }
 
     /// Whether every token is published.
+    #[cfg(test)]
     pub fn all_published(&self) -> bool {
         self.status.tokens().values().all(|t| t.expires_at_mono.is_some())
     }

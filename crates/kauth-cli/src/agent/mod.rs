@@ -71,7 +71,20 @@ pub fn run(a: AgentArgs) -> Result<u8, Failure> {
         let mut agent = Agent::new(clock, ApiFetcher::new(client), config.tokens, policy, metrics);
         if a.once {
             agent.tick().await;
-            return Ok(if agent.all_published() { 0 } else { 1 });
+            let unwritten: Vec<String> = agent
+                .status()
+                .tokens()
+                .into_iter()
+                .filter(|(_, t)| t.expires_at_mono.is_none())
+                .map(|(name, t)| format!("{name} ({})", t.last_error.unwrap_or_default()))
+                .collect();
+            if unwritten.is_empty() {
+                return Ok(0);
+            }
+            return Err(Failure::unsound(format!(
+                "not written, their files left as they were: {}",
+                unwritten.join("; ")
+            )));
         }
         let listener = tokio::net::TcpListener::bind(a.health_address)
             .await
