@@ -9,7 +9,7 @@
 //!   audiences: [vault]              # optional: the API server's audiences
 //!   expirationSeconds: 3600         # optional: the server's default; at least 600
 //!   boundObjectRef: {kind: Pod, name: runner-0, uid: 4a1c...}   # optional; kind Pod, Secret or Node
-//!   mode: "0600"                    # optional: octal text, or a decimal number as in JSON (384)
+//!   mode: 0600                      # optional: YAML octal (0600), octal text ("0600"), or decimal as in JSON (384)
 //! ```
 //!
 //! Tokens may share a directory (as a projected volume holds several); each directory is
@@ -357,7 +357,7 @@ tokens:
         let t = |rest: &str| format!("tokens: [{{path: t/token, namespace: ns, serviceAccount: sa, {rest}}}]");
         assert_eq!(field_of(&t("expirationSeconds: 60")), "expirationSeconds");
         assert_eq!(field_of(&t("mode: \"0999\"")), "mode");
-        // A bare 0600 is 600 to a YAML 1.2 reader: refused, with the way out in the message.
+        // 600 (decimal, no leading zero) is no mode: refused, with the way out in the message.
         assert_eq!(field_of(&t("mode: 600")), "mode");
         assert_eq!(field_of(&t("audiences: [\"\"]")), "audiences");
         assert_eq!(field_of(&t("boundObjectRef: {kind: Pod, name: \"../x\"}")), "boundObjectRef.name");
@@ -371,6 +371,13 @@ tokens:
         assert!(matches!(parse(&t("boundObjectRef: {kind: Service, name: x}")), Err(ConfigError::Yaml { .. })));
         assert!(matches!(parse("tokens: []"), Err(ConfigError::Empty { .. })));
         assert!(matches!(parse("tokens: {"), Err(ConfigError::Yaml { .. })));
+    }
+
+    #[test]
+    fn a_bare_octal_mode_is_octal_as_in_a_pod_spec() {
+        // YAML 1.1's octal, as Kubernetes' YAML reader takes `defaultMode: 0600`.
+        let c = parse("tokens: [{path: t/token, namespace: ns, serviceAccount: sa, mode: 0600}]").unwrap();
+        assert_eq!(c.tokens[0].mode, 0o600);
     }
 
     #[test]
