@@ -218,6 +218,7 @@ impl AgentConfig {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         let mut seen = BTreeSet::new();
+        let mut names = BTreeSet::new();
         let mut tokens = Vec::new();
         for (index, t) in raw.tokens.into_iter().enumerate() {
             let invalid = |field: &'static str, message: String| ConfigError::Invalid {
@@ -272,8 +273,12 @@ impl AgentConfig {
                 None => DEFAULT_MODE,
                 Some(m) => mode(m).map_err(|m| invalid("mode", m))?,
             };
+            let name = t.name.unwrap_or_else(|| full.display().to_string());
+            if !names.insert(name.clone()) {
+                return Err(invalid("name", format!("{name:?} is already another token's")));
+            }
             tokens.push(TokenSpec {
-                name: t.name.unwrap_or_else(|| full.display().to_string()),
+                name,
                 dir,
                 file,
                 namespace: t.namespace,
@@ -366,6 +371,10 @@ tokens:
         assert_eq!(
             field_of("tokens: [{path: t/x, namespace: a, serviceAccount: sa}, {path: t/x, namespace: b, serviceAccount: sa}]"),
             "path"
+        );
+        assert_eq!(
+            field_of("tokens: [{name: a, path: t/x, namespace: a, serviceAccount: sa}, {name: a, path: t/y, namespace: b, serviceAccount: sa}]"),
+            "name"
         );
         assert!(matches!(parse(&t("kind: Pod")), Err(ConfigError::Yaml { .. })));
         assert!(matches!(parse(&t("boundObjectRef: {kind: Service, name: x}")), Err(ConfigError::Yaml { .. })));

@@ -78,6 +78,8 @@ pub struct Agent<C: AgentClock, F: Fetch> {
     files: BTreeMap<PathBuf, BTreeMap<String, FileProjection>>,
     /// Each directory's writer.
     writers: BTreeMap<PathBuf, AtomicWriter>,
+    /// A jump was reported in this tick (every token's refresher sees it; it is one jump).
+    jump_reported: bool,
     status: Arc<Status>,
 }
 
@@ -108,6 +110,7 @@ impl<C: AgentClock, F: Fetch> Agent<C, F> {
             draw: random::unit,
             files: BTreeMap::new(),
             writers: BTreeMap::new(),
+            jump_reported: false,
             status,
         }
     }
@@ -128,6 +131,7 @@ impl<C: AgentClock, F: Fetch> Agent<C, F> {
     /// clock when something will be due again.
     pub async fn tick(&mut self) -> i64 {
         let mut wake = i64::MAX;
+        self.jump_reported = false;
         for i in 0..self.slots.len() {
             loop {
                 let now = self.clock.read();
@@ -248,19 +252,22 @@ impl<C: AgentClock, F: Fetch> Agent<C, F> {
         }
     }
 
-    fn report(&self, i: usize, events: &[Event]) {
+    fn report(&mut self, i: usize, events: &[Event]) {
         let name = self.slots[i].spec.name.as_str();
         let m = &self.status.metrics;
         for e in events {
             match *e {
                 Event::ClockJumped { drift_ms } => {
-                    m.clock_jumps.inc();
-                    m.last_jump.set(drift_ms as f64 / 1000.0);
-                    tracing::warn!(
-                        "{name}: this machine's clock jumped {} {} against its monotonic clock (NTP step, manual change, or sleep): the token's age is no longer certain, refreshing now",
-                        if drift_ms < 0 { "back" } else { "forward" },
-                        seconds(drift_ms.abs())
-                    );
+                    if !self.jump_reported {
+                        self.jump_reported = true;
+                        m.clock_jumps.inc();
+                        m.last_jump.set(drift_ms as f64 / 1000.0);
+                        tracing::warn!(
+                            "this machine's clock jumped {} {} against its monotonic clock (NTP step, manual change, or sleep): the tokens' ages are no longer certain, refreshing every token now",
+                            if drift_ms < 0 { "back" } else { "forward" },
+                            seconds(drift_ms.abs())
+                        );
+                    }
                 }
                 Event::IssuerSkew { ahead_ms } => {
                     let (dir, by) = if ahead_ms > 0 { ("ahead of", ahead_ms) } else { ("behind", -ahead_ms) };

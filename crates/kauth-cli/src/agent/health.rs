@@ -55,7 +55,15 @@ fn answer(code: u16, content_type: &str, body: String) -> hyper::Response<Full<B
 /// Serves `/healthz` and `/metrics` on `listener` until the task is dropped.
 pub async fn serve<C: AgentClock>(listener: TcpListener, status: Arc<Status>, clock: C) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, say: wait rather than spin.
+                tracing::warn!("health endpoint: accepting a connection: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
+        };
         let status = status.clone();
         let clock = clock.clone();
         tokio::spawn(async move {

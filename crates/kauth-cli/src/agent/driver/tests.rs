@@ -245,4 +245,10 @@ async fn tokens_sharing_a_directory_are_written_together() {
     assert!(a.all_published());
     let (code, body) = healthz(&a.status(), clock.read().mono_ms);
     assert_eq!((code, body.as_str()), (200, "api: ok, expires in 600s\nvault: ok, expires in 600s\n"));
+    // One jump, seen by both tokens' refreshers, is one jump; both tokens are refreshed.
+    clock.advance(1000);
+    clock.jump_wall(30_000);
+    a.tick().await;
+    assert_eq!(metric(&a.status(), "kauth_agent_clock_jumps_total"), 1.0);
+    assert_eq!((read(tmp.path(), "vault"), read(tmp.path(), "api")), ("token-3".into(), "token-4".into()));
 }
