@@ -22,6 +22,7 @@ macro_rules! out {
     };
 }
 
+mod agent;
 mod api_client;
 mod args;
 mod bootstrap_token_cmd;
@@ -31,6 +32,7 @@ mod failure;
 mod keys_cmd;
 mod pki_cmd;
 mod rbac_cmd;
+mod secret;
 mod serve_cmd;
 mod token_cmd;
 
@@ -69,6 +71,8 @@ enum Command {
     Keys(keys_cmd::KeysArgs),
     /// Find what is wrong with a kubeconfig's credential: every check, each finding's cause and fix.
     Doctor(doctor::DoctorArgs),
+    /// Keep TokenRequest tokens fresh in files, as the kubelet keeps projected tokens.
+    Agent(agent::AgentArgs),
 }
 
 pub use failure::Failure;
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::Policy(a) => rbac_cmd::policy(a),
         Command::Keys(a) => keys_cmd::run(a),
         Command::Doctor(a) => doctor::run(a),
+        Command::Agent(a) => agent::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

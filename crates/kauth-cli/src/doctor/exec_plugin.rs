@@ -12,7 +12,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::finding::{Check, Report};
-use super::secret::Secret;
+use crate::secret::Secret;
 
 /// The versions of `ExecCredential` kubectl speaks.
 const VERSIONS: [&str; 2] = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"];

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use kauth::pki::kubeconfig::{decode_data, AuthInfo, Cluster, Kubeconfig};
 
 use super::finding::{Check, Report};
-use super::secret::Secret;
 use crate::failure::Failure;
+use crate::secret::Secret;
 
 /// Where a bearer token came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

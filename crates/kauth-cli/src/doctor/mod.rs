@@ -11,7 +11,7 @@
 //!
 //! Exit codes: 0 no findings; 1 findings; 2 bad input (no kubeconfig, one that does not parse,
 //! a context that is missing or incomplete). Secrets are never printed: a token is described
-//! by its kind and length ([`secret::Secret`]), a key only as readable or not.
+//! by its kind and length ([`crate::secret::Secret`]), a key only as readable or not.
 
 mod client_cert;
 mod clock;
@@ -21,7 +21,6 @@ mod identity;
 mod kubeconfig;
 mod proxies;
 mod render;
-mod secret;
 mod server;
 mod tls_probe;
 mod token;

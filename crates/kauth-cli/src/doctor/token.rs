@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use super::finding::{Check, Report};
 use super::identity::Identity;
 use super::kubeconfig::TokenSource;
-use super::secret::Secret;
 use crate::api_client::{ApiClient, Settings};
+use crate::secret::Secret;
 
 /// What the server publishes about the tokens it accepts.
 #[derive(Debug, Default)]

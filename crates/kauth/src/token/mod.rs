@@ -11,4 +11,5 @@ pub mod explain;
 pub mod issue;
 pub mod jwks;
 pub mod lookup;
+pub mod refresh;
 pub mod validate;

@@ -1,4 +1,4 @@
-//! A credential doctor holds: never printed or logged whole.
+//! A credential kauth holds (doctor's findings, the agent's tokens): never printed or logged whole.
 
 use std::fmt;
 
