@@ -4,7 +4,7 @@
 
 use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReviewSpec, SubjectAccessReviewSpec};
 use kauth::authn::{Rejection, TokenAuthenticator};
-use kauth::authz::{local_subject_access_review, Attributes, Decision, ReviewError, Rules};
+use kauth::authz::{local_subject_access_review, Attributes, Decision, InvalidReview, Rules};
 use kauth::token::claims::{Binding, ObjectRef};
 use kauth::token::issue::{plan_expiration, BoundTokenSpec};
 use kauth::user::UserInfo;
@@ -48,6 +48,9 @@ pub fn handle_review(
 ) -> Result<Response, ApiError> {
     let body = body_json(req)?;
     let (mut obj, warnings) = decode_checked(req, rt, body)?;
+    if rt.kind == "LocalSubjectAccessReview" {
+        namespace_of_request(&obj, &info.namespace)?;
+    }
     let spec = obj.get("spec").cloned().unwrap_or_else(|| json!({}));
     let status = match rt.kind {
         "TokenReview" => token_review(state, &spec)?,
@@ -68,6 +71,11 @@ pub fn handle_review(
         }
         "SelfSubjectRulesReview" => {
             let ns = spec.get("namespace").and_then(Value::as_str).unwrap_or("");
+            if ns.is_empty() {
+                return Err(ApiError::bad_request("no namespace on request"));
+            }
+            // kube-apiserver answers with a new object: the spec is not echoed.
+            obj["spec"] = json!({});
             rules_json(&state.authorizer.rules_for(user, ns))
         }
         _ => return Err(ApiError::no_route()),
@@ -92,7 +100,7 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
     let audiences = strings(spec.get("audiences"));
     let requested = if audiences.is_empty() { None } else { Some(audiences.as_slice()) };
     if token.is_empty() {
-        return Ok(json!({"user": {}, "error": "token is empty"}));
+        return Err(ApiError::bad_request("token is required for TokenReview in authentication"));
     }
     let start = std::time::Instant::now();
     let result = state.tokens.authenticate_token(token, requested, state.now());
@@ -117,14 +125,27 @@ fn typed_spec<T: serde::de::DeserializeOwned>(spec: &Value) -> Result<T, ApiErro
     T::deserialize(spec).map_err(|e| ApiError::bad_request(format!("spec: {e}")))
 }
 
-/// The 422 Kubernetes answers for an invalid access review spec.
-fn invalid_review(rt: &ResourceType, e: &ReviewError) -> ApiError {
-    ApiError::invalid(
-        rt.group,
-        rt.kind,
-        "",
-        vec![Cause { reason: e.reason(), field: e.field().into(), message: e.to_string() }],
-    )
+/// The 422 Kubernetes answers for an invalid access review spec. kube-apiserver names the kind
+/// of the decoded object, whose kind is empty by then: `.authorization.k8s.io "" is invalid`,
+/// and no `details.kind`.
+fn invalid_review(rt: &ResourceType, e: &InvalidReview) -> ApiError {
+    let causes = e
+        .errors()
+        .iter()
+        .map(|e| Cause { reason: e.reason(), field: e.field().into(), message: e.to_string() })
+        .collect();
+    ApiError::invalid(rt.group, "", "", causes)
+}
+
+/// A namespaced review's `metadata.namespace` must be empty or the request's, as for any create.
+fn namespace_of_request(obj: &Value, namespace: &str) -> Result<(), ApiError> {
+    match meta_str(obj, "namespace") {
+        "" => Ok(()),
+        n if n == namespace => Ok(()),
+        _ => Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )),
+    }
 }
 
 fn access_review(state: &State, attrs: Attributes) -> Value {
