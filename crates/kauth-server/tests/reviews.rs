@@ -373,3 +373,139 @@ fn a_self_subject_review_is_whoami() {
         json!({"userInfo": {"username": "alice", "uid": "u-alice", "groups": ["dev", "system:authenticated"]}})
     );
 }
+
+fn token_request(s: &Server, sa: &str, body: Value) -> common::Response {
+    s.send(Method::POST, &format!("/api/v1/namespaces/team/serviceaccounts/{sa}/token"), Some(body), Some(ADMIN))
+}
+
+fn request_with(spec: Value) -> Value {
+    json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec})
+}
+
+/// A Status as kube-apiserver writes it: `{code, reason, message}` plus what `extra` adds.
+fn failure(code: u16, reason: &str, message: &str, extra: Value) -> Value {
+    let mut v = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                       "message": message, "reason": reason, "code": code});
+    for (k, x) in extra.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v
+}
+
+#[test]
+fn a_token_request_is_refused_as_kube_apiserver_refuses_it() {
+    let s = team();
+    s.admin(Method::POST, "/api/v1/namespaces/team/serviceaccounts", Some(json!({"metadata": {"name": "x"}})), 201);
+    s.admin(Method::POST, "/api/v1/namespaces/team/configmaps", Some(json!({"metadata": {"name": "cm"}})), 201);
+    s.admin(
+        Method::POST,
+        "/api/v1/namespaces/team/pods",
+        Some(json!({"metadata": {"name": "web"}, "spec": {"serviceAccountName": "default", "nodeName": "ghost-node",
+                    "containers": [{"name": "c", "image": "busybox"}]}})),
+        201,
+    );
+    let expiration = |v: i64, text: &str| {
+        let message = format!("Invalid value: {v}: {text}");
+        failure(
+            422,
+            "Invalid",
+            &format!("TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: {message}"),
+            json!({"details": {"group": "authentication.k8s.io", "kind": "TokenRequest",
+                               "causes": [{"reason": "FieldValueInvalid", "field": "spec.expirationSeconds", "message": message}]}}),
+        )
+    };
+    let cases = [
+        // Validation names no object; it comes before the bound object is looked at.
+        (
+            request_with(json!({"expirationSeconds": 10, "boundObjectRef": {"kind": "ConfigMap", "apiVersion": "v1", "name": "cm"}})),
+            expiration(10, "may not specify a duration less than 10 minutes"),
+        ),
+        (
+            request_with(json!({"expirationSeconds": 5_000_000_000_i64})),
+            expiration(5_000_000_000, "may not specify a duration larger than 2^32 seconds"),
+        ),
+        // A name other than the URL's: the 422 names the service account.
+        (
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {"name": "y"}, "spec": {}}),
+            failure(
+                422,
+                "Invalid",
+                "TokenRequest.authentication.k8s.io \"x\" is invalid: metadata.name: Invalid value: \"y\": must match the service account name if specified",
+                json!({"details": {"name": "x", "group": "authentication.k8s.io", "kind": "TokenRequest",
+                                   "causes": [{"reason": "FieldValueInvalid", "field": "metadata.name",
+                                               "message": "Invalid value: \"y\": must match the service account name if specified"}]}}),
+            ),
+        ),
+        (
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "metadata": {"namespace": "other"}}),
+            failure(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request", json!({})),
+        ),
+        // Kinds a token cannot be bound to: Go's GroupVersionKind as kube-apiserver prints it.
+        (
+            request_with(json!({"boundObjectRef": {"kind": "ConfigMap", "apiVersion": "v1", "name": "cm"}})),
+            failure(400, "BadRequest", "cannot bind token to object of type /v1, Kind=ConfigMap", json!({})),
+        ),
+        (
+            request_with(json!({"boundObjectRef": {"kind": "Secret", "apiVersion": "apps/v1", "name": "s"}})),
+            failure(400, "BadRequest", "cannot bind token to object of type apps/v1, Kind=Secret", json!({})),
+        ),
+        (
+            request_with(json!({"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"}})),
+            failure(
+                400,
+                "BadRequest",
+                "cannot bind token for serviceaccount \"x\" to pod running with different serviceaccount name.",
+                json!({}),
+            ),
+        ),
+    ];
+    for (body, want) in cases {
+        let r = token_request(&s, "x", body.clone());
+        assert_eq!(json_of(&r), want, "{body}");
+        assert_eq!(r.status, want["code"], "{body}");
+    }
+}
+
+#[test]
+fn a_token_for_a_pod_on_a_node_that_does_not_exist_names_the_node() {
+    let s = team();
+    s.admin(
+        Method::POST,
+        "/api/v1/namespaces/team/pods",
+        Some(json!({"metadata": {"name": "web"}, "spec": {"serviceAccountName": "default", "nodeName": "ghost-node",
+                    "containers": [{"name": "c", "image": "busybox"}]}})),
+        201,
+    );
+    let r = token_request(
+        &s,
+        "default",
+        request_with(json!({"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"}})),
+    );
+    let issued = json_of(&r);
+    assert_eq!(r.status, 201, "{issued}");
+    let token = issued["status"]["token"].as_str().unwrap();
+    let claims = kauth::token::validate::parse(token).unwrap().claims;
+    let k = serde_json::to_value(&claims).unwrap()["kubernetes.io"].clone();
+    assert_eq!(k["node"], json!({"name": "ghost-node"}), "the name, no uid");
+    let user = token_review(&s, json!({"token": token}))["user"].clone();
+    assert_eq!(user["extra"]["authentication.kubernetes.io/node-name"], json!(["ghost-node"]));
+    assert!(user["extra"].get("authentication.kubernetes.io/node-uid").is_none(), "{user}");
+    assert_eq!(user["extra"]["authentication.kubernetes.io/pod-name"], json!(["web"]));
+}
+
+#[test]
+fn a_token_request_with_an_empty_spec_gets_the_defaults() {
+    let s = team();
+    for body in [json!({}), request_with(json!({}))] {
+        let r = token_request(&s, "default", body);
+        let v = json_of(&r);
+        assert_eq!(r.status, 201, "{v}");
+        assert_eq!(v["metadata"]["name"], "default");
+        assert_eq!(v["metadata"]["namespace"], "team");
+        assert_eq!(
+            v["spec"],
+            json!({"audiences": [ISSUER], "expirationSeconds": 3600, "boundObjectRef": null}),
+            "as kube-apiserver answers"
+        );
+    }
+}
