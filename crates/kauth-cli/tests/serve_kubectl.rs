@@ -533,3 +533,17 @@ fn keys_on_the_embedded_store_are_the_files_and_rotation_says_how() {
     let denied = s.kubectl(&["get", "--raw", "/kauth/v1/keys", "--as", "system:serviceaccount:default:nobody"]);
     assert!(denied.stderr.contains("Forbidden") || denied.stderr.contains("forbidden"), "{}", denied.stderr);
 }
+
+#[test]
+fn kubectl_prints_an_invalid_access_review_as_for_kube_apiserver() {
+    require!(Tool::Kubectl);
+    let (_d, s) = server(&[]);
+    // The Status names no kind (as kube-apiserver's), so kubectl says "The request is invalid".
+    let sar = "apiVersion: authorization.k8s.io/v1\nkind: SubjectAccessReview\nspec:\n  resourceAttributes: {verb: get, resource: pods}\n";
+    let out = s.kubectl_in(&["create", "-f", "-"], Some(sar.as_bytes()));
+    assert_ne!(out.code, 0);
+    assert_eq!(
+        out.stderr.trim(),
+        "The request is invalid: spec.user: Invalid value: \"\": at least one of user or group must be specified"
+    );
+}

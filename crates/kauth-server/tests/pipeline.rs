@@ -209,3 +209,80 @@ fn the_audit_filter_records_what_every_filter_learnt_whoever_answered() {
     assert_eq!(impersonated["impersonatedUser"]["username"], "alice");
     assert_eq!(impersonated["objectRef"]["name"], "team");
 }
+
+#[test]
+fn impersonating_groups_uid_or_extras_without_a_user_is_kube_apiservers_plain_500() {
+    let s = server();
+    let mut r = request(Method::GET, "/api", None, Some(ADMIN));
+    r.query = vec![("a".into(), "1".into())];
+    for (k, v) in [("impersonate-group", "g1"), ("impersonate-group", "g<2>"), ("impersonate-extra-scopes", "a")] {
+        r.headers.append(k, HeaderValue::from_static(v));
+    }
+    r.headers.insert("impersonate-uid", HeaderValue::from_static("u"));
+    let answer = handle(&s.state, r);
+    assert_eq!(answer.status, 500);
+    // Not a Status: Go's http.Error, as kube-apiserver 1.32 writes it (checked side by side).
+    assert_eq!(answer.content_type, "text/plain; charset=utf-8");
+    assert!(answer.headers.contains(&("x-content-type-options", "nosniff".into())), "{:?}", answer.headers);
+    assert_eq!(
+        std::str::from_utf8(&answer.body).unwrap(),
+        "Internal Server Error: \"/api?a=1\": requested [{Group  g1    } {Group  g&lt;2&gt;    } \
+         {UserExtra  a  authentication.k8s.io/v1  scopes} {UID  u  authentication.k8s.io/v1  }] without impersonating a user\n"
+    );
+}
+
+#[test]
+fn bodies_of_another_kind_get_kube_apiservers_400() {
+    let s = server();
+    let cases = [
+        (
+            "/api/v1/namespaces/default/configmaps",
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}}),
+            "Secret in version \"v1\" cannot be handled as a ConfigMap: converting (v1.Secret) to (core.ConfigMap): unknown conversion",
+        ),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "metadata": {"name": "x"}}),
+            "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: no kind \"ConfigMap\" is registered for version \"rbac.authorization.k8s.io/v1\" in scheme \"pkg/api/legacyscheme/scheme.go:30\"",
+        ),
+        (
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview"}),
+            "SelfSubjectAccessReview in version \"v1\" cannot be handled as a SubjectAccessReview: converting (v1.SelfSubjectAccessReview) to (authorization.SubjectAccessReview): unknown conversion",
+        ),
+        (
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            json!({"apiVersion": "authorization.k8s.io/v1", "kind": "Foo"}),
+            "Foo in version \"v1\" cannot be handled as a SubjectAccessReview: no kind \"Foo\" is registered for version \"authorization.k8s.io/v1\" in scheme \"pkg/api/legacyscheme/scheme.go:30\"",
+        ),
+        (
+            "/api/v1/namespaces/default/serviceaccounts/default/token",
+            json!({"apiVersion": "v1", "kind": "ConfigMap"}),
+            "ConfigMap in version \"v1\" cannot be handled as a TokenRequest: converting (v1.ConfigMap) to (authentication.TokenRequest): unknown conversion",
+        ),
+    ];
+    for (path, body, message) in cases {
+        let r = s.send(Method::POST, path, Some(body), Some(ADMIN));
+        assert_eq!(
+            json_of(&r),
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                   "message": message, "reason": "BadRequest", "code": 400}),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn the_jwks_refused_for_another_media_type_is_kube_apiservers_406() {
+    let s = server();
+    let mut r = request(Method::GET, "/openid/v1/jwks", None, Some(ADMIN));
+    r.headers.insert("accept", HeaderValue::from_static("application/json"));
+    let answer = handle(&s.state, r);
+    assert_eq!(answer.status, 406);
+    assert_eq!(
+        json_of(&answer),
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "details": {},
+               "message": "406: Not Acceptable\n\nAvailable representations: application/jwk-set+json",
+               "reason": "NotAcceptable", "code": 406})
+    );
+}

@@ -193,10 +193,7 @@ impl ResourceType {
         let body_kind = map.get("kind").and_then(Value::as_str).unwrap_or(self.kind).to_owned();
         let body_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or(&api_version).to_owned();
         if body_kind != self.kind || body_version != api_version {
-            return Err(ApiError::bad_request(format!(
-                "the object provided is unrecognized (kind {body_kind:?} in apiVersion {body_version:?}): this endpoint takes {} in {api_version}",
-                self.kind
-            )));
+            return Err(self.wrong_kind(&body_kind, &body_version));
         }
         map.insert("kind".into(), Value::String(self.kind.into()));
         map.insert("apiVersion".into(), Value::String(api_version));
@@ -209,6 +206,28 @@ impl ResourceType {
         let mut unknown = Vec::new();
         unknown_fields(&body, &typed, "", &mut unknown);
         Ok((typed, unknown))
+    }
+}
+
+impl ResourceType {
+    /// kube-apiserver's 400 for a body of another kind or version than this endpoint takes:
+    /// `<kind> in version "<version>" cannot be handled as a <Kind>: ...`, the reason being an
+    /// unknown conversion between Go types for a kind it knows, or a kind not registered.
+    /// kauth knows the kinds it serves (and TokenRequest); kube-apiserver knows every built-in.
+    fn wrong_kind(&self, kind: &str, api_version: &str) -> ApiError {
+        let version = api_version.rsplit('/').next().unwrap_or_default();
+        let known = kind == "TokenRequest" && api_version == "authentication.k8s.io/v1"
+            || RESOURCES.iter().any(|r| r.kind == kind && r.api_version() == api_version);
+        // The internal Go package of this endpoint's group (`core` for the legacy group).
+        let internal = if self.group.is_empty() { "core" } else { self.group.split('.').next().unwrap_or_default() };
+        let reason = if known {
+            format!("converting ({version}.{kind}) to ({internal}.{}): unknown conversion", self.kind)
+        } else {
+            format!(
+                "no kind {kind:?} is registered for version {api_version:?} in scheme \"pkg/api/legacyscheme/scheme.go:30\""
+            )
+        };
+        ApiError::bad_request(format!("{kind} in version {version:?} cannot be handled as a {}: {reason}", self.kind))
     }
 }
 

@@ -133,9 +133,17 @@ impl ApiError {
         ApiError::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
     }
 
-    /// 406 NotAcceptable.
-    pub fn not_acceptable(accepted: &str) -> Self {
-        ApiError::new(406, "NotAcceptable", format!("only the following media types are accepted: {accepted}"))
+    /// 406 from a route kube-apiserver serves through go-restful (`/openid/v1/jwks`): its text,
+    /// and an empty `details`.
+    pub fn not_acceptable_route(available: &str) -> Self {
+        ApiError {
+            details: Some(json!({})),
+            ..ApiError::new(
+                406,
+                "NotAcceptable",
+                format!("406: Not Acceptable\n\nAvailable representations: {available}"),
+            )
+        }
     }
 
     /// 409 Conflict with a message of its own (not about one object).

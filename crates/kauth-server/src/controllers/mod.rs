@@ -252,7 +252,7 @@ pub fn validate_update(rt: &'static ResourceType, old: &Value, new: &Value) -> R
             name,
             "roleRef",
             "FieldValueInvalid",
-            format!("Invalid value: {}: cannot change roleRef", new.get("roleRef").cloned().unwrap_or(Value::Null)),
+            format!("Invalid value: {}: cannot change roleRef", go_role_ref(new.get("roleRef"))),
         ));
     }
     Ok(())
@@ -308,6 +308,19 @@ fn rt_of(kind: &str) -> Result<&'static ResourceType, ApiError> {
     rt(kind)
 }
 
+/// A list of strings as Go's `%#v` prints a `[]string` (kube-apiserver's field errors do).
+fn go_strings(list: &Value) -> String {
+    let items: Vec<String> =
+        list.as_array().into_iter().flatten().map(|v| format!("{:?}", v.as_str().unwrap_or_default())).collect();
+    format!("[]string{{{}}}", items.join(", "))
+}
+
+/// A roleRef as Go's `%#v` prints kube-apiserver's internal `rbac.RoleRef`.
+fn go_role_ref(role_ref: Option<&Value>) -> String {
+    let f = |k: &str| role_ref.and_then(|r| r.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned();
+    format!("rbac.RoleRef{{APIGroup:{:?}, Kind:{:?}, Name:{:?}}}", f("apiGroup"), f("kind"), f("name"))
+}
+
 fn validate_rbac(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     let name = meta_str(obj, "name");
     let mut causes = Vec::new();
@@ -323,22 +336,20 @@ fn validate_rbac(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
                 });
             }
             if list("nonResourceURLs") > 0 {
+                let urls = go_strings(&rule["nonResourceURLs"]);
                 if namespaced {
                     causes.push(Cause {
                         reason: "FieldValueInvalid",
                         field: format!("rules[{i}].nonResourceURLs"),
-                        message: format!(
-                            "Invalid value: {}: namespaced rules cannot apply to non-resource URLs",
-                            rule["nonResourceURLs"]
-                        ),
+                        message: format!("Invalid value: {urls}: namespaced rules cannot apply to non-resource URLs"),
                     });
-                } else if list("apiGroups") > 0 || list("resources") > 0 {
+                }
+                if list("apiGroups") > 0 || list("resources") > 0 || list("resourceNames") > 0 {
                     causes.push(Cause {
                         reason: "FieldValueInvalid",
                         field: format!("rules[{i}].nonResourceURLs"),
                         message: format!(
-                            "Invalid value: {}: rules cannot apply to both regular resources and non-resource URLs",
-                            rule["nonResourceURLs"]
+                            "Invalid value: {urls}: rules cannot apply to both regular resources and non-resource URLs"
                         ),
                     });
                 }

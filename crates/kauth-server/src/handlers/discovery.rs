@@ -234,7 +234,7 @@ fn jwks(state: &State, req: &Request) -> Response {
         matches!(t, "application/jwk-set+json" | "*/*" | "application/*" | "")
     });
     if !acceptable {
-        return Response::error(&ApiError::not_acceptable("application/jwk-set+json"));
+        return Response::error(&ApiError::not_acceptable_route("application/jwk-set+json"));
     }
     match kauth::token::jwks::jwks(&state.keys.active().keys) {
         Ok(set) => {

@@ -4,9 +4,9 @@
 
 use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReviewSpec, SubjectAccessReviewSpec};
 use kauth::authn::{Rejection, TokenAuthenticator};
-use kauth::authz::{local_subject_access_review, Attributes, Decision, ReviewError, Rules};
+use kauth::authz::{local_subject_access_review, Attributes, Decision, InvalidReview, Rules};
 use kauth::token::claims::{Binding, ObjectRef};
-use kauth::token::issue::{plan_expiration, BoundTokenSpec};
+use kauth::token::issue::{plan_expiration, requested_expiration, BoundTokenSpec, IssueError};
 use kauth::user::UserInfo;
 use serde_json::{json, Map, Value};
 
@@ -48,6 +48,9 @@ pub fn handle_review(
 ) -> Result<Response, ApiError> {
     let body = body_json(req)?;
     let (mut obj, warnings) = decode_checked(req, rt, body)?;
+    if rt.kind == "LocalSubjectAccessReview" {
+        namespace_of_request(&obj, &info.namespace)?;
+    }
     let spec = obj.get("spec").cloned().unwrap_or_else(|| json!({}));
     let status = match rt.kind {
         "TokenReview" => token_review(state, &spec)?,
@@ -68,6 +71,11 @@ pub fn handle_review(
         }
         "SelfSubjectRulesReview" => {
             let ns = spec.get("namespace").and_then(Value::as_str).unwrap_or("");
+            if ns.is_empty() {
+                return Err(ApiError::bad_request("no namespace on request"));
+            }
+            // kube-apiserver answers with a new object: the spec is not echoed.
+            obj["spec"] = json!({});
             rules_json(&state.authorizer.rules_for(user, ns))
         }
         _ => return Err(ApiError::no_route()),
@@ -92,7 +100,7 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
     let audiences = strings(spec.get("audiences"));
     let requested = if audiences.is_empty() { None } else { Some(audiences.as_slice()) };
     if token.is_empty() {
-        return Ok(json!({"user": {}, "error": "token is empty"}));
+        return Err(ApiError::bad_request("token is required for TokenReview in authentication"));
     }
     let start = std::time::Instant::now();
     let result = state.tokens.authenticate_token(token, requested, state.now());
@@ -117,14 +125,27 @@ fn typed_spec<T: serde::de::DeserializeOwned>(spec: &Value) -> Result<T, ApiErro
     T::deserialize(spec).map_err(|e| ApiError::bad_request(format!("spec: {e}")))
 }
 
-/// The 422 Kubernetes answers for an invalid access review spec.
-fn invalid_review(rt: &ResourceType, e: &ReviewError) -> ApiError {
-    ApiError::invalid(
-        rt.group,
-        rt.kind,
-        "",
-        vec![Cause { reason: e.reason(), field: e.field().into(), message: e.to_string() }],
-    )
+/// The 422 Kubernetes answers for an invalid access review spec. kube-apiserver names the kind
+/// of the decoded object, whose kind is empty by then: `.authorization.k8s.io "" is invalid`,
+/// and no `details.kind`.
+fn invalid_review(rt: &ResourceType, e: &InvalidReview) -> ApiError {
+    let causes = e
+        .errors()
+        .iter()
+        .map(|e| Cause { reason: e.reason(), field: e.field().into(), message: e.to_string() })
+        .collect();
+    ApiError::invalid(rt.group, "", "", causes)
+}
+
+/// A namespaced review's `metadata.namespace` must be empty or the request's, as for any create.
+fn namespace_of_request(obj: &Value, namespace: &str) -> Result<(), ApiError> {
+    match meta_str(obj, "namespace") {
+        "" => Ok(()),
+        n if n == namespace => Ok(()),
+        _ => Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )),
+    }
 }
 
 fn access_review(state: &State, attrs: Attributes) -> Value {
@@ -191,6 +212,27 @@ pub fn token_request(state: &State, req: &Request, info: &ResourceRequest) -> Re
     };
     let body = body_json(req)?;
     let (mut obj, _) = decode_checked(req, &trt, body)?;
+    // In kube-apiserver's order: the object's namespace (any create's 400), its name and
+    // namespace against the URL's (422 naming the service account), the service account, the
+    // spec's validation (422 naming nothing), then the bound object.
+    let (obj_name, obj_ns) = (meta_str(&obj, "name").to_owned(), meta_str(&obj, "namespace").to_owned());
+    if !obj_ns.is_empty() && obj_ns != info.namespace {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    if !obj_name.is_empty() && obj_name != info.name {
+        return Err(ApiError::invalid(
+            AUTHN_GROUP,
+            "TokenRequest",
+            &info.name,
+            vec![Cause {
+                reason: "FieldValueInvalid",
+                field: "metadata.name".into(),
+                message: format!("Invalid value: {obj_name:?}: must match the service account name if specified"),
+            }],
+        ));
+    }
     let sa_rt = resources::by_kind("ServiceAccount").ok_or_else(|| ApiError::internal("no serviceaccounts"))?;
     let sa = state
         .registry
@@ -200,31 +242,14 @@ pub fn token_request(state: &State, req: &Request, info: &ResourceRequest) -> Re
     let spec = obj.get("spec").cloned().unwrap_or_else(|| json!({}));
     let audiences = strings(spec.get("audiences"));
     let requested = spec.get("expirationSeconds").and_then(Value::as_i64);
-    let invalid = |field: &str, message: String| {
-        ApiError::invalid(
-            AUTHN_GROUP,
-            "TokenRequest",
-            &info.name,
-            vec![Cause { reason: "FieldValueInvalid", field: field.into(), message }],
-        )
-    };
+    requested_expiration(requested).map_err(invalid_expiration)?;
     let binding = match spec.get("boundObjectRef").filter(|v| v.is_object()) {
         None => None,
-        Some(r) => Some(bound_object(state, info, r, &invalid)?),
+        Some(r) => Some(bound_object(state, info, r)?),
     };
     let pod_bound = matches!(binding, Some(Binding::Pod { .. }));
     let plan = plan_expiration(requested, pod_bound, &audiences, &state.config.api_audiences, state.config.expiration)
-        .map_err(|e| match e {
-            kauth::token::issue::IssueError::TooShort(v) => invalid(
-                "spec.expirationSeconds",
-                format!("Invalid value: {v}: may not specify a duration less than 10 minutes"),
-            ),
-            kauth::token::issue::IssueError::TooLong(v) => invalid(
-                "spec.expirationSeconds",
-                format!("Invalid value: {v}: may not specify a duration larger than 2^32 seconds"),
-            ),
-            other => ApiError::internal(other),
-        })?;
+        .map_err(invalid_expiration)?;
     let warning = plan.warning.clone();
     let spec_out = BoundTokenSpec {
         namespace: info.namespace.clone(),
@@ -243,6 +268,10 @@ pub fn token_request(state: &State, req: &Request, info: &ResourceRequest) -> Re
     state.metrics.token_issued("bound");
     let granted = issued.plan.granted;
     obj["spec"]["expirationSeconds"] = json!(granted);
+    // kube-apiserver writes the absent reference as null (a pointer without omitempty).
+    if obj["spec"].get("boundObjectRef").is_none() {
+        obj["spec"]["boundObjectRef"] = Value::Null;
+    }
     obj["spec"]["audiences"] = json!(if audiences.is_empty() { state.config.api_audiences.clone() } else { audiences });
     obj["status"] = json!({
         "token": issued.token.as_str(),
@@ -257,24 +286,48 @@ pub fn token_request(state: &State, req: &Request, info: &ResourceRequest) -> Re
     Ok(r)
 }
 
-fn bound_object(
-    state: &State,
-    info: &ResourceRequest,
-    r: &Value,
-    invalid: &dyn Fn(&str, String) -> ApiError,
-) -> Result<Binding<'static>, ApiError> {
+/// A TokenRequest's expirationSeconds refused: kube-apiserver's 422, naming no object.
+fn invalid_expiration(e: IssueError) -> ApiError {
+    let message = match e {
+        IssueError::TooShort(v) => format!("Invalid value: {v}: may not specify a duration less than 10 minutes"),
+        IssueError::TooLong(v) => format!("Invalid value: {v}: may not specify a duration larger than 2^32 seconds"),
+        other => return ApiError::internal(other),
+    };
+    ApiError::invalid(
+        AUTHN_GROUP,
+        "TokenRequest",
+        "",
+        vec![Cause { reason: "FieldValueInvalid", field: "spec.expirationSeconds".into(), message }],
+    )
+}
+
+/// The group and version of an `apiVersion` as Go's `schema.ParseGroupVersion` reads it (`None`
+/// when it is not one).
+fn group_version(api_version: &str) -> Option<(&str, &str)> {
+    match api_version.split('/').collect::<Vec<_>>().as_slice() {
+        [""] => Some(("", "")),
+        [v] => Some(("", v)),
+        [g, v] => Some((g, v)),
+        _ => None,
+    }
+}
+
+fn bound_object(state: &State, info: &ResourceRequest, r: &Value) -> Result<Binding<'static>, ApiError> {
     let kind = r.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api_version = r.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let name = r.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
     let uid = r.get("uid").and_then(Value::as_str).unwrap_or("").to_owned();
-    let (plural, ns) = match kind {
-        "Pod" => ("pods", info.namespace.as_str()),
-        "Secret" => ("secrets", info.namespace.as_str()),
-        "Node" => ("nodes", ""),
-        other => {
-            return Err(invalid(
-                "spec.boundObjectRef.kind",
-                format!("Unsupported value: {other:?}: supported values: \"Pod\", \"Secret\", \"Node\""),
-            ))
+    // kube-apiserver looks only at the group (any version of the core group will do).
+    let (group, version) = group_version(api_version).unwrap_or(("", ""));
+    let (plural, ns) = match (group, kind) {
+        ("", "Pod") => ("pods", info.namespace.as_str()),
+        ("", "Secret") => ("secrets", info.namespace.as_str()),
+        ("", "Node") => ("nodes", ""),
+        _ => {
+            // Go's GroupVersionKind.String(); an apiVersion that is not one leaves group and version empty.
+            return Err(ApiError::bad_request(format!(
+                "cannot bind token to object of type {group}/{version}, Kind={kind}"
+            )));
         }
     };
     let rt = resources::find("", "v1", plural).ok_or_else(|| ApiError::internal("no such resource"))?;
@@ -296,14 +349,17 @@ fn bound_object(
             let pod_sa = obj.value.pointer("/spec/serviceAccountName").and_then(Value::as_str).unwrap_or("default");
             if pod_sa != info.name {
                 return Err(ApiError::bad_request(format!(
-                    "cannot bind token for serviceaccount {:?} to pod {name:?} which runs as serviceaccount {pod_sa:?}",
+                    "cannot bind token for serviceaccount {:?} to pod running with different serviceaccount name.",
                     info.name
                 )));
             }
-            let node = obj.value.pointer("/spec/nodeName").and_then(Value::as_str).and_then(|n| {
-                let nrt = resources::find("", "v1", "nodes")?;
-                let node = state.registry.get(nrt, "", n)?;
-                Some(ObjectRef { name: n.to_owned().into(), uid: meta_str(&node.value, "uid").to_owned().into() })
+            // A node that does not exist still gives its name (no uid), as in kube-apiserver.
+            let node = obj.value.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()).map(|n| {
+                let uid = resources::find("", "v1", "nodes")
+                    .and_then(|nrt| state.registry.get(nrt, "", n))
+                    .map(|node| meta_str(&node.value, "uid").to_owned())
+                    .unwrap_or_default();
+                ObjectRef { name: n.to_owned().into(), uid: uid.into() }
             });
             Binding::Pod { pod: oref, node }
         }

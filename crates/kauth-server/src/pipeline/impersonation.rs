@@ -9,20 +9,30 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::HeaderMap;
-use kauth::authn::impersonation;
+use kauth::authn::impersonation::{self, ImpersonationError};
 use kauth::authz::Decision;
 use kauth::user::UserInfo;
 use tower::{Layer, Service};
 
 use super::context::{Answer, Answered, Authenticated, RequestUser};
+use crate::api::request::Request;
 use crate::api::response::Response;
 use crate::api::status::ApiError;
 use crate::state::State;
 
+/// Why a request may not impersonate.
+#[derive(Debug)]
+pub enum Refusal {
+    /// An attribute the real user may not impersonate: Kubernetes' 403.
+    Forbidden(ApiError),
+    /// Headers that cannot be honoured (groups, uid or extras without a user).
+    Malformed(ImpersonationError),
+}
+
 /// The user `real` impersonates by `Impersonate-*` headers, each impersonated attribute allowed
 /// by the `impersonate` verb for `real`; `None` without such headers.
-pub fn impersonate(state: &State, real: &UserInfo, headers: &HeaderMap) -> Result<Option<UserInfo>, ApiError> {
-    let Some(imp) = impersonation::parse(headers).map_err(|e| ApiError::internal(e.to_string()))? else {
+pub fn impersonate(state: &State, real: &UserInfo, headers: &HeaderMap) -> Result<Option<UserInfo>, Refusal> {
+    let Some(imp) = impersonation::parse(headers).map_err(Refusal::Malformed)? else {
         return Ok(None);
     };
     for attrs in impersonation::checks(real, &imp) {
@@ -32,11 +42,27 @@ pub fn impersonate(state: &State, real: &UserInfo, headers: &HeaderMap) -> Resul
                 let msg = attrs.forbidden_message();
                 let msg = if d.reason().is_empty() { msg } else { format!("{msg}: {}", d.reason()) };
                 let (group, resource, name) = impersonation::check_target(&attrs);
-                return Err(ApiError::forbidden(group, resource, name, &msg));
+                return Err(Refusal::Forbidden(ApiError::forbidden(group, resource, name, &msg)));
             }
         }
     }
     Ok(Some(impersonation::impersonated_user(imp)))
+}
+
+/// kube-apiserver's answer to malformed impersonation headers: not a Status but Go's
+/// `http.Error` (`responsewriters.InternalError`): text/plain, `nosniff`, the request URI quoted,
+/// `&`, `<` and `>` escaped as HTML.
+fn internal_server_error(req: &Request, e: &ImpersonationError) -> Response {
+    let mut uri = req.path.clone();
+    if !req.query.is_empty() {
+        uri.push('?');
+        uri.push_str(&form_urlencoded::Serializer::new(String::new()).extend_pairs(&req.query).finish());
+    }
+    let text =
+        format!("Internal Server Error: {uri:?}: {e}").replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut r = Response::text(500, &format!("{text}\n"));
+    r.headers.push(("x-content-type-options", "nosniff".into()));
+    r
 }
 
 /// Adds [`WithImpersonation`] to a stack.
@@ -91,7 +117,13 @@ where
                 };
                 Answer::Below(self.inner.call(Authenticated { ctx, user }))
             }
-            Err(refused) => Answer::now(Answered { ctx, user: Some(user), response: Response::error(&refused) }),
+            Err(Refusal::Forbidden(refused)) => {
+                Answer::now(Answered { ctx, user: Some(user), response: Response::error(&refused) })
+            }
+            Err(Refusal::Malformed(e)) => {
+                let response = internal_server_error(&ctx.request, &e);
+                Answer::now(Answered { ctx, user: Some(user), response })
+            }
         }
     }
 }

@@ -30,12 +30,41 @@ pub struct Impersonation {
     pub extra: Extra,
 }
 
+/// One impersonated attribute, as kube-apiserver lists it in its error (an `ObjectReference`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requested {
+    /// `Impersonate-Group`.
+    Group(String),
+    /// One value of an `Impersonate-Extra-<key>` header.
+    Extra {
+        /// The decoded, lower-cased key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// `Impersonate-Uid`.
+    Uid(String),
+}
+
+impl std::fmt::Display for Requested {
+    /// Go's `%v` of kube-apiserver's `ObjectReference` (Kind, Namespace, Name, UID, APIVersion,
+    /// ResourceVersion, FieldPath), which its error prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const V1: &str = "authentication.k8s.io/v1";
+        match self {
+            Requested::Group(g) => write!(f, "{{Group  {g}    }}"),
+            Requested::Extra { key, value } => write!(f, "{{UserExtra  {value}  {V1}  {key}}}"),
+            Requested::Uid(u) => write!(f, "{{UID  {u}  {V1}  }}"),
+        }
+    }
+}
+
 /// Impersonation headers that cannot be honoured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImpersonationError {
-    /// Groups, a uid or extras without a user.
-    #[error("requested impersonation of groups, uid or extra without impersonating a user")]
-    WithoutUser,
+    /// Groups, a uid or extras without a user; Display is kube-apiserver's text, listing them.
+    #[error("requested [{}] without impersonating a user", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" "))]
+    WithoutUser(Vec<Requested>),
 }
 
 /// An extra key as it is named in an `Impersonate-Extra-` header: percent-decoded (invalid
@@ -61,7 +90,15 @@ pub fn parse(headers: &HeaderMap) -> Result<Option<Impersonation>, Impersonation
     }
     match user {
         Some(user) => Ok(Some(Impersonation { user, groups, uid, extra })),
-        None if !groups.is_empty() || uid.is_some() || !extra.is_empty() => Err(ImpersonationError::WithoutUser),
+        None if !groups.is_empty() || uid.is_some() || !extra.is_empty() => {
+            // In kube-apiserver's order: groups, extras, uid.
+            let mut requested: Vec<Requested> = groups.into_iter().map(Requested::Group).collect();
+            for (key, values) in extra.iter() {
+                requested.extend(values.map(|v| Requested::Extra { key: key.to_owned(), value: v.to_owned() }));
+            }
+            requested.extend(uid.map(Requested::Uid));
+            Err(ImpersonationError::WithoutUser(requested))
+        }
         None => Ok(None),
     }
 }
@@ -143,7 +180,21 @@ mod tests {
     #[test]
     fn headers_become_a_typed_request_and_its_checks() {
         assert_eq!(parse(&headers(&[])), Ok(None));
-        assert_eq!(parse(&headers(&[("impersonate-group", "g")])), Err(ImpersonationError::WithoutUser));
+        let e = parse(&headers(&[("impersonate-group", "g")])).expect_err("no user");
+        assert_eq!(e, ImpersonationError::WithoutUser(vec![Requested::Group("g".into())]));
+        // kube-apiserver's text (checked against 1.32): Go's %v of each ObjectReference.
+        let e = parse(&headers(&[
+            ("impersonate-uid", "u"),
+            ("impersonate-group", "g1"),
+            ("impersonate-extra-scopes", "a"),
+            ("impersonate-group", "g2"),
+        ]))
+        .expect_err("no user");
+        assert_eq!(
+            e.to_string(),
+            "requested [{Group  g1    } {Group  g2    } {UserExtra  a  authentication.k8s.io/v1  scopes} \
+             {UID  u  authentication.k8s.io/v1  }] without impersonating a user"
+        );
         let imp = parse(&headers(&[
             ("impersonate-user", "system:serviceaccount:ns:sa"),
             ("impersonate-group", "a"),

@@ -11,7 +11,7 @@ use std::fmt;
 pub use crate::rbac::explanation::Explanation;
 pub use crate::rbac::grant::RbacGrant;
 use crate::user::UserInfo;
-pub use review::{local_subject_access_review, ReviewError};
+pub use review::{local_subject_access_review, InvalidReview, ReviewError};
 
 /// The group allowed everything before any other authorizer runs.
 pub const SYSTEM_MASTERS: &str = "system:masters";
@@ -197,7 +197,8 @@ pub struct Rules {
     pub resource_rules: Vec<ResourceRule>,
     /// Rules on non-resource URLs.
     pub non_resource_rules: Vec<NonResourceRule>,
-    /// Whether the list may miss rules (an authorizer could not list them, or a role was missing).
+    /// Whether the list may miss rules: an authorizer could not list them. A missing role is
+    /// not that (kube-apiserver's RBAC reports it in `evaluation_error` only).
     pub incomplete: bool,
     /// Why it is incomplete.
     pub evaluation_error: String,

@@ -12,8 +12,8 @@ use k8s_openapi::api::authorization::v1::{
 use super::{Attributes, Target};
 use crate::user::UserInfo;
 
-/// A review spec Kubernetes would refuse with 422 Invalid. [`ReviewError::field`] is the field
-/// path, [`ReviewError::reason`] the cause's reason, Display the cause's message.
+/// One reason Kubernetes refuses a review spec with 422 Invalid. [`ReviewError::field`] is the
+/// field path, [`ReviewError::reason`] the cause's reason, Display the cause's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReviewError {
     /// Neither `resourceAttributes` nor `nonResourceAttributes`.
@@ -34,6 +34,13 @@ pub enum ReviewError {
         /// The namespace of the request path.
         path: String,
     },
+    /// A LocalSubjectAccessReview with `nonResourceAttributes` (they have no namespace).
+    NonResourceInNamespace {
+        /// `nonResourceAttributes.path`.
+        path: String,
+        /// `nonResourceAttributes.verb`.
+        verb: String,
+    },
 }
 
 impl ReviewError {
@@ -41,32 +48,36 @@ impl ReviewError {
     pub fn field(&self) -> &'static str {
         match self {
             ReviewError::NoAttributes => "spec.resourceAttributes",
-            ReviewError::BothAttributes { .. } => "spec.nonResourceAttributes",
+            ReviewError::BothAttributes { .. } | ReviewError::NonResourceInNamespace { .. } => {
+                "spec.nonResourceAttributes"
+            }
             ReviewError::NoSubject => "spec.user",
             ReviewError::NamespaceMismatch { .. } => "spec.resourceAttributes.namespace",
         }
     }
 
-    /// The cause's reason, as in a Status (`FieldValueRequired`, `FieldValueInvalid`).
+    /// The cause's reason, as in a Status: kube-apiserver reports each as `FieldValueInvalid`.
     pub fn reason(&self) -> &'static str {
-        match self {
-            ReviewError::NoAttributes => "FieldValueRequired",
-            _ => "FieldValueInvalid",
-        }
+        "FieldValueInvalid"
     }
+}
+
+/// Go's `%#v` of kube-apiserver's internal `NonResourceAttributes`, as `field.Invalid` prints it.
+fn go_non_resource(path: &str, verb: &str) -> String {
+    format!("authorization.NonResourceAttributes{{Path:{path:?}, Verb:{verb:?}}}")
 }
 
 impl fmt::Display for ReviewError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // The value kube-apiserver prints is the absent nonResourceAttributes: "null".
             ReviewError::NoAttributes => f.write_str(
-                "Required value: exactly one of nonResourceAttributes or resourceAttributes must be specified",
+                "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
             ),
-            // Go's %#v of the internal type, as field.Invalid prints a struct.
             ReviewError::BothAttributes { path, verb } => write!(
                 f,
-                "Invalid value: authorization.NonResourceAttributes{{Path:{path:?}, Verb:{verb:?}}}: \
-                 cannot be specified in combination with resourceAttributes"
+                "Invalid value: {}: cannot be specified in combination with resourceAttributes",
+                go_non_resource(path, verb)
             ),
             ReviewError::NoSubject => {
                 f.write_str("Invalid value: \"\": at least one of user or group must be specified")
@@ -74,21 +85,69 @@ impl fmt::Display for ReviewError {
             ReviewError::NamespaceMismatch { spec, .. } => {
                 write!(f, "Invalid value: {spec:?}: must match metadata.namespace")
             }
+            ReviewError::NonResourceInNamespace { path, verb } => {
+                write!(f, "Invalid value: {}: disallowed on this kind of request", go_non_resource(path, verb))
+            }
         }
     }
 }
 
 impl std::error::Error for ReviewError {}
 
+/// A review spec Kubernetes refuses: every reason, in the order kube-apiserver's validation finds
+/// them (never empty). Display is `<field>: <message>`, several in brackets, as in a Status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidReview(Vec<ReviewError>);
+
+impl InvalidReview {
+    /// The reasons, in kube-apiserver's order.
+    pub fn errors(&self) -> &[ReviewError] {
+        &self.0
+    }
+}
+
+impl fmt::Display for InvalidReview {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list: Vec<String> = self.0.iter().map(|e| format!("{}: {e}", e.field())).collect();
+        match list.as_slice() {
+            [one] => f.write_str(one),
+            many => write!(f, "[{}]", many.join(", ")),
+        }
+    }
+}
+
+impl std::error::Error for InvalidReview {}
+
 fn text(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
 
-/// The verb and target of exactly one of `resource` and `non_resource`.
+/// The attribute errors of a spec (`ValidateSubjectAccessReviewSpec`'s first two checks).
+fn attribute_errors(
+    resource: Option<&ResourceAttributes>,
+    non_resource: Option<&NonResourceAttributes>,
+) -> Vec<ReviewError> {
+    match (resource, non_resource) {
+        (Some(_), Some(n)) => vec![ReviewError::BothAttributes { path: text(&n.path), verb: text(&n.verb) }],
+        (None, None) => vec![ReviewError::NoAttributes],
+        _ => Vec::new(),
+    }
+}
+
+/// A SubjectAccessReview spec's errors, in kube-apiserver's order.
+fn subject_errors(spec: &SubjectAccessReviewSpec) -> Vec<ReviewError> {
+    let mut errors = attribute_errors(spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref());
+    if spec.user.as_deref().unwrap_or_default().is_empty() && spec.groups.as_ref().is_none_or(Vec::is_empty) {
+        errors.push(ReviewError::NoSubject);
+    }
+    errors
+}
+
+/// The verb and target of a spec with exactly one of `resource` and `non_resource`.
 fn verb_and_target(
     resource: Option<&ResourceAttributes>,
     non_resource: Option<&NonResourceAttributes>,
-) -> Result<(String, Target), ReviewError> {
+) -> Result<(String, Target), InvalidReview> {
     match (resource, non_resource) {
         (Some(r), None) => Ok((
             text(&r.verb),
@@ -102,50 +161,69 @@ fn verb_and_target(
             },
         )),
         (None, Some(n)) => Ok((text(&n.verb), Target::NonResource { path: text(&n.path) })),
-        (Some(_), Some(n)) => Err(ReviewError::BothAttributes { path: text(&n.path), verb: text(&n.verb) }),
-        (None, None) => Err(ReviewError::NoAttributes),
+        _ => Err(InvalidReview(attribute_errors(resource, non_resource))),
     }
 }
 
+fn checked(errors: Vec<ReviewError>) -> Result<(), InvalidReview> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(InvalidReview(errors))
+    }
+}
+
+/// The subject of a valid SubjectAccessReview spec and its request.
+fn subject_attributes(spec: &SubjectAccessReviewSpec) -> Result<Attributes, InvalidReview> {
+    let user = UserInfo {
+        name: text(&spec.user),
+        uid: text(&spec.uid),
+        groups: spec.groups.clone().unwrap_or_default(),
+        extra: spec.extra.iter().flatten().map(|(k, v)| (k.clone(), v)).collect(),
+    };
+    let (verb, target) = verb_and_target(spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref())?;
+    Ok(Attributes { user, verb, target })
+}
+
 impl TryFrom<&SubjectAccessReviewSpec> for Attributes {
-    type Error = ReviewError;
+    type Error = InvalidReview;
 
     /// The subject (user, uid, groups, extra) and the request of a SubjectAccessReview.
-    fn try_from(spec: &SubjectAccessReviewSpec) -> Result<Self, ReviewError> {
-        let groups = spec.groups.clone().unwrap_or_default();
-        let name = text(&spec.user);
-        if name.is_empty() && groups.is_empty() {
-            return Err(ReviewError::NoSubject);
-        }
-        let user = UserInfo {
-            name,
-            uid: text(&spec.uid),
-            groups,
-            extra: spec.extra.iter().flatten().map(|(k, v)| (k.clone(), v)).collect(),
-        };
-        let (verb, target) = verb_and_target(spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref())?;
-        Ok(Attributes { user, verb, target })
+    fn try_from(spec: &SubjectAccessReviewSpec) -> Result<Self, InvalidReview> {
+        checked(subject_errors(spec))?;
+        subject_attributes(spec)
     }
 }
 
 impl TryFrom<(&SelfSubjectAccessReviewSpec, UserInfo)> for Attributes {
-    type Error = ReviewError;
+    type Error = InvalidReview;
 
     /// The request of a SelfSubjectAccessReview, asked by `user` (the requesting user).
-    fn try_from((spec, user): (&SelfSubjectAccessReviewSpec, UserInfo)) -> Result<Self, ReviewError> {
+    fn try_from((spec, user): (&SelfSubjectAccessReviewSpec, UserInfo)) -> Result<Self, InvalidReview> {
         let (verb, target) = verb_and_target(spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref())?;
         Ok(Attributes { user, verb, target })
     }
 }
 
 /// The attributes of a LocalSubjectAccessReview posted in `namespace`: a SubjectAccessReview
-/// whose `resourceAttributes.namespace` must be `namespace`.
-pub fn local_subject_access_review(spec: &SubjectAccessReviewSpec, namespace: &str) -> Result<Attributes, ReviewError> {
-    let ns = spec.resource_attributes.as_ref().and_then(|r| r.namespace.as_deref()).unwrap_or_default();
-    if ns != namespace {
-        return Err(ReviewError::NamespaceMismatch { spec: ns.to_owned(), path: namespace.to_owned() });
+/// whose `resourceAttributes.namespace` must be `namespace` and that has no
+/// `nonResourceAttributes`.
+pub fn local_subject_access_review(
+    spec: &SubjectAccessReviewSpec,
+    namespace: &str,
+) -> Result<Attributes, InvalidReview> {
+    let mut errors = subject_errors(spec);
+    if let Some(r) = &spec.resource_attributes {
+        let ns = r.namespace.as_deref().unwrap_or_default();
+        if ns != namespace {
+            errors.push(ReviewError::NamespaceMismatch { spec: ns.to_owned(), path: namespace.to_owned() });
+        }
     }
-    Attributes::try_from(spec)
+    if let Some(n) = &spec.non_resource_attributes {
+        errors.push(ReviewError::NonResourceInNamespace { path: text(&n.path), verb: text(&n.verb) });
+    }
+    checked(errors)?;
+    subject_attributes(spec)
 }
 
 #[cfg(test)]
@@ -182,19 +260,29 @@ mod tests {
         let a = Attributes::try_from(&spec(None, Some(non_resource()))).expect("non-resource");
         assert_eq!(a.target, Target::NonResource { path: "/metrics".into() });
         let both = Attributes::try_from(&spec(Some(resource()), Some(non_resource()))).expect_err("both");
-        assert_eq!(both, ReviewError::BothAttributes { path: "/metrics".into(), verb: "get".into() });
-        assert_eq!(both.field(), "spec.nonResourceAttributes");
-        assert!(both.to_string().ends_with(": cannot be specified in combination with resourceAttributes"));
+        assert_eq!(both.errors(), [ReviewError::BothAttributes { path: "/metrics".into(), verb: "get".into() }]);
+        assert_eq!(
+            both.to_string(),
+            "spec.nonResourceAttributes: Invalid value: authorization.NonResourceAttributes{Path:\"/metrics\", \
+             Verb:\"get\"}: cannot be specified in combination with resourceAttributes"
+        );
         let neither = Attributes::try_from(&spec(None, None)).expect_err("neither");
-        assert_eq!(neither, ReviewError::NoAttributes);
-        assert_eq!((neither.field(), neither.reason()), ("spec.resourceAttributes", "FieldValueRequired"));
+        assert_eq!(neither.errors(), [ReviewError::NoAttributes]);
+        assert_eq!(
+            (neither.errors()[0].field(), neither.errors()[0].reason()),
+            ("spec.resourceAttributes", "FieldValueInvalid")
+        );
     }
 
     #[test]
     fn a_subject_access_review_names_someone() {
         let mut s = spec(Some(resource()), None);
         s.user = None;
-        assert_eq!(Attributes::try_from(&s), Err(ReviewError::NoSubject));
+        assert_eq!(Attributes::try_from(&s).expect_err("no one").errors(), [ReviewError::NoSubject]);
+        // Every reason at once, in kube-apiserver's order, several in brackets.
+        let nothing = Attributes::try_from(&SubjectAccessReviewSpec::default()).expect_err("nothing");
+        assert_eq!(nothing.errors(), [ReviewError::NoAttributes, ReviewError::NoSubject]);
+        assert!(nothing.to_string().starts_with("[spec.resourceAttributes: Invalid value: \"null\": "), "{nothing}");
         s.groups = Some(vec!["devs".into()]);
         s.extra = Some([("scopes".to_string(), vec!["a".to_string()])].into_iter().collect());
         let a = Attributes::try_from(&s).expect("a group is enough");
@@ -211,10 +299,16 @@ mod tests {
             resource_attributes: Some(resource()),
             non_resource_attributes: Some(non_resource()),
         };
-        assert!(matches!(Attributes::try_from((&both, me)), Err(ReviewError::BothAttributes { .. })));
+        let e = Attributes::try_from((&both, me)).expect_err("both");
+        assert!(matches!(e.errors(), [ReviewError::BothAttributes { .. }]));
         assert!(local_subject_access_review(&spec(Some(resource()), None), "team").is_ok());
         let e = local_subject_access_review(&spec(Some(resource()), None), "other").expect_err("wrong namespace");
-        assert_eq!(e.field(), "spec.resourceAttributes.namespace");
-        assert_eq!(e.to_string(), "Invalid value: \"team\": must match metadata.namespace");
+        assert_eq!(
+            e.to_string(),
+            "spec.resourceAttributes.namespace: Invalid value: \"team\": must match metadata.namespace"
+        );
+        let e = local_subject_access_review(&spec(None, Some(non_resource())), "team").expect_err("no URLs");
+        assert_eq!(e.errors(), [ReviewError::NonResourceInNamespace { path: "/metrics".into(), verb: "get".into() }]);
+        assert!(e.to_string().ends_with("}: disallowed on this kind of request"), "{e}");
     }
 }

@@ -35,12 +35,42 @@ impl fmt::Display for Escalation {
             write!(f, "{g:?}")?;
         }
         f.write_str("]) is attempting to grant RBAC permissions not currently held:")?;
-        for rule in &self.missing {
+        for line in missing_lines(&self.missing) {
             f.write_str("\n")?;
-            f.write_str(&compact(rule))?;
+            f.write_str(&line)?;
         }
         Ok(())
     }
+}
+
+/// The missing permissions as kube-apiserver lists them (`CompactRules`, then a sorted set of
+/// `CompactString`s): the one-verb rules of one group, one resource and at most one name are
+/// merged, their verbs together in the order found; the others stay one line each.
+fn missing_lines(missing: &[PolicyRule]) -> Vec<String> {
+    let mut merged: Vec<PolicyRule> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    for rule in missing {
+        let simple = rule.non_resource_urls.as_ref().is_none_or(Vec::is_empty)
+            && rule.api_groups.as_ref().is_some_and(|g| g.len() == 1)
+            && rule.resources.as_ref().is_some_and(|r| r.len() == 1)
+            && rule.resource_names.as_ref().is_none_or(|n| n.len() <= 1);
+        if !simple {
+            lines.push(compact(rule));
+            continue;
+        }
+        let names = |r: &PolicyRule| r.resource_names.clone().unwrap_or_default();
+        match merged
+            .iter_mut()
+            .find(|m| m.api_groups == rule.api_groups && m.resources == rule.resources && names(m) == names(rule))
+        {
+            Some(m) => m.verbs.extend(rule.verbs.iter().cloned()),
+            None => merged.push(rule.clone()),
+        }
+    }
+    lines.extend(merged.iter().map(compact));
+    lines.sort();
+    lines.dedup();
+    lines
 }
 
 impl std::error::Error for Escalation {}
@@ -186,8 +216,39 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "user \"x\" (groups=[\"a\" \"b\"]) is attempting to grant RBAC permissions not currently held:\n\
-             {APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\"]}\n\
-             {APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"delete\"]}"
+             {APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\" \"delete\"]}"
+        );
+    }
+
+    #[test]
+    fn missing_permissions_are_compacted_as_kube_apiserver_lists_them() {
+        let user = UserInfo { name: "eve".into(), groups: s(&["system:authenticated"]), ..UserInfo::default() };
+        let owner = rules(vec![held(&["get"], &[""], &["pods"])]);
+        let mut named = rule(&["delete"], &["apps"], &["deployments"]);
+        named.resource_names = Some(s(&["a"]));
+        let url = PolicyRule {
+            verbs: s(&["get", "post"]),
+            non_resource_urls: Some(s(&["/b", "/a"])),
+            ..PolicyRule::default()
+        };
+        let e = check_escalation(
+            &user,
+            &owner,
+            &[rule(&["get", "list", "watch"], &[""], &["pods", "secrets"]), named, url],
+        )
+        .expect_err("escalates");
+        // Merged per group, resource and name, verbs in the order found; URLs one line per
+        // verb; the lines sorted. (Checked against kube-apiserver 1.32.)
+        assert_eq!(
+            e.to_string(),
+            "user \"eve\" (groups=[\"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n\
+             {APIGroups:[\"\"], Resources:[\"pods\"], Verbs:[\"list\" \"watch\"]}\n\
+             {APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\" \"list\" \"watch\"]}\n\
+             {APIGroups:[\"apps\"], Resources:[\"deployments\"], ResourceNames:[\"a\"], Verbs:[\"delete\"]}\n\
+             {NonResourceURLs:[\"/a\"], Verbs:[\"get\"]}\n\
+             {NonResourceURLs:[\"/a\"], Verbs:[\"post\"]}\n\
+             {NonResourceURLs:[\"/b\"], Verbs:[\"get\"]}\n\
+             {NonResourceURLs:[\"/b\"], Verbs:[\"post\"]}"
         );
     }
 }

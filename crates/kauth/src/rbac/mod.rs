@@ -208,8 +208,9 @@ pub fn collect_rules(walk: impl FnOnce(&mut RuleVisitor<'_>)) -> Rules {
         }
         true
     });
+    // As kube-apiserver's RBAC authorizer: a missing role is an evaluation error, and the list
+    // is still reported complete (`incomplete` is for authorizers that cannot list rules).
     if !errors.is_empty() {
-        out.incomplete = true;
         out.evaluation_error = join_errors(&errors);
     }
     out

@@ -222,7 +222,8 @@ mod tests {
             (false, r#"RBAC: clusterrole.rbac.authorization.k8s.io "gone" not found"#.to_string())
         );
         let rules = z.rules_for(&UserInfo { name: "bob".into(), ..UserInfo::default() }, "team");
-        assert!(rules.incomplete);
+        assert!(!rules.incomplete, "kube-apiserver reports RBAC's list complete");
+        assert_eq!(rules.evaluation_error, r#"clusterrole.rbac.authorization.k8s.io "gone" not found"#);
         assert!(rules.resource_rules.is_empty());
     }
 

@@ -166,8 +166,9 @@ pub struct ObjectRef<'a> {
     /// The object's name.
     #[serde(default, borrow)]
     pub name: Cow<'a, str>,
-    /// The object's uid.
-    #[serde(default, borrow)]
+    /// The object's uid; empty for a pod's node that does not exist (left out, as
+    /// kube-apiserver's `omitempty`).
+    #[serde(default, borrow, skip_serializing_if = "str::is_empty")]
     pub uid: Cow<'a, str>,
 }
 

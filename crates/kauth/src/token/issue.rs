@@ -76,6 +76,19 @@ pub struct ExpirationPlan {
     pub warning: Option<String>,
 }
 
+/// A TokenRequest's `expirationSeconds` defaulted (3600) and validated (at least 600, at most
+/// 2^32), as kube-apiserver validates it before it looks at the bound object.
+pub fn requested_expiration(requested: Option<i64>) -> Result<i64, IssueError> {
+    let seconds = requested.unwrap_or(DEFAULT_EXPIRATION_SECONDS);
+    if seconds < MIN_EXPIRATION_SECONDS {
+        return Err(IssueError::TooShort(seconds));
+    }
+    if seconds > MAX_EXPIRATION_SECONDS {
+        return Err(IssueError::TooLong(seconds));
+    }
+    Ok(seconds)
+}
+
 /// TokenRequest's rules (`pkg/registry/core/serviceaccount/storage/token.go`): default 3600,
 /// minimum 600, maximum 2^32, the server's maximum with a warning, and the extension of pod-bound
 /// 3607-second tokens for API audiences to one year with `warnafter`.
@@ -86,13 +99,7 @@ pub fn plan_expiration(
     api_audiences: &[String],
     policy: ExpirationPolicy,
 ) -> Result<ExpirationPlan, IssueError> {
-    let mut granted = requested.unwrap_or(DEFAULT_EXPIRATION_SECONDS);
-    if granted < MIN_EXPIRATION_SECONDS {
-        return Err(IssueError::TooShort(granted));
-    }
-    if granted > MAX_EXPIRATION_SECONDS {
-        return Err(IssueError::TooLong(granted));
-    }
+    let mut granted = requested_expiration(requested)?;
     let mut warning = None;
     if let Some(max) = policy.max_seconds.filter(|m| *m > 0 && granted > *m) {
         warning = Some(format!("requested expiration of {granted} seconds shortened to {max} seconds"));

@@ -493,7 +493,11 @@ pub fn bound_user(k: &KubernetesClaims<'_>, binding: &Option<Binding<'_>>, jti: 
     }
     if let Some(n) = node {
         extra.push(EXTRA_NODE_NAME, &n.name);
-        extra.push(EXTRA_NODE_UID, &n.uid);
+        // A pod's node that did not exist when the token was issued has no uid (kube-apiserver
+        // then gives no node-uid extra).
+        if !n.uid.is_empty() {
+            extra.push(EXTRA_NODE_UID, &n.uid);
+        }
     }
     if let Some(p) = pod {
         extra.push(EXTRA_POD_NAME, &p.name);
