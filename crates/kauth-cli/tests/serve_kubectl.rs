@@ -416,10 +416,10 @@ fn bad_bodies_change_nothing() {
     // Through kubectl's raw client as the admin: each is a Status, nothing stored.
     let cases: &[(&str, &str)] = &[
         ("{not json", "json parse error"),
-        (r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#, "unrecognized"),
+        (r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#, "unknown conversion"),
         (r#"{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"UPPER"}}"#, "is invalid"),
         (r#"{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":5}}"#, "cannot be handled"),
-        (r#"[]"#, ""),
+        (r#"[]"#, "the object provided is unrecognized (must be of type ServiceAccount)"),
     ];
     for (body, text) in cases {
         let out = s.kubectl_in(

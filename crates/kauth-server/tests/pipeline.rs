@@ -286,3 +286,86 @@ fn the_jwks_refused_for_another_media_type_is_kube_apiservers_406() {
                "reason": "NotAcceptable", "code": 406})
     );
 }
+
+/// Bodies that are not a JSON object, or not JSON at all: kube-apiserver's 400, naming the kind
+/// the endpoint takes and summarizing the body (30 bytes, as text when it starts like an object,
+/// else hex). A body cut short reads as Go's "unexpected end of JSON input"; other syntax errors
+/// keep serde_json's line and column (kube-apiserver's are Go's scanner's).
+#[test]
+fn bodies_that_are_not_objects_get_kube_apiservers_400() {
+    let s = server();
+    let unrecognized = |kind: &str, why: &str, summary: &str| {
+        format!("the object provided is unrecognized (must be of type {kind}): couldn't get version/kind; json parse error: {why} ({summary})")
+    };
+    let go_struct = "struct { APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }";
+    let cases = [
+        (
+            "/api/v1/namespaces/default/configmaps",
+            "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"x\"",
+            unrecognized("ConfigMap", "unexpected end of JSON input", "{\"apiVersion\": \"v1\", \"kind\": \" ..."),
+        ),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            "",
+            unrecognized("ConfigMap", "unexpected end of JSON input", "<empty>"),
+        ),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            "\"str\"",
+            unrecognized(
+                "ConfigMap",
+                &format!("json: cannot unmarshal string into Go value of type {go_struct}"),
+                "2273747222",
+            ),
+        ),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            "12",
+            unrecognized(
+                "ConfigMap",
+                &format!("json: cannot unmarshal number into Go value of type {go_struct}"),
+                "3132",
+            ),
+        ),
+        (
+            "/api/v1/namespaces/default/configmaps",
+            "true",
+            unrecognized(
+                "ConfigMap",
+                &format!("json: cannot unmarshal bool into Go value of type {go_struct}"),
+                "74727565",
+            ),
+        ),
+        (
+            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+            "{\"apiVersion\": \"authorization.k8s.io/v1\", \"kind\": \"SubjectAccessReview\", \"spec\": ",
+            unrecognized(
+                "SubjectAccessReview",
+                "unexpected end of JSON input",
+                "{\"apiVersion\": \"authorization. ...",
+            ),
+        ),
+    ];
+    for (path, body, message) in cases {
+        let mut req = request(Method::POST, path, None, Some(ADMIN));
+        req.body = bytes::Bytes::from(body.as_bytes().to_vec());
+        let r = handle(&s.state, req);
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(json_of(&r)["message"], message.as_str(), "{body}");
+    }
+    // `null` is an empty object, as for Go: the name is then missing.
+    let mut req = request(Method::POST, "/api/v1/namespaces/default/configmaps", None, Some(ADMIN));
+    req.body = bytes::Bytes::from_static(b"null");
+    let r = handle(&s.state, req);
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        json_of(&r)["message"],
+        "ConfigMap \"\" is invalid: metadata.name: Required value: name or generateName is required"
+    );
+    // Other syntax errors: the same start, then serde_json's position.
+    let mut req = request(Method::POST, "/api/v1/namespaces/default/configmaps", None, Some(ADMIN));
+    req.body = bytes::Bytes::from_static(b"not json at all");
+    let message = json_of(&handle(&s.state, req))["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("the object provided is unrecognized (must be of type ConfigMap): couldn't get version/kind; json parse error: "), "{message}");
+    assert!(message.ends_with("line 1 column 2 (6e6f74206a736f6e20617420616c6c)"), "{message}");
+}

@@ -509,3 +509,47 @@ fn a_token_request_with_an_empty_spec_gets_the_defaults() {
         );
     }
 }
+
+/// An access review's metadata must be empty (a LocalSubjectAccessReview's but for its
+/// namespace): kube-apiserver's 422 on `metadata`, after the spec's causes. kube-apiserver prints
+/// the value as Go's ObjectMeta; kauth as the JSON of the fields set (README, Decisions).
+#[test]
+fn an_access_review_with_metadata_is_refused_after_its_spec() {
+    let s = server();
+    let send = |path: &str, kind: &str, metadata: Value, spec: Value| {
+        let body = json!({"apiVersion": "authorization.k8s.io/v1", "kind": kind, "metadata": metadata, "spec": spec});
+        let r = s.send(Method::POST, path, Some(body), Some(ADMIN));
+        (r.status, json_of(&r))
+    };
+    let spec = json!({"user": "alice", "resourceAttributes": {"verb": "get", "resource": "pods"}});
+    let (code, v) =
+        send(&format!("{AUTHZ}/subjectaccessreviews"), "SubjectAccessReview", json!({"name": "x"}), spec.clone());
+    assert_eq!(code, 422);
+    assert_eq!(
+        v["message"],
+        ".authorization.k8s.io \"\" is invalid: metadata: Invalid value: {\"name\":\"x\"}: must be empty"
+    );
+    let (code, v) =
+        send(&format!("{AUTHZ}/subjectaccessreviews"), "SubjectAccessReview", json!({"labels": {"a": "b"}}), json!({}));
+    assert_eq!(code, 422);
+    let fields: Vec<&Value> = v["details"]["causes"].as_array().unwrap().iter().map(|c| &c["field"]).collect();
+    assert_eq!(fields, ["spec.resourceAttributes", "spec.user", "metadata"], "{v}");
+    // A LocalSubjectAccessReview may name its namespace, nothing else.
+    let local =
+        json!({"user": "alice", "resourceAttributes": {"verb": "get", "resource": "pods", "namespace": "default"}});
+    let path = format!("{AUTHZ}/namespaces/default/localsubjectaccessreviews");
+    let (code, _) = send(&path, "LocalSubjectAccessReview", json!({"namespace": "default"}), local.clone());
+    assert_eq!(code, 201);
+    let (code, v) = send(&path, "LocalSubjectAccessReview", json!({"namespace": "default", "name": "n"}), local);
+    assert_eq!(code, 422);
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("metadata: Invalid value: {\"name\":\"n\"}: must be empty except for namespace"),
+        "{v}"
+    );
+    // Empty metadata, or none, is fine.
+    let (code, _) = send(&format!("{AUTHZ}/subjectaccessreviews"), "SubjectAccessReview", json!({}), spec);
+    assert_eq!(code, 201);
+}

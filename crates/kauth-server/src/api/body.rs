@@ -12,17 +12,7 @@ pub fn body_json(req: &Request) -> Result<Value, ApiError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
-    let ct = req
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match ct.as_str() {
+    match content_type(req).as_str() {
         "application/json" | "" | "*/*" => serde_json::from_slice(&req.body)
             .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))),
         crate::api::protobuf::CONTENT_TYPE => crate::api::protobuf::to_json(&req.body),
@@ -30,6 +20,66 @@ pub fn body_json(req: &Request) -> Result<Value, ApiError> {
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}"))),
         other => Err(ApiError::unsupported_media_type(other)),
     }
+}
+
+/// kube-apiserver's summary of a body it could not read: up to 30 bytes, as text when it starts
+/// like a JSON object, else in hex; `<empty>` for none.
+fn summarize(data: &[u8]) -> String {
+    const MAX: usize = 30;
+    let head = &data[..data.len().min(MAX)];
+    let more = if data.len() > MAX { " ..." } else { "" };
+    match data.first() {
+        None => "<empty>".into(),
+        Some(b'{') => format!("{}{more}", String::from_utf8_lossy(head)),
+        Some(_) => format!("{}{more}", hex::encode(head)),
+    }
+}
+
+/// The body of a request to an endpoint that takes a `kind`, as a JSON object. A JSON body that
+/// does not parse, or is not an object, gets kube-apiserver's 400: `the object provided is
+/// unrecognized (must be of type <kind>): couldn't get version/kind; json parse error: <why>
+/// (<the body's start>)`, where a body cut short reads as Go's `unexpected end of JSON input`,
+/// another value as Go's unmarshal error, and other syntax errors are serde_json's, which name
+/// the line and column. `null` is an empty object, as for Go.
+pub fn body_object(req: &Request, kind: &str) -> Result<Value, ApiError> {
+    let json_body = matches!(content_type(req).as_str(), "application/json" | "" | "*/*");
+    if !json_body {
+        return body_json(req);
+    }
+    if req.body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    let unrecognized = |why: String| {
+        ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {kind}): couldn't get version/kind; json parse error: {why} ({})",
+            summarize(&req.body)
+        ))
+    };
+    let value: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| unrecognized(if e.is_eof() { "unexpected end of JSON input".into() } else { e.to_string() }))?;
+    let go_type = match &value {
+        Value::Object(_) => return Ok(value),
+        Value::Null => return Ok(Value::Object(serde_json::Map::new())),
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+    };
+    Err(unrecognized(format!(
+        "json: cannot unmarshal {go_type} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}"
+    )))
+}
+
+fn content_type(req: &Request) -> String {
+    req.headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Decodes a body as `rt`, applying `fieldValidation` (default Warn, as kube-apiserver).

@@ -6,7 +6,7 @@ use kauth::user::UserInfo;
 use serde_json::{json, Map, Value};
 
 use super::{patch, reviews};
-use crate::api::body::{body_json, decode_checked};
+use crate::api::body::{body_json, body_object, decode_checked};
 use crate::api::meta::{generate_suffix, new_uid};
 use crate::api::request::{wants_table, Request, MAX_BODY_BYTES};
 use crate::api::request_info::ResourceRequest;
@@ -126,7 +126,7 @@ fn create(
     rt: &'static ResourceType,
     user: &UserInfo,
 ) -> Result<Response, ApiError> {
-    let body = body_json(req)?;
+    let body = body_object(req, rt.kind)?;
     let (mut obj, warnings) = decode_checked(req, rt, body)?;
     let ns = scope_namespace(rt, info).to_owned();
     {
@@ -253,7 +253,7 @@ fn update(
     rt: &'static ResourceType,
     user: &UserInfo,
 ) -> Result<Response, ApiError> {
-    let body = body_json(req)?;
+    let body = body_object(req, rt.kind)?;
     let (mut obj, warnings) = decode_checked(req, rt, body)?;
     let ns = scope_namespace(rt, info);
     if rt.namespaced {

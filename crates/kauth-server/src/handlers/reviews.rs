@@ -10,7 +10,7 @@ use kauth::token::issue::{plan_expiration, requested_expiration, BoundTokenSpec,
 use kauth::user::UserInfo;
 use serde_json::{json, Map, Value};
 
-use crate::api::body::{body_json, decode_checked};
+use crate::api::body::{body_object, decode_checked};
 use crate::api::request::Request;
 use crate::api::request_info::ResourceRequest;
 use crate::api::resources::{self, meta_str, ResourceType, AUTHN_GROUP};
@@ -46,7 +46,7 @@ pub fn handle_review(
     rt: &'static ResourceType,
     user: &UserInfo,
 ) -> Result<Response, ApiError> {
-    let body = body_json(req)?;
+    let body = body_object(req, rt.kind)?;
     let (mut obj, warnings) = decode_checked(req, rt, body)?;
     if rt.kind == "LocalSubjectAccessReview" {
         namespace_of_request(&obj, &info.namespace)?;
@@ -62,12 +62,12 @@ pub fn handle_review(
             } else {
                 Attributes::try_from(&spec)
             };
-            access_review(state, attrs.map_err(|e| invalid_review(rt, &e))?)
+            access_review(state, validated(rt, attrs, metadata_cause(rt, &obj))?)
         }
         "SelfSubjectAccessReview" => {
             let spec: SelfSubjectAccessReviewSpec = typed_spec(&spec)?;
-            let attrs = Attributes::try_from((&spec, user.clone())).map_err(|e| invalid_review(rt, &e))?;
-            access_review(state, attrs)
+            let attrs = Attributes::try_from((&spec, user.clone()));
+            access_review(state, validated(rt, attrs, metadata_cause(rt, &obj))?)
         }
         "SelfSubjectRulesReview" => {
             let ns = spec.get("namespace").and_then(Value::as_str).unwrap_or("");
@@ -128,13 +128,52 @@ fn typed_spec<T: serde::de::DeserializeOwned>(spec: &Value) -> Result<T, ApiErro
 /// The 422 Kubernetes answers for an invalid access review spec. kube-apiserver names the kind
 /// of the decoded object, whose kind is empty by then: `.authorization.k8s.io "" is invalid`,
 /// and no `details.kind`.
-fn invalid_review(rt: &ResourceType, e: &InvalidReview) -> ApiError {
-    let causes = e
-        .errors()
+fn invalid_review(rt: &ResourceType, e: Option<&InvalidReview>, metadata: Option<Cause>) -> ApiError {
+    let mut causes: Vec<Cause> = e
+        .map(InvalidReview::errors)
+        .unwrap_or_default()
         .iter()
         .map(|e| Cause { reason: e.reason(), field: e.field().into(), message: e.to_string() })
         .collect();
+    causes.extend(metadata);
     ApiError::invalid(rt.group, "", "", causes)
+}
+
+/// An access review's attributes, or the 422 for its spec's errors and then its metadata's, in
+/// kube-apiserver's order.
+fn validated(
+    rt: &ResourceType,
+    attrs: Result<Attributes, InvalidReview>,
+    metadata: Option<Cause>,
+) -> Result<Attributes, ApiError> {
+    match (attrs, metadata) {
+        (Ok(a), None) => Ok(a),
+        (Ok(_), Some(m)) => Err(invalid_review(rt, None, Some(m))),
+        (Err(e), m) => Err(invalid_review(rt, Some(&e), m)),
+    }
+}
+
+/// An access review's metadata must be empty (a LocalSubjectAccessReview's but for its
+/// namespace), as kube-apiserver validates it. kube-apiserver prints the value as Go's `%#v` of
+/// its internal ObjectMeta (with pointers and zero times no client can reproduce); kauth prints
+/// the fields that were set, as JSON.
+fn metadata_cause(rt: &ResourceType, obj: &Value) -> Option<Cause> {
+    let mut meta = obj.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
+    meta.remove("resourceVersion");
+    let local = rt.kind == "LocalSubjectAccessReview";
+    if local {
+        meta.remove("namespace");
+    }
+    meta.retain(|_, v| !v.is_null());
+    if meta.is_empty() {
+        return None;
+    }
+    let rule = if local { "must be empty except for namespace" } else { "must be empty" };
+    Some(Cause {
+        reason: "FieldValueInvalid",
+        field: "metadata".into(),
+        message: format!("Invalid value: {}: {rule}", Value::Object(meta)),
+    })
 }
 
 /// A namespaced review's `metadata.namespace` must be empty or the request's, as for any create.
@@ -210,7 +249,7 @@ pub fn token_request(state: &State, req: &Request, info: &ResourceRequest) -> Re
         names: resources::NameRule::PathSegment,
         stored: false,
     };
-    let body = body_json(req)?;
+    let body = body_object(req, trt.kind)?;
     let (mut obj, _) = decode_checked(req, &trt, body)?;
     // In kube-apiserver's order: the object's namespace (any create's 400), its name and
     // namespace against the URL's (422 naming the service account), the service account, the
