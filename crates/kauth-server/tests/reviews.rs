@@ -549,7 +549,10 @@ fn an_access_review_with_metadata_is_refused_after_its_spec() {
             .ends_with("metadata: Invalid value: {\"name\":\"n\"}: must be empty except for namespace"),
         "{v}"
     );
-    // Empty metadata, or none, is fine.
-    let (code, _) = send(&format!("{AUTHZ}/subjectaccessreviews"), "SubjectAccessReview", json!({}), spec);
+    // Empty metadata, or zero values (kubectl's protobuf bodies carry a zero creationTimestamp), is fine.
+    let (code, _) = send(&format!("{AUTHZ}/subjectaccessreviews"), "SubjectAccessReview", json!({}), spec.clone());
+    assert_eq!(code, 201);
+    let zero = json!({"creationTimestamp": "1970-01-01T00:00:00Z", "labels": {}});
+    let (code, _) = send(&format!("{AUTHZ}/subjectaccessreviews"), "SubjectAccessReview", zero, spec);
     assert_eq!(code, 201);
 }

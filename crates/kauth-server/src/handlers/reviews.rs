@@ -164,7 +164,16 @@ fn metadata_cause(rt: &ResourceType, obj: &Value) -> Option<Cause> {
     if local {
         meta.remove("namespace");
     }
-    meta.retain(|_, v| !v.is_null());
+    // Zero values are empty, as Go's DeepEqual against an empty ObjectMeta sees them; kubectl's
+    // protobuf bodies carry a zero creationTimestamp, which decodes as the epoch.
+    meta.retain(|_, v| match v {
+        Value::Null => false,
+        Value::String(s) => !(s.is_empty() || s == "1970-01-01T00:00:00Z" || s == "0001-01-01T00:00:00Z"),
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Bool(b) => *b,
+    });
     if meta.is_empty() {
         return None;
     }
