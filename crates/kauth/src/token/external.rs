@@ -227,7 +227,8 @@ mod tests {
 
     #[test]
     fn bad_claims_are_refused_with_their_reason() {
-        let cases: [(&str, fn(&SignRefusal) -> bool); 7] = [
+        type Expect = fn(&SignRefusal) -> bool;
+        let cases: [(&str, Expect); 7] = [
             ("", |r| *r == SignRefusal::Empty),
             ("eyJ=", |r| matches!(r, SignRefusal::NotBase64(_))),
             ("bm90IGpzb24", |r| matches!(r, SignRefusal::NotJsonObject(_))),
