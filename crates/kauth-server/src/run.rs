@@ -54,6 +54,9 @@ pub async fn run(options: Options, clock: Clock, shutdown: impl Future<Output = 
         "kauth serving on https://{bound}\n  export KUBECONFIG={}\n  kubectl get namespaces",
         prepared.admin_kubeconfig.display()
     );
+    if let (Some(path), Some(_)) = (&signer_options.0, &signer) {
+        let _ = writeln!(out, "  kube-apiserver's token signer: --service-account-signing-endpoint={}", path.display());
+    }
     let _ = out.flush();
     serve(prepared.state, listener, prepared.tls, shutdown).await;
     drop(stop);
@@ -77,7 +80,6 @@ fn start_signer(
     let listener =
         crate::signer::bind(&path, *mode).map_err(|e| StartError::Prepare(format!("--signer-socket: {e}")))?;
     let signer = crate::signer::Signer::new(state.clone(), *skew);
-    let _ = writeln!(std::io::stdout(), "kauth signing for kube-apiserver on unix://{}", path.display());
     Ok(Some(tokio::spawn(async move {
         let shutdown = async move {
             let _ = stopped.changed().await;
