@@ -33,6 +33,8 @@ pub mod refusals;
 pub mod registry;
 pub mod replicas;
 mod run;
+#[cfg(feature = "signer")]
+pub mod signer;
 pub mod state;
 pub mod store;
 pub mod transport;

@@ -129,10 +129,32 @@ pub struct Options {
     /// Client key for etcd (default for https URLs: pki/apiserver-etcd-client.key).
     #[arg(long)]
     pub etcd_keyfile: Option<PathBuf>,
+    /// Also serve kube-apiserver's external service-account token signer (gRPC
+    /// `ExternalJWTSigner`, kube-apiserver's `--service-account-signing-endpoint`) on this Unix
+    /// socket, with this server's keys. Needs a build with `--features signer`.
+    #[arg(long)]
+    pub signer_socket: Option<PathBuf>,
+    /// The signer socket's permission bits: 0600 (this user only, as kube-apiserver runs as the
+    /// same user) or 0660 (and the socket's group).
+    #[arg(long, default_value = "0600", value_parser = parse_socket_mode)]
+    pub signer_socket_mode: u32,
+    /// How far a token's iat may be from this server's clock, either way, before the signer
+    /// refuses to sign it (kube-apiserver's and kauth's clocks disagree).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub signer_max_clock_skew: Duration,
     /// How long successful token authentications are cached (0s: never; for measuring;
     /// kube-apiserver: 10 s).
     #[arg(long, default_value = "10s", value_parser = parse_duration, hide = true)]
     pub token_cache_ttl: Duration,
+}
+
+/// `--signer-socket-mode`: only the two modes that keep the socket from other users.
+fn parse_socket_mode(s: &str) -> Result<u32, String> {
+    match s.trim_start_matches('0') {
+        "600" => Ok(0o600),
+        "660" => Ok(0o660),
+        _ => Err(format!("{s}: use 0600 or 0660 (a signing socket is never open to every user)")),
+    }
 }
 
 /// The flags alone, to read the defaults from.
@@ -182,5 +204,9 @@ mod tests {
         assert!(!f.options.anonymous_auth);
         assert_eq!(f.options.service_account_max_token_expiration, Some(Duration::from_secs(86_400)));
         assert!(Flags::try_parse_from(["kauth-serve", "--token-cache-ttl=10"]).is_err());
+        assert_eq!(Options::default().signer_socket_mode, 0o600);
+        let f = Flags::try_parse_from(["kauth-serve", "--signer-socket=s.sock", "--signer-socket-mode=0660"]).unwrap();
+        assert_eq!((f.options.signer_socket_mode, f.options.signer_max_clock_skew), (0o660, Duration::from_secs(60)));
+        assert!(Flags::try_parse_from(["kauth-serve", "--signer-socket-mode=0666"]).is_err());
     }
 }

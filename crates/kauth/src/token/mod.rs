@@ -8,6 +8,7 @@ mod rejection;
 
 pub use rejection::{span, utc, ObjectKind, Rejection};
 pub mod explain;
+pub mod external;
 pub mod issue;
 pub mod jwks;
 pub mod lookup;
