@@ -35,7 +35,7 @@ use crate::audit::AuditLog;
 use crate::controllers::aggregation::{self, Pending};
 use crate::metrics::Metrics;
 pub use crate::options::{Options, DEFAULT_ISSUER};
-use crate::registry::{Change, Registry, RegistryPolicy};
+use crate::registry::{Change, Registry, RegistryNodes, RegistryPolicy};
 use crate::state::{Config, State};
 use crate::store::RedbStore;
 use crate::{controllers, keyring};
@@ -66,6 +66,47 @@ impl Authorizer for AlwaysAllow {
     fn rules_for(&self, user: &UserInfo, ns: &str) -> Rules {
         PrivilegedGroup(String::new()).rules_for(&UserInfo { groups: vec![String::new()], ..user.clone() }, ns)
     }
+}
+
+/// Denies nothing and allows nothing (`--authorization-mode=AlwaysDeny`): no opinion with
+/// kube-apiserver's reason, so the request is forbidden unless an authorizer before it allows.
+#[derive(Debug)]
+struct AlwaysDeny;
+
+impl Authorizer for AlwaysDeny {
+    fn authorize(&self, _: &Attributes) -> Decision {
+        Decision::NoOpinion(Reason::Text("Everything is forbidden.".into()))
+    }
+    fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
+        Rules::default()
+    }
+}
+
+/// The authorizer chain of `--authorization-mode`: `system:masters` first (kube-apiserver's
+/// privileged group), then each mode in the order given. kube-apiserver's texts for a mode it
+/// does not know and for one given twice; ABAC and Webhook are kube-apiserver's, not kauth's.
+fn authorizers(modes: &[String], registry: &Arc<Registry>) -> Result<Chain, String> {
+    if modes.is_empty() {
+        return Err("at least one authorization-mode must be passed".into());
+    }
+    let mut chain: Vec<Box<dyn Authorizer>> = vec![Box::new(PrivilegedGroup(SYSTEM_MASTERS.into()))];
+    for (i, mode) in modes.iter().enumerate() {
+        if modes[..i].contains(mode) {
+            let quoted: Vec<String> = modes.iter().map(|m| format!("{m:?}")).collect();
+            return Err(format!("authorization-mode [{}] has mode specified more than once", quoted.join(" ")));
+        }
+        chain.push(match mode.as_str() {
+            "Node" => Box::new(RegistryNodes(registry.clone())),
+            "RBAC" => Box::new(RegistryPolicy(registry.clone())),
+            "AlwaysAllow" => Box::new(AlwaysAllow),
+            "AlwaysDeny" => Box::new(AlwaysDeny),
+            "ABAC" | "Webhook" => {
+                return Err(format!("authorization-mode {mode:?}: kauth serves Node, RBAC, AlwaysAllow and AlwaysDeny"))
+            }
+            _ => return Err(format!("authorization-mode {mode:?} is not a valid mode")),
+        });
+    }
+    Ok(Chain(chain))
 }
 
 /// Creates or reuses the data directory and builds the server's state.
@@ -194,16 +235,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         opts.anonymous_auth,
     );
 
-    let authorizer: Box<dyn Authorizer> = if opts.authorization_mode.iter().any(|m| m == "AlwaysAllow") {
-        Box::new(AlwaysAllow)
-    } else if opts.authorization_mode.iter().all(|m| m == "RBAC") {
-        Box::new(Chain(vec![
-            Box::new(PrivilegedGroup(SYSTEM_MASTERS.into())),
-            Box::new(RegistryPolicy(registry.clone())),
-        ]))
-    } else {
-        return Err(format!("--authorization-mode: unsupported {:?} (RBAC, AlwaysAllow)", opts.authorization_mode));
-    };
+    let authorizer: Box<dyn Authorizer> = Box::new(authorizers(&opts.authorization_mode, &registry)?);
     let audit = audit_log(opts, &clock)?;
     let mut metrics = Metrics::new().map_err(|e| e.to_string())?;
     for (name, pem) in [("serving", &cert), ("client-ca", &ca)] {

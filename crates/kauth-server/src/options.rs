@@ -104,8 +104,9 @@ pub struct Options {
     /// The audit log's format: json (kauth writes no other).
     #[arg(long, default_value = "json")]
     pub audit_log_format: String,
-    /// Authorizers: RBAC (with system:masters first), or AlwaysAllow.
-    #[arg(long, default_value = "RBAC", value_delimiter = ',')]
+    /// Authorizers in order, after system:masters: Node, RBAC, AlwaysAllow, AlwaysDeny
+    /// (default Node,RBAC, as kubeadm sets it).
+    #[arg(long, default_value = "Node,RBAC", value_delimiter = ',')]
     pub authorization_mode: Vec<String>,
     /// This replica's name among others on etcd, in heartbeats and clock-skew reports
     /// (default: address:port).
@@ -183,7 +184,7 @@ mod tests {
         let o = Options::default();
         assert_eq!(o.secure_port, 6443);
         assert_eq!(o.service_account_issuer, vec![DEFAULT_ISSUER.to_owned()]);
-        assert_eq!(o.authorization_mode, vec!["RBAC".to_owned()]);
+        assert_eq!(o.authorization_mode, vec!["Node".to_owned(), "RBAC".to_owned()]);
         assert_eq!(o.token_cache_ttl, Duration::from_secs(10));
         assert!(o.anonymous_auth && o.service_account_extend_token_expiration);
         assert_eq!(o.audit_level, Level::Metadata);

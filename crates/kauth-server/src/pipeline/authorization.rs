@@ -109,7 +109,12 @@ where
         ctx.annotations.push(("authorization.k8s.io/reason", reason));
         // Kubernetes' reason stays as it is on the wire; operators get the explanation in the
         // log and the audit event.
-        let explanation = state.authorizer.explain(&attrs).map(|e| e.summary()).unwrap_or_default();
+        let rbac = state.authorizer.explain(&attrs).map(|e| e.summary()).unwrap_or_default();
+        // The Node authorizer's cause (the missing edge) first, when it had one.
+        let explanation = match decision.reason().detail() {
+            Some(node) => format!("Node: {node}; RBAC: {rbac}"),
+            None => rbac,
+        };
         tracing::info!(
             user = %user.user.name,
             path = %ctx.request.path,

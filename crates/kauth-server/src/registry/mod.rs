@@ -6,6 +6,7 @@
 //! kube-apiserver, it is set from the key's revision when an object is read.
 
 pub mod events;
+mod node_graph;
 mod owners;
 mod stored;
 
@@ -17,6 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kauth::authz::node::NodeGraph;
 use kauth::authz::{Attributes, Authorizer, Decision, Explanation, Rules};
 use kauth::rbac::RbacIndex;
 use kauth::token::validate::{Lookup, LookupError, ObjectState, SecretState, StateRef};
@@ -57,6 +59,8 @@ pub struct Registry {
     following: AtomicBool,
     writes: Mutex<()>,
     policy: RwLock<RbacIndex>,
+    /// The Node authorizer's graph, in step with the pods (written under `objects`' write lock).
+    nodes: RwLock<NodeGraph>,
     /// Owner uid → dependents' keys, in step with `objects` (written under its write lock).
     owners: RwLock<owners::OwnerIndex>,
     events: EventFeed,
@@ -100,12 +104,14 @@ impl Registry {
         let mut objects = BTreeMap::new();
         let mut policy = RbacIndex::new();
         let mut owners = owners::OwnerIndex::default();
+        let mut nodes = NodeGraph::new();
         for kv in items {
             let value: Value = serde_json::from_slice(&kv.value)
                 .map_err(|e| StoreError::Backend(format!("{}: stored object is not JSON: {e}", kv.key)))?;
             let stored = Arc::new(Stored::new(with_revision(value, kv.mod_revision), kv.mod_revision));
             apply_policy(&mut policy, &kv.key, Some(&stored.value));
             owners.update(&kv.key, None, Some(&stored.value));
+            node_graph::apply_node_graph(&mut nodes, &kv.key, Some(&stored.value));
             objects.insert(kv.key, stored);
         }
         Ok(Registry {
@@ -117,6 +123,7 @@ impl Registry {
             following: AtomicBool::new(true),
             writes: Mutex::new(()),
             policy: RwLock::new(policy),
+            nodes: RwLock::new(nodes),
             owners: RwLock::new(owners),
             events: EventFeed::new(revision, crate::registry::events::HISTORY),
             on_token_dependency_change: OnceLock::new(),
@@ -258,8 +265,8 @@ impl Registry {
         Ok(out)
     }
 
-    /// Applies one committed revision to the mirror, the RBAC policy, the watch feed and the
-    /// token-dependency hook. Revisions are applied in order, each once.
+    /// Applies one committed revision to the mirror, the RBAC policy, the Node authorizer's
+    /// graph, the watch feed and the token-dependency hook. Revisions are applied in order, each once.
     fn apply(&self, revision: u64, changes: Vec<(String, &'static ResourceType, Option<Arc<Stored>>)>) {
         let mut events = Vec::with_capacity(changes.len());
         let mut token_dependency = false;
@@ -267,10 +274,12 @@ impl Registry {
             let mut objects = self.objects.write().unwrap_or_else(|p| p.into_inner());
             let mut policy = self.policy.write().unwrap_or_else(|p| p.into_inner());
             let mut owners = self.owners.write().unwrap_or_else(|p| p.into_inner());
+            let mut nodes = self.nodes.write().unwrap_or_else(|p| p.into_inner());
             for (key, rt, stored) in changes {
                 let (old, event) = match stored {
                     Some(stored) => {
                         apply_policy(&mut policy, &key, Some(&stored.value));
+                        node_graph::apply_node_graph(&mut nodes, &key, Some(&stored.value));
                         let old = objects.insert(key.clone(), stored.clone());
                         owners.update(&key, old.as_ref().map(|o| &o.value), Some(&stored.value));
                         let kind = if old.is_some() { EventKind::Modified } else { EventKind::Added };
@@ -278,6 +287,7 @@ impl Registry {
                     }
                     None => {
                         apply_policy(&mut policy, &key, None);
+                        node_graph::apply_node_graph(&mut nodes, &key, None);
                         let old = objects.remove(&key);
                         owners.update(&key, old.as_ref().map(|o| &o.value), None);
                         let event = old.as_ref().map(|o| {
@@ -427,6 +437,11 @@ impl Registry {
         self.policy.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The Node authorizer's graph, kept in step with the store.
+    pub fn node_graph(&self) -> std::sync::RwLockReadGuard<'_, NodeGraph> {
+        self.nodes.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn object_state(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<Arc<ObjectState>> {
         self.get(rt, ns, name).map(|s| s.object_state())
     }
@@ -535,6 +550,24 @@ impl Authorizer for RegistryPolicy {
 
     fn explain(&self, a: &Attributes) -> Option<Explanation> {
         Some(self.0.policy().explain(a))
+    }
+}
+
+/// The Node authorizer over the registry's graph (`--authorization-mode=Node`).
+#[derive(Debug, Clone)]
+pub struct RegistryNodes(pub Arc<Registry>);
+
+impl Authorizer for RegistryNodes {
+    fn authorize(&self, a: &Attributes) -> Decision {
+        // Anyone but a node gets no opinion without the graph's lock being taken.
+        if kauth::authz::node::node_identity(&a.user).is_none() {
+            return Decision::NoOpinion(kauth::authz::Reason::None);
+        }
+        kauth::authz::node::authorize(&self.0.node_graph(), a)
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        kauth::authz::node::rules_for(&self.0.node_graph(), user, namespace)
     }
 }
 

@@ -32,8 +32,11 @@ pub const ADMIN: &str = "admin-token";
 pub const ALICE: &str = "alice-token";
 /// User `bob`, in no group of his own.
 pub const BOB: &str = "bob-token";
+/// User `system:node:n1` in group `system:nodes`: a kubelet's identity.
+pub const NODE1: &str = "node1-token";
 const TOKENS: &str =
-    "admin-token,admin,u-admin,\"system:masters\"\nalice-token,alice,u-alice,\"dev\"\nbob-token,bob,u-bob\n";
+    "admin-token,admin,u-admin,\"system:masters\"\nalice-token,alice,u-alice,\"dev\"\nbob-token,bob,u-bob\n\
+                      node1-token,system:node:n1,u-n1,\"system:nodes\"\n";
 
 /// A clock that moves only when told to.
 #[derive(Clone, Debug)]

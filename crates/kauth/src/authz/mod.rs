@@ -1,7 +1,9 @@
 //! Authorization: may this user do this? Kubernetes' shape: an [`Authorizer`] answers allow,
 //! deny or no opinion with a reason; authorizers are chained ([`Chain`]); the first to allow or
-//! deny decides. [`PrivilegedGroup`] (`system:masters`) runs before RBAC ([`crate::rbac`]).
+//! deny decides. [`PrivilegedGroup`] (`system:masters`) runs before the [`node`] authorizer and
+//! RBAC ([`crate::rbac`]).
 
+pub mod node;
 mod review;
 
 use std::fmt;
@@ -100,6 +102,9 @@ pub enum Reason {
     Rbac(RbacGrant),
     /// RBAC had no opinion and could not resolve some roles: `RBAC: role... "r" not found`.
     RbacUnresolved(Vec<String>),
+    /// The Node authorizer did not allow a node's request: kube-apiserver's text, with the
+    /// cause (the missing edge) for operators ([`node::NodeDenial::detail`]).
+    Node(node::NodeDenial),
     /// Text from an authorizer whose reasons are text by nature (a webhook), or several
     /// authorizers' no-opinion reasons joined by newlines.
     Text(String),
@@ -112,7 +117,17 @@ impl Reason {
             Reason::None | Reason::PrivilegedGroup => true,
             Reason::Rbac(_) => false,
             Reason::RbacUnresolved(e) => e.is_empty(),
+            Reason::Node(d) => d.to_string().is_empty(),
             Reason::Text(t) => t.is_empty(),
+        }
+    }
+
+    /// What operators should read beside kube-apiserver's text: the cause behind it, when the
+    /// authorizer knows more than it may say on the wire (the Node authorizer's missing edge).
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Reason::Node(d) => Some(d.detail()),
+            _ => None,
         }
     }
 }
@@ -129,6 +144,7 @@ impl fmt::Display for Reason {
             }
             Reason::RbacUnresolved(errors) if errors.is_empty() => Ok(()),
             Reason::RbacUnresolved(errors) => write!(f, "RBAC: {}", join_errors(errors)),
+            Reason::Node(d) => d.fmt(f),
             Reason::Text(t) => f.write_str(t),
         }
     }
