@@ -149,3 +149,26 @@ fn the_log_rotates_by_size_and_keeps_the_newest_backups() {
     assert!(names[0].starts_with("audit-2027-01-15T08-") && names[0].ends_with(".log"), "{names:?}");
     assert!(std::fs::metadata(&log).unwrap().len() <= 1024 * 1024);
 }
+
+#[test]
+fn a_request_that_failed_authentication_never_has_its_body_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let s = common::server_with(FakeClock::at(START), |o| {
+        o.audit_log_path = Some(log.clone());
+        o.audit_level = kauth_server::audit::Level::RequestResponse;
+    });
+    let cm =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "graffiti"}, "data": {"spray": "paint"}});
+    let r = common::handle(
+        &s.state,
+        request(Method::POST, "/api/v1/namespaces/default/configmaps", Some(&cm), Some("not-a-token")),
+    );
+    assert_eq!(r.status, 401);
+    // The same body from an authenticated client is recorded: the level allows it.
+    s.admin(Method::POST, "/api/v1/namespaces/default/configmaps", Some(cm), 201);
+    let all = events(dir.path());
+    assert_eq!(all[0]["stage"], "ResponseStarted");
+    assert!(all[0].get("requestObject").is_none(), "{}", all[0]);
+    assert!(all.iter().any(|e| e["requestObject"]["data"]["spray"] == "paint"));
+}

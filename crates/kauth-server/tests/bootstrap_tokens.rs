@@ -174,3 +174,22 @@ fn a_refused_bootstrap_token_is_explained_by_its_own_authenticator() {
     assert!(expired.starts_with("invalid bearer token; kauth: bootstrap-token: "), "{expired}");
     assert!(expired.contains("expired"), "{expired}");
 }
+
+#[test]
+fn a_token_collected_with_its_owner_takes_its_signature_along() {
+    let s = bootstrap_server();
+    let owner = s.admin(
+        Method::POST,
+        "/api/v1/namespaces/kube-system/configmaps",
+        Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}})),
+        201,
+    );
+    let mut secret =
+        serde_json::to_value(TokenSpec::new(Some(TOKEN)).unwrap().to_secret(s.clock.now()).unwrap()).unwrap();
+    secret["metadata"]["ownerReferences"] =
+        json!([kauth_server::controllers::garbage_collector::owner_reference(&owner)]);
+    s.admin(Method::POST, SECRETS, Some(secret), 201);
+    assert_eq!(signatures(&cluster_info(&s)), ["jws-kubeconfig-abcdef"]);
+    s.admin(Method::DELETE, "/api/v1/namespaces/kube-system/configmaps/owner", None, 200);
+    assert!(signatures(&cluster_info(&s)).is_empty());
+}

@@ -223,3 +223,40 @@ fn tokens_into_a_deleted_namespace_are_refused_with_kube_apiservers_texts() {
     let legacy = review(&s, &legacy);
     assert!(legacy["error"].as_str().unwrap().contains("Token has been invalidated"), "{legacy}");
 }
+
+#[test]
+fn an_owner_kauth_cannot_look_up_counts_as_living() {
+    let s = server();
+    let cm = configmap(&s, "owner", &[]);
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "uid": "d-1"}});
+    secret(&s, "both", &[&cm, &deployment]);
+    delete_with(&s, &format!("{CMS}/owner"), None);
+    let kept = s.admin(Method::GET, &format!("{SECRETS}/both"), None, 200);
+    assert_eq!(kept["metadata"]["ownerReferences"], json!([owner_reference(&deployment)]));
+}
+
+#[test]
+fn what_a_collected_objects_cascade_deletes_is_collected_too() {
+    let s = server();
+    let owner = configmap(&s, "owner", &[]);
+    let sa = s.admin(
+        Method::POST,
+        "/api/v1/namespaces/default/serviceaccounts",
+        Some(json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "bot", "ownerReferences": [owner_reference(&owner)]}})),
+        201,
+    );
+    let token_secret = s.admin(
+        Method::POST,
+        SECRETS,
+        Some(json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+            "metadata": {"name": "bot-token", "annotations": {"kubernetes.io/service-account.name": "bot"}}})),
+        201,
+    );
+    // Owned by the token Secret, which only the ServiceAccount's cascade deletes.
+    configmap(&s, "of-token", &[&token_secret]);
+    delete_with(&s, &format!("{CMS}/owner"), None);
+    assert!(!exists(&s, "/api/v1/namespaces/default/serviceaccounts/bot"));
+    assert!(!exists(&s, &format!("{SECRETS}/bot-token")));
+    assert!(!exists(&s, &format!("{CMS}/of-token")));
+    let _ = sa;
+}

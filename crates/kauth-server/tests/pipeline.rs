@@ -177,6 +177,7 @@ fn the_audit_filter_records_what_every_filter_learnt_whoever_answered() {
         assert_eq!(pair[0]["requestReceivedTimestamp"], pair[1]["requestReceivedTimestamp"]);
     }
     assert_eq!(all[0]["responseStatus"]["message"], "Authentication failed, attempted: bearer");
+    assert!(all[0].get("requestObject").is_none(), "never the body of a request that failed authentication");
     let events: Vec<&Value> = all.iter().filter(|e| e["stage"] != "RequestReceived").collect();
     assert_eq!(events.len(), 5);
     let codes: Vec<&Value> = events.iter().map(|e| &e["responseStatus"]["code"]).collect();

@@ -128,18 +128,26 @@ impl AuditLog {
         let audit_id = crate::api::meta::new_uid().unwrap_or_default();
         let mut lines = Vec::new();
         for stage in stages.iter().filter(|s| !decision.omit_stages.contains(s)) {
-            let ev =
+            let mut ev =
                 self.event(*stage, &audit_id, decision.level, times, req, info, outcome, resp, failed_authentication);
+            if decision.omit_managed_fields {
+                for body in ["requestObject", "responseObject"] {
+                    if let Some(meta) =
+                        ev.get_mut(body).and_then(|b| b.get_mut("metadata")).and_then(Value::as_object_mut)
+                    {
+                        meta.remove("managedFields");
+                    }
+                }
+            }
             lines.extend(serde_json::to_vec(&ev).unwrap_or_default());
             lines.push(b'\n');
         }
         if lines.is_empty() {
             return;
         }
-        if let Ok(mut out) = self.out.lock() {
-            if out.write_all(&lines).and_then(|_| out.flush()).is_err() {
-                tracing::warn!("audit log write failed");
-            }
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        if out.write_all(&lines).and_then(|_| out.flush()).is_err() {
+            tracing::warn!("audit log write failed");
         }
     }
 
@@ -223,7 +231,8 @@ impl AuditLog {
         }
         let sensitive = resource
             .is_some_and(|r| matches!(r.resource.as_str(), "secrets" | "tokenreviews") || r.subresource == "token");
-        if level >= Level::Request && !sensitive && !req.body.is_empty() {
+        // Never the body of a request whose authentication failed: anyone could write it here.
+        if level >= Level::Request && !sensitive && !failed_authentication && !req.body.is_empty() {
             if let Ok(body) = serde_json::from_slice::<Value>(&req.body) {
                 ev["requestObject"] = body;
             }

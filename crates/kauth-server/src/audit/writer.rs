@@ -37,8 +37,11 @@ impl std::fmt::Debug for RotatingFile {
     }
 }
 
+/// Opens for appending; a new file is readable by its owner only (0600), as kube-apiserver
+/// creates its audit files: events name users, groups and credential ids.
 fn open(path: &Path) -> io::Result<File> {
-    OpenOptions::new().create(true).append(true).open(path)
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new().create(true).append(true).mode(0o600).open(path)
 }
 
 /// The stem and extension lumberjack splits a file name into (`audit.log` → `audit`, `.log`).
@@ -87,7 +90,11 @@ impl RotatingFile {
         std::fs::rename(&self.path, backup_name(&self.path, now))?;
         self.file = open(&self.path)?;
         self.size = 0;
-        self.prune(now)
+        // An old file that cannot be removed must not cost the event being written.
+        if let Err(e) = self.prune(now) {
+            tracing::warn!(path = %self.path.display(), "audit log: removing old files: {e}");
+        }
+        Ok(())
     }
 
     /// The old files, newest first.
@@ -216,6 +223,19 @@ mod tests {
         let backups = f.backups()?;
         assert_eq!(backups.len(), 1, "{backups:?}");
         assert!(backups[0].to_string_lossy().ends_with("audit-2027-01-17T08-00-00.000.log"));
+        Ok(())
+    }
+
+    #[test]
+    fn new_files_are_readable_by_their_owner_only() -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("audit.log");
+        let t = Arc::new(Mutex::new(OffsetDateTime::UNIX_EPOCH));
+        let mut f = RotatingFile::open(&path, Rotation { max_size: 5, ..Rotation::default() }, clock_at(&t))?;
+        f.write_all(b"one line\n")?;
+        f.write_all(b"two line\n")?; // rotated: a new file
+        assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o777, 0o600);
         Ok(())
     }
 

@@ -87,6 +87,11 @@ pub fn sign(state: &State) -> Result<bool, ApiError> {
     if !state.config.bootstrap_tokens {
         return Ok(false);
     }
+    // One signer at a time in this process: two writes' signers reading the same revision could
+    // otherwise commit the older set of tokens last. (Replicas on a shared store can still race;
+    // the token cleaner's pass every second signs again.)
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let configmaps = rt("ConfigMap")?;
     for _ in 0..ATTEMPTS {
         let Some(cm) = state.registry.get(configmaps, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO) else { return Ok(false) };

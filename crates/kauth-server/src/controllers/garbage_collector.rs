@@ -93,14 +93,18 @@ fn without_refs(mut value: Value, gone: &HashSet<String>) -> Value {
 }
 
 /// Whether the owner a reference names exists (same uid), looked up by kind and name in the
-/// dependent's namespace or, for a cluster-scoped kind, the cluster.
+/// dependent's namespace or, for a cluster-scoped kind, the cluster. An owner of a kind kauth
+/// does not store (a ReplicaSet, a custom resource) cannot be looked up and counts as living,
+/// as Kubernetes' collector keeps a dependent whose owner it cannot resolve.
 fn owner_exists(state: &State, reference: &Value, namespace: &str) -> bool {
     let (kind, name, uid) = (
         reference.get("kind").and_then(Value::as_str).unwrap_or(""),
         reference.get("name").and_then(Value::as_str).unwrap_or(""),
         reference.get("uid").and_then(Value::as_str).unwrap_or(""),
     );
-    let Some(rt) = resources::by_kind(kind) else { return false };
+    let group =
+        reference.get("apiVersion").and_then(Value::as_str).and_then(|v| v.rsplit_once('/')).map_or("", |(g, _)| g);
+    let Some(rt) = resources::by_kind(kind).filter(|rt| rt.group == group) else { return true };
     let ns = if rt.namespaced { namespace } else { "" };
     state.registry.get(rt, ns, name).is_some_and(|o| meta_str(&o.value, "uid") == uid)
 }
@@ -134,12 +138,16 @@ pub fn collect(
         }
     }
     let mut fates: BTreeMap<String, Fate> = BTreeMap::new();
+    let mut cascaded: Vec<Change> = Vec::new();
     while let Some((owner, orphan)) = queue.pop_front() {
         for (rt, dependent) in state.registry.dependents(&owner) {
             let ns = meta_str(&dependent.value, "namespace").to_owned();
             let name = meta_str(&dependent.value, "name").to_owned();
             let key = rt.key(&ns, &name);
-            if in_batch.contains(&key) || matches!(fates.get(&key), Some(Fate::Delete(..))) {
+            if in_batch.contains(&key)
+                || cascaded.iter().any(|c| key_of(c) == key)
+                || matches!(fates.get(&key), Some(Fate::Delete(..)))
+            {
                 continue;
             }
             let current = match fates.get(&key) {
@@ -159,25 +167,39 @@ pub fn collect(
                 gone.insert(uid.clone());
                 queue.push_back((uid, false));
                 fates.insert(key, Fate::Delete(rt, dependent.value.clone(), dependent.revision));
+                // What its own cascade deletes (a ServiceAccount's token Secrets) is walked too.
+                for c in super::cascade_delete(state, rt, &dependent.value) {
+                    if let Change::Delete(crt, cns, cname, _) = &c {
+                        if let Some(o) = state.registry.get(crt, cns, cname) {
+                            let cuid = meta_str(&o.value, "uid").to_owned();
+                            if gone.insert(cuid.clone()) {
+                                queue.push_back((cuid, false));
+                            }
+                        }
+                    }
+                    cascaded.push(c);
+                }
             }
         }
     }
+    // The cascades' deletes first: an object a cascade deletes is not also updated.
+    for c in cascaded {
+        if in_batch.insert(key_of(&c)) {
+            changes.push(c);
+        }
+    }
     for (key, fate) in fates {
+        if !in_batch.insert(key) {
+            continue;
+        }
         match fate {
             Fate::Update(rt, value, revision) => {
                 // Owners deleted later in the walk are gone from it too.
                 changes.push(Change::Update(rt, without_refs(value, &gone), revision));
-                in_batch.insert(key);
             }
             Fate::Delete(rt, value, revision) => {
                 let (ns, name) = (meta_str(&value, "namespace").to_owned(), meta_str(&value, "name").to_owned());
                 changes.push(Change::Delete(rt, ns, name, Some(revision)));
-                in_batch.insert(key);
-                for c in super::cascade_delete(state, rt, &value) {
-                    if in_batch.insert(key_of(&c)) {
-                        changes.push(c);
-                    }
-                }
             }
         }
     }

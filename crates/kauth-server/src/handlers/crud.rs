@@ -327,6 +327,22 @@ fn patch_object(
     Err(ApiError::conflict(rt.group, rt.plural, &info.name))
 }
 
+/// The resource types and namespaces a batch writes to, once each: what the controllers that
+/// follow a commit look at (a delete's cascade and collected dependents included).
+fn touched(changes: &[Change]) -> Vec<(&'static ResourceType, String)> {
+    let mut seen: Vec<(&'static ResourceType, String)> = Vec::new();
+    for c in changes {
+        let (rt, ns) = match c {
+            Change::Create(rt, v) | Change::Update(rt, v, _) => (*rt, meta_str(v, "namespace")),
+            Change::Delete(rt, ns, _, _) => (*rt, ns.as_str()),
+        };
+        if !seen.iter().any(|(r, n)| std::ptr::eq(*r, rt) && n == ns) {
+            seen.push((rt, ns.to_owned()));
+        }
+    }
+    seen
+}
+
 /// The propagation a delete asks for (DeleteOptions body or query), validated.
 fn delete_propagation(req: &Request) -> Result<Propagation, ApiError> {
     let body = if req.body.is_empty() { None } else { Some(body_json(req)?) };
@@ -378,8 +394,11 @@ fn delete(
     if is_dry_run(req)? {
         return Ok(Response::json(200, &current.value));
     }
+    let touched = touched(&changes);
     state.registry.commit(changes)?;
-    controllers::after_write(state, rt, ns);
+    for (rt, ns) in touched {
+        controllers::after_write(state, rt, &ns);
+    }
     if rt.plural == "namespaces" {
         let mut v = current.value.clone();
         v["status"]["phase"] = json!("Terminating");
@@ -406,11 +425,10 @@ fn delete_collection(
     }
     garbage_collector::collect(state, &mut changes, &primary, propagation)?;
     if !changes.is_empty() && !is_dry_run(req)? {
+        let touched = touched(&changes);
         state.registry.commit(changes)?;
-        let namespaces: std::collections::BTreeSet<&str> =
-            items.iter().map(|o| meta_str(&o.value, "namespace")).collect();
-        for ns in namespaces {
-            controllers::after_write(state, rt, ns);
+        for (rt, ns) in touched {
+            controllers::after_write(state, rt, &ns);
         }
     }
     let revision = state.registry.revision()?;

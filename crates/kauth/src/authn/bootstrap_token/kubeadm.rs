@@ -216,8 +216,8 @@ impl Listed {
     pub fn ttl(&self, now: OffsetDateTime) -> String {
         match &self.expiration {
             Ok(None) => "<forever>".into(),
-            Ok(Some(t)) if *t > now => short_human(*t - now),
-            _ => "<invalid>".into(),
+            Ok(Some(t)) => short_human(*t - now),
+            Err(_) => "<invalid>".into(),
         }
     }
 }
@@ -238,16 +238,17 @@ pub fn ca_cert_hash(what: &str, ca_pem: &[u8]) -> Result<String, crate::pki::Pki
     Ok(format!("sha256:{}", hex::encode(digest.as_ref())))
 }
 
-/// A duration as Kubernetes' `ShortHumanDuration` writes it: `45s`, `12m`, `23h`, `3d`, `2y`.
+/// A duration as Kubernetes' `ShortHumanDuration` (kubeadm's TTL column) writes it: `45s`, `12m`,
+/// `23h`, `3d`, `2y`; up to a second in the past is `0s`.
 pub fn short_human(d: Duration) -> String {
     let s = d.whole_seconds();
     match s {
         i64::MIN..=-2 => "<invalid>".into(),
         -1..=0 => "0s".into(),
-        1..=119 => format!("{s}s"),
-        120..=3_599 => format!("{}m", s / 60),
-        3_600..=172_799 => format!("{}h", s / 3600),
-        172_800..=63_071_999 => format!("{}d", s / 86_400),
+        1..=59 => format!("{s}s"),
+        60..=3_599 => format!("{}m", s / 60),
+        3_600..=86_399 => format!("{}h", s / 3600),
+        86_400..=31_535_999 => format!("{}d", s / 86_400),
         _ => format!("{}y", s / (86_400 * 365)),
     }
 }
@@ -315,7 +316,8 @@ mod tests {
         assert_eq!(listed.usages, ["authentication", "signing"]);
         assert_eq!(listed.groups, [DEFAULT_GROUP]);
         assert_eq!(listed.description, "for node-3");
-        assert_eq!(listed.ttl(now()), "24h");
+        assert_eq!(listed.ttl(now()), "1d", "exactly 24 h, as kubeadm shows it");
+        assert_eq!(listed.ttl(now() + Duration::seconds(1)), "23h");
         assert_eq!(listed.ttl(now() + Duration::hours(23) + Duration::minutes(1)), "59m");
         assert_eq!(listed.ttl(now() + Duration::days(2)), "<invalid>");
         assert!(!format!("{listed:?}").contains("0123456789abcdef"));
@@ -324,11 +326,20 @@ mod tests {
 
     #[test]
     fn short_human_durations_match_kubernetes() {
-        for (s, want) in
-            [(0, "0s"), (59, "59s"), (119, "119s"), (120, "2m"), (3599, "59m"), (3600, "1h"), (172_799, "47h")]
-        {
-            assert_eq!(short_human(Duration::seconds(s)), want);
+        for (s, want) in [
+            (-2, "<invalid>"),
+            (-1, "0s"),
+            (0, "0s"),
+            (59, "59s"),
+            (90, "1m"),
+            (3599, "59m"),
+            (3600, "1h"),
+            (86_399, "23h"),
+            (86_400, "1d"),
+        ] {
+            assert_eq!(short_human(Duration::seconds(s)), want, "{s}");
         }
+        assert_eq!(short_human(Duration::days(364)), "364d");
         assert_eq!(short_human(Duration::days(3)), "3d");
         assert_eq!(short_human(Duration::days(800)), "2y");
     }
