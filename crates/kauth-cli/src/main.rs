@@ -30,6 +30,7 @@ mod cert_cmd;
 mod doctor;
 mod failure;
 mod keys_cmd;
+mod logging;
 mod pki_cmd;
 mod rbac_cmd;
 mod secret;
@@ -78,10 +79,7 @@ enum Command {
 pub use failure::Failure;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KAUTH_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pki(a) => pki_cmd::run(a),

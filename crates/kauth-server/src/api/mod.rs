@@ -1,6 +1,8 @@
 //! The wire: what Kubernetes clients send and receive, independent of how it is served.
 
 pub mod body;
+pub mod continue_token;
+pub mod list_options;
 pub mod meta;
 pub mod protobuf;
 pub mod request;

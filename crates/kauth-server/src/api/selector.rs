@@ -159,6 +159,11 @@ impl Selector {
         self
     }
 
+    /// Whether it selects everything (kube-apiserver's empty predicate).
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
     /// Whether `obj` is selected.
     pub fn matches(&self, obj: &Value) -> bool {
         matches_labels(obj, &self.labels) && matches_fields(obj, &self.fields)

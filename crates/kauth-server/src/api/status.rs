@@ -186,6 +186,27 @@ impl ApiError {
         ApiError::new(500, "InternalError", format!("Internal error occurred: {message}"))
     }
 
+    /// 500 with no reason: what kube-apiserver answers for an error no status code was given
+    /// to (its watch cache's unparsable resourceVersion).
+    pub fn bare(message: impl Into<String>) -> Self {
+        ApiError::new(500, "", message)
+    }
+
+    /// 504 Timeout: a list asked for a resourceVersion newer than this server has seen.
+    pub fn too_large_resource_version(requested: u64, current: u64) -> Self {
+        ApiError {
+            details: Some(json!({
+                "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                "retryAfterSeconds": 1,
+            })),
+            ..ApiError::new(
+                504,
+                "Timeout",
+                format!("Timeout: Too large resource version: {requested}, current: {current}"),
+            )
+        }
+    }
+
     /// 503 ServiceUnavailable.
     pub fn unavailable(message: impl Into<String>) -> Self {
         ApiError::new(503, "ServiceUnavailable", message)
@@ -207,8 +228,10 @@ impl ApiError {
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         });
+        if !self.reason.is_empty() {
+            v["reason"] = json!(self.reason);
+        }
         if let Some(d) = &self.details {
             v["details"] = d.clone();
         }

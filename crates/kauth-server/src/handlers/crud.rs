@@ -6,7 +6,11 @@ use kauth::user::UserInfo;
 use serde_json::{json, Map, Value};
 
 use super::{patch, reviews};
+use std::time::Duration;
+
 use crate::api::body::{body_json, body_object, decode_checked};
+use crate::api::continue_token;
+use crate::api::list_options::{ListOptions, ListRead};
 use crate::api::meta::{generate_suffix, new_uid};
 use crate::api::request::{wants_table, Request, MAX_BODY_BYTES};
 use crate::api::request_info::ResourceRequest;
@@ -17,7 +21,7 @@ use crate::api::selector::Selector;
 use crate::api::status::{success_status, ApiError, Cause};
 use crate::controllers;
 use crate::controllers::garbage_collector::{self, Propagation};
-use crate::registry::{Change, Stored};
+use crate::registry::{Change, PageError, Stored};
 use crate::state::State;
 
 /// Dispatches a resource request (already authorized).
@@ -92,31 +96,87 @@ fn select(
     Ok((items, revision))
 }
 
+/// How long a list waits for a resourceVersion newer than the mirror (kube-apiserver's watch
+/// cache waits as long).
+const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
+
+/// kube-apiserver's text when a continue token's revision was compacted away (its etcd3 store).
+const INCONSISTENT_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+/// Lists as kube-apiserver does: paged by `limit` and `continue` after filtering by the
+/// selectors, at the revision `resourceVersion`/`resourceVersionMatch` or the continue token
+/// ask for (see [`ListOptions`]). A continued list reads the state at its first page's
+/// revision, rebuilt from the change history; a revision the history no longer reaches is
+/// `410 Expired` with a token that continues at the latest revision instead.
 fn list(state: &State, req: &Request, info: &ResourceRequest, rt: &'static ResourceType) -> Result<Response, ApiError> {
-    let (items, revision) = select(state, req, info, rt)?;
-    if wants_table(req) {
-        return Ok(Response::json(200, &super::discovery::table(rt, &items, state.now(), Some(revision))));
-    }
-    let items: Vec<Value> = items
-        .iter()
-        .map(|o| {
-            let mut v = o.value.clone();
-            if let Value::Object(m) = &mut v {
-                m.remove("kind");
-                m.remove("apiVersion");
+    let prefix = rt.prefix(scope_namespace(rt, info));
+    let opts = ListOptions::from_request(req, &prefix)?;
+    let selector = Selector::from_request(req)?;
+    let registry = &state.registry;
+    let (start, revision, limit) = match &opts.read {
+        ListRead::Latest => (prefix.clone(), None, opts.limit),
+        ListRead::Any => (prefix.clone(), None, None),
+        ListRead::NotOlderThan(n) => {
+            if !registry.wait_for_revision(*n, FRESHNESS_WAIT) {
+                return Err(ApiError::too_large_resource_version(*n, registry.applied_revision()));
             }
-            v
-        })
-        .collect();
-    Ok(Response::json(
-        200,
-        &json!({
+            (prefix.clone(), None, opts.limit)
+        }
+        ListRead::Exact(n) => (prefix.clone(), Some(*n), opts.limit),
+        ListRead::Continue(c) => (c.key.clone(), u64::try_from(c.revision).ok(), opts.limit),
+    };
+    let read =
+        || registry.list_page(&prefix, &start, revision, limit, |o| selector.matches(&o.value), selector.is_empty());
+    let page = match read() {
+        // Another replica, a little ahead, issued the token (or it asked for the future).
+        Err(PageError::Future { requested, .. }) if registry.wait_for_revision(requested, FRESHNESS_WAIT) => read(),
+        other => other,
+    };
+    let page = match (page, &opts.read) {
+        (Ok(page), _) => page,
+        (Err(PageError::TooOld(_)), ListRead::Continue(c)) => {
+            let mut status = ApiError::expired(INCONSISTENT_CONTINUE).to_status();
+            status["metadata"]["continue"] = json!(continue_token::encode(&c.key, &prefix, -1));
+            return Ok(Response::json(410, &status));
+        }
+        (Err(PageError::TooOld(_)), _) => {
+            return Err(ApiError::expired("The resourceVersion for the provided list is too old."))
+        }
+        (Err(PageError::Future { .. }), _) => {
+            return Err(ApiError::bare("etcdserver: mvcc: required revision is a future revision"))
+        }
+    };
+    let token =
+        page.last_key.as_deref().map(|k| continue_token::encode(&format!("{k}\0"), &prefix, page.revision as i64));
+    let mut body = if wants_table(req) {
+        super::discovery::table(rt, &page.items, state.now(), Some(page.revision))
+    } else {
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .map(|o| {
+                let mut v = o.value.clone();
+                if let Value::Object(m) = &mut v {
+                    m.remove("kind");
+                    m.remove("apiVersion");
+                }
+                v
+            })
+            .collect();
+        json!({
             "kind": format!("{}List", rt.kind),
             "apiVersion": rt.api_version(),
-            "metadata": {"resourceVersion": revision.to_string()},
+            "metadata": {"resourceVersion": page.revision.to_string()},
             "items": items,
-        }),
-    ))
+        })
+    };
+    if let Some(token) = token {
+        body["metadata"]["continue"] = json!(token);
+    }
+    if let Some(n) = page.remaining {
+        body["metadata"]["remainingItemCount"] = json!(n);
+    }
+    Ok(Response::json(200, &body))
 }
 
 fn create(

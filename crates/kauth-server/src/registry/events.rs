@@ -155,6 +155,17 @@ impl EventFeed {
         Ok(Subscription { replay, live: inner.sender.subscribe() })
     }
 
+    /// The held events after `after`, oldest first: what a list reads to see the objects as
+    /// they were at `after` (kauth's counterpart of reading etcd at an old revision).
+    pub fn events_after(&self, after: u64) -> Result<Vec<Arc<Event>>, TooOld> {
+        let inner = self.lock();
+        if after < inner.floor {
+            return Err(TooOld { requested: after, oldest: inner.floor });
+        }
+        let start = inner.history.partition_point(|e| e.revision() <= after);
+        Ok(inner.history.range(start..).cloned().collect())
+    }
+
     /// Subscribes to live events only; `snapshot` runs under the feed's lock, so what it reads
     /// and the first live event meet without a gap (the registry reads its objects there).
     pub fn subscribe_with<T>(&self, snapshot: impl FnOnce() -> T) -> (T, broadcast::Receiver<Arc<Event>>) {

@@ -8,8 +8,10 @@
 pub mod events;
 mod node_graph;
 mod owners;
+pub mod page;
 mod stored;
 
+pub use page::{Page, PageError};
 pub use stored::Stored;
 
 use std::collections::BTreeMap;
@@ -204,6 +206,36 @@ impl Registry {
     pub fn list_at(&self, rt: &ResourceType, namespace: &str) -> (Vec<Arc<Stored>>, u64) {
         let objects = self.read();
         (in_prefix(&objects, &rt.prefix(namespace)), self.applied.load(Ordering::SeqCst))
+    }
+
+    /// One page of the objects under `prefix` from key `start` (inclusive), as they were at
+    /// `revision` (the latest when `None` or not older): up to `limit` of those `matches`
+    /// accepts; a revision the history or the mirror do not reach is a [`PageError`].
+    pub fn list_page(
+        &self,
+        prefix: &str,
+        start: &str,
+        revision: Option<u64>,
+        limit: Option<usize>,
+        matches: impl Fn(&Stored) -> bool,
+        count_remaining: bool,
+    ) -> Result<Page, PageError> {
+        let objects = self.read();
+        let current = self.applied.load(Ordering::SeqCst);
+        let at = revision.unwrap_or(current);
+        if at > current {
+            return Err(PageError::Future { requested: at, current });
+        }
+        // Taken under the mirror's read lock: no revision is applied meanwhile, so the
+        // history and the mirror meet exactly.
+        let changes = if at < current { self.events.events_after(at).map_err(PageError::TooOld)? } else { Vec::new() };
+        let keys = page::state_before(&objects, &changes, prefix, start);
+        Ok(page::take(keys, at, limit, matches, count_remaining))
+    }
+
+    /// Waits (up to `timeout`) until the mirror holds `revision`; false if it still does not.
+    pub fn wait_for_revision(&self, revision: u64, timeout: Duration) -> bool {
+        self.applied_revision() >= revision || self.wait_applied(revision, timeout)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Stored>>> {
