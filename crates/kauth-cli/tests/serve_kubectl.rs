@@ -323,6 +323,69 @@ fn acknowledged_writes_survive_kill_9() {
 }
 
 #[test]
+fn acknowledged_concurrent_writes_survive_kill_9_mid_write() {
+    require!(Tool::Kubectl, Tool::Curl);
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "static-admin-token,root,u-1,\"system:masters\"\n").unwrap();
+    let flags = ["--token-auth-file", tokens.to_str().unwrap()];
+    let s = Server::start_in(&data, &flags);
+    let url = format!("{}/api/v1/namespaces/default/serviceaccounts", s.url);
+    let ca = data.join("pki/ca.crt");
+    // 16 writers create ServiceAccounts one after another (commits share transactions), each
+    // noting the names the server acknowledged; the server is killed while they write.
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..16)
+        .map(|w| {
+            let (url, ca, acknowledged, stop) = (url.clone(), ca.clone(), acknowledged.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let name = format!("w{w}-{i}");
+                    let body =
+                        format!(r#"{{"apiVersion":"v1","kind":"ServiceAccount","metadata":{{"name":"{name}"}}}}"#);
+                    let out = std::process::Command::new("curl")
+                        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca.to_str().unwrap()])
+                        .args([
+                            "-H",
+                            "Authorization: Bearer static-admin-token",
+                            "-H",
+                            "Content-Type: application/json",
+                        ])
+                        .args(["--data-binary", &body, &url])
+                        .output()
+                        .unwrap();
+                    if out.stdout == b"201" {
+                        acknowledged.lock().unwrap().push(name);
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 300 {
+        std::thread::yield_now();
+    }
+    s.kill9();
+    stop.store(true, Ordering::SeqCst);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let s = Server::start_in(&data, &flags);
+    let stored = s.kubectl(&["get", "sa", "-o", "name"]).ok();
+    let stored: std::collections::BTreeSet<&str> =
+        stored.lines().map(|l| l.trim_start_matches("serviceaccount/")).collect();
+    let acknowledged = acknowledged.lock().unwrap();
+    let lost: Vec<&String> = acknowledged.iter().filter(|n| !stored.contains(n.as_str())).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged creates lost: {lost:?}", lost.len(), acknowledged.len());
+}
+
+#[test]
 fn serve_reuses_the_pki_of_kauth_pki_init() {
     require!(Tool::Kubectl);
     // `kauth pki init` names the node (by default after the host); `kauth serve` on the same

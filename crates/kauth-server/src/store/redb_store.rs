@@ -1,6 +1,9 @@
-//! The embedded store: one redb file, fsync'd on every commit.
+//! The embedded store: one redb file. Concurrent commits share one write transaction and one
+//! fsync (group commit, as etcd batches its writes); none is acknowledged before it is durable.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -14,8 +17,22 @@ const REVISION: &str = "revision";
 
 /// A [`Storage`] in one redb file. Every commit is durable (redb's `Durability::Immediate`,
 /// the default): a write acknowledged before a SIGKILL or power loss is there after restart.
+///
+/// Group commit: a commit queues its batch, then waits for the committer's lock. Whoever holds
+/// it takes every queued batch and writes them in one transaction, each batch atomic at its own
+/// revision (a batch that fails its checks changes nothing and takes no revision), then makes
+/// the transaction durable and hands each batch its result. While one transaction is being
+/// made durable, the next one fills up.
 pub struct RedbStore {
     db: Database,
+    queue: Mutex<Vec<Queued>>,
+    committer: Mutex<()>,
+}
+
+/// A batch waiting to be committed, and where its result goes.
+struct Queued {
+    writes: Vec<Write>,
+    result: Arc<Mutex<Option<Result<u64, StoreError>>>>,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -38,8 +55,73 @@ impl RedbStore {
             txn.open_table(META).map_err(backend)?;
         }
         txn.commit().map_err(backend)?;
-        Ok(RedbStore { db })
+        Ok(RedbStore { db, queue: Mutex::new(Vec::new()), committer: Mutex::new(()) })
     }
+
+    /// Writes `batches` in one durable transaction; each batch's result in order.
+    fn commit_group(&self, batches: &[Queued]) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let mut results = Vec::with_capacity(batches.len());
+        {
+            let mut table = txn.open_table(OBJECTS).map_err(backend)?;
+            let mut meta = txn.open_table(META).map_err(backend)?;
+            let mut revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
+            for batch in batches {
+                match check(&table, &batch.writes)? {
+                    Err(refused) => results.push(Err(refused)),
+                    Ok(()) => {
+                        revision += 1;
+                        for w in &batch.writes {
+                            match w {
+                                Write::Create { key, value } | Write::Update { key, value, .. } => {
+                                    table.insert(key.as_str(), (revision, value.as_slice())).map_err(backend)?;
+                                }
+                                Write::Delete { key, .. } => {
+                                    table.remove(key.as_str()).map_err(backend)?;
+                                }
+                            }
+                        }
+                        results.push(Ok(revision));
+                    }
+                }
+            }
+            meta.insert(REVISION, revision).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(results)
+    }
+}
+
+/// Whether `writes` may all apply, in order, to `table`: `Ok(Err(_))` names the first that may
+/// not (the batch then changes nothing); `Err` is the backend failing.
+fn check(table: &redb::Table<'_, &str, (u64, &[u8])>, writes: &[Write]) -> Result<Result<(), StoreError>, StoreError> {
+    // Keys this batch already wrote: present (Some) or deleted (None). Their revision is the
+    // batch's own, which no caller can expect.
+    let mut written: HashMap<&str, Option<u64>> = HashMap::new();
+    for w in writes {
+        let key = match w {
+            Write::Create { key, .. } | Write::Update { key, .. } | Write::Delete { key, .. } => key.as_str(),
+        };
+        let actual = match written.get(key) {
+            Some(state) => *state,
+            None => table.get(key).map_err(backend)?.map(|v| v.value().0),
+        };
+        let refused = match (w, actual) {
+            (Write::Create { .. }, Some(_)) => Some(StoreError::Exists { key: key.to_owned() }),
+            (Write::Update { .. } | Write::Delete { .. }, None) => Some(StoreError::NotFound { key: key.to_owned() }),
+            (Write::Update { expected, .. }, Some(a)) | (Write::Delete { expected: Some(expected), .. }, Some(a))
+                if a != *expected =>
+            {
+                Some(StoreError::Conflict { key: key.to_owned(), expected: *expected, actual: a })
+            }
+            _ => None,
+        };
+        if let Some(e) = refused {
+            return Ok(Err(e));
+        }
+        written.insert(key, if matches!(w, Write::Delete { .. }) { None } else { Some(u64::MAX) });
+    }
+    Ok(Ok(()))
 }
 
 impl Storage for RedbStore {
@@ -77,49 +159,27 @@ impl Storage for RedbStore {
     }
 
     fn commit(&self, writes: &[Write]) -> Result<u64, StoreError> {
-        let txn = self.db.begin_write().map_err(backend)?;
-        let revision;
-        {
-            let mut table = txn.open_table(OBJECTS).map_err(backend)?;
-            let mut meta = txn.open_table(META).map_err(backend)?;
-            revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0) + 1;
-            for w in writes {
-                match w {
-                    Write::Create { key, value } => {
-                        if table.get(key.as_str()).map_err(backend)?.is_some() {
-                            return Err(StoreError::Exists { key: key.clone() });
-                        }
-                        table.insert(key.as_str(), (revision, value.as_slice())).map_err(backend)?;
-                    }
-                    Write::Update { key, value, expected } => {
-                        let actual = table.get(key.as_str()).map_err(backend)?.map(|v| v.value().0);
-                        match actual {
-                            None => return Err(StoreError::NotFound { key: key.clone() }),
-                            Some(a) if a != *expected => {
-                                return Err(StoreError::Conflict { key: key.clone(), expected: *expected, actual: a })
-                            }
-                            Some(_) => {}
-                        }
-                        table.insert(key.as_str(), (revision, value.as_slice())).map_err(backend)?;
-                    }
-                    Write::Delete { key, expected } => {
-                        let actual = table.get(key.as_str()).map_err(backend)?.map(|v| v.value().0);
-                        match (actual, expected) {
-                            (None, _) => return Err(StoreError::NotFound { key: key.clone() }),
-                            (Some(a), Some(e)) if a != *e => {
-                                return Err(StoreError::Conflict { key: key.clone(), expected: *e, actual: a })
-                            }
-                            _ => {}
-                        }
-                        table.remove(key.as_str()).map_err(backend)?;
-                    }
-                }
-            }
-            meta.insert(REVISION, revision).map_err(backend)?;
+        let result = Arc::new(Mutex::new(None));
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Queued { writes: writes.to_vec(), result: result.clone() });
+        let _committer = self.committer.lock().unwrap_or_else(|p| p.into_inner());
+        // A committer before this one may have taken this batch along.
+        if let Some(done) = result.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return done;
         }
-        // Dropping `txn` without commit (the early returns above) aborts every write of the batch.
-        txn.commit().map_err(backend)?;
-        Ok(revision)
+        let group = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
+        let outcome = self.commit_group(&group);
+        for (i, queued) in group.iter().enumerate() {
+            let r = match &outcome {
+                Ok(results) => results.get(i).cloned().unwrap_or_else(|| Err(backend("no result"))),
+                Err(e) => Err(e.clone()),
+            };
+            *queued.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        }
+        let done = result.lock().unwrap_or_else(|p| p.into_inner()).take();
+        done.unwrap_or_else(|| Err(backend("commit: batch lost from the group")))
     }
 }
 
@@ -173,6 +233,42 @@ mod tests {
         assert!(matches!(err, StoreError::Exists { .. }));
         assert!(s.get("/registry/a/1").unwrap().is_some());
         assert_eq!(s.revision().unwrap(), 3);
+    }
+
+    #[test]
+    fn concurrent_commits_share_transactions_and_each_is_atomic_at_its_own_revision() {
+        let (_d, s) = store();
+        let s = Arc::new(s);
+        s.create("/registry/a/taken", b"x").unwrap();
+        let threads: Vec<_> = (0..32)
+            .map(|i| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    // Every fourth batch fails on its second write: its first must not apply.
+                    let second = if i % 4 == 0 { "/registry/a/taken".to_owned() } else { format!("/registry/b/{i}") };
+                    s.commit(&[
+                        Write::Create { key: format!("/registry/c/{i}"), value: b"v".to_vec() },
+                        Write::Create { key: second, value: b"v".to_vec() },
+                    ])
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let mut revisions: Vec<u64> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+        revisions.sort_unstable();
+        // 24 batches applied, each at its own revision, one after another.
+        assert_eq!(revisions, (2..26).collect::<Vec<_>>());
+        assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(StoreError::Exists { .. }))));
+        assert_eq!(s.list("/registry/c/").unwrap().0.len(), 24);
+        assert_eq!(s.revision().unwrap(), 25);
+        // A batch sees its own earlier writes.
+        let r = s.commit(&[
+            Write::Create { key: "/registry/d/1".into(), value: b"1".to_vec() },
+            Write::Delete { key: "/registry/d/1".into(), expected: None },
+            Write::Create { key: "/registry/d/1".into(), value: b"2".to_vec() },
+        ]);
+        assert_eq!(r, Ok(26));
+        assert_eq!(s.get("/registry/d/1").unwrap().unwrap().value, b"2");
     }
 
     #[test]

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Write throughput of `kauth serve` on the embedded store: creates of ServiceAccounts with unique
+# names from CONNECTIONS concurrent clients (wrk over HTTPS, keep-alive; a Lua script numbers the
+# names per thread), each create acknowledged only once durable. Server and wrk share the
+# machine's cores. Prints a Markdown row for BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# KAUTH_BIN measures another build (an A/B of a change).
+if [ -n "${KAUTH_BIN:-}" ]; then
+  kauth="$KAUTH_BIN"
+else
+  cargo build --release -q -p kauth-cli
+  kauth="$CARGO_TARGET_DIR/release/kauth"
+fi
+echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
+"$kauth" serve --data-dir "$work/data" --secure-port 0 --token-auth-file "$work/tokens.csv" >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 100); do grep -q "serving on" "$work/out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^kauth serving on //p' "$work/out")
+export KUBECONFIG="$work/data/admin.conf"
+kubectl create namespace load >/dev/null
+
+cat >"$work/create.lua" <<'LUA'
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  counter = 0
+end
+request = function()
+  counter = counter + 1
+  local body = '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"w' .. tid .. '-' .. counter .. '"}}'
+  return wrk.format("POST", nil, {["Authorization"] = "Bearer bench-admin-token", ["Content-Type"] = "application/json"}, body)
+end
+LUA
+out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/create.lua" "$url/api/v1/namespaces/load/serviceaccounts")
+if grep -q "Non-2xx" <<<"$out"; then echo "error: non-2xx responses" >&2; echo "$out" >&2; exit 1; fi
+rps=$(awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out")
+p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+stored=$(kubectl -n load get serviceaccounts --chunk-size=1000 --no-headers | grep -c '^w')
+printf '| creates, %s clients | %s | %s | %s | %s stored |\n' "$CONNECTIONS" "$rps" "$p50" "$p99" "$stored"
