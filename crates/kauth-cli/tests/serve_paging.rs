@@ -83,6 +83,12 @@ fn kubectl_chunk_size_pages_through_ten_thousand_objects_once_each_in_order() {
     assert_eq!(all.len(), COUNT + 1);
     assert!(all.windows(2).all(|w| w[0] < w[1]));
 
+    // Unpaged, as a Table: one response, streamed row by row (more than 256 items).
+    let out = s.kubectl(&["-n", "bulk", "get", "serviceaccounts", "--chunk-size=0", "--no-headers"]);
+    let text = out.ok();
+    let rows: Vec<&str> = text.lines().map(|l| l.split_whitespace().next().unwrap_or_default()).collect();
+    assert_eq!(rows, all);
+
     // Tables (kubectl's default output), 100 rows a page.
     let out = s.kubectl(&["-v=6", "-n", "bulk", "get", "serviceaccounts", "--chunk-size=100", "--no-headers"]);
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -44,6 +44,17 @@ impl Response {
         }
     }
 
+    /// A JSON body already serialized.
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Self {
+        Response {
+            status,
+            content_type: "application/json",
+            body: Bytes::from(body),
+            headers: Vec::new(),
+            stream: None,
+        }
+    }
+
     /// A plain-text response.
     pub fn text(status: u16, s: &str) -> Self {
         Response {

@@ -5,6 +5,7 @@
 use kauth::user::UserInfo;
 use serde_json::{json, Map, Value};
 
+use super::list_body::{Form, ListBody};
 use super::{patch, reviews};
 use std::time::Duration;
 
@@ -148,35 +149,24 @@ fn list(state: &State, req: &Request, info: &ResourceRequest, rt: &'static Resou
     };
     let token =
         page.last_key.as_deref().map(|k| continue_token::encode(&format!("{k}\0"), &prefix, page.revision as i64));
-    let mut body = if wants_table(req) {
-        super::discovery::table(rt, &page.items, state.now(), Some(page.revision))
+    let (mut envelope, items_field, form) = if wants_table(req) {
+        (super::discovery::table_envelope(rt, Some(page.revision)), "rows", Form::TableRow(rt, state.now()))
     } else {
-        let items: Vec<Value> = page
-            .items
-            .iter()
-            .map(|o| {
-                let mut v = o.value.clone();
-                if let Value::Object(m) = &mut v {
-                    m.remove("kind");
-                    m.remove("apiVersion");
-                }
-                v
-            })
-            .collect();
-        json!({
-            "kind": format!("{}List", rt.kind),
-            "apiVersion": rt.api_version(),
-            "metadata": {"resourceVersion": page.revision.to_string()},
-            "items": items,
-        })
+        let mut envelope = Map::new();
+        envelope.insert("kind".into(), json!(format!("{}List", rt.kind)));
+        envelope.insert("apiVersion".into(), json!(rt.api_version()));
+        envelope.insert("metadata".into(), json!({"resourceVersion": page.revision.to_string()}));
+        (envelope, "items", Form::Object)
     };
-    if let Some(token) = token {
-        body["metadata"]["continue"] = json!(token);
+    if let Some(Value::Object(meta)) = envelope.get_mut("metadata") {
+        if let Some(token) = token {
+            meta.insert("continue".into(), json!(token));
+        }
+        if let Some(n) = page.remaining {
+            meta.insert("remainingItemCount".into(), json!(n));
+        }
     }
-    if let Some(n) = page.remaining {
-        body["metadata"]["remainingItemCount"] = json!(n);
-    }
-    Ok(Response::json(200, &body))
+    Ok(ListBody::new(envelope, items_field, page.items, form).into_response())
 }
 
 fn create(

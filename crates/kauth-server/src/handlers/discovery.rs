@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use crate::api::request::Request;
@@ -263,6 +263,14 @@ fn age(created: &str, now: OffsetDateTime) -> String {
 
 /// A `meta.k8s.io/v1` Table of `items` (NAME, kind-specific columns, AGE), as `kubectl get` prints.
 pub fn table(rt: &ResourceType, items: &[Arc<Stored>], now: OffsetDateTime, revision: Option<u64>) -> Value {
+    let mut envelope = table_envelope(rt, revision);
+    let rows: Vec<Value> = items.iter().map(|o| table_row(rt, o, now)).collect();
+    envelope.insert("rows".into(), Value::Array(rows));
+    Value::Object(envelope)
+}
+
+/// A Table's members but its rows: `kind`, `apiVersion`, `metadata` and `columnDefinitions`.
+pub fn table_envelope(rt: &ResourceType, revision: Option<u64>) -> Map<String, Value> {
     let col = |name: &str, ty: &str, desc: &str| json!({"name": name, "type": ty, "format": if name == "Name" { "name" } else { "" }, "description": desc, "priority": 0});
     let mut columns = vec![col("Name", "string", "Name must be unique within a namespace.")];
     let extra: &[(&str, &str)] = match rt.kind {
@@ -280,36 +288,42 @@ pub fn table(rt: &ResourceType, items: &[Arc<Stored>], now: OffsetDateTime, revi
         "string",
         "CreationTimestamp is a timestamp representing the server time when this object was created.",
     ));
-    let rows: Vec<Value> = items
-        .iter()
-        .map(|o| {
-            let v = &o.value;
-            let mut cells = vec![json!(v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""))];
-            match rt.kind {
-                "Secret" => {
-                    cells.push(json!(v.get("type").and_then(Value::as_str).unwrap_or("")));
-                    cells.push(json!(v.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0)));
-                }
-                "ConfigMap" => cells.push(json!(v.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0))),
-                "Namespace" => cells.push(json!(if v.pointer("/metadata/deletionTimestamp").is_some() { "Terminating" } else { "Active" })),
-                "ClusterRoleBinding" | "RoleBinding" => cells.push(json!(format!(
-                    "{}/{}",
-                    v.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or(""),
-                    v.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or("")
-                ))),
-                _ => {}
-            }
-            cells.push(json!(age(v.pointer("/metadata/creationTimestamp").and_then(Value::as_str).unwrap_or(""), now)));
-            let mut meta = v.get("metadata").cloned().unwrap_or(json!({}));
-            if let Value::Object(m) = &mut meta {
-                m.remove("managedFields");
-            }
-            json!({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}})
-        })
-        .collect();
     let mut meta = json!({});
     if let Some(rv) = revision {
         meta["resourceVersion"] = json!(rv.to_string());
     }
-    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "columnDefinitions": columns, "rows": rows})
+    let mut envelope = Map::new();
+    envelope.insert("kind".into(), json!("Table"));
+    envelope.insert("apiVersion".into(), json!("meta.k8s.io/v1"));
+    envelope.insert("metadata".into(), meta);
+    envelope.insert("columnDefinitions".into(), Value::Array(columns));
+    envelope
+}
+
+/// One object's Table row: its cells and its metadata (without `managedFields`).
+pub fn table_row(rt: &ResourceType, o: &Stored, now: OffsetDateTime) -> Value {
+    let v = &o.value;
+    let mut cells = vec![json!(v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""))];
+    match rt.kind {
+        "Secret" => {
+            cells.push(json!(v.get("type").and_then(Value::as_str).unwrap_or("")));
+            cells.push(json!(v.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0)));
+        }
+        "ConfigMap" => cells.push(json!(v.get("data").and_then(Value::as_object).map(|m| m.len()).unwrap_or(0))),
+        "Namespace" => {
+            cells.push(json!(if v.pointer("/metadata/deletionTimestamp").is_some() { "Terminating" } else { "Active" }))
+        }
+        "ClusterRoleBinding" | "RoleBinding" => cells.push(json!(format!(
+            "{}/{}",
+            v.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or(""),
+            v.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or("")
+        ))),
+        _ => {}
+    }
+    cells.push(json!(age(v.pointer("/metadata/creationTimestamp").and_then(Value::as_str).unwrap_or(""), now)));
+    let mut meta = v.get("metadata").cloned().unwrap_or(json!({}));
+    if let Value::Object(m) = &mut meta {
+        m.remove("managedFields");
+    }
+    json!({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta}})
 }

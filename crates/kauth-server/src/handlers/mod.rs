@@ -3,6 +3,7 @@
 pub mod crud;
 pub mod discovery;
 pub mod keys;
+pub mod list_body;
 pub mod patch;
 pub mod reviews;
 pub mod watch;
