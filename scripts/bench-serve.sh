@@ -3,6 +3,12 @@
 # authenticated GET with a service-account bearer token (cached, and with the token cache off so
 # every request verifies the RS256 signature), TokenReview and SubjectAccessReview. Server and
 # wrk share the machine's cores. Prints a Markdown table for BENCHMARKS.md.
+#
+# First, the ceiling: kauth's own transport (rustls, hyper, the same TLS settings, certificate,
+# runtime and allocator; `crates/kauth-server/examples/ceiling.rs`) answering a fixed
+# TokenReview-sized body, under the same wrk load (GET and POST). Each kauth row is then also
+# given as a share of the ceiling for its method: what the pipeline and handler cost on top of
+# what any HTTPS server on this stack costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
@@ -21,6 +27,8 @@ else
   cargo build --release -q -p kauth-cli
   kauth="$CARGO_TARGET_DIR/release/kauth"
 fi
+cargo build --release -q -p kauth-server --example ceiling
+ceiling="$CARGO_TARGET_DIR/release/examples/ceiling"
 echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
 
 start() { # start NAME EXTRA_FLAGS... -> sets url, pid
@@ -32,15 +40,18 @@ start() { # start NAME EXTRA_FLAGS... -> sets url, pid
 }
 rss() { awk '/VmRSS/ {print int($2/1024) " MiB"}' "/proc/$1/status"; }
 
-row() { # row LABEL URL_PATH LUA
+measure() { # measure URL_PATH LUA -> sets rps p50 p99
   local out
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$3" "$url$2")
-  local rps p50 p99
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$2" "$url$1")
   rps=$(awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  if grep -q "Non-2xx" <<<"$out"; then echo "error: non-2xx responses in $1" >&2; echo "$out" >&2; exit 1; fi
-  printf '| %s | %s | %s | %s | %s |\n' "$1" "$rps" "$p50" "$p99" "$(rss "$pid")"
+  if grep -q "Non-2xx" <<<"$out"; then echo "error: non-2xx responses on $1" >&2; echo "$out" >&2; exit 1; fi
+}
+
+row() { # row LABEL URL_PATH LUA CEILING_RPS
+  measure "$2" "$3"
+  printf '| %s | %s | %s%% | %s | %s | %s |\n' "$1" "$rps" "$((rps * 100 / $4))" "$p50" "$p99" "$(rss "$pid")"
 }
 
 lua() { # lua FILE METHOD TOKEN [BODY]
@@ -52,7 +63,25 @@ lua() { # lua FILE METHOD TOKEN [BODY]
   } >"$1"
 }
 
-printf '| scenario | requests/s | p50 | p99 | server RSS after |\n|---|---:|---:|---:|---:|\n'
+# The ceiling, on kauth's serving certificate (made by a first start of kauth serve).
+start ceiling-pki
+kill "$pid"
+"$ceiling" --cert "$work/ceiling-pki/pki/apiserver.crt" --key "$work/ceiling-pki/pki/apiserver.key" \
+  --client-ca "$work/ceiling-pki/pki/ca.crt" >"$work/ceiling.out" 2>"$work/ceiling.err" &
+pid=$!
+pids+=("$pid")
+for _ in $(seq 100); do grep -q "serving on" "$work/ceiling.out" 2>/dev/null && break; sleep 0.1; done
+url=$(sed -n 's/^ceiling serving on //p' "$work/ceiling.out")
+lua "$work/ceiling-get.lua" GET some-token
+lua "$work/ceiling-post.lua" POST some-token '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"some-token"}}'
+printf '| scenario | requests/s | of the ceiling | p50 | p99 | server RSS after |\n|---|---:|---:|---:|---:|---:|\n'
+measure / "$work/ceiling-get.lua"
+ceiling_get=$rps
+printf '| ceiling: fixed answer to a GET, same transport | %s | 100%% | %s | %s | %s |\n' "$rps" "$p50" "$p99" "$(rss "$pid")"
+measure / "$work/ceiling-post.lua"
+ceiling_post=$rps
+printf '| ceiling: fixed answer to a POST, same transport | %s | 100%% | %s | %s | %s |\n' "$rps" "$p50" "$p99" "$(rss "$pid")"
+kill "$pid"
 for mode in cached uncached; do
   if [ "$mode" = cached ]; then start "$mode"; else start "$mode" --token-cache-ttl 0s; fi
   [ "$mode" = cached ] && rest_rss=$(rss "$pid")
@@ -61,12 +90,12 @@ for mode in cached uncached; do
   kubectl create clusterrolebinding app-view --clusterrole=view --serviceaccount=default:app >/dev/null
   sa_token=$(kubectl create token app)
   lua "$work/get.lua" GET "$sa_token"
-  row "GET serviceaccount, SA bearer token, $mode" /api/v1/namespaces/default/serviceaccounts/app "$work/get.lua"
+  row "GET serviceaccount, SA bearer token, $mode" /api/v1/namespaces/default/serviceaccounts/app "$work/get.lua" "$ceiling_get"
   lua "$work/tr.lua" POST bench-admin-token "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{\"token\":\"$sa_token\"}}"
-  row "TokenReview, $mode" /apis/authentication.k8s.io/v1/tokenreviews "$work/tr.lua"
+  row "TokenReview, $mode" /apis/authentication.k8s.io/v1/tokenreviews "$work/tr.lua" "$ceiling_post"
   if [ "$mode" = cached ]; then
     lua "$work/sar.lua" POST bench-admin-token '{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"system:serviceaccount:default:app","groups":["system:serviceaccounts"],"resourceAttributes":{"verb":"get","resource":"pods","namespace":"default"}}}'
-    row "SubjectAccessReview (static token caller)" /apis/authorization.k8s.io/v1/subjectaccessreviews "$work/sar.lua"
+    row "SubjectAccessReview (static token caller)" /apis/authorization.k8s.io/v1/subjectaccessreviews "$work/sar.lua" "$ceiling_post"
   fi
   kill "$pid"
 done

@@ -25,7 +25,7 @@ use crate::state::{Clock, State};
 pub const MAX_HEADER_BYTES: usize = 1 << 20;
 
 /// A response body: whole, or a watch's events as they come.
-type Body = Either<Full<Bytes>, EventStream>;
+pub type Body = Either<Full<Bytes>, EventStream>;
 
 /// A watch's event stream as an HTTP body (chunked on HTTP/1.1, DATA frames on h2).
 #[derive(Debug)]
@@ -116,9 +116,31 @@ pub async fn serve(
     tls: Arc<rustls::ServerConfig>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
     let clock = state.clock.clone();
     let pipeline = pipeline::stack(state);
+    serve_connections(listener, tls, shutdown, move |peer, source, req| {
+        serve_request(pipeline.clone(), clock.clone(), peer, source, req)
+    })
+    .await
+}
+
+/// The transport under [`serve`], for any request handler: accepts TCP connections, does the TLS
+/// handshake with `tls`, and serves HTTP/1.1 or h2 on each with hyper-util's auto builder and
+/// kauth's limits, calling `handle` with the client's certificates, its address and the request.
+///
+/// Public so that the HTTPS ceiling benchmark (`examples/ceiling.rs`) serves a fixed response
+/// through exactly this code: what it measures is what kauth's transport costs, and the
+/// difference to `kauth serve` is what the pipeline and handlers cost.
+pub async fn serve_connections<H, F>(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()>,
+    handle: H,
+) where
+    H: Fn(Option<PeerCertificates>, SocketAddr, hyper::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<hyper::Response<Body>, std::convert::Infallible>> + Send + 'static,
+{
+    let acceptor = TlsAcceptor::from(tls);
     tokio::pin!(shutdown);
     loop {
         let (tcp, source) = tokio::select! {
@@ -132,8 +154,7 @@ pub async fn serve(
             },
         };
         let acceptor = acceptor.clone();
-        let pipeline = pipeline.clone();
-        let clock = clock.clone();
+        let handle = handle.clone();
         tokio::spawn(async move {
             let tls = match acceptor.accept(tcp).await {
                 Ok(t) => t,
@@ -143,8 +164,7 @@ pub async fn serve(
                 }
             };
             let peer = tls.get_ref().1.peer_certificates().filter(|c| !c.is_empty()).map(|c| Arc::new(c.to_vec()));
-            let service =
-                service_fn(move |req| serve_request(pipeline.clone(), clock.clone(), peer.clone(), source, req));
+            let service = service_fn(move |req| handle(peer.clone(), source, req));
             // Headers up to 1 MiB, as Go's net/http allows kube-apiserver: a giant bearer token
             // must reach authentication and get its 401, not be cut off by the transport.
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
