@@ -19,28 +19,13 @@ trap cleanup EXIT
 
 cargo build --release -q -p kauth-cli --features etcd
 kauth="$CARGO_TARGET_DIR/release/kauth"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
 
 # One PKI for everything: etcd's certificates and the replicas' shared CA and signing key.
 "$kauth" pki init --dir "$work/cluster" --advertise-address 127.0.0.1 --node-name localhost >/dev/null
 pki="$work/cluster/pki"
 
-start_etcd() { # -> etcd_url, etcd_pid
-  local client peer
-  client=$(free_port); peer=$(free_port)
-  rm -rf "$work/etcd"
-  etcd --name m0 --data-dir "$work/etcd" \
-    --listen-client-urls "https://127.0.0.1:$client" --advertise-client-urls "https://127.0.0.1:$client" \
-    --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-    --initial-cluster "m0=http://127.0.0.1:$peer" --max-txn-ops 10000 \
-    --cert-file "$pki/etcd/server.crt" --key-file "$pki/etcd/server.key" \
-    --trusted-ca-file "$pki/etcd/ca.crt" --client-cert-auth >"$work/etcd.log" 2>&1 &
-  etcd_pid=$!
-  pids+=("$etcd_pid")
-  for _ in $(seq 100); do grep -q "ready to serve client requests" "$work/etcd.log" && break; sleep 0.1; done
-  etcd_url="https://127.0.0.1:$client"
-}
+. scripts/etcd-member.sh
 
 urls=()
 start_replica() { # start_replica NAME EXTRA_FLAGS...
@@ -94,7 +79,7 @@ scenario "embedded store"
 stop_all
 rm -rf "$work"/r*
 for n in 1 2 3; do
-  start_etcd
+  start_etcd "$pki"
   for i in $(seq 0 $((n - 1))); do start_replica "r$i" --etcd-servers "$etcd_url"; done
   scenario "etcd"
   stop_all

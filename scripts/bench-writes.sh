@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Write throughput of `kauth serve` on the embedded store: creates of ServiceAccounts with unique
-# names from CONNECTIONS concurrent clients (wrk over HTTPS, keep-alive; a Lua script numbers the
-# names per thread), each create acknowledged only once durable. Server and wrk share the
-# machine's cores. Prints a Markdown row for BENCHMARKS.md.
+# Write throughput of `kauth serve`: creates of ServiceAccounts with unique names from CONNECTIONS
+# concurrent clients (wrk over HTTPS, keep-alive; a Lua script numbers the names per thread),
+# each create acknowledged only once durable. On the embedded store by default; with
+# STORE=etcd, on one etcd member on loopback (TLS; needs etcd and protoc). Server, etcd and wrk
+# share the machine's cores. Prints a Markdown row for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
@@ -10,20 +11,29 @@ DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
 work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+STORE="${STORE:-embedded}"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 # KAUTH_BIN measures another build (an A/B of a change).
 if [ -n "${KAUTH_BIN:-}" ]; then
   kauth="$KAUTH_BIN"
 else
-  cargo build --release -q -p kauth-cli
+  cargo build --release -q -p kauth-cli --features etcd
   kauth="$CARGO_TARGET_DIR/release/kauth"
 fi
 echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
-"$kauth" serve --data-dir "$work/data" --secure-port 0 --token-auth-file "$work/tokens.csv" >"$work/out" 2>"$work/err" &
-pid=$!
+store_flags=()
+if [ "$STORE" = etcd ]; then
+  command -v etcd >/dev/null || { echo "needs etcd (apt-get install etcd-server)" >&2; exit 2; }
+  . scripts/etcd-member.sh
+  "$kauth" pki init --dir "$work/data" --advertise-address 127.0.0.1 --node-name localhost >/dev/null
+  start_etcd "$work/data/pki"
+  store_flags=(--etcd-servers "$etcd_url")
+fi
+"$kauth" serve --data-dir "$work/data" --secure-port 0 --token-auth-file "$work/tokens.csv" "${store_flags[@]}" >"$work/out" 2>"$work/err" &
+pids+=("$!")
 for _ in $(seq 100); do grep -q "serving on" "$work/out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^kauth serving on //p' "$work/out")
 export KUBECONFIG="$work/data/admin.conf"
@@ -50,4 +60,4 @@ rps=$(awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out")
 p50=$(awk '$1=="50%" {print $2}' <<<"$out")
 p99=$(awk '$1=="99%" {print $2}' <<<"$out")
 stored=$(kubectl -n load get serviceaccounts --chunk-size=1000 --no-headers | grep -c '^w')
-printf '| creates, %s clients | %s | %s | %s | %s stored |\n' "$CONNECTIONS" "$rps" "$p50" "$p99" "$stored"
+printf '| creates, %s clients, %s store | %s | %s | %s | %s stored |\n' "$CONNECTIONS" "$STORE" "$rps" "$p50" "$p99" "$stored"

@@ -132,28 +132,38 @@ fn a_replica_killed_mid_write_loses_no_acknowledged_write() {
     let b = cluster.replica("b");
     let kubeconfig = a.dir.join("admin.conf");
     let home = tempfile::tempdir().unwrap();
-    // Writes through A, one after another, each reported once kubectl says it was created.
+    // Writes through A from 8 writers at once (their transactions reach etcd together), each
+    // write reported once kubectl says it was created.
     let (tx, acked) = std::sync::mpsc::channel();
-    let writer = std::thread::spawn(move || {
-        for i in 0..200 {
-            let out = std::process::Command::new("kubectl")
-                .env("KUBECONFIG", &kubeconfig)
-                .env("HOME", home.path())
-                .args(["create", "configmap", &format!("cm-{i}"), "--from-literal=k=v"])
-                .output()
-                .unwrap();
-            if !out.status.success() || tx.send(i).is_err() {
-                return;
-            }
-        }
-    });
-    // Kill A with SIGKILL right after its 20th acknowledged write, while the next is in flight.
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (kubeconfig, home, tx) = (kubeconfig.clone(), home.path().to_owned(), tx.clone());
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let name = format!("cm-{w}-{i}");
+                    let out = std::process::Command::new("kubectl")
+                        .env("KUBECONFIG", &kubeconfig)
+                        .env("HOME", &home)
+                        .args(["create", "configmap", &name, "--from-literal=k=v"])
+                        .output()
+                        .unwrap();
+                    if !out.status.success() || tx.send(name).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+    // Kill A with SIGKILL right after its 40th acknowledged write, while others are in flight.
     let mut done = Vec::new();
-    while done.len() < 20 {
+    while done.len() < 40 {
         done.push(acked.recv_timeout(std::time::Duration::from_secs(60)).unwrap());
     }
     a.kill9();
-    writer.join().unwrap();
+    for w in writers {
+        w.join().unwrap();
+    }
     done.extend(acked.try_iter());
     let names: Vec<String> = json(&b, &["get", "configmaps", "-n", "default"])["items"]
         .as_array()
@@ -161,8 +171,8 @@ fn a_replica_killed_mid_write_loses_no_acknowledged_write() {
         .iter()
         .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
         .collect();
-    for i in &done {
-        assert!(names.contains(&format!("cm-{i}")), "acknowledged cm-{i} is missing on the other replica");
+    for name in &done {
+        assert!(names.contains(name), "acknowledged {name} is missing on the other replica");
     }
 }
 

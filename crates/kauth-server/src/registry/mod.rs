@@ -59,7 +59,6 @@ pub struct Registry {
     shared: AtomicBool,
     /// Whether the follower is in step with the shared store (false while it is unreachable).
     following: AtomicBool,
-    writes: Mutex<()>,
     policy: RwLock<RbacIndex>,
     /// The Node authorizer's graph, in step with the pods (written under `objects`' write lock).
     nodes: RwLock<NodeGraph>,
@@ -123,7 +122,6 @@ impl Registry {
             applied_signal: (Mutex::new(()), Condvar::new()),
             shared: AtomicBool::new(false),
             following: AtomicBool::new(true),
-            writes: Mutex::new(()),
             policy: RwLock::new(policy),
             nodes: RwLock::new(nodes),
             owners: RwLock::new(owners),
@@ -254,10 +252,12 @@ impl Registry {
     ///
     /// On the embedded store, concurrent commits reach the store together (it makes them
     /// durable in one transaction) and are applied to the mirror in revision order. On a
-    /// shared store they are made one at a time, and the follower applies them.
+    /// shared store (etcd) they go to it as they come, each its own transaction: etcd batches
+    /// the transactions that arrive together into one raft round and one fsync of its log (its
+    /// own group commit), and the follower applies them in revision order. Each waits to see
+    /// its revision applied, so a client reads its own write from this replica.
     pub fn commit(&self, changes: Vec<Change>) -> Result<Vec<Option<Arc<Stored>>>, ApiError> {
         let shared = self.shared.load(Ordering::SeqCst);
-        let _serial = shared.then(|| self.writes.lock().unwrap_or_else(|p| p.into_inner()));
         let mut writes = Vec::with_capacity(changes.len());
         let mut keys = Vec::with_capacity(changes.len());
         for c in &changes {
