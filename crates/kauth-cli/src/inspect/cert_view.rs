@@ -8,9 +8,9 @@ use kauth::pki::inspect::{inspect, render_text, CertView, ChainCheck, Item, Kube
 use kauth::token::{span, utc};
 use time::OffsetDateTime;
 
+use super::app::App;
 use super::form::Form;
 use super::html::{badge, dl, error_box, esc, layout, pre, View};
-use super::routes::App;
 
 /// The page, with the reading of `form` when one was posted.
 pub fn page(app: &App, base: &str, form: Option<&Form>) -> String {

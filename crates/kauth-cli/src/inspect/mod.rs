@@ -6,12 +6,13 @@
 //! one-time random key ([`key`]) printed in the URL; it opens no browser. What is pasted is held
 //! only while its request is answered: nothing is logged or written.
 //!
-//! One file per concern: [`server`] (hyper on loopback), [`routes`] (the key, the host check,
+//! One file per concern: [`server`] (hyper on loopback), [`app`] (the page's state), [`routes`] (the key, the host check,
 //! the paths, the security headers), [`form`] (form bodies), [`html`] (escaping and the
 //! layout), [`assets`] (the stylesheet and script inside the binary), the views [`token_view`]
 //! (with [`timeline`], its SVG), [`cert_view`] and [`policy_view`], and [`sources`] (what the
 //! command line gave: keys, issuers, the policy).
 
+mod app;
 mod assets;
 mod cert_view;
 mod form;
@@ -25,50 +26,16 @@ mod timeline;
 mod token_terms;
 mod token_view;
 
-use std::path::PathBuf;
-
-use time::OffsetDateTime;
-
-use crate::args::{parse_duration, parse_time};
 use crate::failure::Failure;
 
 /// `kauth inspect`.
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// A kubeconfig whose server gives the token keys and issuer (its discovery and JWKS) and,
-    /// without -f, the RBAC policy.
-    #[arg(long, value_name = "FILE")]
-    kubeconfig: Option<PathBuf>,
-    /// RBAC policy: files or directories of YAML or JSON (read again on each request).
-    #[arg(short = 'f', long = "filename", value_name = "PATH")]
-    policy: Vec<PathBuf>,
-    /// Token verification key files (public keys, certificates or private keys; repeatable).
-    #[arg(long = "key", value_name = "FILE")]
-    keys: Vec<PathBuf>,
-    /// A JWKS document of token verification keys.
-    #[arg(long, value_name = "FILE")]
-    jwks: Option<PathBuf>,
-    /// Fetch the token verification keys (a JWKS or an OIDC discovery document) over HTTPS at start.
-    #[arg(long, value_name = "URL")]
-    jwks_url: Option<String>,
-    /// CA bundle to trust for --jwks-url (default: the public web roots).
-    #[arg(long, value_name = "FILE")]
-    certificate_authority: Option<PathBuf>,
-    /// Accepted token issuers (repeatable; default: the server's, with --kubeconfig).
-    #[arg(long = "issuer")]
-    issuers: Vec<String>,
-    /// Accepted token audiences (repeatable; default: the issuers).
-    #[arg(long = "audience")]
-    audiences: Vec<String>,
-    /// The token time leeway, as kube-apiserver's 60s.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    leeway: std::time::Duration,
+    #[command(flatten)]
+    sources: sources::SourceArgs,
     /// The port on 127.0.0.1 (default: a free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Evaluate as of this time instead of the clock (RFC 3339 or @unix), to replay a case.
-    #[arg(long, visible_alias = "at", value_parser = parse_time)]
-    now: Option<OffsetDateTime>,
     /// Exit when standard input closes (for tests that own the process).
     #[arg(long, hide = true)]
     exit_on_stdin_close: bool,
@@ -76,7 +43,7 @@ pub struct InspectArgs {
 
 /// Runs `kauth inspect` until interrupted.
 pub fn run(a: InspectArgs) -> Result<u8, Failure> {
-    let sources = sources::Sources::gather(&a)?;
+    let sources = sources::Sources::gather(&a.sources)?;
     for note in &sources.notes {
         eprintln!("kauth inspect: {note}");
     }
@@ -93,7 +60,7 @@ pub fn run(a: InspectArgs) -> Result<u8, Failure> {
         let port = listener.local_addr().map_err(|e| Failure::unsound(e.to_string()))?.port();
         outln!("kauth inspect serving on http://127.0.0.1:{port}/{}/", key.as_str());
         outln!("  open it in a browser on this machine; Ctrl-C stops it (nothing is kept)");
-        let app = std::sync::Arc::new(routes::App { key, sources, port });
+        let app = std::sync::Arc::new(app::App { key, sources, port });
         let exit_on_stdin = a.exit_on_stdin_close;
         let stdin_closed = async move {
             if exit_on_stdin {

@@ -12,9 +12,9 @@ use kauth::rbac::matrix::{access_matrix, AccessMatrix};
 use kauth::rbac::who_can::who_can;
 use kauth::user::UserInfo;
 
+use super::app::App;
 use super::form::Form;
 use super::html::{badge, error_box, esc, layout, pre, View};
-use super::routes::App;
 use crate::rbac_cmd::{authorizer, explain_request, impersonated_user, parse_what, target, Loaded};
 
 const DEFAULT_VERBS: &str = "get list watch create update patch delete";

@@ -5,21 +5,10 @@
 
 use http::Method;
 
+use super::app::App;
 use super::form::Form;
 use super::html::{layout, View};
-use super::key::UrlKey;
-use super::sources::Sources;
 use super::{assets, cert_view, policy_view, token_view};
-
-/// The page's state: its key, its port, what the command line gave.
-pub struct App {
-    /// The URL key.
-    pub key: UrlKey,
-    /// The settings.
-    pub sources: Sources,
-    /// The port it listens on (for the Host and Origin checks).
-    pub port: u16,
-}
 
 /// Headers on every answer. The policy allows only this origin's stylesheet, script and forms
 /// (no inline script or style, no frames, no other origin), and says not to cache or sniff, and
@@ -155,6 +144,8 @@ fn home(app: &App, base: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inspect::key::UrlKey;
+    use crate::inspect::sources::Sources;
 
     fn app() -> App {
         App { key: UrlKey::fixed("k3y"), sources: Sources::empty(1_700_000_000), port: 4321 }

@@ -11,8 +11,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use super::app::App;
 use super::form::MAX_BODY;
-use super::routes::{self, App, Reply, SECURITY_HEADERS};
+use super::routes::{self, Reply, SECURITY_HEADERS};
 
 /// Serves `app` on `listener` until the future is dropped.
 pub async fn serve(listener: TcpListener, app: Arc<App>) {

@@ -3,14 +3,51 @@
 //! source, and a fixed time to evaluate at. Read once at start; the policy is read again on
 //! each request, so edits to its files show.
 
+use std::path::PathBuf;
+
 use kauth::token::keys::KeySet;
 use time::OffsetDateTime;
 
-use super::InspectArgs;
 use crate::api_client::ApiClient;
-use crate::args::now_or;
+use crate::args::{now_or, parse_duration, parse_time};
 use crate::failure::Failure;
 use crate::rbac_cmd::PolicySource;
+
+/// The flags that say where keys, issuers and policy come from.
+#[derive(Debug, clap::Args)]
+pub struct SourceArgs {
+    /// A kubeconfig whose server gives the token keys and issuer (its discovery and JWKS) and,
+    /// without -f, the RBAC policy.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// RBAC policy: files or directories of YAML or JSON (read again on each request).
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    pub policy: Vec<PathBuf>,
+    /// Token verification key files (public keys, certificates or private keys; repeatable).
+    #[arg(long = "key", value_name = "FILE")]
+    pub keys: Vec<PathBuf>,
+    /// A JWKS document of token verification keys.
+    #[arg(long, value_name = "FILE")]
+    pub jwks: Option<PathBuf>,
+    /// Fetch the token verification keys (a JWKS or an OIDC discovery document) over HTTPS at start.
+    #[arg(long, value_name = "URL")]
+    pub jwks_url: Option<String>,
+    /// CA bundle to trust for --jwks-url (default: the public web roots).
+    #[arg(long, value_name = "FILE")]
+    pub certificate_authority: Option<PathBuf>,
+    /// Accepted token issuers (repeatable; default: the server's, with --kubeconfig).
+    #[arg(long = "issuer")]
+    pub issuers: Vec<String>,
+    /// Accepted token audiences (repeatable; default: the issuers).
+    #[arg(long = "audience")]
+    pub audiences: Vec<String>,
+    /// The token time leeway, as kube-apiserver's 60s.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub leeway: std::time::Duration,
+    /// Evaluate as of this time instead of the clock (RFC 3339 or @unix), to replay a case.
+    #[arg(long, visible_alias = "at", value_parser = parse_time)]
+    pub now: Option<OffsetDateTime>,
+}
 
 /// The page's settings.
 pub struct Sources {
@@ -35,7 +72,7 @@ pub struct Sources {
 impl Sources {
     /// Reads what the flags name. Unreadable files are errors; a server that does not publish
     /// its keys is a note.
-    pub fn gather(a: &InspectArgs) -> Result<Self, Failure> {
+    pub fn gather(a: &SourceArgs) -> Result<Self, Failure> {
         let mut keys = crate::token_cmd::load_keys(&a.keys)?;
         let mut keys_from: Vec<String> = a.keys.iter().map(|k| k.display().to_string()).collect();
         let mut issuers = a.issuers.clone();

@@ -11,9 +11,9 @@ use kauth::token::jwks::parse_jwks;
 use kauth::token::utc;
 use time::OffsetDateTime;
 
+use super::app::App;
 use super::form::Form;
 use super::html::{badge, error_box, esc, layout, pre, View};
-use super::routes::App;
 use super::timeline::{self, Marks};
 
 /// How far the validator's clock slider goes each way, in seconds.

@@ -1,4 +1,5 @@
-//! `kauth inspect` in a real headless Chromium (Debian's chromium and chromium-driver, over
+//! `kauth inspect`: the page and the CLI agree (token explain, cert inspect, policy explain), and
+//! in a real headless Chromium (Debian's chromium and chromium-driver, over
 //! WebDriver): seed 000's clock skew on the token page and the validator's clock slider moved
 //! with the keyboard until the token is valid; a kubeconfig's chain; an access matrix and a
 //! denied cell's explanation; who-can. Every page is checked to load nothing from outside
@@ -22,6 +23,7 @@ use hyper_util::rt::TokioExecutor;
 use common::tools::{require, Tool};
 use common::{kauth, s};
 use inspect::{artifacts, capabilities, Driver, Inspect, RecordingProxy};
+use kauth::token::utc;
 
 const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
@@ -43,13 +45,13 @@ subjects: [{kind: User, name: ann}]
 "#;
 
 /// A cluster's PKI, its JWKS, a policy file, and seed 000's situation: a token issued by a node
-/// whose clock is 90 s ahead of this one (iat = nbf = 00:01:30 while this machine reads 00:00:00).
+/// whose clock is 90 s ahead of this one (iat = nbf = now + 90 s). The page evaluates at a fixed
+/// `now` (`--now`), taken once from the clock so the PKI made for the test is valid then.
 struct Fixture {
     dir: tempfile::TempDir,
     token: String,
+    now: i64,
 }
-
-const NOW: &str = "2026-01-01T00:00:00Z";
 
 impl Fixture {
     fn new() -> Fixture {
@@ -61,6 +63,9 @@ impl Fixture {
         std::fs::write(dir.path().join("jwks.json"), r.stdout).unwrap();
         std::fs::write(dir.path().join("policy.yaml"), POLICY).unwrap();
         let sa_key = dir.path().join("pki/sa.key");
+        #[allow(clippy::disallowed_methods)] // the test's one reading of the clock, as an input
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let issued = format!("@{}", now + 90);
         let r = kauth(&[
             "token",
             "create",
@@ -77,10 +82,10 @@ impl Fixture {
             "--duration",
             "3607s",
             "--now",
-            "2026-01-01T00:01:30Z",
+            &issued,
         ]);
         assert_eq!(r.code, 0, "{}", r.stderr);
-        Fixture { token: r.stdout.trim().to_owned(), dir }
+        Fixture { token: r.stdout.trim().to_owned(), dir, now }
     }
 
     fn inspect(&self) -> Inspect {
@@ -93,7 +98,7 @@ impl Fixture {
             "-f",
             s(&d.join("policy.yaml")),
             "--now",
-            NOW,
+            &format!("@{}", self.now),
         ])
     }
 }
@@ -109,6 +114,90 @@ async fn get(url: &str) -> (u16, String) {
     let status = resp.status().as_u16();
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// POST a form to `url`: status and body.
+async fn post(url: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let req = http::Request::post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The text of the page's "As `kauth ...` prints it" block.
+fn cli_block(html: &str, command: &str) -> String {
+    let start = format!("<summary>As <code>{command}</code> prints it</summary><pre>");
+    let from = html.find(&start).unwrap_or_else(|| panic!("no {command} block in {html}")) + start.len();
+    let to = from + html[from..].find("</pre>").unwrap();
+    html[from..to]
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+#[test]
+fn the_page_and_the_cli_say_the_same() {
+    let f = Fixture::new();
+    let page = f.inspect();
+    let jwks = f.dir.path().join("jwks.json");
+    let admin = f.dir.path().join("admin.conf");
+    let policy = f.dir.path().join("policy.yaml");
+    runtime().block_on(async {
+        for skew in [0, 29, 30, 90, -600] {
+            let cli = kauth(&[
+                "token",
+                "explain",
+                &f.token,
+                "--jwks",
+                s(&jwks),
+                "--issuer",
+                ISSUER,
+                "--audience",
+                ISSUER,
+                "--now",
+                &format!("@{}", f.now + skew),
+            ]);
+            assert_eq!(cli.code, if (30..=600).contains(&skew) { 0 } else { 1 }, "skew {skew}: {}", cli.stdout);
+            let skew_text = skew.to_string();
+            let form = [
+                ("token", f.token.as_str()),
+                ("issuer", ISSUER),
+                ("audience", ISSUER),
+                ("leeway", "60"),
+                ("skew", &skew_text),
+            ];
+            let (status, html) = post(&format!("{}token", page.url), &form).await;
+            assert_eq!(status, 200);
+            assert_eq!(cli_block(&html, "kauth token explain"), cli.stdout, "skew {skew}");
+        }
+        let cli = kauth(&["cert", "inspect", s(&admin), "--at", &format!("@{}", f.now)]);
+        let kubeconfig = std::fs::read_to_string(&admin).unwrap();
+        let (_, html) = post(&format!("{}cert", page.url), &[("input", &kubeconfig)]).await;
+        assert_eq!(cli_block(&html, "kauth cert inspect"), cli.stdout.replace(s(&admin), "the pasted input"));
+        let cli = kauth(&["policy", "explain", "delete", "pods", "--as", "ann", "-n", "team", "-f", s(&policy)]);
+        assert_eq!(cli.code, 1);
+        let (_, html) = get(&format!("{}policy?as=ann&namespace=team&cell=delete%3Apods", page.url)).await;
+        assert_eq!(cli_block(&html, "kauth policy explain"), cli.stdout);
+        // Bad input is named, not a failure of the page.
+        let (status, html) = post(&format!("{}token", page.url), &[("token", "not-a-jwt")]).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Cannot read this:</strong> not a readable JWT: "), "{html}");
+        let (_, html) = post(&format!("{}token", page.url), &[("token", &f.token), ("skew", "9999")]).await;
+        assert!(html.contains("skew: 9999 is out of range (-600 to 600)"), "{html}");
+        let (_, html) = post(&format!("{}cert", page.url), &[("input", "hello")]).await;
+        assert!(
+            html.contains("Cannot read this:</strong> the pasted input: is neither PEM, DER nor a kubeconfig"),
+            "{html}"
+        );
+    });
 }
 
 #[test]
@@ -198,11 +287,12 @@ fn the_page_in_a_real_browser() {
         assert!(verdict.text().await.unwrap().starts_with("INVALID"));
         let check = c.find(Locator::Css("tr[data-check=not-before]")).await.unwrap().text().await.unwrap();
         assert!(
-            check.contains("FAIL token not valid yet: nbf 2026-01-01T00:01:30Z is 1m30s after this server's time"),
+            check.contains(&format!("FAIL token not valid yet: nbf {} is 1m30s after this server's time", utc(f.now + 90))),
             "{check}"
         );
         let cause = c.find(Locator::Id("cause")).await.unwrap().text().await.unwrap();
-        assert!(cause.starts_with("Cause: clock skew: the token starts at 2026-01-01T00:01:30Z, 1m30s after"), "{cause}");
+        let expected = format!("Cause: clock skew: the token starts at {}, 1m30s after this machine's clock", utc(f.now + 90));
+        assert!(cause.starts_with(&expected), "{cause}");
         let signature = c.find(Locator::Css("tr[data-check=signature]")).await.unwrap().text().await.unwrap();
         assert!(signature.contains("ok verified with key"), "{signature}");
         loaded_only_from(&c, &origin).await;
@@ -224,7 +314,7 @@ fn the_page_in_a_real_browser() {
         assert_eq!(verdict.attr("data-verdict").await.unwrap().as_deref(), Some("valid"));
         assert!(verdict.text().await.unwrap().starts_with("VALID"));
         let check = c.find(Locator::Css("tr[data-check=not-before]")).await.unwrap().text().await.unwrap();
-        assert!(check.contains("ok nbf 2026-01-01T00:01:30Z (now), leeway 60s"), "{check}");
+        assert!(check.contains(&format!("ok nbf {} (now), leeway 60s", utc(f.now + 90))), "{check}");
         let out = c.find(Locator::Id("skew-out")).await.unwrap().text().await.unwrap();
         assert_eq!(out, "90 s ahead of this machine's");
         let focused = c.execute("return document.activeElement.id;", vec![]).await.unwrap();
@@ -260,6 +350,7 @@ fn the_page_in_a_real_browser() {
         let result = c.find(Locator::Id("cert-result")).await.unwrap().text().await.unwrap();
         assert!(result.contains("Certificate authority (certificate-authority-data): kubernetes"), "{result}");
         assert!(result.contains("↓ signed"), "{result}");
+        assert!(!result.contains("NOT YET VALID") && !result.contains("EXPIRED"), "{result}");
         assert!(result.contains("Client certificate (client-certificate-data): kubernetes-admin"), "{result}");
         assert!(result.contains("user kubernetes-admin, groups kubeadm:cluster-admins"), "{result}");
         loaded_only_from(&c, &origin).await;
