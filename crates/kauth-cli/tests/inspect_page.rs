@@ -20,6 +20,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 
+use common::server::Server;
 use common::tools::{require, Tool};
 use common::{kauth, s};
 use inspect::{artifacts, capabilities, Driver, Inspect, RecordingProxy};
@@ -197,6 +198,52 @@ fn the_page_and_the_cli_say_the_same() {
             html.contains("Cannot read this:</strong> the pasted input: is neither PEM, DER nor a kubeconfig"),
             "{html}"
         );
+    });
+}
+
+#[test]
+fn the_connected_servers_keys_issuer_and_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_in(&dir.path().join("data"), &[]);
+    let admin = srv.dir.join("admin.conf");
+    let page = Inspect::start(&["--kubeconfig", s(&admin)]);
+    let r = kauth(&[
+        "token",
+        "create",
+        "--key",
+        s(&srv.dir.join("pki/sa.key")),
+        "-n",
+        "default",
+        "--service-account",
+        "default",
+        "--uid",
+        "sa-uid",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let token = r.stdout.trim().to_owned();
+    runtime().block_on(async {
+        let (_, home) = get(&page.url).await;
+        assert!(home.contains(&format!("the server {} (/openid/v1/jwks)", srv.url)), "{home}");
+        // The form comes filled with the server's issuer, as audience too.
+        let (_, form) = get(&format!("{}token", page.url)).await;
+        let issuer = format!("value=\"{ISSUER}\"");
+        assert_eq!(form.matches(&issuer).count(), 2, "{form}");
+        let fields = [("token", token.as_str()), ("issuer", ISSUER), ("audience", ISSUER)];
+        let (_, html) = post(&format!("{}token", page.url), &fields).await;
+        assert!(html.contains("data-verdict=\"valid\""), "{html}");
+        assert!(html.contains("verified with key "), "{html}");
+        // Another cluster's key: the signature fails.
+        let other = Fixture::new();
+        let (_, html) = post(&format!("{}token", page.url), &[("token", other.token.as_str())]).await;
+        assert!(html.contains("data-verdict=\"invalid\""), "{html}");
+        assert!(html.contains("no verification key has the token&#39;s kid"), "{html}");
+        // The policy is the server's.
+        let q = "as=system%3Aserviceaccount%3Adefault%3Adefault&namespace=default&cell=get%3Asecrets";
+        let (_, html) = get(&format!("{}policy?{q}", page.url)).await;
+        assert!(html.contains("Why get secrets: <span class=\"badge bad\">DENIED</span>"), "{html}");
+        assert!(html.contains("Groups: system:serviceaccounts, system:serviceaccounts:default, system:authenticated"));
+        let (_, html) = get(&format!("{}policy?verb=get&resource=secrets&wns=default", page.url)).await;
+        assert!(html.contains("<td>Group</td><td>kubeadm:cluster-admins</td>"), "{html}");
     });
 }
 
