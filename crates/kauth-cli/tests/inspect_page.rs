@@ -304,23 +304,29 @@ fn the_page_in_a_real_browser() {
     let origin = page.origin().to_owned();
     let profile = tempfile::tempdir().unwrap();
     let driver = Driver::start();
-    runtime().block_on(async {
-        let proxy = RecordingProxy::start().await;
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities(profile.path(), proxy.port))
-            .connect(&driver.url)
-            .await
-            .expect("a WebDriver session");
-
+    let rt = runtime();
+    let proxy = rt.block_on(RecordingProxy::start());
+    let c = rt
+        .block_on(
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(capabilities(profile.path(), proxy.port))
+                .connect(&driver.url),
+        )
+        .expect("a WebDriver session");
+    let session = c.clone();
+    let (url, token, now, admin) = (page.url.clone(), f.token.clone(), f.now, f.dir.path().join("admin.conf"));
+    // The steps run as a task, so the browser is closed whether they pass or panic.
+    let steps = rt.spawn(async move {
+        let page_url = url;
         // Without the key: refused.
         c.goto(&format!("{origin}/token")).await.unwrap();
         let text = c.find(Locator::Css("body")).await.unwrap().text().await.unwrap();
         assert!(text.starts_with("Forbidden"), "{text}");
 
         // Seed 000: the token from a node 90 s ahead is not valid yet here.
-        c.goto(&format!("{}token", page.url)).await.unwrap();
+        c.goto(&format!("{}token", page_url)).await.unwrap();
         loaded_only_from(&c, &origin).await;
-        c.find(Locator::Id("token")).await.unwrap().send_keys(&f.token).await.unwrap();
+        c.find(Locator::Id("token")).await.unwrap().send_keys(&token).await.unwrap();
         c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
         let verdict = match c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id("verdict")).await {
             Ok(v) => v,
@@ -334,11 +340,11 @@ fn the_page_in_a_real_browser() {
         assert!(verdict.text().await.unwrap().starts_with("INVALID"));
         let check = c.find(Locator::Css("tr[data-check=not-before]")).await.unwrap().text().await.unwrap();
         assert!(
-            check.contains(&format!("FAIL token not valid yet: nbf {} is 1m30s after this server's time", utc(f.now + 90))),
+            check.contains(&format!("FAIL token not valid yet: nbf {} is 1m30s after this server's time", utc(now + 90))),
             "{check}"
         );
         let cause = c.find(Locator::Id("cause")).await.unwrap().text().await.unwrap();
-        let expected = format!("Cause: clock skew: the token starts at {}, 1m30s after this machine's clock", utc(f.now + 90));
+        let expected = format!("Cause: clock skew: the token starts at {}, 1m30s after this machine's clock", utc(now + 90));
         assert!(cause.starts_with(&expected), "{cause}");
         let signature = c.find(Locator::Css("tr[data-check=signature]")).await.unwrap().text().await.unwrap();
         assert!(signature.contains("ok verified with key"), "{signature}");
@@ -361,7 +367,7 @@ fn the_page_in_a_real_browser() {
         assert_eq!(verdict.attr("data-verdict").await.unwrap().as_deref(), Some("valid"));
         assert!(verdict.text().await.unwrap().starts_with("VALID"));
         let check = c.find(Locator::Css("tr[data-check=not-before]")).await.unwrap().text().await.unwrap();
-        assert!(check.contains(&format!("ok nbf {} (now), leeway 60s", utc(f.now + 90))), "{check}");
+        assert!(check.contains(&format!("ok nbf {} (now), leeway 60s", utc(now + 90))), "{check}");
         let out = c.find(Locator::Id("skew-out")).await.unwrap().text().await.unwrap();
         assert_eq!(out, "90 s ahead of this machine's");
         let focused = c.execute("return document.activeElement.id;", vec![]).await.unwrap();
@@ -372,8 +378,7 @@ fn the_page_in_a_real_browser() {
         shot(&c, "3-token-timeline").await;
 
         // A kubeconfig, chosen as a file: its chain.
-        c.goto(&format!("{}cert", page.url)).await.unwrap();
-        let admin = f.dir.path().join("admin.conf");
+        c.goto(&format!("{}cert", page_url)).await.unwrap();
         c.find(Locator::Id("cert-file")).await.unwrap().send_keys(s(&admin)).await.unwrap();
         let area = c.find(Locator::Id("cert-input")).await.unwrap();
         c.wait()
@@ -405,7 +410,7 @@ fn the_page_in_a_real_browser() {
         shot(&c, "4-kubeconfig-chain").await;
 
         // Ann's access matrix in team, and why she may not delete pods.
-        c.goto(&format!("{}policy", page.url)).await.unwrap();
+        c.goto(&format!("{}policy", page_url)).await.unwrap();
         c.find(Locator::Id("as")).await.unwrap().send_keys("ann").await.unwrap();
         let ns = c.find(Locator::Id("namespace")).await.unwrap();
         ns.clear().await.unwrap();
@@ -451,8 +456,12 @@ fn the_page_in_a_real_browser() {
         c.goto("http://kauth-inspect-probe.invalid/probe").await.unwrap();
         let probe = proxy.take();
         assert!(probe.iter().any(|r| r.contains("kauth-inspect-probe.invalid/probe")), "{probe:?}");
-        c.close().await.unwrap();
     });
+    let outcome = rt.block_on(steps);
+    let _ = rt.block_on(session.close());
     drop(driver);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
     eprintln!("screenshots: {}", artifacts().display());
 }
