@@ -199,3 +199,20 @@ fn card(v: &CertView, now: OffsetDateTime, role: &str) -> String {
         if notes.is_empty() { String::new() } else { format!("<ul>{notes}</ul>") }
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_is_named() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        assert_eq!(
+            evaluate(" \n", "", now).unwrap_err(),
+            "nothing to inspect: paste a certificate, chain, CSR or kubeconfig"
+        );
+        assert_eq!(evaluate("hello", "", now).unwrap_err(), "the pasted input: is neither PEM, DER nor a kubeconfig");
+        let e = evaluate("hello", "not a bundle", now).unwrap_err();
+        assert!(e.starts_with("the CA bundle: "), "{e}");
+    }
+}

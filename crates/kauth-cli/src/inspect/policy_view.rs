@@ -271,3 +271,62 @@ fn who_can_section(a: &Asked, loaded: &Loaded) -> Result<String, String> {
     out.push_str("</section>");
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::key::UrlKey;
+    use crate::inspect::sources::Sources;
+    use crate::rbac_cmd::PolicySource;
+
+    const POLICY: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: team}
+rules: [{apiGroups: [""], resources: [pods], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ann-reads, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+subjects: [{kind: User, name: ann}]
+"#;
+
+    fn ask(policy: Option<PolicySource>, query: &str) -> String {
+        let mut sources = Sources::empty(0);
+        sources.policy = policy;
+        let app = App { key: UrlKey::fixed("k"), sources, port: 1 };
+        page(&app, "/k", &Form::parse(query.as_bytes()))
+    }
+
+    #[test]
+    fn matrix_cells_link_to_their_explanation() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("policy.yaml");
+        std::fs::write(&file, POLICY).unwrap();
+        let policy = || Some(PolicySource::new(vec![file.clone()], None));
+        let html = ask(policy(), "as=ann&namespace=team&verbs=get+delete");
+        assert!(html.contains("<td class=\"cell allow\"><a href=\"/k/policy?as=ann&amp;groups=&amp;namespace=team&amp;verbs=get+delete&amp;cell=get%3Apods#explanation\" data-cell=\"get:pods\""), "{html}");
+        assert!(html.contains("data-cell=\"delete:pods\" aria-label=\"delete pods: denied; explain\">✖</a>"));
+        assert!(!html.contains("id=\"explanation\""));
+        let html = ask(policy(), "as=ann&namespace=team&verbs=get+delete&cell=delete%3Apods");
+        assert!(html.contains("Why delete pods: <span class=\"badge bad\">DENIED</span>"));
+        assert!(html.contains("<td class=\"cell deny selected\">"));
+        assert!(html.contains("verb &quot;delete&quot; not in [&quot;get&quot;]"), "{html}");
+        let html = ask(policy(), "as=ann&namespace=team&cell=get%3Apods");
+        assert!(html.contains("Why get pods: <span class=\"badge ok\">ALLOWED</span>"));
+        assert!(html.contains("RBAC: allowed by RoleBinding &quot;ann-reads/team&quot; of Role &quot;pod-reader&quot; to User &quot;ann&quot;"), "{html}");
+        let html = ask(policy(), "as=ann&cell=get%3Anothing");
+        assert!(html.contains("cell &quot;get:nothing&quot;: no such verb and resource in this matrix"));
+        let html = ask(policy(), "verb=get&resource=pods&wns=team");
+        assert!(html.contains("<td>User</td><td>ann</td><td>-</td>"), "{html}");
+        assert!(ask(policy(), "verb=get&resource=.bad&wns=team").contains("is not a resource"));
+    }
+
+    #[test]
+    fn without_a_policy_the_page_says_how_to_give_one() {
+        let html = ask(None, "as=ann");
+        assert!(html.contains("no RBAC policy: start kauth inspect with -f POLICY"));
+        assert!(!ask(None, "").contains("Cannot read this"), "the empty form asks nothing");
+    }
+}

@@ -218,3 +218,60 @@ fn marks_of(e: &Explanation, opts: &ExplainOptions, machine_now: OffsetDateTime)
         leeway: opts.leeway,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::key::UrlKey;
+    use crate::inspect::sources::Sources;
+
+    /// Seed 000's token: issued (iat = nbf = 08:14:01) by a node 90 s ahead of this one.
+    const SEED_000: &str = include_str!("../../tests/data/seed_000_token.txt");
+
+    fn post(fields: &str) -> String {
+        let app = App { key: UrlKey::fixed("k"), sources: Sources::empty(1_669_536_841 - 90), port: 1 };
+        page(&app, "/k", Some(&Form::parse(fields.as_bytes())))
+    }
+
+    #[test]
+    fn seed_000_on_the_lagging_node_and_with_the_validators_clock_moved() {
+        let html = post(&format!("token={}&skew=0", SEED_000.trim()));
+        assert!(html.contains("data-verdict=\"invalid\" data-skew=\"0\""), "{html}");
+        assert!(html.contains(
+            "token not valid yet: nbf 2022-11-27T08:14:01Z is 1m30s after this server&#39;s time 2022-11-27T08:12:31Z"
+        ));
+        assert!(html.contains("<strong>Cause:</strong> clock skew: the token starts at 2022-11-27T08:14:01Z"));
+        assert!(html.contains("becomes acceptable 30s from now"));
+        assert!(html.contains("<output id=\"skew-out\" for=\"skew\">the same as this machine&#39;s</output>"));
+        // 29 s ahead is still a second short of the leeway; 30 s is enough. No key was given, so
+        // the best verdict is "no problem found".
+        let html = post(&format!("token={}&skew=29&focus=skew", SEED_000.trim()));
+        assert!(html.contains("data-verdict=\"invalid\" data-skew=\"29\""));
+        assert!(html.contains(" data-autosubmit autofocus"), "the slider keeps the focus");
+        let html = post(&format!("token={}&skew=30", SEED_000.trim()));
+        assert!(html.contains("data-verdict=\"no-problem-found\" data-skew=\"30\""), "{html}");
+        assert!(html.contains("Not checked: signature, issuer, audience."));
+        assert!(html.contains("<code>system:serviceaccount:argo-run:loofah</code>"));
+        assert!(html.contains("system:serviceaccounts, system:serviceaccounts:argo-run, system:authenticated"));
+    }
+
+    #[test]
+    fn bad_input_is_named_and_escaped() {
+        let html = post("token=%3Cscript%3Ealert(1)%3C%2Fscript%3E");
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains(">&lt;script&gt;alert(1)&lt;/script&gt;</textarea>"));
+        assert!(html.contains("<strong>Cannot read this:</strong> not a readable JWT: "));
+        assert!(post("token=+").contains("the token is empty"));
+        assert!(
+            post(&format!("token={}&skew=601", SEED_000.trim())).contains("skew: 601 is out of range (-600 to 600)")
+        );
+        assert!(post(&format!("token={}&jwks=%7B%7D", SEED_000.trim())).contains("the pasted JWKS"));
+    }
+
+    #[test]
+    fn the_slider_in_words() {
+        assert_eq!(describe_skew(0), "the same as this machine's");
+        assert_eq!(describe_skew(90), "90 s ahead of this machine's");
+        assert_eq!(describe_skew(-5), "5 s behind this machine's");
+    }
+}

@@ -1,5 +1,6 @@
-//! What the `kauth inspect` tests share: the page's process, a recording proxy (the browser's
-//! only way out of 127.0.0.1), and chromedriver with headless Chromium.
+//! What the `kauth inspect` tests share: a cluster's PKI, a policy and seed 000's token; the
+//! page's process; plain HTTP calls; a recording proxy (the browser's only way out of
+//! 127.0.0.1); chromedriver with headless Chromium.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
@@ -8,9 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::common::{kauth, s};
 
 /// A `kauth inspect` process, stopped (by PID, and through its stdin) when dropped.
 pub struct Inspect {
@@ -192,4 +196,109 @@ pub fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("inspect-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+pub const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// Ann may read pods in team, nothing more.
+pub const POLICY: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader, namespace: team}
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: ann-reads-pods, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+subjects: [{kind: User, name: ann}]
+"#;
+
+/// A cluster's PKI, its JWKS, a policy file, and seed 000's situation: a token issued by a node
+/// whose clock is 90 s ahead of this one (iat = nbf = now + 90 s). The page evaluates at a fixed
+/// `now` (`--now`), taken once from the clock so the PKI made for the test is valid then.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub token: String,
+    pub now: i64,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let r = kauth(&["pki", "init", "--dir", s(dir.path()), "--node-name", "cp-1"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let sa_pub = dir.path().join("pki/sa.pub");
+        let r = kauth(&["token", "jwks", "--key", s(&sa_pub)]);
+        std::fs::write(dir.path().join("jwks.json"), r.stdout).unwrap();
+        std::fs::write(dir.path().join("policy.yaml"), POLICY).unwrap();
+        let sa_key = dir.path().join("pki/sa.key");
+        #[allow(clippy::disallowed_methods)] // the test's one reading of the clock, as an input
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let issued = format!("@{}", now + 90);
+        let r = kauth(&[
+            "token",
+            "create",
+            "--key",
+            s(&sa_key),
+            "-n",
+            "argo-run",
+            "--service-account",
+            "loofah",
+            "--uid",
+            "4e35d20f-58b7-415b-8fa1-5a9929d3f2ea",
+            "--bound-pod",
+            "jz-20:9357673e",
+            "--duration",
+            "3607s",
+            "--now",
+            &issued,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        Fixture { token: r.stdout.trim().to_owned(), dir, now }
+    }
+
+    pub fn inspect(&self) -> Inspect {
+        let d = self.dir.path();
+        Inspect::start(&[
+            "--jwks",
+            s(&d.join("jwks.json")),
+            "--issuer",
+            ISSUER,
+            "-f",
+            s(&d.join("policy.yaml")),
+            "--now",
+            &format!("@{}", self.now),
+        ])
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// GET `url` without a browser: status and body.
+pub async fn get(url: &str) -> (u16, String) {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let resp = client.get(url.parse().unwrap()).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// POST a form to `url`: status and body.
+pub async fn post(url: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let req = http::Request::post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
