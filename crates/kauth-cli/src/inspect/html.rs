@@ -53,7 +53,7 @@ pub fn layout(base: &str, active: View, title: &str, body: &str) -> String {
 <title>{} · kauth inspect</title>\
 <link rel=\"stylesheet\" href=\"{base}/assets/inspect.css\">\
 <script src=\"{base}/assets/inspect.js\" defer></script></head>\
-<body><header><p class=\"brand\">kauth inspect</p><nav aria-label=\"Views\"><ul>{nav}</ul></nav>\
+<body><a class=\"skip\" href=\"#main\">Skip to the content</a><header><p class=\"brand\">kauth inspect</p><nav aria-label=\"Views\"><ul>{nav}</ul></nav>\
 <p class=\"local\">Served from this machine only; nothing you paste leaves it or is kept.</p></header>\
 <main id=\"main\"><h1>{}</h1>\n{body}\n</main></body></html>\n",
         esc(title),

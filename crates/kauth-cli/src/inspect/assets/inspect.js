@@ -18,7 +18,7 @@
       timer = setTimeout(function () {
         if (focus) { focus.value = slider.name; }
         slider.form.requestSubmit();
-      }, 400);
+      }, 600);
     }
     slider.addEventListener("input", moved);
     slider.addEventListener("change", moved);
