@@ -62,6 +62,17 @@ fn the_page_and_the_cli_say_the_same() {
         let kubeconfig = std::fs::read_to_string(&admin).unwrap();
         let (_, html) = post(&format!("{}cert", page.url), &[("input", &kubeconfig)]).await;
         assert_eq!(cli_block(&html, "kauth cert inspect"), cli.stdout.replace(s(&admin), "the pasted input"));
+        // A chain file, leaf first.
+        let pki = f.dir.path().join("pki");
+        let chain =
+            [pki.join("apiserver.crt"), pki.join("ca.crt")].map(|p| std::fs::read_to_string(p).unwrap()).concat();
+        let chain_file = f.dir.path().join("chain.pem");
+        std::fs::write(&chain_file, &chain).unwrap();
+        let cli = kauth(&["cert", "inspect", s(&chain_file), "--at", &format!("@{}", f.now)]);
+        let (_, html) = post(&format!("{}cert", page.url), &[("input", &chain)]).await;
+        assert_eq!(cli_block(&html, "kauth cert inspect"), cli.stdout.replace(s(&chain_file), "the pasted input"));
+        assert!(html.contains("<li class=\"arrow\" aria-hidden=\"true\">↓ issued by</li>"), "{html}");
+        assert!(html.contains("<span class=\"badge ok\">verified</span> signed by CN=kubernetes"), "{html}");
         let cli = kauth(&["policy", "explain", "delete", "pods", "--as", "ann", "-n", "team", "-f", s(&policy)]);
         assert_eq!(cli.code, 1);
         let (_, html) = get(&format!("{}policy?as=ann&namespace=team&cell=delete%3Apods", page.url)).await;
