@@ -33,6 +33,8 @@ command -v kubectl >/dev/null 2>&1 || { echo "kubectl is required for the kauth 
 need_apt go golang-go             # builds the go-jose peer (kube-apiserver's JOSE library)
 need_apt etcd etcd-server         # the etcd backend's tests: real members over TLS, on loopback
 need_apt protoc protobuf-compiler # etcd-client's build (the `etcd` feature) compiles etcd's protos
+need_apt chromium chromium        # kauth inspect's browser tests: headless Chromium ...
+need_apt chromedriver chromium-driver # ... driven over WebDriver
 [ -d /usr/share/gocode/src/gopkg.in/square/go-jose.v2 ] || apt_install golang-gopkg-square-go-jose.v2-dev
 # PyJWT, the second independent token implementation, in a venv inside the clone.
 if ! .venv/bin/python -c 'import jwt, cryptography' >/dev/null 2>&1; then

@@ -43,6 +43,19 @@ struct InspectArgs {
 /// At most this much input is read: no certificate, chain or kubeconfig is near it.
 const MAX_INPUT: u64 = 16 << 20;
 
+/// The certificates of a CA bundle (PEM) named `name`; an error when it holds none.
+pub(crate) fn ca_bundle(name: &str, raw: &[u8]) -> Result<Vec<CertInfo>, Failure> {
+    let certs: Vec<CertInfo> = pem::sections(name, raw)?
+        .iter()
+        .filter(|s| s.kind == kauth::pki::pem::SectionKind::Certificate)
+        .map(|s| CertInfo::from_der(name, &s.der))
+        .collect::<Result<_, _>>()?;
+    if certs.is_empty() {
+        return Err(Failure::bad_input(format!("{name}: holds no CERTIFICATE block")));
+    }
+    Ok(certs)
+}
+
 /// Runs a `cert` subcommand; returns the exit code.
 pub fn run(args: CertArgs) -> Result<u8, Failure> {
     match args.command {
@@ -79,19 +92,7 @@ fn run_inspect(a: InspectArgs) -> Result<u8, Failure> {
         )));
     }
     let bundle = match &a.ca {
-        Some(p) => {
-            let name = p.display().to_string();
-            let raw = fsio::read(p)?;
-            let certs: Vec<CertInfo> = pem::sections(&name, &raw)?
-                .iter()
-                .filter(|s| s.kind == kauth::pki::pem::SectionKind::Certificate)
-                .map(|s| CertInfo::from_der(&name, &s.der))
-                .collect::<Result<_, _>>()?;
-            if certs.is_empty() {
-                return Err(Failure::bad_input(format!("{name}: holds no CERTIFICATE block")));
-            }
-            Some(certs)
-        }
+        Some(p) => Some(ca_bundle(&p.display().to_string(), &fsio::read(p)?)?),
         None => None,
     };
     let now = now_or(a.at);

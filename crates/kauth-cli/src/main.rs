@@ -29,6 +29,7 @@ mod bootstrap_token_cmd;
 mod cert_cmd;
 mod doctor;
 mod failure;
+mod inspect;
 mod keys_cmd;
 mod logging;
 mod pki_cmd;
@@ -74,6 +75,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Keep TokenRequest tokens fresh in files, as the kubelet keeps projected tokens.
     Agent(agent::AgentArgs),
+    /// A page on 127.0.0.1 that shows a token, a certificate or a subject's access (prints its URL).
+    Inspect(inspect::InspectArgs),
 }
 
 pub use failure::Failure;
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Keys(a) => keys_cmd::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Agent(a) => agent::run(a),
+        Command::Inspect(a) => inspect::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -35,9 +35,9 @@ pub struct PolicySource {
 }
 
 /// The policy, read.
-struct Loaded {
-    docs: PolicyDocuments,
-    index: RbacIndex,
+pub(crate) struct Loaded {
+    pub(crate) docs: PolicyDocuments,
+    pub(crate) index: RbacIndex,
 }
 
 fn read_path(path: &Path, docs: &mut PolicyDocuments) -> Result<(), Failure> {
@@ -67,7 +67,27 @@ fn read_path(path: &Path, docs: &mut PolicyDocuments) -> Result<(), Failure> {
 }
 
 impl PolicySource {
-    fn load(&self) -> Result<Loaded, Failure> {
+    /// The policy of `files`, or without files the server of `kubeconfig` (as `-f` and
+    /// `--kubeconfig` say).
+    pub(crate) fn new(files: Vec<PathBuf>, kubeconfig: Option<PathBuf>) -> Self {
+        PolicySource { files, kubeconfig }
+    }
+
+    /// Where the policy comes from, in words.
+    pub(crate) fn describe(&self) -> String {
+        if self.files.is_empty() {
+            match kubeconfig_path(self.kubeconfig.as_deref()) {
+                Some(p) => format!("the API server of {}", p.display()),
+                None => "no policy (give -f or --kubeconfig)".into(),
+            }
+        } else {
+            let names: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
+            names.join(", ")
+        }
+    }
+
+    /// Reads the policy (again: files edited since are read as they are now).
+    pub(crate) fn load(&self) -> Result<Loaded, Failure> {
         let mut docs = PolicyDocuments::new();
         if self.files.is_empty() {
             let Some(path) = kubeconfig_path(self.kubeconfig.as_deref()) else {
@@ -98,14 +118,14 @@ impl PolicySource {
 
 /// What a command asks about: a resource (group, resource, subresource, name) or a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum What {
+pub(crate) enum What {
     Resource { group: String, resource: String, subresource: String, name: String, namespaced: bool },
     Path(String),
 }
 
 /// Parses kubectl's resource forms: `pods`, `po`, `deployments.apps`, `pods/log`,
 /// `deployments.apps/scale`, or a `/path`. Unknown resources are taken as namespaced.
-fn parse_what(spec: &str, name: Option<&str>, subresource: Option<&str>) -> Result<What, Failure> {
+pub(crate) fn parse_what(spec: &str, name: Option<&str>, subresource: Option<&str>) -> Result<What, Failure> {
     if spec.starts_with('/') {
         if name.is_some() || subresource.is_some() {
             return Err(Failure::bad_input(format!("{spec:?} is a path: it takes no NAME or --subresource")));
@@ -132,7 +152,7 @@ fn parse_what(spec: &str, name: Option<&str>, subresource: Option<&str>) -> Resu
     Ok(What::Resource { group, resource, subresource: sub.to_owned(), name: name.unwrap_or("").to_owned(), namespaced })
 }
 
-fn target(what: &What, namespace: &str) -> Target {
+pub(crate) fn target(what: &What, namespace: &str) -> Target {
     match what {
         What::Path(p) => Target::NonResource { path: p.clone() },
         What::Resource { group, resource, subresource, name, namespaced } => Target::Resource {
@@ -146,7 +166,7 @@ fn target(what: &What, namespace: &str) -> Target {
     }
 }
 
-fn authorizer(index: RbacIndex) -> Chain {
+pub(crate) fn authorizer(index: RbacIndex) -> Chain {
     Chain(vec![Box::new(PrivilegedGroup(SYSTEM_MASTERS.into())), Box::new(index)])
 }
 
@@ -207,12 +227,13 @@ pub struct SubjectArgs {
 impl SubjectArgs {
     /// The user kube-apiserver would see (impersonation's group rules).
     fn user(&self) -> UserInfo {
-        UserInfo {
-            name: self.user.clone(),
-            groups: impersonated_groups(&self.user, &self.groups),
-            ..UserInfo::default()
-        }
+        impersonated_user(&self.user, &self.groups)
     }
+}
+
+/// The user kube-apiserver would see for `kubectl --as USER --as-group GROUP...`.
+pub(crate) fn impersonated_user(user: &str, groups: &[String]) -> UserInfo {
+    UserInfo { name: user.to_owned(), groups: impersonated_groups(user, groups), ..UserInfo::default() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,19 +434,26 @@ pub fn policy(a: PolicyArgs) -> Result<u8, Failure> {
 fn explain(a: ExplainArgs) -> Result<u8, Failure> {
     let attrs = a.request.attributes(a.subject.user(), &a.scope)?;
     let loaded = a.source.load()?;
-    let mut e = loaded.index.explain(&attrs);
-    if attrs.user.groups.iter().any(|g| g == SYSTEM_MASTERS) {
-        e.allowed = true;
-        e.reason = "member of system:masters: allowed every request before RBAC".into();
-        e.nearest.clear();
-        e.grant = None;
-    }
+    let e = explain_request(&loaded.index, &attrs);
     if a.output == Output::Json {
         print_json(&e)?;
     } else {
         emit(&e.to_string());
     }
     Ok(if e.allowed { 0 } else { 1 })
+}
+
+/// RBAC's explanation of one request, with `system:masters` allowed before RBAC as kauth serve
+/// and kube-apiserver do (`kauth policy explain` and `kauth inspect` both answer with this).
+pub(crate) fn explain_request(index: &RbacIndex, attrs: &Attributes) -> kauth::rbac::explanation::Explanation {
+    let mut e = index.explain(attrs);
+    if attrs.user.groups.iter().any(|g| g == SYSTEM_MASTERS) {
+        e.allowed = true;
+        e.reason = "member of system:masters: allowed every request before RBAC".into();
+        e.nearest.clear();
+        e.grant = None;
+    }
+    e
 }
 
 /// Runs `kauth policy lint`.

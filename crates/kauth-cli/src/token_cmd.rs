@@ -179,6 +179,11 @@ fn read_file(p: &PathBuf) -> Result<Vec<u8>, Failure> {
     std::fs::read(p).map_err(|e| Failure::bad_input(format!("{}: {e}", p.display())))
 }
 
+/// Reads a JWKS file.
+pub(crate) fn read_jwks(p: &PathBuf) -> Result<KeySet, Failure> {
+    parse_jwks(&p.display().to_string(), &read_file(p)?).map_err(|e| Failure::bad_input(e.to_string()))
+}
+
 /// Reads the TOKEN argument.
 fn read_token(arg: &str) -> Result<String, Failure> {
     let raw = if arg == "-" {
@@ -198,7 +203,7 @@ fn read_token(arg: &str) -> Result<String, Failure> {
     Ok(t.strip_prefix("Bearer ").unwrap_or(t).to_owned())
 }
 
-fn load_keys(files: &[PathBuf]) -> Result<KeySet, Failure> {
+pub(crate) fn load_keys(files: &[PathBuf]) -> Result<KeySet, Failure> {
     let mut keys = KeySet::default();
     for f in files {
         keys.add_pem(&f.display().to_string(), &read_file(f)?).map_err(|e| Failure::bad_input(e.to_string()))?;
@@ -285,9 +290,11 @@ fn render_decoded(d: &Decoded) -> String {
     out
 }
 
-fn fetch_jwks(a: &ExplainArgs, url: &str) -> Result<KeySet, Failure> {
+/// Fetches the JWKS at `url` (or the one an OIDC discovery document there points at) over
+/// HTTPS, trusting `ca` (default: the public web roots), with the bearer token in `bearer_file`.
+pub(crate) fn fetch_jwks(url: &str, ca: Option<&PathBuf>, bearer_file: Option<&PathBuf>) -> Result<KeySet, Failure> {
     let bad = |m: String| Failure::bad_input(format!("{url}: {m}"));
-    let roots = match &a.certificate_authority {
+    let roots = match ca {
         Some(p) => {
             let certs = kauth_server::transport::tls::certificates(&p.display().to_string(), &read_file(p)?)
                 .map_err(|e| Failure::bad_input(e.to_string()))?;
@@ -307,7 +314,7 @@ fn fetch_jwks(a: &ExplainArgs, url: &str) -> Result<KeySet, Failure> {
         .timeout_global(Some(std::time::Duration::from_secs(15)))
         .build()
         .into();
-    let bearer = match &a.bearer_token_file {
+    let bearer = match bearer_file {
         Some(p) => Some(read_token(&p.display().to_string())?),
         None => None,
     };
@@ -332,14 +339,12 @@ fn run_explain(a: ExplainArgs, quiet: bool) -> Result<u8, Failure> {
     let token = read_token(&a.token)?;
     let mut keys = load_keys(&a.keys)?;
     if let Some(p) = &a.jwks {
-        for k in
-            parse_jwks(&p.display().to_string(), &read_file(p)?).map_err(|e| Failure::bad_input(e.to_string()))?.keys()
-        {
+        for k in read_jwks(p)?.keys() {
             keys.push(k.clone());
         }
     }
     if let Some(url) = &a.jwks_url {
-        for k in fetch_jwks(&a, url)?.keys() {
+        for k in fetch_jwks(url, a.certificate_authority.as_ref(), a.bearer_token_file.as_ref())?.keys() {
             keys.push(k.clone());
         }
     }
@@ -379,7 +384,7 @@ fn subject(e: &Explanation) -> String {
     e.decoded.claims.get("sub").and_then(|s| s.as_str()).unwrap_or("(no sub)").to_owned()
 }
 
-fn render_explanation(e: &Explanation, now: OffsetDateTime, leeway: i64) -> String {
+pub(crate) fn render_explanation(e: &Explanation, now: OffsetDateTime, leeway: i64) -> String {
     let mut out = String::new();
     let kid = e.decoded.header.kid.as_deref().unwrap_or("(none)");
     out.push_str(&format!(

@@ -23,7 +23,7 @@ mod proxies;
 mod render;
 mod server;
 mod tls_probe;
-mod token;
+pub(crate) mod token;
 
 use std::path::PathBuf;
 use std::time::Duration;

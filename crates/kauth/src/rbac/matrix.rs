@@ -32,6 +32,22 @@ impl MatrixRow {
         let (resource, subresource) = self.resource.split_at(at);
         format!("{resource}.{}{subresource}", self.group)
     }
+
+    /// The request one cell of the row stands for: `verb` by `user` on this resource in
+    /// `namespace` (at cluster scope when the resource is cluster-scoped). `kauth inspect`
+    /// explains a cell with exactly the request the matrix decided.
+    pub fn attributes(&self, user: &UserInfo, verb: &str, namespace: &str) -> Attributes {
+        let (resource, subresource) = self.resource.split_once('/').unwrap_or((&self.resource, ""));
+        let target = Target::Resource {
+            namespace: if self.namespaced { namespace.to_owned() } else { String::new() },
+            api_group: self.group.clone(),
+            api_version: "*".into(),
+            resource: resource.to_owned(),
+            subresource: subresource.to_owned(),
+            name: String::new(),
+        };
+        Attributes { user: user.clone(), verb: verb.to_owned(), target }
+    }
 }
 
 /// What one user may do, resource by resource.
@@ -77,23 +93,13 @@ pub fn access_matrix(
 ) -> AccessMatrix {
     let rows = resources(policy)
         .into_iter()
-        .map(|((group, combined), namespaced)| {
-            let (resource, subresource) = combined.split_once('/').unwrap_or((&combined, ""));
-            let allowed = verbs
+        .map(|((group, resource), namespaced)| {
+            let mut row = MatrixRow { group, resource, namespaced, allowed: Vec::with_capacity(verbs.len()) };
+            row.allowed = verbs
                 .iter()
-                .map(|verb| {
-                    let target = Target::Resource {
-                        namespace: if namespaced { namespace.to_owned() } else { String::new() },
-                        api_group: group.clone(),
-                        api_version: "*".into(),
-                        resource: resource.to_owned(),
-                        subresource: subresource.to_owned(),
-                        name: String::new(),
-                    };
-                    authorizer.authorize(&Attributes { user: user.clone(), verb: verb.clone(), target }).is_allowed()
-                })
+                .map(|verb| authorizer.authorize(&row.attributes(user, verb, namespace)).is_allowed())
                 .collect();
-            MatrixRow { group, resource: combined, namespaced, allowed }
+            row
         })
         .collect();
     AccessMatrix { verbs: verbs.to_vec(), namespace: namespace.to_owned(), rows }

@@ -33,6 +33,18 @@ pub enum Tool {
     GoJose,
     /// A Python with PyJWT[crypto]: the clone's `.venv`, or `KAUTH_PYTHON`.
     PyJwt,
+    /// Headless Chromium and its WebDriver (Debian chromium and chromium-driver).
+    Chromium,
+}
+
+/// The Chromium binary the browser tests start: Debian's, behind its wrapper script when that
+/// is all there is.
+pub fn chromium_binary() -> Option<PathBuf> {
+    let debian = PathBuf::from("/usr/lib/chromium/chromium");
+    if is_executable(&debian) {
+        return Some(debian);
+    }
+    on_path("chromium").or_else(|| on_path("chromium-browser"))
 }
 
 /// Where Debian's golang-gopkg-square-go-jose.v2-dev puts go-jose (the GOPATH the peer builds with).
@@ -79,6 +91,10 @@ impl Tool {
             Tool::Etcd => program("etcd"),
             Tool::Openssl => program("openssl"),
             Tool::Python3 => program("python3"),
+            Tool::Chromium => {
+                program("chromedriver")?;
+                chromium_binary().map(|_| ()).ok_or_else(|| "chromium (not found on PATH)".to_owned())
+            }
             Tool::GoJose => {
                 program("go")?;
                 let jose = Path::new(GOPATH).join("src/gopkg.in/square/go-jose.v2");
@@ -118,6 +134,7 @@ impl Tool {
             Tool::Python3 => "install python3",
             Tool::GoJose => "scripts/test.sh installs it (Debian golang-go, golang-gopkg-square-go-jose.v2-dev)",
             Tool::PyJwt => "scripts/test.sh creates the venv with PyJWT[crypto]",
+            Tool::Chromium => "scripts/test.sh installs them (Debian chromium, chromium-driver)",
         }
     }
 }
