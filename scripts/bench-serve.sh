@@ -4,11 +4,12 @@
 # every request verifies the RS256 signature), TokenReview and SubjectAccessReview. Server and
 # wrk share the machine's cores. Prints a Markdown table for BENCHMARKS.md.
 #
-# First, the ceiling: kauth's own transport (rustls, hyper, the same TLS settings, certificate,
-# runtime and allocator; `crates/kauth-server/examples/ceiling.rs`) answering a fixed
-# TokenReview-sized body, under the same wrk load (GET and POST). Each kauth row is then also
-# given as a share of the ceiling for its method: what the pipeline and handler cost on top of
-# what any HTTPS server on this stack costs.
+# Beside it, the ceiling: kauth's own transport (rustls, hyper, the same TLS settings,
+# certificate, runtime and allocator; `crates/kauth-server/examples/ceiling.rs`) answering a
+# fixed TokenReview-sized body. Each row first sends the ceiling exactly the requests it then
+# sends kauth (same path, headers and body, same wrk load), and gives kauth's rate as a share of
+# the ceiling's: what the pipeline and handler cost on top of what any HTTPS server on this
+# stack costs for that request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
@@ -40,18 +41,20 @@ start() { # start NAME EXTRA_FLAGS... -> sets url, pid
 }
 rss() { awk '/VmRSS/ {print int($2/1024) " MiB"}' "/proc/$1/status"; }
 
-measure() { # measure URL_PATH LUA -> sets rps p50 p99
+measure() { # measure BASE_URL URL_PATH LUA -> sets rps p50 p99
   local out
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$2" "$url$1")
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$3" "$1$2")
   rps=$(awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  if grep -q "Non-2xx" <<<"$out"; then echo "error: non-2xx responses on $1" >&2; echo "$out" >&2; exit 1; fi
+  if grep -q "Non-2xx" <<<"$out"; then echo "error: non-2xx responses on $2" >&2; echo "$out" >&2; exit 1; fi
 }
 
-row() { # row LABEL URL_PATH LUA CEILING_RPS
-  measure "$2" "$3"
-  printf '| %s | %s | %s%% | %s | %s | %s |\n' "$1" "$rps" "$((rps * 100 / $4))" "$p50" "$p99" "$(rss "$pid")"
+row() { # row LABEL URL_PATH LUA: the ceiling with the same request, then kauth
+  measure "$ceiling_url" "$2" "$3"
+  local ceiling_rps=$rps
+  measure "$url" "$2" "$3"
+  printf '| %s | %s | %s | %s%% | %s | %s | %s |\n' "$1" "$rps" "$ceiling_rps" "$((rps * 100 / ceiling_rps))" "$p50" "$p99" "$(rss "$pid")"
 }
 
 lua() { # lua FILE METHOD TOKEN [BODY]
@@ -63,25 +66,16 @@ lua() { # lua FILE METHOD TOKEN [BODY]
   } >"$1"
 }
 
-# The ceiling, on kauth's serving certificate (made by a first start of kauth serve).
+# The ceiling, on kauth's serving certificate (made by a first start of kauth serve); it runs
+# beside each kauth server and gets exactly the requests each row sends kauth, just before.
 start ceiling-pki
 kill "$pid"
 "$ceiling" --cert "$work/ceiling-pki/pki/apiserver.crt" --key "$work/ceiling-pki/pki/apiserver.key" \
   --client-ca "$work/ceiling-pki/pki/ca.crt" >"$work/ceiling.out" 2>"$work/ceiling.err" &
-pid=$!
-pids+=("$pid")
+pids+=("$!")
 for _ in $(seq 100); do grep -q "serving on" "$work/ceiling.out" 2>/dev/null && break; sleep 0.1; done
-url=$(sed -n 's/^ceiling serving on //p' "$work/ceiling.out")
-lua "$work/ceiling-get.lua" GET some-token
-lua "$work/ceiling-post.lua" POST some-token '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"some-token"}}'
-printf '| scenario | requests/s | of the ceiling | p50 | p99 | server RSS after |\n|---|---:|---:|---:|---:|---:|\n'
-measure / "$work/ceiling-get.lua"
-ceiling_get=$rps
-printf '| ceiling: fixed answer to a GET, same transport | %s | 100%% | %s | %s | %s |\n' "$rps" "$p50" "$p99" "$(rss "$pid")"
-measure / "$work/ceiling-post.lua"
-ceiling_post=$rps
-printf '| ceiling: fixed answer to a POST, same transport | %s | 100%% | %s | %s | %s |\n' "$rps" "$p50" "$p99" "$(rss "$pid")"
-kill "$pid"
+ceiling_url=$(sed -n 's/^ceiling serving on //p' "$work/ceiling.out")
+printf '| scenario | requests/s | ceiling, same requests | of the ceiling | p50 | p99 | server RSS after |\n|---|---:|---:|---:|---:|---:|---:|\n'
 for mode in cached uncached; do
   if [ "$mode" = cached ]; then start "$mode"; else start "$mode" --token-cache-ttl 0s; fi
   [ "$mode" = cached ] && rest_rss=$(rss "$pid")
@@ -90,12 +84,12 @@ for mode in cached uncached; do
   kubectl create clusterrolebinding app-view --clusterrole=view --serviceaccount=default:app >/dev/null
   sa_token=$(kubectl create token app)
   lua "$work/get.lua" GET "$sa_token"
-  row "GET serviceaccount, SA bearer token, $mode" /api/v1/namespaces/default/serviceaccounts/app "$work/get.lua" "$ceiling_get"
+  row "GET serviceaccount, SA bearer token, $mode" /api/v1/namespaces/default/serviceaccounts/app "$work/get.lua"
   lua "$work/tr.lua" POST bench-admin-token "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{\"token\":\"$sa_token\"}}"
-  row "TokenReview, $mode" /apis/authentication.k8s.io/v1/tokenreviews "$work/tr.lua" "$ceiling_post"
+  row "TokenReview, $mode" /apis/authentication.k8s.io/v1/tokenreviews "$work/tr.lua"
   if [ "$mode" = cached ]; then
     lua "$work/sar.lua" POST bench-admin-token '{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"system:serviceaccount:default:app","groups":["system:serviceaccounts"],"resourceAttributes":{"verb":"get","resource":"pods","namespace":"default"}}}'
-    row "SubjectAccessReview (static token caller)" /apis/authorization.k8s.io/v1/subjectaccessreviews "$work/sar.lua" "$ceiling_post"
+    row "SubjectAccessReview (static token caller)" /apis/authorization.k8s.io/v1/subjectaccessreviews "$work/sar.lua"
   fi
   kill "$pid"
 done
