@@ -44,5 +44,6 @@ pub mod cluster;
 pub mod decide;
 pub mod extension_authentication;
 pub mod layer;
+pub mod rbac_proxy;
 pub mod refusals;
 pub mod token_review;
