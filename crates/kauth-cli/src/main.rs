@@ -32,6 +32,7 @@ mod failure;
 mod keys_cmd;
 mod logging;
 mod pki_cmd;
+mod proxy;
 mod rbac_cmd;
 mod secret;
 mod serve_cmd;
@@ -74,6 +75,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Keep TokenRequest tokens fresh in files, as the kubelet keeps projected tokens.
     Agent(agent::AgentArgs),
+    /// Kubernetes authentication and RBAC in front of any HTTP service (kube-rbac-proxy's flags).
+    Proxy(Box<proxy::ProxyArgs>),
 }
 
 pub use failure::Failure;
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Keys(a) => keys_cmd::run(a),
         Command::Doctor(a) => doctor::run(a),
         Command::Agent(a) => agent::run(a),
+        Command::Proxy(a) => proxy::run(*a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -60,6 +60,9 @@ pub struct ClusterSettings {
     pub client_cert: Option<(Vec<u8>, Vec<u8>)>,
     /// A bearer token.
     pub bearer: Option<String>,
+    /// A file holding the bearer token, read at each call (the kubelet rotates projected
+    /// service-account tokens in place).
+    pub bearer_file: Option<std::path::PathBuf>,
     /// How long one call may take.
     pub timeout: Duration,
 }
@@ -108,6 +111,29 @@ impl ClusterSettings {
             ca_pem,
             client_cert,
             bearer: auth.token.clone(),
+            bearer_file: auth.token_file.as_ref().map(|p| dir.join(p)),
+            timeout: Duration::from_secs(10),
+        })
+    }
+
+    /// The settings of a pod's service account (`KUBERNETES_SERVICE_HOST`, `_PORT`, and the
+    /// token and CA mounted at `/var/run/secrets/kubernetes.io/serviceaccount`), as client-go's
+    /// in-cluster configuration.
+    pub fn in_cluster() -> Result<Self, ClusterError> {
+        const DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+        let config = |problem: String| ClusterError::Config { what: "in-cluster configuration".into(), problem };
+        let host = std::env::var("KUBERNETES_SERVICE_HOST")
+            .map_err(|_| config("KUBERNETES_SERVICE_HOST is not set (not in a pod? give --kubeconfig)".into()))?;
+        let port = std::env::var("KUBERNETES_SERVICE_PORT")
+            .map_err(|_| config("KUBERNETES_SERVICE_PORT is not set".into()))?;
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
+        let ca = std::fs::read(format!("{DIR}/ca.crt")).map_err(|e| config(format!("{DIR}/ca.crt: {e}")))?;
+        Ok(ClusterSettings {
+            server: format!("https://{host}:{port}"),
+            ca_pem: Some(ca),
+            client_cert: None,
+            bearer: None,
+            bearer_file: Some(format!("{DIR}/token").into()),
             timeout: Duration::from_secs(10),
         })
     }
@@ -119,6 +145,7 @@ pub struct Cluster {
     agent: ureq::Agent,
     server: Arc<str>,
     bearer: Option<Arc<str>>,
+    bearer_file: Option<Arc<std::path::Path>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -174,6 +201,7 @@ impl Cluster {
             agent,
             server: settings.server.trim_end_matches('/').into(),
             bearer: settings.bearer.map(Into::into),
+            bearer_file: settings.bearer_file.map(Into::into),
         })
     }
 
@@ -197,7 +225,7 @@ impl Cluster {
         })?;
         let mut req =
             self.agent.post(&url).header("Accept", "application/json").header("Content-Type", "application/json");
-        if let Some(t) = &self.bearer {
+        if let Some(t) = self.bearer(&url)? {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
         Self::decode(&url, kind, req.send(body.as_str()))
@@ -207,10 +235,21 @@ impl Cluster {
     pub fn get<T: serde::de::DeserializeOwned>(&self, path: &str, kind: &'static str) -> Result<T, ClusterError> {
         let url = format!("{}{path}", self.server);
         let mut req = self.agent.get(&url).header("Accept", "application/json");
-        if let Some(t) = &self.bearer {
+        if let Some(t) = self.bearer(&url)? {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
         Self::decode(&url, kind, req.call())
+    }
+
+    fn bearer(&self, url: &str) -> Result<Option<String>, ClusterError> {
+        if let Some(path) = &self.bearer_file {
+            let token = std::fs::read_to_string(path).map_err(|e| ClusterError::Unreachable {
+                url: url.to_owned(),
+                problem: format!("reading the token file {}: {e}", path.display()),
+            })?;
+            return Ok(Some(token.trim().to_owned()));
+        }
+        Ok(self.bearer.as_deref().map(str::to_owned))
     }
 
     fn decode<T: serde::de::DeserializeOwned>(

@@ -21,6 +21,12 @@ impl Decide for SubjectAccessReviewAuthorizer {
     }
 }
 
+impl<D: Decide + ?Sized> Decide for std::sync::Arc<D> {
+    fn decide(&self, attributes: &Attributes, now: OffsetDateTime) -> Result<Decision, ClusterError> {
+        (**self).decide(attributes, now)
+    }
+}
+
 /// A local authorizer (no I/O, never fails).
 #[derive(Debug)]
 pub struct Local<A>(pub A);

@@ -142,6 +142,7 @@ mod tests {
             ca_pem: None,
             client_cert: None,
             bearer: None,
+            bearer_file: None,
             timeout: std::time::Duration::from_secs(2),
         })
         .unwrap();

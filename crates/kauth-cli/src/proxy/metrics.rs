@@ -1,0 +1,58 @@
+//! `kauth proxy`'s metrics: every request by outcome (`allowed`, `forbidden`, `ignored`,
+//! `not_found`, `upstream_error`, or the authentication rejection's precise code such as
+//! `tokenreview_unauthenticated`), and the review caches' hits and misses.
+
+use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+
+/// The proxy's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    caches: IntGaugeVec,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// Registers them.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "kauth_proxy_requests_total",
+                "Requests through kauth proxy, by outcome (a refusal's precise code).",
+            ),
+            &["outcome"],
+        )?;
+        let caches = IntGaugeVec::new(
+            Opts::new("kauth_proxy_review_cache_total", "Review cache lookups so far, by review and result."),
+            &["review", "result"],
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(caches.clone()))?;
+        Ok(Metrics { registry, requests, caches })
+    }
+
+    /// One request, with its outcome.
+    pub fn request(&self, outcome: &str) {
+        self.requests.with_label_values(&[outcome]).inc();
+    }
+
+    /// A cache's (hits, misses) so far.
+    pub fn cache(&self, review: &str, (hits, misses): (u64, u64)) {
+        self.caches.with_label_values(&[review, "hit"]).set(i64::try_from(hits).unwrap_or(i64::MAX));
+        self.caches.with_label_values(&[review, "miss"]).set(i64::try_from(misses).unwrap_or(i64::MAX));
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
