@@ -46,4 +46,5 @@ pub mod extension_authentication;
 pub mod layer;
 pub mod rbac_proxy;
 pub mod refusals;
+pub mod tls;
 pub mod token_review;
