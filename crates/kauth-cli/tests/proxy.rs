@@ -51,6 +51,31 @@ fn upstream() -> String {
     format!("http://{addr}/")
 }
 
+/// An upstream answering with a chunked body: "first" at once, "second" only once `go`
+/// receives (or after a minute, so a buffering proxy fails the test rather than hanging it).
+/// The returned receiver says whether `go` came before the upstream gave up waiting.
+fn streaming_upstream() -> (String, std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let (told, in_time) = std::sync::mpsc::channel::<bool>();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+            line.clear();
+        }
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n";
+        stream.write_all(format!("{head}6\r\nfirst\n\r\n").as_bytes()).unwrap();
+        stream.flush().unwrap();
+        let ok = wait.recv_timeout(std::time::Duration::from_secs(60)).is_ok();
+        let _ = told.send(ok);
+        let _ = stream.write_all(b"7\r\nsecond\n\r\n0\r\n\r\n");
+    });
+    (format!("http://{addr}/"), go, in_time)
+}
+
 struct Proxy {
     url: String,
     endpoints: Option<String>,
@@ -336,6 +361,34 @@ authorization:
     // No value to put in the template: kube-rbac-proxy's 400.
     let a = curl(&s, &url("/pods"), &["-H", &auth]);
     assert_eq!((a.code, a.body.as_str()), (400, "Bad Request. The request or configuration is malformed.\n"));
+}
+
+#[test]
+fn streaming_responses_pass_through_as_they_come() {
+    require!(Tool::Curl);
+    require!(Tool::Kubectl);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(&dir.path().join("data"), &[]);
+    let (reader, _) = setup(&s);
+    let (up, go, in_time) = streaming_upstream();
+    let p = start_proxy(&s, &up, &[]);
+    let mut curl = Command::new("curl")
+        .args(["-sS", "-N", "--cacert", &pki(&s, "ca.crt"), "-H", &bearer(&reader)])
+        .arg(format!("{}/stream", p.url))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(curl.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first, "first\n");
+    // Only now may the upstream send the rest: the first chunk came through on its own.
+    go.send(()).unwrap();
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "second\n");
+    assert!(in_time.recv().unwrap(), "the upstream gave up waiting: the proxy held the first chunk back");
+    curl.wait().unwrap();
 }
 
 #[test]
