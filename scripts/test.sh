@@ -50,7 +50,7 @@ cargo clippy --workspace --all-targets --locked --all-features -- -D warnings
 
 say "module graph"
 # No crate may have a cycle among its modules (ARCHITECTURE.md: each layer uses the ones below).
-cargo run -q --locked -p module-graph -- crates/kauth/src crates/kauth-server/src crates/kauth-cli/src crates/module-graph/src
+cargo run -q --locked -p module-graph -- crates/kauth/src crates/kauth-server/src crates/kauth-cli/src crates/module-graph/src crates/kauth-delegation/src examples/aggregated-server/src
 
 say "tests"
 cargo test --workspace --locked --all-features
