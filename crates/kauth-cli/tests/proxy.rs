@@ -122,8 +122,12 @@ struct Answer {
 }
 
 fn curl(s: &Server, url: &str, args: &[&str]) -> Answer {
+    curl_ca(&pki(s, "ca.crt"), url, args)
+}
+
+fn curl_ca(ca: &str, url: &str, args: &[&str]) -> Answer {
     let out = Command::new("curl")
-        .args(["-sS", "--cacert", &pki(s, "ca.crt"), "-w", "\n%{http_code}"])
+        .args(["-sS", "--cacert", ca, "-w", "\n%{http_code}"])
         .args(args)
         .arg(url)
         .output()
@@ -389,6 +393,55 @@ fn streaming_responses_pass_through_as_they_come() {
     assert_eq!(rest, "second\n");
     assert!(in_time.recv().unwrap(), "the upstream gave up waiting: the proxy held the first chunk back");
     curl.wait().unwrap();
+}
+
+#[test]
+fn cached_answers_stand_in_while_the_cluster_is_down_then_503() {
+    require!(Tool::Curl);
+    require!(Tool::Kubectl);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(&dir.path().join("data"), &[]);
+    let (reader, nobody) = setup(&s);
+    let up = upstream();
+    // No fresh caching at all: every answer below after the kill is a stale one, or none.
+    let p = start_proxy(
+        &s,
+        &up,
+        &[
+            "--auth-token-cache-ttl",
+            "0s",
+            "--authz-allowed-cache-ttl",
+            "0s",
+            "--authz-denied-cache-ttl",
+            "0s",
+            "--serve-stale-max-age",
+            "1h",
+            "--proxy-endpoints-port",
+            "0",
+        ],
+    );
+    let url = |path: &str| format!("{}{path}", p.url);
+    assert_eq!(curl(&s, &url("/metrics"), &["-H", &bearer(&reader)]).code, 200);
+    assert_eq!(curl(&s, &url("/metrics"), &["-H", &bearer(&nobody)]).code, 403);
+    let ca = pki(&s, "ca.crt");
+    s.kill9();
+
+    // The cluster is gone: what was answered before is answered the same way.
+    assert_eq!(curl_ca(&ca, &url("/metrics"), &["-H", &bearer(&reader)]).code, 200);
+    assert_eq!(curl_ca(&ca, &url("/metrics"), &["-H", &bearer(&nobody)]).code, 403);
+    // A question never asked, or a token never seen: a clear 503, not a 401 or 403.
+    let a = curl_ca(&ca, &url("/stream"), &["-H", &bearer(&reader)]);
+    assert_eq!((a.code, a.body.as_str()), (503, "Service Unavailable\n"));
+    assert_eq!(curl_ca(&ca, &url("/metrics"), &["-H", &bearer("never-seen")]).code, 503);
+
+    let m = curl_ca(&ca, &format!("{}/metrics", p.endpoints.as_ref().unwrap()), &[]);
+    assert!(m.body.contains(r#"kauth_proxy_review_cache_total{result="stale",review="tokenreview"} 3"#), "{}", m.body);
+    assert!(
+        m.body.contains(r#"kauth_proxy_review_cache_total{result="stale",review="subjectaccessreview"} 2"#),
+        "{}",
+        m.body
+    );
+    assert!(m.body.contains(r#"kauth_proxy_requests_total{outcome="cluster_unavailable"} 2"#), "{}", m.body);
 }
 
 #[test]

@@ -74,6 +74,7 @@ pub fn decision_of(status: k8s_openapi::api::authorization::v1::SubjectAccessRev
 }
 
 struct Entry {
+    stored: OffsetDateTime,
     expires: OffsetDateTime,
     decision: Decision,
 }
@@ -86,6 +87,8 @@ pub struct SubjectAccessReviewAuthorizer {
     entries: Mutex<HashMap<String, Entry>>,
     hits: AtomicU64,
     misses: AtomicU64,
+    stale_for: Duration,
+    stale: AtomicU64,
 }
 
 impl std::fmt::Debug for SubjectAccessReviewAuthorizer {
@@ -109,7 +112,21 @@ impl SubjectAccessReviewAuthorizer {
             entries: Mutex::new(HashMap::new()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            stale_for: Duration::ZERO,
+            stale: AtomicU64::new(0),
         }
+    }
+
+    /// Also answers with a decision stored less than `max_age` ago (expired or not) when the
+    /// cluster cannot answer ([`ClusterError::is_unavailable`]).
+    pub fn serve_stale(mut self, max_age: Duration) -> Self {
+        self.stale_for = max_age;
+        self
+    }
+
+    /// How many stale decisions were served while the cluster could not answer.
+    pub fn stale_served(&self) -> u64 {
+        self.stale.load(Ordering::Relaxed)
     }
 
     /// (hits, misses) so far.
@@ -127,7 +144,12 @@ impl SubjectAccessReviewAuthorizer {
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let review = SubjectAccessReview { spec, ..Default::default() };
-        let answer = self.cluster.create(SUBJECT_ACCESS_REVIEWS, &review, "SubjectAccessReview")?;
+        let answer = match self.cluster.create(SUBJECT_ACCESS_REVIEWS, &review, "SubjectAccessReview") {
+            Err(e) if e.is_unavailable() && self.stale_for > Duration::ZERO => {
+                return self.stale_hit(&key, now).ok_or(e);
+            }
+            other => other?,
+        };
         let decision = decision_of(answer.status.unwrap_or_default());
         self.store(key, now, &decision);
         Ok(decision)
@@ -140,19 +162,26 @@ impl SubjectAccessReviewAuthorizer {
         Some(e.decision.clone())
     }
 
+    fn stale_hit(&self, key: &str, now: OffsetDateTime) -> Option<Decision> {
+        let entries = self.entries.lock().ok()?;
+        let e = entries.get(key).filter(|e| now < e.stored + self.stale_for)?;
+        self.stale.fetch_add(1, Ordering::Relaxed);
+        Some(e.decision.clone())
+    }
+
     fn store(&self, key: String, now: OffsetDateTime, decision: &Decision) {
         let ttl = if decision.is_allowed() { self.allowed_ttl } else { self.denied_ttl };
-        if ttl <= Duration::ZERO {
+        if ttl <= Duration::ZERO && self.stale_for <= Duration::ZERO {
             return;
         }
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
-                entries.retain(|_, e| now < e.expires);
+                entries.retain(|_, e| now < e.expires.max(e.stored + self.stale_for));
                 if entries.len() >= MAX_ENTRIES {
                     entries.clear();
                 }
             }
-            entries.insert(key, Entry { expires: now + ttl, decision: decision.clone() });
+            entries.insert(key, Entry { stored: now, expires: now + ttl, decision: decision.clone() });
         }
     }
 }
@@ -216,5 +245,18 @@ mod tests {
         assert!(a.review(&attrs("/no"), t0 + Duration::seconds(5)).is_err());
         assert!(a.review(&attrs("/ok"), t0 + Duration::seconds(10)).is_err());
         assert_eq!(a.stats(), (2, 2));
+    }
+
+    #[test]
+    fn stale_decisions_answer_while_the_cluster_cannot() {
+        let a = unreachable().serve_stale(Duration::minutes(5));
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let key = |p: &str| serde_json::to_string(&spec_of(&attrs(p))).unwrap();
+        a.store(key("/ok"), t0, &Decision::Allow(Reason::None));
+        assert!(a.review(&attrs("/ok"), t0 + Duration::seconds(60)).unwrap().is_allowed());
+        assert_eq!(a.stale_served(), 1);
+        let late = a.review(&attrs("/ok"), t0 + Duration::minutes(5));
+        assert!(late.as_ref().is_err_and(ClusterError::is_unavailable), "{late:?}");
+        assert!(a.review(&attrs("/never"), t0).is_err());
     }
 }

@@ -47,6 +47,9 @@ pub struct AuthenticationOptions {
     pub token_cache_ttl: Option<Duration>,
     /// Whether a request with no credential is `system:anonymous`.
     pub anonymous: bool,
+    /// How old a cached TokenReview success may be and still answer while the cluster cannot
+    /// be asked (none: never).
+    pub serve_stale: Option<Duration>,
 }
 
 /// Authenticates requests as a delegating API server does.
@@ -90,7 +93,8 @@ impl DelegatingAuthenticator {
         let mut cache = None;
         if let Some(reviews) = options.token_reviews {
             let ttl = options.token_cache_ttl.unwrap_or(DEFAULT_TOKEN_CACHE_TTL);
-            let cached = Arc::new(TokenCache::new(reviews, ttl).map_err(|_| AuthenticationSetupError::CacheKey)?);
+            let fresh = TokenCache::new(reviews, ttl).map_err(|_| AuthenticationSetupError::CacheKey)?;
+            let cached = Arc::new(fresh.serve_stale(options.serve_stale.unwrap_or(Duration::ZERO)));
             cache = Some(cached.clone());
             union = union.with(BearerAuthenticator::new(cached));
         }
@@ -122,6 +126,11 @@ impl DelegatingAuthenticator {
     /// The token cache's (hits, misses), when bearer tokens are accepted.
     pub fn token_cache_stats(&self) -> Option<(u64, u64)> {
         self.cache.as_ref().map(|c| c.stats())
+    }
+
+    /// How many stale TokenReview successes answered while the cluster could not be asked.
+    pub fn stale_served(&self) -> u64 {
+        self.cache.as_ref().map_or(0, |c| c.stale_served())
     }
 }
 

@@ -49,6 +49,18 @@ pub enum ClusterError {
     },
 }
 
+impl ClusterError {
+    /// Whether the cluster could not answer (no connection, or a 5xx or 429 status): the
+    /// question was not judged, and a cached answer may stand in for a while.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ClusterError::Unreachable { .. } => true,
+            ClusterError::Status { status, .. } => *status >= 500 || *status == 429,
+            ClusterError::Config { .. } | ClusterError::Decode { .. } => false,
+        }
+    }
+}
+
 /// How to reach one API server.
 #[derive(Clone)]
 pub struct ClusterSettings {

@@ -5,7 +5,8 @@
 //! with nothing judged; otherwise the [`DelegatingAuthenticator`] names the user (401 if it
 //! cannot), the identity headers are removed whatever the outcome, the [`RequestAttributes`]
 //! reading gives the questions and the [`Decide`]r answers each (403 unless all are allowed,
-//! 500 if one cannot be answered). The inner service sees the user as a typed
+//! 500 if one cannot be answered, 503 when the cluster cannot be reached and no cached answer
+//! young enough stands in). The inner service sees the user as a typed
 //! [`kauth::authn::Authenticated`] in the request's extensions; the response carries the
 //! [`Outcome`] in its extensions. Reviews block on the cluster: they run on tokio's blocking
 //! pool.
@@ -164,6 +165,9 @@ fn judge(shared: &Shared, request: &http::Request<()>, chain: Option<&PeerCertif
     let credentials = Credentials::new(request.headers(), chain.map(|c| &c.0[..]));
     let authenticated = match shared.authenticator.authenticate(&credentials, now) {
         Ok(a) => a,
+        Err(rejection) if rejection.only_unavailable() => {
+            return Verdict::Refuse(shared.refusals.unavailable(), Outcome::Unavailable(rejection.to_string()))
+        }
         Err(rejection) => return Verdict::Refuse(shared.refusals.unauthorized(), Outcome::Unauthenticated(rejection)),
     };
     let questions: Vec<Attributes> = shared.attributes.attributes(request, &authenticated.user);
@@ -174,6 +178,9 @@ fn judge(shared: &Shared, request: &http::Request<()>, chain: Option<&PeerCertif
         match shared.decider.decide(&q, now) {
             Ok(Decision::Allow(_)) => {}
             Ok(d) => return Verdict::Refuse(shared.refusals.forbidden(&q, &d), Outcome::Forbidden(Box::new(q), d)),
+            Err(e) if e.is_unavailable() => {
+                return Verdict::Refuse(shared.refusals.unavailable(), Outcome::Unavailable(e.to_string()))
+            }
             Err(e) => return Verdict::Refuse(shared.refusals.internal_error(Some(&q)), Outcome::Failed(e.to_string())),
         }
     }

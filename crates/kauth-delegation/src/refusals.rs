@@ -21,8 +21,10 @@ pub enum Outcome {
     Forbidden(Box<Attributes>, Decision),
     /// The request reads as no question to authorize.
     Unjudgeable,
-    /// No decision could be had (the cluster could not be asked): what went wrong.
+    /// No decision could be had: what went wrong.
     Failed(String),
+    /// The cluster could not be asked and no cached answer young enough stood in.
+    Unavailable(String),
 }
 
 impl Outcome {
@@ -36,6 +38,7 @@ impl Outcome {
             Outcome::Forbidden(..) => "forbidden",
             Outcome::Unjudgeable => "bad_request",
             Outcome::Failed(_) => "error",
+            Outcome::Unavailable(_) => "cluster_unavailable",
         }
     }
 }
@@ -50,6 +53,14 @@ pub trait Refusals: Send + Sync {
     fn bad_request(&self) -> http::Response<Full<Bytes>>;
     /// No decision could be had.
     fn internal_error(&self, attributes: Option<&Attributes>) -> http::Response<Full<Bytes>>;
+    /// The cluster could not be asked, and no cached answer stood in.
+    fn unavailable(&self) -> http::Response<Full<Bytes>> {
+        status(
+            503,
+            "ServiceUnavailable",
+            "the cluster that authenticates and authorizes requests cannot be reached; try again later",
+        )
+    }
 }
 
 /// kube-apiserver's answers: a `Status` object.

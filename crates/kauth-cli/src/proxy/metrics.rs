@@ -30,7 +30,7 @@ impl Metrics {
             &["outcome"],
         )?;
         let caches = IntGaugeVec::new(
-            Opts::new("kauth_proxy_review_cache_total", "Review cache lookups so far, by review and result."),
+            Opts::new("kauth_proxy_review_cache_total", "Review cache answers so far, by review and result (hit, miss, stale: served while the cluster could not be asked)."),
             &["review", "result"],
         )?;
         registry.register(Box::new(requests.clone()))?;
@@ -47,6 +47,11 @@ impl Metrics {
     pub fn cache(&self, review: &str, (hits, misses): (u64, u64)) {
         self.caches.with_label_values(&[review, "hit"]).set(i64::try_from(hits).unwrap_or(i64::MAX));
         self.caches.with_label_values(&[review, "miss"]).set(i64::try_from(misses).unwrap_or(i64::MAX));
+    }
+
+    /// How many stale answers a review's cache gave while the cluster could not be asked.
+    pub fn stale(&self, review: &str, served: u64) {
+        self.caches.with_label_values(&[review, "stale"]).set(i64::try_from(served).unwrap_or(i64::MAX));
     }
 
     /// The text exposition.

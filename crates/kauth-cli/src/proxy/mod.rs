@@ -104,6 +104,10 @@ pub struct ProxyArgs {
     /// How long a denied SubjectAccessReview is cached (kube-rbac-proxy: 30s).
     #[arg(long, default_value = "30s", value_parser = duration)]
     authz_denied_cache_ttl: std::time::Duration,
+    /// While the cluster cannot be reached, answer from cached reviews up to this old, then
+    /// 503 (default 0s: never; kube-rbac-proxy has no such setting).
+    #[arg(long, default_value = "0s", value_parser = duration)]
+    serve_stale_max_age: std::time::Duration,
 }
 
 fn read(what: &str, path: &Path) -> Result<Vec<u8>, Failure> {
@@ -178,13 +182,13 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
         token_reviews: Some(TokenReviewAuthenticator::new(cluster.clone(), a.auth_token_audiences.clone())),
         token_cache_ttl: Some(ttl(a.auth_token_cache_ttl)),
         anonymous: false,
+        serve_stale: Some(ttl(a.serve_stale_max_age)),
     })
     .map_err(|e| Failure::bad_input(format!("--client-ca-file: {e}")))?;
-    let reviews = Arc::new(SubjectAccessReviewAuthorizer::new(
-        cluster,
-        ttl(a.authz_allowed_cache_ttl),
-        ttl(a.authz_denied_cache_ttl),
-    ));
+    let reviews = Arc::new(
+        SubjectAccessReviewAuthorizer::new(cluster, ttl(a.authz_allowed_cache_ttl), ttl(a.authz_denied_cache_ttl))
+            .serve_stale(ttl(a.serve_stale_max_age)),
+    );
     let decider = FirstOf(vec![
         Box::new(Local(StaticRules(config.authorization.static_rules.clone()))),
         Box::new(reviews.clone()),

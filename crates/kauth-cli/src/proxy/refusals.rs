@@ -54,6 +54,10 @@ impl Refusals for RbacProxyRefusals {
             None => plain(500, "Internal Server Error"),
         }
     }
+
+    fn unavailable(&self) -> http::Response<Full<Bytes>> {
+        plain(503, "Service Unavailable")
+    }
 }
 
 #[cfg(test)]

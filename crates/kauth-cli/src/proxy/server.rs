@@ -129,6 +129,10 @@ fn log(outcome: &Outcome, client: SocketAddr, method: &http::Method, path: &str)
             tracing::info!(%client, %method, path, "Forbidden {}. Reason: {:?}; kauth: no authorizer allowed {}", question(a), reason.to_string(), a.forbidden_message());
         }
         Outcome::Failed(problem) => tracing::warn!(%client, %method, path, "Authorization error; kauth: {problem}"),
+        Outcome::Unavailable(problem) => tracing::warn!(
+            %client, %method, path,
+            "Service Unavailable; kauth: the cluster cannot be asked and no cached answer is young enough: {problem}"
+        ),
         Outcome::Unjudgeable => tracing::info!(
             %client, %method, path,
             "Bad Request. The request or configuration is malformed.; kauth: the config's rewrites found no value in the request"
@@ -170,6 +174,8 @@ async fn handle(
         proxy.metrics.cache("tokenreview", stats);
     }
     proxy.metrics.cache("subjectaccessreview", proxy.reviews.stats());
+    proxy.metrics.stale("tokenreview", proxy.layer.authenticator().stale_served());
+    proxy.metrics.stale("subjectaccessreview", proxy.reviews.stale_served());
     Ok(response.map(boxed))
 }
 

@@ -529,6 +529,12 @@ impl Rejection {
         }
     }
 
+    /// Whether every verdict is only that a remote authenticator could not be asked
+    /// ([`WebhookRejection::Unavailable`]): the credential was not judged at all.
+    pub fn only_unavailable(&self) -> bool {
+        self.verdicts().iter().all(|v| matches!(v, Rejection::Webhook(WebhookRejection::Unavailable { .. })))
+    }
+
     /// Every verdict: a union's members, or this rejection alone.
     pub fn verdicts(&self) -> &[Rejection] {
         match self {
