@@ -445,6 +445,69 @@ fn cached_answers_stand_in_while_the_cluster_is_down_then_503() {
 }
 
 #[test]
+fn local_rbac_answers_as_subject_access_reviews_do() {
+    require!(Tool::Curl);
+    require!(Tool::Kubectl);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(&dir.path().join("data"), &[]);
+    let (reader, nobody) = setup(&s);
+    let config = write(
+        dir.path(),
+        "pods.yaml",
+        "authorization:\n  rewrites:\n    byQueryParameter: {name: namespace}\n  resourceAttributes: {apiVersion: v1, resource: pods, namespace: '{{.Value}}'}\n",
+    );
+    let up = upstream();
+    let ca_flags = ["--client-ca-file", &pki(&s, "ca.crt")].map(str::to_owned);
+    let proxies: Vec<(Proxy, Proxy)> = [None, Some(config.to_str().unwrap())]
+        .into_iter()
+        .map(|cfg| {
+            let mut flags: Vec<&str> = ca_flags.iter().map(String::as_str).collect();
+            if let Some(c) = cfg {
+                flags.extend(["--config-file", c]);
+            }
+            let sar = start_proxy(&s, &up, &flags);
+            flags.extend(["--local-rbac", "--proxy-endpoints-port", "0"]);
+            (sar, start_proxy(&s, &up, &flags))
+        })
+        .collect();
+    let (crt, key) = admin_identity(&s, dir.path());
+    let reader_h = bearer(&reader);
+    let nobody_h = bearer(&nobody);
+    let users: [(&str, Vec<&str>); 3] = [
+        ("reader", vec!["-H", &reader_h]),
+        ("nobody", vec!["-H", &nobody_h]),
+        ("admin", vec!["--cert", crt.to_str().unwrap(), "--key", key.to_str().unwrap()]),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, (sar, local)) in proxies.iter().enumerate() {
+        let paths: &[&str] =
+            if i == 0 { &["/metrics", "/stream", "/other"] } else { &["/?namespace=team-a", "/?namespace=default"] };
+        for (who, creds) in &users {
+            for path in paths {
+                for verb in ["GET", "POST", "DELETE", "PATCH"] {
+                    let mut args = creds.clone();
+                    args.extend(["-X", verb]);
+                    let by_sar = curl(&s, &format!("{}{path}", sar.url), &args);
+                    let by_local = curl(&s, &format!("{}{path}", local.url), &args);
+                    // A refusal's text, compared; a success's body is the upstream's echo.
+                    let answer = |a: &Answer| (a.code, if a.code == 200 { String::new() } else { a.body.clone() });
+                    assert_eq!(
+                        answer(&by_local),
+                        answer(&by_sar),
+                        "{who} {verb} {path}: local RBAC and SubjectAccessReview disagree"
+                    );
+                    seen.insert(by_sar.code);
+                }
+            }
+        }
+    }
+    assert_eq!(seen, [200, 403].into(), "the matrix holds both answers");
+    let m = curl(&s, &format!("{}/metrics", proxies[0].1.endpoints.as_ref().unwrap()), &[]);
+    assert!(m.body.contains("kauth_proxy_local_rbac_age_seconds"), "{}", m.body);
+    assert!(!m.body.contains("kauth_proxy_local_rbac_objects 0"), "{}", m.body);
+}
+
+#[test]
 fn bad_flags_and_config_files_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let config = write(dir.path(), "c.yaml", "authorization:\n  resourceAtributes: {resource: pods}\n");

@@ -2,7 +2,10 @@
 //! `not_found`, `upstream_error`, or the authentication rejection's precise code such as
 //! `tokenreview_unauthenticated`), and the review caches' hits and misses.
 
-use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use std::sync::Arc;
+
+use kauth_delegation::local_rbac::LocalRbac;
+use prometheus::{Encoder, Gauge, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The proxy's metrics.
 #[derive(Clone)]
@@ -10,6 +13,7 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     caches: IntGaugeVec,
+    local_rbac: Option<(Arc<LocalRbac>, Gauge, IntGauge)>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -35,7 +39,21 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(caches.clone()))?;
-        Ok(Metrics { registry, requests, caches })
+        Ok(Metrics { registry, requests, caches, local_rbac: None })
+    }
+
+    /// Reports the local RBAC copy's age (seconds since its last successful list; -1 before
+    /// the first) and size at each scrape.
+    pub fn with_local_rbac(mut self, rbac: Arc<LocalRbac>) -> Result<Self, prometheus::Error> {
+        let age = Gauge::new(
+            "kauth_proxy_local_rbac_age_seconds",
+            "Seconds since the local copy of the cluster's RBAC was last listed (-1: never); past --local-rbac-max-age it decides nothing.",
+        )?;
+        let objects = IntGauge::new("kauth_proxy_local_rbac_objects", "RBAC objects in the local copy.")?;
+        self.registry.register(Box::new(age.clone()))?;
+        self.registry.register(Box::new(objects.clone()))?;
+        self.local_rbac = Some((rbac, age, objects));
+        Ok(self)
     }
 
     /// One request, with its outcome.
@@ -56,6 +74,11 @@ impl Metrics {
 
     /// The text exposition.
     pub fn render(&self) -> String {
+        if let Some((rbac, age, objects)) = &self.local_rbac {
+            let now = time::OffsetDateTime::now_utc();
+            age.set(rbac.age(now).map_or(-1.0, |a| a.as_seconds_f64()));
+            objects.set(i64::try_from(rbac.objects()).unwrap_or(i64::MAX));
+        }
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()

@@ -24,6 +24,7 @@ use kauth_delegation::cluster::{Cluster, ClusterSettings};
 use kauth_delegation::decide::{FirstOf, Local};
 use kauth_delegation::extension_authentication::ExtensionAuthentication;
 use kauth_delegation::layer::DelegatingLayer;
+use kauth_delegation::local_rbac::LocalRbac;
 use kauth_delegation::rbac_proxy::attributes::RbacProxyAttributes;
 use kauth_delegation::rbac_proxy::config::ProxyConfig;
 use kauth_delegation::rbac_proxy::path_pattern::PathPattern;
@@ -108,6 +109,16 @@ pub struct ProxyArgs {
     /// 503 (default 0s: never; kube-rbac-proxy has no such setting).
     #[arg(long, default_value = "0s", value_parser = duration)]
     serve_stale_max_age: std::time::Duration,
+    /// Decide RBAC locally from a copy of the cluster's Roles, ClusterRoles and bindings (the
+    /// kubeconfig's identity must list them) instead of a SubjectAccessReview per question.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    local_rbac: bool,
+    /// How often the local copy is listed again.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    local_rbac_relist_period: std::time::Duration,
+    /// Past this age the local copy decides nothing (503) until a list succeeds.
+    #[arg(long, default_value = "60s", value_parser = duration)]
+    local_rbac_max_age: std::time::Duration,
 }
 
 fn read(what: &str, path: &Path) -> Result<Vec<u8>, Failure> {
@@ -185,14 +196,26 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
         serve_stale: Some(ttl(a.serve_stale_max_age)),
     })
     .map_err(|e| Failure::bad_input(format!("--client-ca-file: {e}")))?;
+    let reviews_cluster = cluster.clone();
     let reviews = Arc::new(
         SubjectAccessReviewAuthorizer::new(cluster, ttl(a.authz_allowed_cache_ttl), ttl(a.authz_denied_cache_ttl))
             .serve_stale(ttl(a.serve_stale_max_age)),
     );
-    let decider = FirstOf(vec![
-        Box::new(Local(StaticRules(config.authorization.static_rules.clone()))),
-        Box::new(reviews.clone()),
-    ]);
+    let mut metrics = metrics::Metrics::new().map_err(|e| Failure::bad_input(format!("metrics: {e}")))?;
+    let mut local_rbac = None;
+    let remote: Box<dyn kauth_delegation::decide::Decide> = if a.local_rbac {
+        let rbac = Arc::new(LocalRbac::new(reviews_cluster.clone(), ttl(a.local_rbac_max_age)));
+        match rbac.relist(time::OffsetDateTime::now_utc()) {
+            Ok(n) => tracing::info!("local RBAC: {n} objects listed"),
+            Err(e) => tracing::warn!("local RBAC: the first list failed (503 until one succeeds): {e}"),
+        }
+        metrics = metrics.with_local_rbac(rbac.clone()).map_err(|e| Failure::bad_input(format!("metrics: {e}")))?;
+        local_rbac = Some(rbac.clone());
+        Box::new(rbac)
+    } else {
+        Box::new(reviews.clone())
+    };
+    let decider = FirstOf(vec![Box::new(Local(StaticRules(config.authorization.static_rules.clone()))), remote]);
     let layer = DelegatingLayer::builder(authenticator, Arc::new(decider))
         .attributes(Arc::new(RbacProxyAttributes::new(config.authorization.clone())))
         .refusals(Arc::new(refusals::RbacProxyRefusals))
@@ -207,7 +230,6 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
         groups: header_name("--auth-header-groups-field-name", &a.auth_header_groups_field_name)?,
         separator: a.auth_header_groups_field_separator.clone(),
     };
-    let metrics = metrics::Metrics::new().map_err(|e| Failure::bad_input(format!("metrics: {e}")))?;
     let client_certs = match &client_ca_pem {
         Some(pem) => Some(
             tls::ClientCertificates::from_pem("--client-ca-file", pem.as_bytes())
@@ -245,11 +267,29 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
             println!("kauth proxy endpoints on https://{bound}");
             tokio::spawn(server::serve(endpoints, tls_config.clone(), server::endpoints_service(metrics)));
         }
+        if let Some(rbac) = local_rbac {
+            tokio::spawn(relist_forever(rbac, a.local_rbac_relist_period));
+        }
         use std::io::Write;
         let _ = std::io::stdout().flush();
         server::serve(listener, tls_config, server::proxy_service(proxy)).await;
         Ok(0)
     })
+}
+
+/// Lists the cluster's RBAC again every `period`, on the blocking pool.
+async fn relist_forever(rbac: Arc<LocalRbac>, period: std::time::Duration) {
+    let mut ticks = tokio::time::interval(period.max(std::time::Duration::from_secs(1)));
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let r = rbac.clone();
+        match tokio::task::spawn_blocking(move || r.relist(time::OffsetDateTime::now_utc())).await {
+            Ok(Ok(n)) => tracing::debug!("local RBAC: {n} objects listed"),
+            Ok(Err(e)) => tracing::warn!("local RBAC: listing failed, the copy ages: {e}"),
+            Err(e) => tracing::warn!("local RBAC: the list panicked: {e}"),
+        }
+    }
 }
 
 fn ttl(d: std::time::Duration) -> time::Duration {
