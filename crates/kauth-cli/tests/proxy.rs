@@ -445,12 +445,16 @@ fn cached_answers_stand_in_while_the_cluster_is_down_then_503() {
 }
 
 #[test]
-fn local_rbac_answers_as_subject_access_reviews_do() {
+fn local_modes_answer_as_token_and_subject_access_reviews_do() {
     require!(Tool::Curl);
     require!(Tool::Kubectl);
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_in(&dir.path().join("data"), &[]);
     let (reader, nobody) = setup(&s);
+    // A token whose service account is deleted before the proxies start.
+    s.kubectl(&["create", "serviceaccount", "gone"]).ok();
+    let gone = s.kubectl(&["create", "token", "gone"]).ok().trim().to_owned();
+    s.kubectl(&["delete", "serviceaccount", "gone"]).ok();
     let config = write(
         dir.path(),
         "pods.yaml",
@@ -466,17 +470,21 @@ fn local_rbac_answers_as_subject_access_reviews_do() {
                 flags.extend(["--config-file", c]);
             }
             let sar = start_proxy(&s, &up, &flags);
-            flags.extend(["--local-rbac", "--proxy-endpoints-port", "0"]);
+            flags.extend(["--local-rbac", "--local-authentication", "--proxy-endpoints-port", "0"]);
             (sar, start_proxy(&s, &up, &flags))
         })
         .collect();
     let (crt, key) = admin_identity(&s, dir.path());
     let reader_h = bearer(&reader);
     let nobody_h = bearer(&nobody);
-    let users: [(&str, Vec<&str>); 3] = [
+    let gone_h = bearer(&gone);
+    let users: [(&str, Vec<&str>); 6] = [
         ("reader", vec!["-H", &reader_h]),
         ("nobody", vec!["-H", &nobody_h]),
         ("admin", vec!["--cert", crt.to_str().unwrap(), "--key", key.to_str().unwrap()]),
+        ("deleted service account", vec!["-H", &gone_h]),
+        ("not a token", vec!["-H", "Authorization: Bearer nonsense"]),
+        ("no credential", vec![]),
     ];
     let mut seen = std::collections::BTreeSet::new();
     for (i, (sar, local)) in proxies.iter().enumerate() {
@@ -494,14 +502,21 @@ fn local_rbac_answers_as_subject_access_reviews_do() {
                     assert_eq!(
                         answer(&by_local),
                         answer(&by_sar),
-                        "{who} {verb} {path}: local RBAC and SubjectAccessReview disagree"
+                        "{who} {verb} {path}: the local modes and the reviews disagree"
                     );
                     seen.insert(by_sar.code);
                 }
             }
         }
     }
-    assert_eq!(seen, [200, 403].into(), "the matrix holds both answers");
+    assert_eq!(seen, [200, 401, 403].into(), "the matrix holds every answer");
+    // The local proxy asks the cluster nothing per token: a fresh token costs no TokenReview.
+    let fresh = s.kubectl(&["create", "token", "reader"]).ok().trim().to_owned();
+    let before = token_reviews(&s);
+    for _ in 0..3 {
+        assert_eq!(curl(&s, &format!("{}/metrics", proxies[0].1.url), &["-H", &bearer(&fresh)]).code, 200);
+    }
+    assert_eq!(token_reviews(&s), before, "the local proxy sent a TokenReview");
     let m = curl(&s, &format!("{}/metrics", proxies[0].1.endpoints.as_ref().unwrap()), &[]);
     assert!(m.body.contains("kauth_proxy_local_rbac_age_seconds"), "{}", m.body);
     assert!(!m.body.contains("kauth_proxy_local_rbac_objects 0"), "{}", m.body);

@@ -2,7 +2,8 @@
 //! it: the front proxy (its certificate judged against the request-header CA and allowed names,
 //! the user read from its headers), then client certificates against the client CA, then bearer
 //! tokens sent to the cluster's TokenReview behind an HMAC-keyed cache; the union wrapped so
-//! every user gains `system:authenticated`. Anonymous requests only when asked for.
+//! every user gains `system:authenticated`. Service-account tokens may be validated locally
+//! first ([`crate::local_authentication`]). Anonymous requests only when asked for.
 //!
 //! All of it is the `kauth` library's authenticators; this file only chooses and orders them.
 
@@ -14,12 +15,13 @@ use kauth::authn::cache::TokenCache;
 use kauth::authn::group_adder::GroupAdder;
 use kauth::authn::rejection::CaRole;
 use kauth::authn::request_header::{self, HeaderNames, RequestHeaderAuthenticator};
-use kauth::authn::union::RequestUnion;
+use kauth::authn::union::{RequestUnion, TokenUnion};
 use kauth::authn::x509::{ClientCaError, X509Authenticator};
 use kauth::authn::{Authenticated, Credentials, Rejection, RequestAuthenticator};
 use time::{Duration, OffsetDateTime};
 
 use crate::extension_authentication::ExtensionAuthentication;
+use crate::local_authentication::LocalServiceAccounts;
 use crate::token_review::TokenReviewAuthenticator;
 
 /// kube-apiserver's delegating default for cached TokenReview successes.
@@ -50,6 +52,8 @@ pub struct AuthenticationOptions {
     /// How old a cached TokenReview success may be and still answer while the cluster cannot
     /// be asked (none: never).
     pub serve_stale: Option<Duration>,
+    /// Service-account tokens validated locally, tried before any TokenReview.
+    pub local_tokens: Option<Arc<LocalServiceAccounts>>,
 }
 
 /// Authenticates requests as a delegating API server does.
@@ -91,12 +95,22 @@ impl DelegatingAuthenticator {
             union = union.with(X509Authenticator::from_pem("client-ca-file", pem.as_bytes())?);
         }
         let mut cache = None;
+        let mut tokens = TokenUnion::new();
+        let mut any_tokens = false;
+        if let Some(local) = options.local_tokens {
+            tokens = tokens.with(local);
+            any_tokens = true;
+        }
         if let Some(reviews) = options.token_reviews {
             let ttl = options.token_cache_ttl.unwrap_or(DEFAULT_TOKEN_CACHE_TTL);
             let fresh = TokenCache::new(reviews, ttl).map_err(|_| AuthenticationSetupError::CacheKey)?;
             let cached = Arc::new(fresh.serve_stale(options.serve_stale.unwrap_or(Duration::ZERO)));
             cache = Some(cached.clone());
-            union = union.with(BearerAuthenticator::new(cached));
+            tokens = tokens.with(cached);
+            any_tokens = true;
+        }
+        if any_tokens {
+            union = union.with(BearerAuthenticator::new(tokens));
         }
         if options.anonymous {
             union = union.with(Anonymous::new(true));

@@ -246,7 +246,8 @@ impl Cluster {
     /// GETs `path` and decodes it as `T`.
     pub fn get<T: serde::de::DeserializeOwned>(&self, path: &str, kind: &'static str) -> Result<T, ClusterError> {
         let url = format!("{}{path}", self.server);
-        let mut req = self.agent.get(&url).header("Accept", "application/json");
+        // The JWKS is served as application/jwk-set+json (kube-apiserver answers 406 otherwise).
+        let mut req = self.agent.get(&url).header("Accept", "application/json, application/jwk-set+json");
         if let Some(t) = self.bearer(&url)? {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }

@@ -44,6 +44,7 @@ pub mod cluster;
 pub mod decide;
 pub mod extension_authentication;
 pub mod layer;
+pub mod local_authentication;
 pub mod local_rbac;
 pub mod rbac_proxy;
 pub mod refusals;

@@ -47,7 +47,7 @@ impl Metrics {
     pub fn with_local_rbac(mut self, rbac: Arc<LocalRbac>) -> Result<Self, prometheus::Error> {
         let age = Gauge::new(
             "kauth_proxy_local_rbac_age_seconds",
-            "Seconds since the local copy of the cluster's RBAC was last listed (-1: never); past --local-rbac-max-age it decides nothing.",
+            "Seconds since the local copy of the cluster's RBAC was last listed (-1: never); past --local-max-age it decides nothing.",
         )?;
         let objects = IntGauge::new("kauth_proxy_local_rbac_objects", "RBAC objects in the local copy.")?;
         self.registry.register(Box::new(age.clone()))?;

@@ -24,6 +24,7 @@ use kauth_delegation::cluster::{Cluster, ClusterSettings};
 use kauth_delegation::decide::{FirstOf, Local};
 use kauth_delegation::extension_authentication::ExtensionAuthentication;
 use kauth_delegation::layer::DelegatingLayer;
+use kauth_delegation::local_authentication::LocalServiceAccounts;
 use kauth_delegation::local_rbac::LocalRbac;
 use kauth_delegation::rbac_proxy::attributes::RbacProxyAttributes;
 use kauth_delegation::rbac_proxy::config::ProxyConfig;
@@ -113,12 +114,16 @@ pub struct ProxyArgs {
     /// kubeconfig's identity must list them) instead of a SubjectAccessReview per question.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     local_rbac: bool,
-    /// How often the local copy is listed again.
+    /// Validate service-account tokens locally (the issuer's JWKS, and a copy of the service
+    /// accounts, pods and nodes the tokens are bound to) instead of a TokenReview per token.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    local_authentication: bool,
+    /// How often the local copies (--local-rbac, --local-authentication) are listed again.
     #[arg(long, default_value = "10s", value_parser = duration)]
-    local_rbac_relist_period: std::time::Duration,
-    /// Past this age the local copy decides nothing (503) until a list succeeds.
+    local_relist_period: std::time::Duration,
+    /// Past this age a local copy decides nothing (503) until a list succeeds.
     #[arg(long, default_value = "60s", value_parser = duration)]
-    local_rbac_max_age: std::time::Duration,
+    local_max_age: std::time::Duration,
 }
 
 fn read(what: &str, path: &Path) -> Result<Vec<u8>, Failure> {
@@ -188,12 +193,23 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
         Some(p) => Some(String::from_utf8_lossy(&read("--client-ca-file", p)?).into_owned()),
         None => None,
     };
+    let local_tokens = a.local_authentication.then(|| {
+        let local =
+            Arc::new(LocalServiceAccounts::new(cluster.clone(), a.auth_token_audiences.clone(), ttl(a.local_max_age)));
+        match local.relist(time::OffsetDateTime::now_utc()) {
+            Ok(n) => tracing::info!("local authentication: the issuer's keys and {n} objects listed"),
+            Err(e) => tracing::warn!("local authentication: the first list failed (503 until one succeeds): {e}"),
+        }
+        local
+    });
     let authenticator = DelegatingAuthenticator::new(AuthenticationOptions {
         trust: ExtensionAuthentication { client_ca_pem: client_ca_pem.clone(), request_header: None },
-        token_reviews: Some(TokenReviewAuthenticator::new(cluster.clone(), a.auth_token_audiences.clone())),
+        token_reviews: (!a.local_authentication)
+            .then(|| TokenReviewAuthenticator::new(cluster.clone(), a.auth_token_audiences.clone())),
         token_cache_ttl: Some(ttl(a.auth_token_cache_ttl)),
         anonymous: false,
         serve_stale: Some(ttl(a.serve_stale_max_age)),
+        local_tokens: local_tokens.clone(),
     })
     .map_err(|e| Failure::bad_input(format!("--client-ca-file: {e}")))?;
     let reviews_cluster = cluster.clone();
@@ -204,7 +220,7 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
     let mut metrics = metrics::Metrics::new().map_err(|e| Failure::bad_input(format!("metrics: {e}")))?;
     let mut local_rbac = None;
     let remote: Box<dyn kauth_delegation::decide::Decide> = if a.local_rbac {
-        let rbac = Arc::new(LocalRbac::new(reviews_cluster.clone(), ttl(a.local_rbac_max_age)));
+        let rbac = Arc::new(LocalRbac::new(reviews_cluster.clone(), ttl(a.local_max_age)));
         match rbac.relist(time::OffsetDateTime::now_utc()) {
             Ok(n) => tracing::info!("local RBAC: {n} objects listed"),
             Err(e) => tracing::warn!("local RBAC: the first list failed (503 until one succeeds): {e}"),
@@ -267,8 +283,8 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
             println!("kauth proxy endpoints on https://{bound}");
             tokio::spawn(server::serve(endpoints, tls_config.clone(), server::endpoints_service(metrics)));
         }
-        if let Some(rbac) = local_rbac {
-            tokio::spawn(relist_forever(rbac, a.local_rbac_relist_period));
+        if local_rbac.is_some() || local_tokens.is_some() {
+            tokio::spawn(relist_forever(local_rbac, local_tokens, a.local_relist_period));
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
@@ -277,17 +293,33 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
     })
 }
 
-/// Lists the cluster's RBAC again every `period`, on the blocking pool.
-async fn relist_forever(rbac: Arc<LocalRbac>, period: std::time::Duration) {
+/// Lists the local copies again every `period`, on the blocking pool.
+async fn relist_forever(
+    rbac: Option<Arc<LocalRbac>>,
+    tokens: Option<Arc<LocalServiceAccounts>>,
+    period: std::time::Duration,
+) {
     let mut ticks = tokio::time::interval(period.max(std::time::Duration::from_secs(1)));
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let r = rbac.clone();
-        match tokio::task::spawn_blocking(move || r.relist(time::OffsetDateTime::now_utc())).await {
-            Ok(Ok(n)) => tracing::debug!("local RBAC: {n} objects listed"),
-            Ok(Err(e)) => tracing::warn!("local RBAC: listing failed, the copy ages: {e}"),
-            Err(e) => tracing::warn!("local RBAC: the list panicked: {e}"),
+        let (r, t) = (rbac.clone(), tokens.clone());
+        let listed = tokio::task::spawn_blocking(move || {
+            let now = time::OffsetDateTime::now_utc();
+            (r.map(|r| r.relist(now)), t.map(|t| t.relist(now)))
+        })
+        .await;
+        match listed {
+            Ok((r, t)) => {
+                for (what, result) in [("local RBAC", r), ("local authentication", t)] {
+                    match result {
+                        Some(Ok(n)) => tracing::debug!("{what}: {n} objects listed"),
+                        Some(Err(e)) => tracing::warn!("{what}: listing failed, the copy ages: {e}"),
+                        None => {}
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("local copies: the list panicked: {e}"),
         }
     }
 }
