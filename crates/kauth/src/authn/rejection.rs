@@ -629,4 +629,26 @@ mod tests {
         assert_eq!(Rejection::AnonymousDisabled.code(), "anonymous_disabled");
         assert_eq!(Rejection::NotRecognised.code(), "token_not_recognised");
     }
+
+    #[test]
+    fn webhook_rejections_name_the_cluster_and_say_why() {
+        let down = Rejection::Webhook(WebhookRejection::Unavailable {
+            cluster: "https://c".into(),
+            problem: "connection refused".into(),
+        });
+        assert_eq!(down.code(), "tokenreview_unavailable");
+        assert_eq!(down.authenticator(), "webhook");
+        assert_eq!(down.to_string(), "webhook: the TokenReview at https://c could not be made: connection refused");
+        assert!(down.only_unavailable());
+        let refused = Rejection::Webhook(WebhookRejection::Unauthenticated {
+            cluster: "https://c".into(),
+            error: "expired".into(),
+        });
+        assert_eq!(refused.code(), "tokenreview_unauthenticated");
+        assert!(!refused.only_unavailable());
+        assert!(!Rejection::of_all(vec![down.clone(), refused.clone()]).only_unavailable());
+        // kube-apiserver's webhook authenticator reports the review's status.error.
+        assert_eq!(refused.kubernetes_text().unwrap(), "[invalid bearer token, expired]");
+        assert_eq!(down.kubernetes_text().unwrap(), "invalid bearer token");
+    }
 }
