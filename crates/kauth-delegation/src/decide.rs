@@ -13,6 +13,12 @@ use crate::cluster::ClusterError;
 pub trait Decide: Send + Sync {
     /// The decision on `attributes` at `now`.
     fn decide(&self, attributes: &Attributes, now: OffsetDateTime) -> Result<Decision, ClusterError>;
+
+    /// Why `attributes` is not allowed, for operators (bindings, nearest rules and what they
+    /// lack), when this decider can say more than its decision's reason; asked only on denial.
+    fn explain(&self, _attributes: &Attributes) -> Option<String> {
+        None
+    }
 }
 
 impl Decide for SubjectAccessReviewAuthorizer {
@@ -25,6 +31,10 @@ impl<D: Decide + ?Sized> Decide for std::sync::Arc<D> {
     fn decide(&self, attributes: &Attributes, now: OffsetDateTime) -> Result<Decision, ClusterError> {
         (**self).decide(attributes, now)
     }
+
+    fn explain(&self, attributes: &Attributes) -> Option<String> {
+        (**self).explain(attributes)
+    }
 }
 
 /// A local authorizer (no I/O, never fails).
@@ -34,6 +44,10 @@ pub struct Local<A>(pub A);
 impl<A: Authorizer> Decide for Local<A> {
     fn decide(&self, attributes: &Attributes, _now: OffsetDateTime) -> Result<Decision, ClusterError> {
         Ok(self.0.authorize(attributes))
+    }
+
+    fn explain(&self, attributes: &Attributes) -> Option<String> {
+        self.0.explain(attributes).map(|e| e.to_string())
     }
 }
 
@@ -63,6 +77,10 @@ impl Decide for FirstOf {
             }
         }
         Ok(Decision::NoOpinion(Reason::Text(reasons.join("\n"))))
+    }
+
+    fn explain(&self, attributes: &Attributes) -> Option<String> {
+        self.0.iter().find_map(|d| d.explain(attributes))
     }
 }
 

@@ -177,7 +177,13 @@ fn judge(shared: &Shared, request: &http::Request<()>, chain: Option<&PeerCertif
     for q in questions {
         match shared.decider.decide(&q, now) {
             Ok(Decision::Allow(_)) => {}
-            Ok(d) => return Verdict::Refuse(shared.refusals.forbidden(&q, &d), Outcome::Forbidden(Box::new(q), d)),
+            Ok(d) => {
+                let explanation = shared.decider.explain(&q);
+                return Verdict::Refuse(
+                    shared.refusals.forbidden(&q, &d),
+                    Outcome::Forbidden(Box::new(q), d, explanation),
+                );
+            }
             Err(e) if e.is_unavailable() => {
                 return Verdict::Refuse(shared.refusals.unavailable(), Outcome::Unavailable(e.to_string()))
             }

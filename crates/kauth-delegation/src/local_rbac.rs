@@ -105,6 +105,11 @@ impl Decide for LocalRbac {
         let index = self.index.read().map(|i| i.clone()).map_err(|_| stale("the local copy is poisoned".into()))?;
         Ok(index.authorize(attributes))
     }
+
+    fn explain(&self, attributes: &Attributes) -> Option<String> {
+        let index = self.index.read().ok()?.clone();
+        index.explain(attributes).map(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -149,5 +154,14 @@ mod tests {
         assert!(l.decide(&attrs(&[SYSTEM_MASTERS]), t0 + Duration::seconds(60)).unwrap().is_allowed());
         assert!(l.decide(&attrs(&[SYSTEM_MASTERS]), t0 + Duration::seconds(61)).is_err());
         assert_eq!(l.age(t0 + Duration::seconds(5)), Some(Duration::seconds(5)));
+    }
+
+    #[test]
+    fn a_denial_is_explained_for_the_log() {
+        let l = local();
+        *l.synced.lock().unwrap() = Some((OffsetDateTime::UNIX_EPOCH, 0));
+        let chain = crate::decide::FirstOf(vec![Box::new(l)]);
+        let why = chain.explain(&attrs(&["dev"])).unwrap();
+        assert!(why.contains("/metrics"), "{why}");
     }
 }

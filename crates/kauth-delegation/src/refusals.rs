@@ -17,8 +17,9 @@ pub enum Outcome {
     Allowed,
     /// Not authenticated: why, precisely.
     Unauthenticated(Rejection),
-    /// Authenticated, not allowed: the question and the decision.
-    Forbidden(Box<Attributes>, Decision),
+    /// Authenticated, not allowed: the question, the decision, and the decider's explanation
+    /// when it has one (local RBAC's bindings and nearest rules).
+    Forbidden(Box<Attributes>, Decision, Option<String>),
     /// The request reads as no question to authorize.
     Unjudgeable,
     /// No decision could be had: what went wrong.

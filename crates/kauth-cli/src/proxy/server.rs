@@ -124,9 +124,13 @@ fn log(outcome: &Outcome, client: SocketAddr, method: &http::Method, path: &str)
             let text = r.kubernetes_text().unwrap_or_default();
             tracing::info!(%client, %method, path, code = r.code(), "Unauthorized: {text}; kauth: {r}");
         }
-        Outcome::Forbidden(a, d) => {
-            let reason = d.reason();
-            tracing::info!(%client, %method, path, "Forbidden {}. Reason: {:?}; kauth: no authorizer allowed {}", question(a), reason.to_string(), a.forbidden_message());
+        Outcome::Forbidden(a, d, explanation) => {
+            let reason = d.reason().to_string();
+            let kauth = match explanation {
+                Some(e) => e.replace('\n', "; "),
+                None => format!("no authorizer allowed it: {}", a.forbidden_message()),
+            };
+            tracing::info!(%client, %method, path, "Forbidden {}. Reason: {reason:?}; kauth: {kauth}", question(a));
         }
         Outcome::Failed(problem) => tracing::warn!(%client, %method, path, "Authorization error; kauth: {problem}"),
         Outcome::Unavailable(problem) => tracing::warn!(
