@@ -29,6 +29,7 @@ fn start_example(s: &Server) -> SocketAddr {
         tls_cert_file: pki(s, "apiserver.crt").into(),
         tls_private_key_file: pki(s, "apiserver.key").into(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        trust_refresh: std::time::Duration::from_secs(60),
     };
     let (ready, bound) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {

@@ -16,7 +16,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -50,7 +50,7 @@ pub fn system_clock() -> Clock {
 pub type DelegatedBody<B> = Either<B, Full<Bytes>>;
 
 struct Shared {
-    authenticator: DelegatingAuthenticator,
+    authenticator: RwLock<Arc<DelegatingAuthenticator>>,
     decider: Arc<dyn Decide>,
     attributes: Arc<dyn RequestAttributes>,
     refusals: Arc<dyn Refusals>,
@@ -67,7 +67,7 @@ pub struct DelegatingLayer {
 impl std::fmt::Debug for DelegatingLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DelegatingLayer")
-            .field("authenticator", &self.shared.authenticator)
+            .field("authenticator", &self.authenticator())
             .field("always_allowed", &self.shared.always_allowed)
             .finish()
     }
@@ -80,7 +80,7 @@ impl DelegatingLayer {
     pub fn builder(authenticator: DelegatingAuthenticator, decider: Arc<dyn Decide>) -> DelegatingLayerBuilder {
         DelegatingLayerBuilder {
             shared: Shared {
-                authenticator,
+                authenticator: RwLock::new(Arc::new(authenticator)),
                 decider,
                 attributes: Arc::new(KubernetesPaths),
                 refusals: Arc::new(KubernetesStatus),
@@ -90,9 +90,18 @@ impl DelegatingLayer {
         }
     }
 
-    /// The authenticator (for its cache statistics).
-    pub fn authenticator(&self) -> &DelegatingAuthenticator {
-        &self.shared.authenticator
+    /// The authenticator in use (for its cache statistics).
+    pub fn authenticator(&self) -> Arc<DelegatingAuthenticator> {
+        self.shared.authenticator()
+    }
+
+    /// Puts `authenticator` in place for the requests that start from now on (the cluster's
+    /// trust changed: a rotated client CA or front-proxy CA); requests already judging finish
+    /// with the one they took. Every service the layer made shares the change.
+    pub fn replace_authenticator(&self, authenticator: DelegatingAuthenticator) {
+        if let Ok(mut a) = self.shared.authenticator.write() {
+            *a = Arc::new(authenticator);
+        }
     }
 }
 
@@ -153,6 +162,16 @@ pub struct DelegatingService<S> {
     shared: Arc<Shared>,
 }
 
+impl Shared {
+    fn authenticator(&self) -> Arc<DelegatingAuthenticator> {
+        // A poisoned lock still holds a whole authenticator: a replacement never panics midway.
+        match self.authenticator.read() {
+            Ok(a) => a.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
 /// What the blocking half decided.
 #[allow(clippy::large_enum_variant)] // one per request, moved once
 enum Verdict {
@@ -163,7 +182,7 @@ enum Verdict {
 fn judge(shared: &Shared, request: &http::Request<()>, chain: Option<&PeerCertificates>) -> Verdict {
     let now = (shared.clock)();
     let credentials = Credentials::new(request.headers(), chain.map(|c| &c.0[..]));
-    let authenticated = match shared.authenticator.authenticate(&credentials, now) {
+    let authenticated = match shared.authenticator().authenticate(&credentials, now) {
         Ok(a) => a,
         Err(rejection) if rejection.only_unavailable() => {
             return Verdict::Refuse(shared.refusals.unavailable(), Outcome::Unavailable(rejection.to_string()))
@@ -241,7 +260,7 @@ where
                     }
                 }
             };
-            shared.authenticator.strip_identity_headers(&mut parts.headers);
+            shared.authenticator().strip_identity_headers(&mut parts.headers);
             let mut response = inner.call(http::Request::from_parts(parts, body)).await?.map(Either::Left);
             response.extensions_mut().insert(outcome);
             Ok(response)

@@ -2,7 +2,7 @@
 //! `wardle.example.com/v1alpha1` `flunders` behind kube-apiserver's aggregator, and leaves who
 //! and may-they to the cluster through `kauth-delegation`:
 //!
-//! 1. At start it reads `kube-system/extension-apiserver-authentication` (the client CA, the
+//! 1. At start, and again every minute, it reads `kube-system/extension-apiserver-authentication` (the client CA, the
 //!    front proxy's CA, allowed names and headers) with the identity of its kubeconfig.
 //! 2. Each request passes the delegating layer: the aggregator's front-proxy certificate and
 //!    its `X-Remote-*` headers, or a client certificate, or a bearer token (TokenReview,
@@ -46,6 +46,9 @@ pub struct Options {
     pub tls_private_key_file: PathBuf,
     /// Where to listen.
     pub listen: SocketAddr,
+    /// How often `extension-apiserver-authentication` is read again (a rotated CA or new
+    /// allowed names take effect within one period).
+    pub trust_refresh: std::time::Duration,
 }
 
 fn json(status: u16, value: &serde_json::Value) -> http::Response<Full<Bytes>> {
@@ -106,6 +109,48 @@ impl Service<http::Request<hyper::body::Incoming>> for Api {
     }
 }
 
+async fn read_trust(cluster: &Cluster) -> Result<ExtensionAuthentication, String> {
+    let c = cluster.clone();
+    let config_map = tokio::task::spawn_blocking(move || c.get(PATH, "ConfigMap"))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("reading the front proxy's trust: {e}"))?;
+    ExtensionAuthentication::from_config_map(&config_map).map_err(|e| e.to_string())
+}
+
+fn authenticator(cluster: &Cluster, trust: ExtensionAuthentication) -> Result<DelegatingAuthenticator, String> {
+    DelegatingAuthenticator::new(AuthenticationOptions {
+        trust,
+        token_reviews: Some(TokenReviewAuthenticator::new(cluster.clone(), Vec::new())),
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Reads the trust again every `period`; a change replaces the layer's authenticator (a
+/// failed read or a malformed ConfigMap keeps the current one, and says so).
+async fn refresh_trust(
+    cluster: Cluster,
+    layer: DelegatingLayer,
+    mut current: ExtensionAuthentication,
+    period: std::time::Duration,
+) {
+    let mut ticks = tokio::time::interval(period.max(std::time::Duration::from_secs(1)));
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match read_trust(&cluster).await.and_then(|t| authenticator(&cluster, t.clone()).map(|a| (t, a))) {
+            Ok((trust, _)) if trust == current => {}
+            Ok((trust, a)) => {
+                tracing::info!("extension-apiserver-authentication changed: the new trust applies from now on");
+                layer.replace_authenticator(a);
+                current = trust;
+            }
+            Err(e) => tracing::warn!("keeping the current trust: {e}"),
+        }
+    }
+}
+
 /// Reads the cluster's trust, builds the layer and serves until the process ends; `ready`
 /// gets the bound address once it listens.
 pub async fn run(options: Options, ready: tokio::sync::oneshot::Sender<SocketAddr>) -> Result<(), String> {
@@ -115,12 +160,7 @@ pub async fn run(options: Options, ready: tokio::sync::oneshot::Sender<SocketAdd
     }
     .map_err(|e| e.to_string())?;
     let cluster = Cluster::new(settings).map_err(|e| e.to_string())?;
-    let c = cluster.clone();
-    let config_map = tokio::task::spawn_blocking(move || c.get(PATH, "ConfigMap"))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("reading the front proxy's trust: {e}"))?;
-    let trust = ExtensionAuthentication::from_config_map(&config_map).map_err(|e| e.to_string())?;
+    let trust = read_trust(&cluster).await?;
 
     let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     let tls = kauth_delegation::tls::server_config(
@@ -130,14 +170,10 @@ pub async fn run(options: Options, ready: tokio::sync::oneshot::Sender<SocketAdd
     )
     .map_err(|e| e.to_string())?;
 
-    let authenticator = DelegatingAuthenticator::new(AuthenticationOptions {
-        trust,
-        token_reviews: Some(TokenReviewAuthenticator::new(cluster.clone(), Vec::new())),
-        ..Default::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let reviews = SubjectAccessReviewAuthorizer::new(cluster, DEFAULT_ALLOWED_TTL, DEFAULT_DENIED_TTL);
+    let authenticator = authenticator(&cluster, trust.clone())?;
+    let reviews = SubjectAccessReviewAuthorizer::new(cluster.clone(), DEFAULT_ALLOWED_TTL, DEFAULT_DENIED_TTL);
     let layer = DelegatingLayer::builder(authenticator, Arc::new(reviews)).build();
+    tokio::spawn(refresh_trust(cluster, layer.clone(), trust, options.trust_refresh));
 
     let listener = tokio::net::TcpListener::bind(options.listen).await.map_err(|e| e.to_string())?;
     let _ = ready.send(listener.local_addr().map_err(|e| e.to_string())?);

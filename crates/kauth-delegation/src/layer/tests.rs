@@ -92,3 +92,13 @@ fn refusals_are_kubernetes_status_with_the_precise_outcome() {
     assert!(body.contains(r#"User \"system:anonymous\" cannot get path \"/other\""#), "{body}");
     assert!(matches!(outcome, Outcome::Forbidden(..)));
 }
+
+#[test]
+fn a_replaced_authenticator_judges_the_next_requests() {
+    let l = layer(false);
+    assert_eq!(call(&l, "/ok").0, 401);
+    l.replace_authenticator(
+        DelegatingAuthenticator::new(AuthenticationOptions { anonymous: true, ..Default::default() }).unwrap(),
+    );
+    assert_eq!(call(&l, "/ok").0, 200);
+}
