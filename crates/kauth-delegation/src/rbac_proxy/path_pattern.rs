@@ -112,16 +112,56 @@ fn one(token: &Token, c: char) -> bool {
     }
 }
 
-fn matches_from(tokens: &[Token], name: &[char]) -> bool {
-    match tokens.split_first() {
-        None => name.is_empty(),
-        Some((Token::AnyRun, rest)) => {
-            // Any run without '/': try each length, shortest first.
-            let limit = name.iter().position(|c| *c == '/').unwrap_or(name.len());
-            (0..=limit).any(|n| matches_from(rest, &name[n..]))
+/// Go's `path.Match` walk: the pattern as chunks each after an optional star; each chunk
+/// matched at the first place it fits (a star skips characters but `/`), never revisited. Linear
+/// in the name per chunk, so no pattern can make it exponential (a full backtracking match can be).
+fn matches_from(tokens: &[Token], mut name: &[char]) -> bool {
+    let mut rest = tokens;
+    while !rest.is_empty() {
+        let star = rest.first() == Some(&Token::AnyRun);
+        let skip = rest.iter().take_while(|t| **t == Token::AnyRun).count();
+        rest = &rest[skip..];
+        let len = rest.iter().take_while(|t| **t != Token::AnyRun).count();
+        let (chunk, after) = rest.split_at(len);
+        rest = after;
+        if star && chunk.is_empty() {
+            return !name.contains(&'/');
         }
-        Some((t, rest)) => name.split_first().is_some_and(|(c, tail)| one(t, *c) && matches_from(rest, tail)),
+        let last = rest.is_empty();
+        if let Some(t) = match_chunk(chunk, name).filter(|t| t.is_empty() || !last) {
+            name = t;
+            continue;
+        }
+        if !star {
+            return false;
+        }
+        let mut found = None;
+        for i in 0..name.len() {
+            if name[i] == '/' {
+                break;
+            }
+            if let Some(t) = match_chunk(chunk, &name[i + 1..]) {
+                if last && !t.is_empty() {
+                    continue;
+                }
+                found = Some(t);
+                break;
+            }
+        }
+        match found {
+            Some(t) => name = t,
+            None => return false,
+        }
     }
+    name.is_empty()
+}
+
+/// The rest of `name` after `chunk` (no stars) matches its start.
+fn match_chunk<'n>(chunk: &[Token], name: &'n [char]) -> Option<&'n [char]> {
+    if chunk.len() > name.len() {
+        return None;
+    }
+    chunk.iter().zip(name).all(|(t, c)| one(t, *c)).then(|| &name[chunk.len()..])
 }
 
 #[cfg(test)]
@@ -157,6 +197,14 @@ mod tests {
         assert!(m("/metrics", "/metrics"));
         assert!(!m("/metrics", "/metrics/x"));
         assert!(m("/api/v1/*", "/api/v1/x"));
+    }
+
+    #[test]
+    fn many_stars_cost_no_more_than_the_name_is_long() {
+        // Exponential for a backtracking matcher; Go's walk (and this one) is linear per chunk.
+        let pattern = "a*".repeat(40) + "b";
+        assert!(!m(&pattern, &"a".repeat(5000)));
+        assert!(m(&pattern, &("a".repeat(5000) + "b")));
     }
 
     #[test]
