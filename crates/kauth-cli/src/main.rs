@@ -33,6 +33,7 @@ mod inspect;
 mod keys_cmd;
 mod logging;
 mod pki_cmd;
+mod proxy;
 mod rbac_cmd;
 mod secret;
 mod serve_cmd;
@@ -77,6 +78,8 @@ enum Command {
     Agent(agent::AgentArgs),
     /// A page on 127.0.0.1 that shows a token, a certificate or a subject's access (prints its URL).
     Inspect(inspect::InspectArgs),
+    /// Kubernetes authentication and RBAC in front of any HTTP service (kube-rbac-proxy's flags).
+    Proxy(Box<proxy::ProxyArgs>),
 }
 
 pub use failure::Failure;
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Doctor(a) => doctor::run(a),
         Command::Agent(a) => agent::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Proxy(a) => proxy::run(*a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -19,6 +19,7 @@ pub const DEFAULT_SUCCESS_TTL: Duration = Duration::seconds(10);
 pub const MAX_ENTRIES: usize = 100_000;
 
 struct Entry {
+    stored: OffsetDateTime,
     expires: OffsetDateTime,
     generation: u64,
     authenticated: Authenticated,
@@ -34,6 +35,8 @@ pub struct TokenCache<A> {
     entries: Mutex<HashMap<[u8; 32], Entry>>,
     hits: AtomicU64,
     misses: AtomicU64,
+    stale_for: Duration,
+    stale: AtomicU64,
 }
 
 impl<A> std::fmt::Debug for TokenCache<A> {
@@ -60,7 +63,16 @@ impl<A: TokenAuthenticator> TokenCache<A> {
             entries: Mutex::new(HashMap::new()),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            stale_for: Duration::ZERO,
+            stale: AtomicU64::new(0),
         })
+    }
+
+    /// Also answers with a success stored less than `max_age` ago (expired or not) when the
+    /// authenticator could not reach its cluster ([`super::WebhookRejection::Unavailable`]).
+    pub fn serve_stale(mut self, max_age: Duration) -> Self {
+        self.stale_for = max_age;
+        self
     }
 }
 
@@ -78,6 +90,23 @@ impl<A> TokenCache<A> {
     /// (hits, misses) so far, for `authentication_token_cache_request_total`.
     pub fn stats(&self) -> (u64, u64) {
         (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+    }
+
+    /// How many stale successes were served while the cluster could not be asked.
+    pub fn stale_served(&self) -> u64 {
+        self.stale.load(Ordering::Relaxed)
+    }
+
+    /// A success stored less than the stale age ago, whatever its TTL.
+    fn stale_hit(&self, key: &[u8; 32], generation: u64, now: OffsetDateTime) -> Option<Authenticated> {
+        let entries = self.entries.lock().ok()?;
+        let e = entries.get(key).filter(|e| e.generation == generation && now < e.stored + self.stale_for)?;
+        self.stale.fetch_add(1, Ordering::Relaxed);
+        Some(e.authenticated.clone())
+    }
+
+    fn keep_until(&self, e: &Entry) -> OffsetDateTime {
+        e.expires.max(e.stored + self.stale_for)
     }
 
     fn cache_key(&self, token: &str, audiences: Option<&[String]>) -> [u8; 32] {
@@ -104,12 +133,15 @@ impl<A> TokenCache<A> {
     fn store(&self, key: [u8; 32], generation: u64, now: OffsetDateTime, authenticated: &Authenticated) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
-                entries.retain(|_, e| e.generation == generation && now < e.expires);
+                entries.retain(|_, e| e.generation == generation && now < self.keep_until(e));
                 if entries.len() >= MAX_ENTRIES {
                     entries.clear();
                 }
             }
-            entries.insert(key, Entry { expires: now + self.ttl, generation, authenticated: authenticated.clone() });
+            entries.insert(
+                key,
+                Entry { stored: now, expires: now + self.ttl, generation, authenticated: authenticated.clone() },
+            );
         }
     }
 }
@@ -131,7 +163,12 @@ impl<A: TokenAuthenticator> TokenAuthenticator for TokenCache<A> {
             return Ok(Some(hit));
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let result = self.inner.authenticate_token(token, audiences, now)?;
+        let result = match self.inner.authenticate_token(token, audiences, now) {
+            Err(r) if self.stale_for > Duration::ZERO && r.only_unavailable() => {
+                return self.stale_hit(&key, generation, now).map(Some).ok_or(r);
+            }
+            other => other?,
+        };
         if let Some(authenticated) = &result {
             self.store(key, generation, now, authenticated);
         }
@@ -196,5 +233,63 @@ mod tests {
         cache.authenticate_token("good", None, now()).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 8, "invalidate drops successes");
         assert_eq!(cache.stats().0, 1);
+    }
+
+    /// Accepts "good" while `up`, else says the cluster could not be asked; refuses "revoked".
+    struct Remote(Arc<std::sync::atomic::AtomicBool>);
+
+    impl TokenAuthenticator for Remote {
+        fn name(&self) -> &'static str {
+            "webhook"
+        }
+        fn authenticate_token(
+            &self,
+            token: &str,
+            _audiences: Option<&[String]>,
+            _now: OffsetDateTime,
+        ) -> Result<Option<Authenticated>, Rejection> {
+            if !self.0.load(Ordering::SeqCst) {
+                return Err(Rejection::Webhook(super::super::WebhookRejection::Unavailable {
+                    cluster: "https://c".into(),
+                    problem: "connection refused".into(),
+                }));
+            }
+            match token {
+                "good" => Ok(Some(Authenticated::new("webhook", crate::user::UserInfo::default()))),
+                _ => Err(Rejection::Webhook(super::super::WebhookRejection::Unauthenticated {
+                    cluster: "https://c".into(),
+                    error: "revoked".into(),
+                })),
+            }
+        }
+    }
+
+    #[test]
+    fn stale_successes_answer_only_while_the_cluster_cannot_be_asked() {
+        let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let cache =
+            TokenCache::new(Remote(up.clone()), Duration::seconds(10)).unwrap().serve_stale(Duration::minutes(5));
+        cache.authenticate_token("good", None, now()).unwrap().unwrap();
+        up.store(false, Ordering::SeqCst);
+        // Expired, the cluster down: the stored success answers, up to its stale age.
+        assert!(cache.authenticate_token("good", None, now() + Duration::seconds(60)).unwrap().is_some());
+        assert_eq!(cache.stale_served(), 1);
+        assert!(matches!(
+            cache.authenticate_token("good", None, now() + Duration::minutes(5)),
+            Err(Rejection::Webhook(super::super::WebhookRejection::Unavailable { .. }))
+        ));
+        // A token never seen: the cluster's unavailability is the answer.
+        assert!(cache.authenticate_token("other", None, now()).is_err());
+        // The cluster back and refusing: refused, whatever is stored.
+        up.store(true, Ordering::SeqCst);
+        assert!(matches!(
+            cache.authenticate_token("revoked", None, now() + Duration::seconds(60)),
+            Err(Rejection::Webhook(super::super::WebhookRejection::Unauthenticated { .. }))
+        ));
+        // Without serve_stale, nothing stale is ever served.
+        let plain = TokenCache::new(Remote(up.clone()), Duration::seconds(10)).unwrap();
+        plain.authenticate_token("good", None, now()).unwrap();
+        up.store(false, Ordering::SeqCst);
+        assert!(plain.authenticate_token("good", None, now() + Duration::seconds(11)).is_err());
     }
 }

@@ -19,7 +19,7 @@
 //! <kube-apiserver's text>; kauth: <kauth's precise reason, with the compared values>
 //! ```
 
-use super::rejection::{CertificateRejection, RequestHeaderRejection};
+use super::rejection::{CertificateRejection, RequestHeaderRejection, WebhookRejection};
 use super::Rejection;
 use crate::timestamp::rfc3339_unix;
 use crate::token::Rejection as TokenRejection;
@@ -147,6 +147,7 @@ impl Rejection {
                         .map(|(e, id)| Part::Text(format!("verifying certificate {id} failed: {e}"))),
                 ),
                 Rejection::Token { .. }
+                | Rejection::Webhook(_)
                 | Rejection::BootstrapToken(_)
                 | Rejection::NotRecognised
                 | Rejection::Malformed { .. } => {
@@ -156,6 +157,11 @@ impl Rejection {
                     });
                     if let Rejection::Token { rejection, .. } = verdict {
                         errors.extend(service_account_text(rejection));
+                    }
+                    // kube-apiserver's webhook authenticator returns the review's
+                    // `status.error` as its error.
+                    if let Rejection::Webhook(WebhookRejection::Unauthenticated { error, .. }) = verdict {
+                        errors.extend((!error.is_empty()).then(|| error.clone()));
                     }
                 }
                 Rejection::Union(_) => {} // verdicts() is flat

@@ -38,7 +38,9 @@ use std::sync::Arc;
 use rustls_pki_types::CertificateDer;
 use time::OffsetDateTime;
 
-pub use rejection::{CertificateName, CertificateRejection, Malformation, Rejection, RequestHeaderRejection};
+pub use rejection::{
+    CertificateName, CertificateRejection, Malformation, Rejection, RequestHeaderRejection, WebhookRejection,
+};
 
 use crate::user::UserInfo;
 

@@ -24,6 +24,9 @@ pub enum Rejection {
     RequestHeader(RequestHeaderRejection),
     /// A bootstrap token was refused.
     BootstrapToken(BootstrapTokenRejection),
+    /// A remote authenticator (a cluster's TokenReview, asked by a delegating server or
+    /// `kauth proxy`) refused the token or could not be asked.
+    Webhook(WebhookRejection),
     /// A credential was presented but is not well-formed (the `Authorization` header).
     Malformed {
         /// What is wrong.
@@ -298,6 +301,65 @@ impl fmt::Display for RequestHeaderRejection {
     }
 }
 
+/// Why a token sent to a remote TokenReview (kube-apiserver's webhook and delegating
+/// authenticators) was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookRejection {
+    /// The TokenReview answered `authenticated: false`, with its `status.error` (may be empty).
+    Unauthenticated {
+        /// The cluster that was asked (its URL).
+        cluster: String,
+        /// `status.error`, as the cluster wrote it.
+        error: String,
+    },
+    /// The TokenReview could not be made: no connection, TLS, a timeout, or an answer that is
+    /// not a TokenReview.
+    Unavailable {
+        /// The cluster that was asked (its URL).
+        cluster: String,
+        /// What went wrong.
+        problem: String,
+    },
+    /// The token was accepted, but for none of the audiences asked for.
+    AudienceMismatch {
+        /// The audiences asked for.
+        wanted: Vec<String>,
+        /// The audiences the cluster said the token is valid for.
+        got: Vec<String>,
+    },
+}
+
+impl WebhookRejection {
+    /// A stable identifier for metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WebhookRejection::Unauthenticated { .. } => "tokenreview_unauthenticated",
+            WebhookRejection::Unavailable { .. } => "tokenreview_unavailable",
+            WebhookRejection::AudienceMismatch { .. } => "tokenreview_audience_mismatch",
+        }
+    }
+}
+
+impl fmt::Display for WebhookRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WebhookRejection::Unauthenticated { cluster, error } if error.is_empty() => {
+                write!(f, "the TokenReview at {cluster} did not authenticate the token and gave no error")
+            }
+            WebhookRejection::Unauthenticated { cluster, error } => {
+                write!(f, "the TokenReview at {cluster} did not authenticate the token: {error}")
+            }
+            WebhookRejection::Unavailable { cluster, problem } => {
+                write!(f, "the TokenReview at {cluster} could not be made: {problem}")
+            }
+            WebhookRejection::AudienceMismatch { wanted, got } => write!(
+                f,
+                "the token is valid for the audiences {got:?}, none of which is among those asked for {wanted:?}"
+            ),
+        }
+    }
+}
+
 /// Why a bootstrap token was refused. Names the Secret, never the token's secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BootstrapTokenRejection {
@@ -435,6 +497,7 @@ impl Rejection {
             Rejection::Certificate(c) => c.code(),
             Rejection::RequestHeader(r) => r.code(),
             Rejection::BootstrapToken(r) => r.code(),
+            Rejection::Webhook(r) => r.code(),
             Rejection::Malformed { .. } => "malformed_header",
             Rejection::AnonymousDisabled => "anonymous_disabled",
             Rejection::NotRecognised => "token_not_recognised",
@@ -449,6 +512,7 @@ impl Rejection {
             Rejection::Certificate(_) => "x509",
             Rejection::RequestHeader(_) => "requestheader",
             Rejection::BootstrapToken(_) => "bootstrap-token",
+            Rejection::Webhook(_) => "webhook",
             Rejection::Malformed { .. } | Rejection::NotRecognised => "bearer",
             Rejection::AnonymousDisabled => "anonymous",
             Rejection::Union(all) => all.first().map_or("union", Rejection::authenticator),
@@ -463,6 +527,12 @@ impl Rejection {
             Rejection::Union(all) => all.iter().find_map(Rejection::clock_skew_at_least),
             _ => None,
         }
+    }
+
+    /// Whether every verdict is only that a remote authenticator could not be asked
+    /// ([`WebhookRejection::Unavailable`]): the credential was not judged at all.
+    pub fn only_unavailable(&self) -> bool {
+        self.verdicts().iter().all(|v| matches!(v, Rejection::Webhook(WebhookRejection::Unavailable { .. })))
     }
 
     /// Every verdict: a union's members, or this rejection alone.
@@ -498,6 +568,7 @@ impl fmt::Display for Rejection {
             Rejection::Certificate(c) => write!(f, "x509: {c}"),
             Rejection::RequestHeader(r) => write!(f, "requestheader: {r}"),
             Rejection::BootstrapToken(r) => write!(f, "bootstrap-token: {r}"),
+            Rejection::Webhook(r) => write!(f, "webhook: {r}"),
             Rejection::Malformed { what, position } => write!(f, "bearer: {what} (at byte {position})"),
             Rejection::AnonymousDisabled => {
                 f.write_str("anonymous: no credential presented and anonymous access is disabled")
@@ -557,5 +628,27 @@ mod tests {
         assert_eq!(m.code(), "malformed_header");
         assert_eq!(Rejection::AnonymousDisabled.code(), "anonymous_disabled");
         assert_eq!(Rejection::NotRecognised.code(), "token_not_recognised");
+    }
+
+    #[test]
+    fn webhook_rejections_name_the_cluster_and_say_why() {
+        let down = Rejection::Webhook(WebhookRejection::Unavailable {
+            cluster: "https://c".into(),
+            problem: "connection refused".into(),
+        });
+        assert_eq!(down.code(), "tokenreview_unavailable");
+        assert_eq!(down.authenticator(), "webhook");
+        assert_eq!(down.to_string(), "webhook: the TokenReview at https://c could not be made: connection refused");
+        assert!(down.only_unavailable());
+        let refused = Rejection::Webhook(WebhookRejection::Unauthenticated {
+            cluster: "https://c".into(),
+            error: "expired".into(),
+        });
+        assert_eq!(refused.code(), "tokenreview_unauthenticated");
+        assert!(!refused.only_unavailable());
+        assert!(!Rejection::of_all(vec![down.clone(), refused.clone()]).only_unavailable());
+        // kube-apiserver's webhook authenticator reports the review's status.error.
+        assert_eq!(refused.kubernetes_text().unwrap(), "[invalid bearer token, expired]");
+        assert_eq!(down.kubernetes_text().unwrap(), "invalid bearer token");
     }
 }

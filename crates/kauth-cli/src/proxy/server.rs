@@ -1,0 +1,247 @@
+//! `kauth proxy`'s request path, in kube-rbac-proxy's order: `--allow-paths` (404 outside
+//! them), `--ignore-paths` (passed on unjudged), then the delegating layer (authentication,
+//! authorization), then the auth header fields, then the upstream. Identity headers a client
+//! wrote never reach the upstream, whichever way the request goes. Every request is logged at
+//! its refusal with kauth's precise reason and counted by outcome.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use kauth::authn::Authenticated;
+use kauth_delegation::access_review::SubjectAccessReviewAuthorizer;
+use kauth_delegation::layer::{DelegatingLayer, PeerCertificates};
+use kauth_delegation::rbac_proxy::path_pattern::PathPattern;
+use kauth_delegation::refusals::Outcome;
+use tokio::net::TcpListener;
+use tower::{Layer, Service};
+
+use super::metrics::Metrics;
+use super::refusals::{not_found, question};
+use super::upstream::{Upstream, UpstreamBody};
+
+/// A handler's answer, for [`serve`].
+pub type Answer = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+/// Any body the proxy answers with.
+pub type Body = UnsyncBoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+fn boxed<B>(b: B) -> Body
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    b.map_err(Into::into).boxed_unsync()
+}
+
+/// `--auth-header-*`: what the upstream is told about the user.
+#[derive(Debug, Clone)]
+pub struct AuthHeaders {
+    /// `--auth-header-fields-enabled`.
+    pub enabled: bool,
+    /// `--auth-header-user-field-name`.
+    pub user: http::HeaderName,
+    /// `--auth-header-groups-field-name`.
+    pub groups: http::HeaderName,
+    /// `--auth-header-groups-field-separator`.
+    pub separator: String,
+}
+
+impl AuthHeaders {
+    /// Removes the fields a client may have written, then (when enabled) writes the user's.
+    fn apply(&self, headers: &mut http::HeaderMap, user: Option<&Authenticated>) {
+        headers.remove(&self.user);
+        headers.remove(&self.groups);
+        let Some(a) = user.filter(|_| self.enabled) else { return };
+        if let Ok(v) = http::HeaderValue::from_str(&a.user.name) {
+            headers.insert(self.user.clone(), v);
+        }
+        if let Ok(v) = http::HeaderValue::from_str(&a.user.groups.join(&self.separator)) {
+            headers.insert(self.groups.clone(), v);
+        }
+    }
+}
+
+/// Everything the request path needs.
+pub struct Proxy {
+    /// `--allow-paths`.
+    pub allow: Vec<PathPattern>,
+    /// `--ignore-paths`.
+    pub ignore: Vec<PathPattern>,
+    /// Authentication and authorization.
+    pub layer: DelegatingLayer,
+    /// The SubjectAccessReviews, for their cache's statistics.
+    pub reviews: Arc<SubjectAccessReviewAuthorizer>,
+    /// The upstream.
+    pub upstream: Upstream,
+    /// The auth header fields.
+    pub headers: AuthHeaders,
+    /// The metrics.
+    pub metrics: Metrics,
+}
+
+/// The layer's inner service: the auth header fields, then the upstream.
+#[derive(Clone)]
+struct Forward {
+    proxy: Arc<Proxy>,
+    client: SocketAddr,
+}
+
+impl Service<http::Request<Incoming>> for Forward {
+    type Response = http::Response<UpstreamBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: http::Request<Incoming>) -> Self::Future {
+        let (proxy, client) = (self.proxy.clone(), self.client);
+        Box::pin(async move {
+            let user = request.extensions().get::<Authenticated>().cloned();
+            proxy.headers.apply(request.headers_mut(), user.as_ref());
+            Ok(proxy.upstream.forward(request, client).await.unwrap_or_else(|(response, problem)| {
+                tracing::warn!(%client, "upstream: {problem}");
+                proxy.metrics.request("upstream_error");
+                response
+            }))
+        })
+    }
+}
+
+fn log(outcome: &Outcome, client: SocketAddr, method: &http::Method, path: &str) {
+    match outcome {
+        Outcome::Unauthenticated(r) => {
+            let text = r.kubernetes_text().unwrap_or_default();
+            tracing::info!(%client, %method, path, code = r.code(), "Unauthorized: {text}; kauth: {r}");
+        }
+        Outcome::Forbidden(a, d, explanation) => {
+            let reason = d.reason().to_string();
+            let kauth = match explanation {
+                Some(e) => e.replace('\n', "; "),
+                None => format!("no authorizer allowed it: {}", a.forbidden_message()),
+            };
+            tracing::info!(%client, %method, path, "Forbidden {}. Reason: {reason:?}; kauth: {kauth}", question(a));
+        }
+        Outcome::Failed(problem) => tracing::warn!(%client, %method, path, "Authorization error; kauth: {problem}"),
+        Outcome::Unavailable(problem) => tracing::warn!(
+            %client, %method, path,
+            "Service Unavailable; kauth: the cluster cannot be asked and no cached answer is young enough: {problem}"
+        ),
+        Outcome::Unjudgeable => tracing::info!(
+            %client, %method, path,
+            "Bad Request. The request or configuration is malformed.; kauth: the config's rewrites found no value in the request"
+        ),
+        Outcome::Allowed | Outcome::AlwaysAllowed => {}
+    }
+}
+
+/// Judges and forwards one request.
+async fn handle(
+    proxy: Arc<Proxy>,
+    mut request: http::Request<Incoming>,
+    peer: Option<PeerCertificates>,
+    client: SocketAddr,
+) -> Result<http::Response<Body>, Infallible> {
+    let path = request.uri().path().to_owned();
+    if !proxy.allow.is_empty() && !proxy.allow.iter().any(|p| p.matches(&path)) {
+        proxy.metrics.request("not_found");
+        return Ok(not_found().map(boxed));
+    }
+    if proxy.ignore.iter().any(|p| p.matches(&path)) {
+        proxy.layer.authenticator().strip_identity_headers(request.headers_mut());
+        proxy.metrics.request("ignored");
+        let mut forward = Forward { proxy: proxy.clone(), client };
+        let Ok(response) = forward.call(request).await;
+        return Ok(response.map(boxed));
+    }
+    if let Some(p) = peer {
+        request.extensions_mut().insert(p);
+    }
+    let method = request.method().clone();
+    let mut service = proxy.layer.layer(Forward { proxy: proxy.clone(), client });
+    let Ok(response) = service.call(request).await;
+    if let Some(outcome) = response.extensions().get::<Outcome>() {
+        log(outcome, client, &method, &path);
+        proxy.metrics.request(outcome.code());
+    }
+    if let Some(stats) = proxy.layer.authenticator().token_cache_stats() {
+        proxy.metrics.cache("tokenreview", stats);
+    }
+    proxy.metrics.cache("subjectaccessreview", proxy.reviews.stats());
+    proxy.metrics.stale("tokenreview", proxy.layer.authenticator().stale_served());
+    proxy.metrics.stale("subjectaccessreview", proxy.reviews.stale_served());
+    Ok(response.map(boxed))
+}
+
+/// Serves TLS connections from `listener` with `service`, forever.
+pub async fn serve<F, Fut>(listener: TcpListener, tls: Arc<rustls::ServerConfig>, service: F)
+where
+    F: Fn(http::Request<Incoming>, Option<PeerCertificates>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<http::Response<Body>, Infallible>> + Send + 'static,
+{
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let (tcp, client) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("accept: {e}");
+                continue;
+            }
+        };
+        let (acceptor, service) = (acceptor.clone(), service.clone());
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(tcp).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%client, "TLS handshake: {e}");
+                    return;
+                }
+            };
+            let peer = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .filter(|c| !c.is_empty())
+                .map(|c| PeerCertificates(c.to_vec().into()));
+            let svc = hyper::service::service_fn(move |req| service(req, peer.clone(), client));
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+                tracing::debug!(%client, "connection: {e}");
+            }
+        });
+    }
+}
+
+/// The proxy's own request handler, for [`serve`].
+pub fn proxy_service(
+    proxy: Arc<Proxy>,
+) -> impl Fn(http::Request<Incoming>, Option<PeerCertificates>, SocketAddr) -> Answer + Clone + Send + Sync + 'static {
+    move |req, peer, client| Box::pin(handle(proxy.clone(), req, peer, client))
+}
+
+/// `--proxy-endpoints-port`'s handler: `/healthz` and `/metrics`.
+pub fn endpoints_service(
+    metrics: Metrics,
+) -> impl Fn(http::Request<Incoming>, Option<PeerCertificates>, SocketAddr) -> Answer + Clone + Send + Sync + 'static {
+    move |req, _peer, _client| {
+        let metrics = metrics.clone();
+        Box::pin(async move {
+            let body = match req.uri().path() {
+                "/healthz" => "ok".to_owned(),
+                "/metrics" => metrics.render(),
+                _ => return Ok(not_found().map(boxed)),
+            };
+            Ok(http::Response::new(boxed(http_body_util::Full::new(Bytes::from(body)))))
+        })
+    }
+}
