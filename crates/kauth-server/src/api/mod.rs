@@ -5,6 +5,7 @@ pub mod continue_token;
 pub mod list_options;
 pub mod meta;
 pub mod protobuf;
+mod protobuf_deployment;
 pub mod request;
 pub mod request_info;
 pub mod resources;

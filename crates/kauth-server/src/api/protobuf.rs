@@ -18,13 +18,13 @@ use super::status::ApiError;
 pub const CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";
 const MAGIC: &[u8] = b"k8s\0";
 
-struct Obj(Map<String, Value>);
+pub(crate) struct Obj(Map<String, Value>);
 
 impl Obj {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Obj(Map::new())
     }
-    fn s(mut self, k: &str, v: &Option<String>) -> Self {
+    pub(crate) fn s(mut self, k: &str, v: &Option<String>) -> Self {
         if let Some(v) = v {
             self.0.insert(k.into(), json!(v));
         }
@@ -32,56 +32,56 @@ impl Obj {
     }
     /// A Go `string` field tagged `omitempty`: Go's protobuf writes it even when empty, and
     /// kube-apiserver, decoding it into a plain string, never shows an empty one.
-    fn s_omitempty(mut self, k: &str, v: &Option<String>) -> Self {
+    pub(crate) fn s_omitempty(mut self, k: &str, v: &Option<String>) -> Self {
         if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
             self.0.insert(k.into(), json!(v));
         }
         self
     }
     /// A Go `int64` field tagged `omitempty`, likewise.
-    fn i_omitempty(mut self, k: &str, v: Option<i64>) -> Self {
+    pub(crate) fn i_omitempty(mut self, k: &str, v: Option<i64>) -> Self {
         if let Some(v) = v.filter(|v| *v != 0) {
             self.0.insert(k.into(), json!(v));
         }
         self
     }
-    fn b(mut self, k: &str, v: Option<bool>) -> Self {
+    pub(crate) fn b(mut self, k: &str, v: Option<bool>) -> Self {
         if let Some(v) = v {
             self.0.insert(k.into(), json!(v));
         }
         self
     }
-    fn i(mut self, k: &str, v: Option<i64>) -> Self {
+    pub(crate) fn i(mut self, k: &str, v: Option<i64>) -> Self {
         if let Some(v) = v {
             self.0.insert(k.into(), json!(v));
         }
         self
     }
-    fn list(mut self, k: &str, v: &[String]) -> Self {
+    pub(crate) fn list(mut self, k: &str, v: &[String]) -> Self {
         if !v.is_empty() {
             self.0.insert(k.into(), json!(v));
         }
         self
     }
-    fn map(mut self, k: &str, v: &std::collections::BTreeMap<String, String>) -> Self {
+    pub(crate) fn map(mut self, k: &str, v: &std::collections::BTreeMap<String, String>) -> Self {
         if !v.is_empty() {
             self.0.insert(k.into(), json!(v));
         }
         self
     }
-    fn v(mut self, k: &str, v: Option<Value>) -> Self {
+    pub(crate) fn v(mut self, k: &str, v: Option<Value>) -> Self {
         if let Some(v) = v {
             self.0.insert(k.into(), v);
         }
         self
     }
-    fn objs(mut self, k: &str, v: Vec<Value>) -> Self {
+    pub(crate) fn objs(mut self, k: &str, v: Vec<Value>) -> Self {
         if !v.is_empty() {
             self.0.insert(k.into(), Value::Array(v));
         }
         self
     }
-    fn done(self) -> Value {
+    pub(crate) fn done(self) -> Value {
         Value::Object(self.0)
     }
 }
@@ -92,7 +92,7 @@ fn time(t: &Option<meta::Time>) -> Option<Value> {
     Some(json!(kauth::timestamp::rfc3339(dt)))
 }
 
-fn object_meta(m: &Option<meta::ObjectMeta>) -> Option<Value> {
+pub(crate) fn object_meta(m: &Option<meta::ObjectMeta>) -> Option<Value> {
     let m = m.as_ref()?;
     Some(
         Obj::new()
@@ -127,7 +127,7 @@ fn object_meta(m: &Option<meta::ObjectMeta>) -> Option<Value> {
     )
 }
 
-fn label_selector(l: &meta::LabelSelector) -> Value {
+pub(crate) fn label_selector(l: &meta::LabelSelector) -> Value {
     Obj::new()
         .map("matchLabels", &l.match_labels)
         .objs(
@@ -203,7 +203,7 @@ fn b64_map(m: &std::collections::BTreeMap<String, Vec<u8>>) -> std::collections:
     m.iter().map(|(k, v)| (k.clone(), base64::engine::general_purpose::STANDARD.encode(v))).collect()
 }
 
-fn decode<M: Message + Default>(kind: &str, raw: &[u8]) -> Result<M, ApiError> {
+pub(crate) fn decode<M: Message + Default>(kind: &str, raw: &[u8]) -> Result<M, ApiError> {
     M::decode(raw).map_err(|e| ApiError::bad_request(format!("{kind} in protobuf could not be decoded: {e}")))
 }
 
@@ -365,6 +365,7 @@ pub fn to_json(body: &[u8]) -> Result<Value, ApiError> {
                 .v("metadata", object_meta(&m.metadata))
                 .v("spec", m.spec.map(|s| Obj::new().s_omitempty("namespace", &s.namespace).done()))
         }
+        "Deployment" => super::protobuf_deployment::deployment(&raw)?,
         other => {
             return Err(ApiError {
                 code: 415,

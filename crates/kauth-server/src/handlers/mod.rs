@@ -5,4 +5,5 @@ pub mod discovery;
 pub mod keys;
 pub mod patch;
 pub mod reviews;
+pub mod subresources;
 pub mod watch;
