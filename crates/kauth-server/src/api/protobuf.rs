@@ -87,7 +87,8 @@ impl Obj {
 }
 
 fn time(t: &Option<meta::Time>) -> Option<Value> {
-    let t = t.as_ref()?;
+    // Go writes a zero Time (JSON `null`) as 0 seconds: not a time set.
+    let t = t.as_ref().filter(|t| t.seconds.unwrap_or(0) != 0 || t.nanos.unwrap_or(0) != 0)?;
     let dt = time::OffsetDateTime::from_unix_timestamp(t.seconds.unwrap_or(0)).ok()?;
     Some(json!(kauth::timestamp::rfc3339(dt)))
 }

@@ -3,7 +3,8 @@
 //! template's labels and containers with name, image, command, args and ports, strategy);
 //! a body with any other field set is refused with 415, naming JSON as the way, rather than
 //! stored with that field silently dropped: every converted field is taken out of the decoded
-//! message, and what is left must encode to nothing.
+//! message, and what is left must hold only zero values (Go's protobuf writes its non-pointer
+//! fields even when zero: `hostPort: 0`, `paused: false`, an empty `status`).
 
 use k8s_pb::api::{apps::v1 as apps, core::v1 as core};
 use prost::Message;
@@ -11,6 +12,48 @@ use serde_json::{json, Value};
 
 use super::protobuf::{decode, label_selector, object_meta, Obj};
 use super::status::ApiError;
+
+/// Whether an encoded message holds only zero values: varints of 0, empty strings, and nested
+/// messages of zeros (read with prost's wire-format functions).
+fn only_zeros(mut buf: &[u8]) -> bool {
+    use prost::encoding::{decode_key, decode_varint, WireType};
+    while !buf.is_empty() {
+        let Ok((_, wire)) = decode_key(&mut buf) else { return false };
+        let zero = match wire {
+            WireType::Varint => decode_varint(&mut buf).is_ok_and(|v| v == 0),
+            WireType::LengthDelimited => {
+                let Ok(len) = decode_varint(&mut buf) else { return false };
+                let Ok(len) = usize::try_from(len) else { return false };
+                if len > buf.len() {
+                    return false;
+                }
+                let (inner, rest) = buf.split_at(len);
+                buf = rest;
+                only_zeros(inner)
+            }
+            WireType::SixtyFourBit if buf.len() >= 8 => {
+                let (v, rest) = buf.split_at(8);
+                buf = rest;
+                v.iter().all(|b| *b == 0)
+            }
+            WireType::ThirtyTwoBit if buf.len() >= 4 => {
+                let (v, rest) = buf.split_at(4);
+                buf = rest;
+                v.iter().all(|b| *b == 0)
+            }
+            _ => false,
+        };
+        if !zero {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether what is left of a message after conversion is nothing but Go's zero values.
+fn zero<M: Message>(m: &M) -> bool {
+    only_zeros(&m.encode_to_vec())
+}
 
 fn unsupported(what: &str) -> ApiError {
     ApiError {
@@ -32,7 +75,7 @@ fn container(mut c: core::Container) -> Result<Value, ApiError> {
                 .i("containerPort", p.container_port.take().map(i64::from))
                 .s_omitempty("protocol", &p.protocol.take())
                 .done();
-            if p.encoded_len() == 0 {
+            if zero(&p) {
                 Ok(v)
             } else {
                 Err(unsupported("this container port's fields"))
@@ -40,7 +83,7 @@ fn container(mut c: core::Container) -> Result<Value, ApiError> {
         })
         .collect::<Result<_, _>>()?;
     let resources = match c.resources.take() {
-        Some(r) if r.encoded_len() == 0 => Some(json!({})),
+        Some(r) if zero(&r) => Some(json!({})),
         Some(_) => return Err(unsupported("container resources")),
         None => None,
     };
@@ -52,7 +95,7 @@ fn container(mut c: core::Container) -> Result<Value, ApiError> {
         .objs("ports", ports)
         .v("resources", resources)
         .done();
-    if c.encoded_len() != 0 {
+    if !zero(&c) {
         return Err(unsupported("this container's fields"));
     }
     Ok(v)
@@ -65,7 +108,7 @@ fn template(mut t: core::PodTemplateSpec) -> Result<Value, ApiError> {
         Some(mut s) => {
             let containers: Vec<Value> =
                 std::mem::take(&mut s.containers).into_iter().map(container).collect::<Result<_, _>>()?;
-            if s.encoded_len() != 0 {
+            if !zero(&s) {
                 return Err(unsupported("pod spec fields other than containers"));
             }
             Some(json!({"containers": containers}))
@@ -85,7 +128,7 @@ pub fn deployment(raw: &[u8]) -> Result<Obj, ApiError> {
                 None => None,
                 Some(mut st) => {
                     let v = Obj::new().s_omitempty("type", &st.r#type.take()).done();
-                    if st.encoded_len() != 0 {
+                    if !zero(&st) {
                         return Err(unsupported("the rolling update parameters"));
                     }
                     Some(v)
@@ -97,13 +140,13 @@ pub fn deployment(raw: &[u8]) -> Result<Obj, ApiError> {
                 .v("template", s.template.take().map(template).transpose()?)
                 .v("strategy", strategy)
                 .done();
-            if s.encoded_len() != 0 {
+            if !zero(&s) {
                 return Err(unsupported("deployment spec fields other than replicas, selector, template and strategy"));
             }
             Some(v)
         }
     };
-    if d.status.take().is_some_and(|s| s.encoded_len() != 0) {
+    if d.status.take().is_some_and(|s| !zero(&s)) {
         return Err(unsupported("a status"));
     }
     Ok(Obj::new().v("metadata", meta).v("spec", spec))
@@ -122,7 +165,14 @@ mod tests {
         let c = core::Container {
             name: Some("nginx".into()),
             image: Some("nginx".into()),
-            ports: vec![core::ContainerPort { container_port: Some(80), ..Default::default() }],
+            // Go writes its zero values: they are not fields set.
+            ports: vec![core::ContainerPort {
+                container_port: Some(80),
+                host_port: Some(0),
+                host_ip: Some(String::new()),
+                ..Default::default()
+            }],
+            tty: Some(false),
             resources: Some(Default::default()),
             ..Default::default()
         };
