@@ -10,7 +10,7 @@ use k8s_pb::api::{apps::v1 as apps, core::v1 as core};
 use prost::Message;
 use serde_json::{json, Value};
 
-use super::protobuf::{decode, label_selector, object_meta, Obj};
+use super::protobuf_json::{decode, label_selector, object_meta, Obj};
 use super::status::ApiError;
 
 /// Whether an encoded message holds only zero values: varints of 0, empty strings, and nested

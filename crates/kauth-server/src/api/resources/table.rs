@@ -10,7 +10,8 @@
 //!   gate, off by default;
 //! - events.k8s.io Events are stored apart from core Events (store segment `events.k8s.io`).
 
-use super::{res, sub, NameRule::*, ResourceType, Serving::*, CREATE, CRUD, GET_UPDATE};
+use super::model::{res, sub, ResourceType, Serving::*, CREATE, CRUD, GET_UPDATE};
+use super::names::NameRule::*;
 
 /// Every resource, in discovery order.
 #[rustfmt::skip]

@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn every_stored_and_review_kind_has_its_type() {
-        for r in super::super::RESOURCES.iter().filter(|r| r.serving != super::super::Serving::Unserved) {
+        for r in super::super::table::RESOURCES.iter().filter(|r| r.serving != super::super::model::Serving::Unserved) {
             assert!(known(&r.api_version(), r.kind), "{}/{}", r.api_version(), r.kind);
         }
         let core =
