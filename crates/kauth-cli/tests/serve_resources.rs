@@ -223,7 +223,20 @@ fn a_chart_applies_and_admin_edit_and_view_answer_as_on_kubernetes() {
     // Applying again changes nothing; `kubectl get all` finds the workload by category.
     let again = s.kubectl_in(&["apply", "-f", "-"], Some(CHART.as_bytes())).ok();
     assert!(again.contains("deployment.apps/web unchanged"), "{again}");
-    let all = s.kubectl(&["-n", "shop", "get", "all", "-o", "name"]).ok();
+    // A changed manifest applies as a strategic merge: the container merges by name.
+    let changed = CHART.replace("nginx:1.27", "nginx:1.28");
+    s.kubectl_in(&["apply", "-f", "-"], Some(changed.as_bytes())).ok();
+    let d = json(&s, &["-n", "shop", "get", "deployment", "web"]);
+    let containers = d["spec"]["template"]["spec"]["containers"].as_array().unwrap();
+    assert_eq!(containers.len(), 1);
+    assert_eq!(containers[0]["image"], "nginx:1.28");
+    assert_eq!(containers[0]["ports"][0]["containerPort"], 80);
+    assert_eq!(containers[0]["envFrom"][0]["configMapRef"]["name"], "web-config");
+    // Selectors and paging on the new kinds, through the same code as every kind.
+    let by_label =
+        s.kubectl(&["-n", "shop", "get", "deploy,pdb", "-l", "app.kubernetes.io/name=web", "-o", "name"]).ok();
+    assert_eq!(by_label.trim(), "deployment.apps/web");
+    let all = s.kubectl(&["-n", "shop", "get", "all", "--chunk-size=1", "-o", "name"]).ok();
     for want in
         ["deployment.apps/web", "service/web", "cronjob.batch/cleanup", "horizontalpodautoscaler.autoscaling/web"]
     {

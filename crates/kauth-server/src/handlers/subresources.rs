@@ -4,7 +4,10 @@
 //!   `certificatesigningrequests/approval`): `get` returns the whole object; `update` and
 //!   `patch` change only that part of the stored object (the status, the ephemeral containers,
 //!   the finalizers, the conditions) and keep the rest, as kube-apiserver's status strategies
-//!   do. The other half, the main endpoint leaving status alone, is in `crud`.
+//!   do. The other half, the main endpoint leaving status alone on update and patch, is in
+//!   `crud`. Not done: kube-apiserver's create strategies also reset or initialise the status
+//!   of most kinds on create (a Pod's `Pending` phase, a Deployment's empty status); kauth keeps
+//!   the status a create sends (a Namespace's phase is set by kauth's namespace controller).
 //! - **Scale** (`deployments|replicasets|statefulsets|replicationcontrollers/scale`): an
 //!   autoscaling/v1 `Scale` built from the object (`spec.replicas`, `status.replicas`, the
 //!   selector as a string); `update` and `patch` set the object's `spec.replicas`. kauth runs no
