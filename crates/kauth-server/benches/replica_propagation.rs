@@ -56,7 +56,7 @@ fn main() {
         r
     };
     let (a, b) = (replica(), replica());
-    let rt = resources::by_kind("ConfigMap").unwrap();
+    let rt = resources::by_kind("", "ConfigMap").unwrap();
     let mut feed = b.watch_after(b.applied_revision()).unwrap().live;
 
     let (mut commit, mut visible, mut lag) = (Vec::new(), Vec::new(), Vec::new());

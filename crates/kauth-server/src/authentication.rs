@@ -65,7 +65,7 @@ pub struct RegistrySecrets(pub Arc<crate::registry::Registry>);
 
 impl kauth::authn::bootstrap_token::BootstrapSecrets for RegistrySecrets {
     fn bootstrap_secret(&self, name: &str) -> Result<Option<kauth::authn::bootstrap_token::BootstrapSecret>, String> {
-        let rt = crate::api::resources::by_kind("Secret").ok_or("secrets are not served")?;
+        let rt = crate::api::resources::by_kind("", "Secret").ok_or("secrets are not served")?;
         let Some(stored) = self.0.get(rt, kauth::authn::bootstrap_token::NAMESPACE, name) else { return Ok(None) };
         let secret: k8s_openapi::api::core::v1::Secret =
             serde_json::from_value(stored.value.clone()).map_err(|e| format!("stored Secret {name}: {e}"))?;

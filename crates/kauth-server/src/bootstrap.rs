@@ -376,8 +376,8 @@ pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public"
 
 fn seed(state: &State) -> Result<(), String> {
     let err = |e: ApiError| e.message;
-    let ns_rt = resources::by_kind("Namespace").ok_or("no namespaces")?;
-    let sa_rt = resources::by_kind("ServiceAccount").ok_or("no serviceaccounts")?;
+    let ns_rt = resources::by_kind("", "Namespace").ok_or("no namespaces")?;
+    let sa_rt = resources::by_kind("", "ServiceAccount").ok_or("no serviceaccounts")?;
     for ns in SYSTEM_NAMESPACES {
         if state.registry.get(ns_rt, "", ns).is_none() {
             let obj = json!({
@@ -410,7 +410,7 @@ fn seed(state: &State) -> Result<(), String> {
 /// ever published, kauth publishes exactly the current configuration: a CA taken out of the
 /// configuration stops being trusted by aggregated API servers too.
 fn publish_authentication_configmap(state: &State) -> Result<(), ApiError> {
-    let cm_rt = resources::by_kind("ConfigMap").ok_or_else(|| ApiError::internal("no configmaps"))?;
+    let cm_rt = resources::by_kind("", "ConfigMap").ok_or_else(|| ApiError::internal("no configmaps"))?;
     let data = &state.config.extension_apiserver_authentication;
     let name = crate::front_proxy::CONFIGMAP;
     match state.registry.get(cm_rt, "kube-system", name) {
@@ -434,7 +434,8 @@ fn publish_authentication_configmap(state: &State) -> Result<(), ApiError> {
 
 /// Objects of one kind of the default policy, as stored values with their resource type.
 fn stored<T: serde::Serialize>(kind: &str, objects: &[T]) -> Result<Vec<(&'static ResourceType, Value)>, ApiError> {
-    let rt = resources::by_kind(kind).ok_or_else(|| ApiError::internal(format!("no {kind} resource")))?;
+    let rt = resources::by_kind(resources::RBAC_GROUP, kind)
+        .ok_or_else(|| ApiError::internal(format!("no {kind} resource")))?;
     let value = |o: &T| serde_json::to_value(o).map_err(|e| ApiError::internal(e.to_string()));
     objects.iter().map(|o| Ok((rt, value(o)?))).collect()
 }

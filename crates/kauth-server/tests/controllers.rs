@@ -507,7 +507,7 @@ fn a_restart_drops_a_rule_an_aggregated_role_kept_and_rewrites_nothing_else() {
     let s = server();
     let edit_rules = rules_of(&s, "edit");
     // A data directory from a kauth that left a rule behind in edit (written past the controllers).
-    let crt = kauth_server::api::resources::by_kind("ClusterRole").unwrap();
+    let crt = kauth_server::api::resources::by_kind("rbac.authorization.k8s.io", "ClusterRole").unwrap();
     let edit = s.state.registry.get(crt, "", "edit").unwrap();
     let mut stale = edit.value.clone();
     stale["rules"].as_array_mut().unwrap().push(json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}));

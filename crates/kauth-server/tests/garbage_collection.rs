@@ -228,7 +228,9 @@ fn tokens_into_a_deleted_namespace_are_refused_with_kube_apiservers_texts() {
 fn an_owner_kauth_cannot_look_up_counts_as_living() {
     let s = server();
     let cm = configmap(&s, "owner", &[]);
-    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "uid": "d-1"}});
+    // A custom resource: kauth serves no CRDs, so it cannot tell whether this owner exists.
+    let deployment =
+        json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "web", "uid": "d-1"}});
     secret(&s, "both", &[&cm, &deployment]);
     delete_with(&s, &format!("{CMS}/owner"), None);
     let kept = s.admin(Method::GET, &format!("{SECRETS}/both"), None, 200);

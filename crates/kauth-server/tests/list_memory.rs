@@ -21,7 +21,7 @@ static GLOBAL: &PeakMemAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// Adds ServiceAccounts `from..to` to namespace `big`, a thousand to a commit.
 fn fill(s: &common::Server, from: usize, to: usize) {
-    let sa = resources::by_kind("ServiceAccount").unwrap();
+    let sa = resources::by_kind("", "ServiceAccount").unwrap();
     for start in (from..to).step_by(1000) {
         let changes = (start..to.min(start + 1000))
             .map(|i| {

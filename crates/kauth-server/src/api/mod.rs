@@ -5,6 +5,8 @@ pub mod continue_token;
 pub mod list_options;
 pub mod meta;
 pub mod protobuf;
+mod protobuf_deployment;
+mod protobuf_json;
 pub mod request;
 pub mod request_info;
 pub mod resources;

@@ -12,133 +12,12 @@ use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
 use prost::Message;
 use serde_json::{json, Map, Value};
 
+use super::protobuf_json::{decode, label_selector, object_meta, Obj};
 use super::status::ApiError;
 
 /// The media type.
 pub const CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";
 const MAGIC: &[u8] = b"k8s\0";
-
-struct Obj(Map<String, Value>);
-
-impl Obj {
-    fn new() -> Self {
-        Obj(Map::new())
-    }
-    fn s(mut self, k: &str, v: &Option<String>) -> Self {
-        if let Some(v) = v {
-            self.0.insert(k.into(), json!(v));
-        }
-        self
-    }
-    /// A Go `string` field tagged `omitempty`: Go's protobuf writes it even when empty, and
-    /// kube-apiserver, decoding it into a plain string, never shows an empty one.
-    fn s_omitempty(mut self, k: &str, v: &Option<String>) -> Self {
-        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
-            self.0.insert(k.into(), json!(v));
-        }
-        self
-    }
-    /// A Go `int64` field tagged `omitempty`, likewise.
-    fn i_omitempty(mut self, k: &str, v: Option<i64>) -> Self {
-        if let Some(v) = v.filter(|v| *v != 0) {
-            self.0.insert(k.into(), json!(v));
-        }
-        self
-    }
-    fn b(mut self, k: &str, v: Option<bool>) -> Self {
-        if let Some(v) = v {
-            self.0.insert(k.into(), json!(v));
-        }
-        self
-    }
-    fn i(mut self, k: &str, v: Option<i64>) -> Self {
-        if let Some(v) = v {
-            self.0.insert(k.into(), json!(v));
-        }
-        self
-    }
-    fn list(mut self, k: &str, v: &[String]) -> Self {
-        if !v.is_empty() {
-            self.0.insert(k.into(), json!(v));
-        }
-        self
-    }
-    fn map(mut self, k: &str, v: &std::collections::BTreeMap<String, String>) -> Self {
-        if !v.is_empty() {
-            self.0.insert(k.into(), json!(v));
-        }
-        self
-    }
-    fn v(mut self, k: &str, v: Option<Value>) -> Self {
-        if let Some(v) = v {
-            self.0.insert(k.into(), v);
-        }
-        self
-    }
-    fn objs(mut self, k: &str, v: Vec<Value>) -> Self {
-        if !v.is_empty() {
-            self.0.insert(k.into(), Value::Array(v));
-        }
-        self
-    }
-    fn done(self) -> Value {
-        Value::Object(self.0)
-    }
-}
-
-fn time(t: &Option<meta::Time>) -> Option<Value> {
-    let t = t.as_ref()?;
-    let dt = time::OffsetDateTime::from_unix_timestamp(t.seconds.unwrap_or(0)).ok()?;
-    Some(json!(kauth::timestamp::rfc3339(dt)))
-}
-
-fn object_meta(m: &Option<meta::ObjectMeta>) -> Option<Value> {
-    let m = m.as_ref()?;
-    Some(
-        Obj::new()
-            .s_omitempty("name", &m.name)
-            .s_omitempty("generateName", &m.generate_name)
-            .s_omitempty("namespace", &m.namespace)
-            .s_omitempty("uid", &m.uid)
-            .s_omitempty("resourceVersion", &m.resource_version)
-            .i_omitempty("generation", m.generation)
-            .v("creationTimestamp", time(&m.creation_timestamp))
-            .v("deletionTimestamp", time(&m.deletion_timestamp))
-            .map("labels", &m.labels)
-            .map("annotations", &m.annotations)
-            .objs(
-                "ownerReferences",
-                m.owner_references
-                    .iter()
-                    .map(|o| {
-                        Obj::new()
-                            .s("apiVersion", &o.api_version)
-                            .s("kind", &o.kind)
-                            .s("name", &o.name)
-                            .s("uid", &o.uid)
-                            .b("controller", o.controller)
-                            .b("blockOwnerDeletion", o.block_owner_deletion)
-                            .done()
-                    })
-                    .collect(),
-            )
-            .list("finalizers", &m.finalizers)
-            .done(),
-    )
-}
-
-fn label_selector(l: &meta::LabelSelector) -> Value {
-    Obj::new()
-        .map("matchLabels", &l.match_labels)
-        .objs(
-            "matchExpressions",
-            l.match_expressions
-                .iter()
-                .map(|e| Obj::new().s("key", &e.key).s("operator", &e.operator).list("values", &e.values).done())
-                .collect(),
-        )
-        .done()
-}
 
 fn rules(r: &[rbac::PolicyRule]) -> Vec<Value> {
     r.iter()
@@ -201,10 +80,6 @@ fn non_resource_attributes(r: &Option<authz::NonResourceAttributes>) -> Option<V
 
 fn b64_map(m: &std::collections::BTreeMap<String, Vec<u8>>) -> std::collections::BTreeMap<String, String> {
     m.iter().map(|(k, v)| (k.clone(), base64::engine::general_purpose::STANDARD.encode(v))).collect()
-}
-
-fn decode<M: Message + Default>(kind: &str, raw: &[u8]) -> Result<M, ApiError> {
-    M::decode(raw).map_err(|e| ApiError::bad_request(format!("{kind} in protobuf could not be decoded: {e}")))
 }
 
 /// Decodes a protobuf body into Kubernetes JSON (with apiVersion and kind).
@@ -365,6 +240,7 @@ pub fn to_json(body: &[u8]) -> Result<Value, ApiError> {
                 .v("metadata", object_meta(&m.metadata))
                 .v("spec", m.spec.map(|s| Obj::new().s_omitempty("namespace", &s.namespace).done()))
         }
+        "Deployment" => super::protobuf_deployment::deployment(&raw)?,
         other => {
             return Err(ApiError {
                 code: 415,

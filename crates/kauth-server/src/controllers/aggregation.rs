@@ -39,7 +39,8 @@ impl Pending<'_> {
 /// aggregates gets its rules set in place; the other aggregated roles whose rules change are
 /// returned as updates, to commit with the pending write (none when all are in step).
 pub fn aggregate(state: &State, mut pending: Pending<'_>) -> Result<Vec<Change>, ApiError> {
-    let crt = resources::by_kind("ClusterRole").ok_or_else(|| ApiError::internal("no ClusterRole resource"))?;
+    let crt = resources::by_kind(resources::RBAC_GROUP, "ClusterRole")
+        .ok_or_else(|| ApiError::internal("no ClusterRole resource"))?;
     let pending_name = pending.name().map(str::to_owned);
     let stored: Vec<_> = state
         .registry

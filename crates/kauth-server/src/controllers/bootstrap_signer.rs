@@ -155,7 +155,7 @@ pub fn publish_cluster_info(state: &State) -> Result<(), ApiError> {
 }
 
 fn rt(kind: &str) -> Result<&'static ResourceType, ApiError> {
-    resources::by_kind(kind).ok_or_else(|| ApiError::internal(format!("no resource of kind {kind}")))
+    resources::by_kind("", kind).ok_or_else(|| ApiError::internal(format!("no resource of kind {kind}")))
 }
 
 #[cfg(test)]

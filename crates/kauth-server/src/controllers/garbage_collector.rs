@@ -104,7 +104,7 @@ fn owner_exists(state: &State, reference: &Value, namespace: &str) -> bool {
     );
     let group =
         reference.get("apiVersion").and_then(Value::as_str).and_then(|v| v.rsplit_once('/')).map_or("", |(g, _)| g);
-    let Some(rt) = resources::by_kind(kind).filter(|rt| rt.group == group) else { return true };
+    let Some(rt) = resources::by_kind(group, kind) else { return true };
     let ns = if rt.namespaced { namespace } else { "" };
     state.registry.get(rt, ns, name).is_some_and(|o| meta_str(&o.value, "uid") == uid)
 }

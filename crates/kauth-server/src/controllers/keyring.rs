@@ -36,7 +36,7 @@ pub fn max_token_lifetime_ms(state: &State) -> i64 {
 
 /// The kids that signed a token still held by a legacy token Secret: never retired.
 fn kids_in_legacy_secrets(state: &State) -> BTreeSet<String> {
-    let Some(rt) = crate::api::resources::by_kind("Secret") else { return BTreeSet::new() };
+    let Some(rt) = crate::api::resources::by_kind("", "Secret") else { return BTreeSet::new() };
     let mut kids = BTreeSet::new();
     for s in state.registry.list(rt, "") {
         if s.value.get("type").and_then(Value::as_str) != Some("kubernetes.io/service-account-token") {

@@ -42,7 +42,7 @@ pub const SA_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
 pub const ROOT_CA_CONFIGMAP: &str = root_ca::NAME;
 
 fn rt(kind: &str) -> Result<&'static ResourceType, ApiError> {
-    resources::by_kind(kind).ok_or_else(|| ApiError::internal(format!("no resource of kind {kind}")))
+    resources::by_kind("", kind).ok_or_else(|| ApiError::internal(format!("no resource of kind {kind}")))
 }
 
 fn b64(s: &[u8]) -> Value {

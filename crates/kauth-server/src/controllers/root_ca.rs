@@ -20,7 +20,7 @@ pub const DESCRIPTION_ANNOTATION: &str = "kubernetes.io/description";
 pub const DESCRIPTION: &str = "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.";
 
 fn rt(kind: &str) -> Result<&'static ResourceType, ApiError> {
-    resources::by_kind(kind).ok_or_else(|| ApiError::internal(format!("no resource of kind {kind}")))
+    resources::by_kind("", kind).ok_or_else(|| ApiError::internal(format!("no resource of kind {kind}")))
 }
 
 /// The ConfigMap for namespace `ns`, new.

@@ -44,7 +44,7 @@ pub fn clean(state: &State) -> Result<Vec<String>, ApiError> {
     if !state.config.bootstrap_tokens {
         return Ok(Vec::new());
     }
-    let secrets = resources::by_kind("Secret").ok_or_else(|| ApiError::internal("no resource of kind Secret"))?;
+    let secrets = resources::by_kind("", "Secret").ok_or_else(|| ApiError::internal("no resource of kind Secret"))?;
     let now = state.now();
     let mut deleted = Vec::new();
     for s in state.registry.list(secrets, bt::NAMESPACE) {

@@ -35,6 +35,9 @@ pub fn handle_resource(state: &State, req: &Request, info: &ResourceRequest, use
 
 fn route(state: &State, req: &Request, info: &ResourceRequest, user: &UserInfo) -> Result<Response, ApiError> {
     let rt = resources::find(&info.group, &info.version, &info.resource).ok_or_else(ApiError::no_route)?;
+    if rt.serving == resources::Serving::Unserved {
+        return Err(super::subresources::unserved_resource(rt));
+    }
     if !rt.stored {
         if info.verb != "create" || !info.name.is_empty() {
             return Err(ApiError::method_not_allowed());
@@ -45,7 +48,7 @@ fn route(state: &State, req: &Request, info: &ResourceRequest, user: &UserInfo) 
         return match (rt.plural, info.subresource.as_str(), info.verb.as_str()) {
             ("serviceaccounts", "token", "create") => reviews::token_request(state, req, info),
             ("serviceaccounts", "token", _) => Err(ApiError::method_not_allowed()),
-            _ => Err(ApiError::no_route()),
+            _ => super::subresources::handle(state, req, info, rt),
         };
     }
     if rt.namespaced && info.namespace.is_empty() && !matches!(info.verb.as_str(), "list" | "watch") {
@@ -256,7 +259,7 @@ fn is_dry_run(req: &Request) -> Result<bool, ApiError> {
 
 /// 404 if the namespace is missing, 403 if it is being deleted.
 pub fn require_active_namespace(state: &State, ns: &str) -> Result<(), ApiError> {
-    let nsrt = resources::by_kind("Namespace").ok_or_else(|| ApiError::internal("no namespaces"))?;
+    let nsrt = resources::by_kind("", "Namespace").ok_or_else(|| ApiError::internal("no namespaces"))?;
     let n = state.registry.get(nsrt, "", ns).ok_or_else(|| ApiError::not_found("", "namespaces", ns))?;
     if n.value.pointer("/metadata/deletionTimestamp").is_some() {
         return Err(ApiError::forbidden(
@@ -286,6 +289,19 @@ fn merge_update(rt: &'static ResourceType, old: &Value, new: &mut Value, name: &
         };
     }
     meta.remove("managedFields");
+    // As kube-apiserver's strategies: where a `status` subresource exists, status is written
+    // only through it; the main endpoint keeps the stored status.
+    if rt.has_status() {
+        match (old.get("status"), new.as_object_mut()) {
+            (Some(s), Some(m)) => {
+                m.insert("status".into(), s.clone());
+            }
+            (None, Some(m)) => {
+                m.remove("status");
+            }
+            _ => {}
+        }
+    }
     controllers::validate_update(rt, old, new)
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use crate::api::request::Request;
-use crate::api::resources::{ResourceType, GROUPS, RESOURCES};
+use crate::api::resources::{group_versions, ResourceType, Serving, GROUPS, RESOURCES};
 use crate::api::response::Response;
 use crate::api::status::ApiError;
 use crate::registry::Stored;
@@ -47,7 +47,7 @@ pub fn handle_non_resource(state: &State, req: &Request, verb: &str) -> Response
         "/api/v1" => Response::json(200, &resource_list("", "v1")),
         "/apis" => Response::json(
             200,
-            &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": GROUPS.iter().map(|g| group(g)).collect::<Vec<_>>()}),
+            &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": GROUPS.iter().map(|(g, _)| group(g)).collect::<Vec<_>>()}),
         ),
         "/openapi/v3" => Response::json(200, &openapi_index()),
         "/.well-known/openid-configuration" => oidc(state),
@@ -62,15 +62,15 @@ pub fn handle_non_resource(state: &State, req: &Request, verb: &str) -> Response
         _ => {
             let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
             match parts.as_slice() {
-                ["apis", g] if GROUPS.contains(g) => {
+                ["apis", g] if group_versions(g).is_some() => {
                     let mut v = group(g);
                     v["kind"] = json!("APIGroup");
                     v["apiVersion"] = json!("v1");
                     Response::json(200, &v)
                 }
-                ["apis", g, "v1"] if GROUPS.contains(g) => Response::json(200, &resource_list(g, "v1")),
+                ["apis", g, v] if serves(g, v) => Response::json(200, &resource_list(g, v)),
                 ["openapi", "v3", "api", "v1"] => Response::json(200, &openapi_doc("", "v1")),
-                ["openapi", "v3", "apis", g, "v1"] if GROUPS.contains(g) => Response::json(200, &openapi_doc(g, "v1")),
+                ["openapi", "v3", "apis", g, v] if serves(g, v) => Response::json(200, &openapi_doc(g, v)),
                 _ => Response::error(&ApiError::no_route()),
             }
         }
@@ -133,26 +133,43 @@ pub fn version() -> Value {
     })
 }
 
-fn group(name: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
-    json!({"name": name, "versions": [gv.clone()], "preferredVersion": gv})
+fn serves(group: &str, version: &str) -> bool {
+    group_versions(group).is_some_and(|vs| vs.contains(&version))
 }
 
+/// A group's APIGroup entry: its versions, preferred first (as the table lists them).
+fn group(name: &str) -> Value {
+    let versions: Vec<Value> = group_versions(name)
+        .unwrap_or_default()
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
+    let preferred = versions.first().cloned().unwrap_or(Value::Null);
+    json!({"name": name, "versions": versions, "preferredVersion": preferred})
+}
+
+/// A group-version's APIResourceList: each resource, then its subresources (`pods/log`), as
+/// kube-apiserver's legacy discovery lists them.
 fn resource_list(group: &str, version: &str) -> Value {
     let gv = if group.is_empty() { version.to_owned() } else { format!("{group}/{version}") };
-    let mut resources: Vec<Value> = RESOURCES
-        .iter()
-        .filter(|r| r.group == group && r.version == version)
-        .map(|r| {
-            let mut v = json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs});
-            if !r.short_names.is_empty() {
-                v["shortNames"] = json!(r.short_names);
+    let mut resources: Vec<Value> = Vec::new();
+    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+        let mut v = json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs});
+        if !r.short_names.is_empty() {
+            v["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            v["categories"] = json!(r.categories);
+        }
+        resources.push(v);
+        for s in r.subresources {
+            let mut v = json!({"name": format!("{}/{}", r.plural, s.name), "singularName": "", "namespaced": r.namespaced, "kind": s.kind, "verbs": s.verbs});
+            if let Some((g, ver)) = s.group_version {
+                v["group"] = json!(g);
+                v["version"] = json!(ver);
             }
-            v
-        })
-        .collect();
-    if group.is_empty() {
-        resources.push(json!({"name": "serviceaccounts/token", "singularName": "", "namespaced": true, "group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest", "verbs": ["create"]}));
+            resources.push(v);
+        }
     }
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }
@@ -160,9 +177,11 @@ fn resource_list(group: &str, version: &str) -> Value {
 fn openapi_index() -> Value {
     let mut paths = serde_json::Map::new();
     paths.insert("api/v1".into(), json!({"serverRelativeURL": format!("/openapi/v3/api/v1?hash={}", hash("api/v1"))}));
-    for g in GROUPS {
-        let p = format!("apis/{g}/v1");
-        paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", hash(&p))}));
+    for (g, versions) in GROUPS {
+        for v in *versions {
+            let p = format!("apis/{g}/{v}");
+            paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", hash(&p))}));
+        }
     }
     json!({"paths": paths})
 }
@@ -187,7 +206,7 @@ fn openapi_doc(group: &str, version: &str) -> Value {
     let mut paths = serde_json::Map::new();
     let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
     let field_validation = json!({"name": "fieldValidation", "in": "query", "description": "Ignore, Warn or Strict", "schema": {"type": "string", "uniqueItems": true}});
-    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version && r.serving != Serving::Unserved) {
         let gvk = json!({"group": r.group, "version": r.version, "kind": r.kind});
         let op = |action: &str, params: bool| {
             let mut o = json!({"operationId": format!("{action}{}", r.kind), "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk, "responses": {"200": {"description": "OK"}}});

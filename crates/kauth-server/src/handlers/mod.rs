@@ -6,4 +6,5 @@ pub mod keys;
 pub mod list_body;
 pub mod patch;
 pub mod reviews;
+pub mod subresources;
 pub mod watch;

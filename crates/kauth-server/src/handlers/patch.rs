@@ -3,7 +3,10 @@
 //!
 //! Strategic merge, for the resources kauth serves: maps merge recursively, `null` deletes;
 //! lists replace unless Kubernetes gives them a merge key (`ownerReferences` by `uid`,
-//! ServiceAccount `secrets` and `imagePullSecrets` by `name`), then elements merge by that key;
+//! ServiceAccount `secrets` and `imagePullSecrets` by `name`; in a pod spec wherever it sits,
+//! containers, init and ephemeral containers, volumes by `name`, a container's `ports` by
+//! `containerPort`, `env` by `name`, `volumeMounts` by `mountPath`; a Service's `ports` by
+//! `port`; `status.conditions` by `type`), then elements merge by that key;
 //! `finalizers` merge as a set. The directives `$patch: replace|delete`, `$retainKeys`,
 //! `$deleteFromPrimitiveList/<field>` and `$setElementOrder/<field>` are honoured.
 
@@ -65,12 +68,44 @@ pub fn apply(kind: PatchKind, current: &Value, body: &[u8]) -> Result<Value, Api
     Ok(doc)
 }
 
+/// Whether `path` is `field` or ends in `.field` (a pod spec sits at `spec`, `spec.template.spec`
+/// or `spec.jobTemplate.spec.template.spec` depending on the kind).
+fn at(path: &str, field: &str) -> bool {
+    path.strip_suffix(field).is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+}
+
+/// The `patchMergeKey` Kubernetes' types give a list at `path` (lists without one are replaced).
 fn merge_key(path: &str) -> Option<&'static str> {
     match path {
-        "metadata.ownerReferences" => Some("uid"),
-        "secrets" | "imagePullSecrets" => Some("name"),
-        _ => None,
+        "metadata.ownerReferences" => return Some("uid"),
+        "secrets" | "imagePullSecrets" => return Some("name"),
+        // A Service's ports.
+        "spec.ports" => return Some("port"),
+        _ => {}
     }
+    let pod_lists: [(&str, &'static str); 11] = [
+        ("spec.containers", "name"),
+        ("spec.initContainers", "name"),
+        ("spec.ephemeralContainers", "name"),
+        ("spec.volumes", "name"),
+        ("spec.imagePullSecrets", "name"),
+        ("spec.hostAliases", "ip"),
+        ("containers.ports", "containerPort"),
+        ("containers.env", "name"),
+        ("containers.volumeMounts", "mountPath"),
+        ("containers.volumeDevices", "devicePath"),
+        ("status.conditions", "type"),
+    ];
+    pod_lists
+        .iter()
+        .find(|(field, _)| at(path, field) || at(path, &format!("init{}", capitalize(field))))
+        .map(|(_, k)| *k)
+}
+
+/// `containers.env` → `Containers.env`, so `initContainers.env` matches too.
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
 }
 
 fn set_list(path: &str) -> bool {
@@ -206,6 +241,28 @@ mod tests {
             json!({"metadata": {"labels": {"$patch": "replace", "b": "2"}}}),
         );
         assert_eq!(out["metadata"]["labels"], json!({"b": "2"}));
+    }
+
+    #[test]
+    fn a_pod_template_s_containers_merge_by_name_wherever_the_template_is() {
+        let orig = json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": "nginx:1", "ports": [{"containerPort": 80}]},
+            {"name": "side", "image": "busybox"}
+        ]}}}});
+        let patch = json!({"spec": {"template": {"spec": {
+            "$setElementOrder/containers": [{"name": "web"}, {"name": "side"}],
+            "containers": [{"name": "web", "image": "nginx:2", "env": [{"name": "A", "value": "1"}]}]
+        }}}});
+        let out = smp(orig, patch);
+        let containers = &out["spec"]["template"]["spec"]["containers"];
+        assert_eq!(
+            containers[0],
+            json!({"name": "web", "image": "nginx:2", "ports": [{"containerPort": 80}], "env": [{"name": "A", "value": "1"}]})
+        );
+        assert_eq!(containers[1]["name"], "side");
+        assert_eq!(merge_key("spec.jobTemplate.spec.template.spec.initContainers"), Some("name"));
+        assert_eq!(merge_key("spec.template.spec.initContainers.env"), Some("name"));
+        assert_eq!(merge_key("spec.ingress.ports"), None, "NetworkPolicy ports are replaced");
     }
 
     #[test]

@@ -246,18 +246,7 @@ fn rules_json(r: &Rules) -> Value {
 
 /// POST `serviceaccounts/<name>/token`.
 pub fn token_request(state: &State, req: &Request, info: &ResourceRequest) -> Result<Response, ApiError> {
-    let trt = ResourceType {
-        group: AUTHN_GROUP,
-        version: "v1",
-        plural: "tokenrequests",
-        singular: "tokenrequest",
-        kind: "TokenRequest",
-        namespaced: true,
-        short_names: &[],
-        verbs: &["create"],
-        names: resources::NameRule::PathSegment,
-        stored: false,
-    };
+    let trt = resources::TOKEN_REQUEST;
     let body = body_object(req, trt.kind)?;
     let (mut obj, _) = decode_checked(req, &trt, body)?;
     // In kube-apiserver's order: the object's namespace (any create's 400), its name and
@@ -281,7 +270,7 @@ pub fn token_request(state: &State, req: &Request, info: &ResourceRequest) -> Re
             }],
         ));
     }
-    let sa_rt = resources::by_kind("ServiceAccount").ok_or_else(|| ApiError::internal("no serviceaccounts"))?;
+    let sa_rt = resources::by_kind("", "ServiceAccount").ok_or_else(|| ApiError::internal("no serviceaccounts"))?;
     let sa = state
         .registry
         .get(sa_rt, &info.namespace, &info.name)

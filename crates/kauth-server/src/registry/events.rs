@@ -182,7 +182,7 @@ mod tests {
     use super::*;
 
     fn event(rev: u64) -> Event {
-        let rt = crate::api::resources::by_kind("ServiceAccount").unwrap();
+        let rt = crate::api::resources::by_kind("", "ServiceAccount").unwrap();
         Event {
             kind: EventKind::Added,
             resource: rt,

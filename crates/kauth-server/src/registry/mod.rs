@@ -571,7 +571,7 @@ fn in_prefix(objects: &BTreeMap<String, Arc<Stored>>, prefix: &str) -> Vec<Arc<S
 
 fn rt(kind: &str) -> &'static ResourceType {
     // The kinds asked for here are all in the table.
-    resources::by_kind(kind).unwrap_or(&resources::RESOURCES[0])
+    resources::by_kind("", kind).unwrap_or(&resources::RESOURCES[0])
 }
 
 impl Lookup for Registry {
@@ -673,7 +673,7 @@ mod tests {
     fn concurrent_commits_reach_memory_in_revision_order() {
         let dir = tempfile::tempdir().unwrap();
         let reg = Arc::new(Registry::open(Box::new(RedbStore::open(&dir.path().join("s.redb")).unwrap())).unwrap());
-        let sa = resources::by_kind("ServiceAccount").unwrap();
+        let sa = resources::by_kind("", "ServiceAccount").unwrap();
         // A raw write first (as the key ring's): commits after it are still applied.
         let raw = reg.create_raw("/registry/kauth.dev/x", b"{}").unwrap();
         let mut watch = reg.watch_after(raw).unwrap();
@@ -700,7 +700,7 @@ mod tests {
     fn writes_are_durable_then_visible_and_conflicts_change_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
-        let sa = resources::by_kind("ServiceAccount").unwrap();
+        let sa = resources::by_kind("", "ServiceAccount").unwrap();
         {
             let reg = Registry::open(Box::new(RedbStore::open(&path).unwrap())).unwrap();
             let v = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "ns", "uid": "u1"}});
@@ -717,7 +717,7 @@ mod tests {
         assert_eq!(reg.list(sa, "ns").len(), 1);
         // Token lookups read a state worked out once per stored version: a change is a new
         // version, never a stale cache.
-        let secret = resources::by_kind("Secret").unwrap();
+        let secret = resources::by_kind("", "Secret").unwrap();
         let with_token = |t: &str| json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "ns", "uid": "u2"}, "data": {"token": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, t)}});
         let out = reg.commit(vec![Change::Create(secret, with_token("one"))]).unwrap();
         assert_eq!(reg.secret("ns", "s").unwrap().unwrap().token.as_deref(), Some(&b"one"[..]));

@@ -136,7 +136,7 @@ mod tests {
     }
 
     fn event(kind: EventKind, name: &str, rev: u64, previous: Option<Arc<Stored>>) -> Arc<Event> {
-        let rt = crate::api::resources::by_kind("ServiceAccount").unwrap();
+        let rt = crate::api::resources::by_kind("", "ServiceAccount").unwrap();
         Arc::new(Event { kind, resource: rt, key: key(name), object: stored(name, rev), previous })
     }
 

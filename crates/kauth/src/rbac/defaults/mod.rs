@@ -1,12 +1,16 @@
-//! Kubernetes' default RBAC policy (kube-apiserver's bootstrap ClusterRoles, ClusterRoleBindings,
-//! Roles and RoleBindings), as data: [`policy`].
+//! Kubernetes 1.32's complete default RBAC policy (kube-apiserver's bootstrap ClusterRoles,
+//! controller roles, ClusterRoleBindings, Roles and RoleBindings), and kubeadm's objects beside
+//! it, as data: [`policy`].
 //!
 //! The objects live in YAML files beside this one, embedded with `include_str!` and parsed into
 //! k8s-openapi types, rather than built by Rust functions, because:
-//! - they are in Kubernetes' own format, the shape of the golden files Kubernetes keeps for its
-//!   bootstrap policy (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata`), so growing to
-//!   the complete policy is adding items (or taking upstream's files), and a review compares
-//!   them with Kubernetes' line by line;
+//! - the default policy's six files are the expected output Kubernetes keeps for its bootstrap
+//!   policy (`plugin/pkg/auth/authorizer/rbac/bootstrappolicy/testdata`), unchanged: a review
+//!   compares them with Kubernetes' byte for byte, and a server test compares what kauth serves
+//!   with them;
+//! - kubeadm's objects (`kubeadm:get-nodes`, `kubeadm:cluster-admins`, the node bootstrap and
+//!   auto-approval bindings, `kubeadm:bootstrap-signer-clusterinfo`) are kubeadm's, not
+//!   kube-apiserver's: they are in their own `kubeadm-*.yaml` files, unlabelled, never reconciled;
 //! - a role is data an operator reads (and `kubectl apply`s) as it is, not code to run in one's
 //!   head.
 //!
@@ -30,11 +34,36 @@ pub const BOOTSTRAPPING_LABEL: &str = "kubernetes.io/bootstrapping";
 /// The value of [`BOOTSTRAPPING_LABEL`] on the default policy.
 pub const BOOTSTRAPPING_VALUE: &str = "rbac-defaults";
 
-/// The files, by name (the name is what an error reports).
-const CLUSTER_ROLES: (&str, &str) = ("cluster-roles.yaml", include_str!("cluster-roles.yaml"));
-const CLUSTER_ROLE_BINDINGS: (&str, &str) = ("cluster-role-bindings.yaml", include_str!("cluster-role-bindings.yaml"));
-const ROLES: (&str, &str) = ("roles.yaml", include_str!("roles.yaml"));
-const ROLE_BINDINGS: (&str, &str) = ("role-bindings.yaml", include_str!("role-bindings.yaml"));
+/// A file, by name (the name is what an error reports).
+type File = (&'static str, &'static str);
+
+macro_rules! file {
+    ($name:literal) => {
+        ($name, include_str!($name))
+    };
+}
+
+/// The files of each kind, in the order the server creates their objects.
+const CLUSTER_ROLES: &[File] =
+    &[file!("cluster-roles.yaml"), file!("controller-roles.yaml"), file!("kubeadm-cluster-roles.yaml")];
+const CLUSTER_ROLE_BINDINGS: &[File] = &[
+    file!("cluster-role-bindings.yaml"),
+    file!("controller-role-bindings.yaml"),
+    file!("kubeadm-cluster-role-bindings.yaml"),
+];
+const ROLES: &[File] = &[file!("namespace-roles.yaml"), file!("kubeadm-roles.yaml")];
+const ROLE_BINDINGS: &[File] = &[file!("namespace-role-bindings.yaml"), file!("kubeadm-role-bindings.yaml")];
+
+/// Kubernetes' own files of the default policy (no kubeadm object), by name: what a test compares
+/// a server's objects with.
+pub const KUBERNETES_FILES: &[File] = &[
+    file!("cluster-roles.yaml"),
+    file!("controller-roles.yaml"),
+    file!("cluster-role-bindings.yaml"),
+    file!("controller-role-bindings.yaml"),
+    file!("namespace-roles.yaml"),
+    file!("namespace-role-bindings.yaml"),
+];
 
 /// The default policy, in the order the server creates it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -80,13 +109,21 @@ fn parse<T: DeserializeOwned>((file, text): (&'static str, &str)) -> Result<Vec<
     serde_norway::from_str::<List<T>>(text).map(|l| l.items).map_err(|source| DefaultPolicyError { file, source })
 }
 
-/// Kubernetes' default policy, restricted to the resources kauth serves.
+fn parse_all<T: DeserializeOwned>(files: &[File]) -> Result<Vec<T>, DefaultPolicyError> {
+    let mut out = Vec::new();
+    for f in files {
+        out.extend(parse(*f)?);
+    }
+    Ok(out)
+}
+
+/// Kubernetes 1.32's default policy, then kubeadm's objects.
 pub fn policy() -> Result<DefaultPolicy, DefaultPolicyError> {
     Ok(DefaultPolicy {
-        cluster_roles: parse(CLUSTER_ROLES)?,
-        cluster_role_bindings: parse(CLUSTER_ROLE_BINDINGS)?,
-        roles: parse(ROLES)?,
-        role_bindings: parse(ROLE_BINDINGS)?,
+        cluster_roles: parse_all(CLUSTER_ROLES)?,
+        cluster_role_bindings: parse_all(CLUSTER_ROLE_BINDINGS)?,
+        roles: parse_all(ROLES)?,
+        role_bindings: parse_all(ROLE_BINDINGS)?,
     })
 }
 
@@ -133,6 +170,22 @@ mod tests {
     }
 
     #[test]
+    fn the_complete_policy_is_there() {
+        let p = policy().expect("parses");
+        // Kubernetes 1.32: 31 + 33 ClusterRoles, 12 + 33 ClusterRoleBindings, 7 Roles, 7 RoleBindings;
+        // kubeadm adds 1, 5, 1 and 1.
+        assert_eq!(p.cluster_roles.len(), 31 + 33 + 1);
+        assert_eq!(p.cluster_role_bindings.len(), 12 + 33 + 5);
+        assert_eq!((p.roles.len(), p.role_bindings.len()), (7 + 1, 7 + 1));
+        let named = |n: &str| p.cluster_roles.iter().any(|r| r.metadata.name.as_deref() == Some(n));
+        for n in
+            ["system:node", "system:kube-scheduler", "system:controller:deployment-controller", "system:monitoring"]
+        {
+            assert!(named(n), "{n}");
+        }
+    }
+
+    #[test]
     fn a_broken_file_is_an_error_naming_it() {
         let e = parse::<ClusterRole>(("broken.yaml", "items: [{metadata: 3}]")).expect_err("not a ClusterRole");
         assert_eq!(e.file, "broken.yaml");
@@ -155,7 +208,9 @@ mod tests {
         for b in &p.cluster_role_bindings {
             assert_eq!(b.role_ref.kind, "ClusterRole", "{:?}", b.metadata.name);
             assert!(exists(&b.role_ref, ""), "{:?} binds a missing {:?}", b.metadata.name, b.role_ref);
-            assert!(!b.subjects.as_deref().unwrap_or_default().is_empty(), "{:?} binds nobody", b.metadata.name);
+            // Kubernetes keeps `system:node` bound to nobody (the Node authorizer serves nodes).
+            let nobody = b.subjects.as_deref().unwrap_or_default().is_empty();
+            assert_eq!(nobody, b.metadata.name.as_deref() == Some("system:node"), "{:?}", b.metadata.name);
         }
         for b in &p.role_bindings {
             let ns = name(&b.metadata).0;
@@ -200,7 +255,7 @@ mod tests {
                     .any(|s| s.match_labels.as_ref().is_some_and(|l| l.get(&want).map(String::as_str) == Some("true"))),
                 "{aggregate} does not select {want}"
             );
-            assert_eq!(r.rules.as_deref(), Some(&[][..]), "{aggregate}: aggregation fills the rules");
+            assert!(r.rules.as_deref().unwrap_or_default().is_empty(), "{aggregate}: aggregation fills the rules");
             let aggregated = aggregated_rules(r, &p.cluster_roles).unwrap_or_default();
             assert!(!aggregated.is_empty(), "nothing is labelled into {aggregate}");
             if let Some(up) = labelled_into {

@@ -1,0 +1,290 @@
+//! The catalog of resources kauth serves: every built-in group, version and resource of
+//! Kubernetes 1.32 ([`table`]), with its kind, scope, verbs, short names, categories and
+//! subresources, for discovery and routing; and how a body becomes a stored object: decoded
+//! through the k8s-openapi type of its group and kind ([`types`]; Kubernetes' JSON exactly,
+//! unknown fields found by comparing before and after), names validated by the rule Kubernetes
+//! applies to that resource ([`names`]).
+//!
+//! Decisions, against kube-apiserver 1.32:
+//! - **Versions.** Only the group-versions kube-apiserver enables by default are served (the
+//!   stable ones, apiextensions.k8s.io/v1, apiregistration.k8s.io/v1). HorizontalPodAutoscalers
+//!   are served and stored as autoscaling/v2, the preferred version; autoscaling/v1 is not
+//!   served at all, because serving it without kube's conversion would show different objects
+//!   under the two versions (`kubectl api-resources` lists preferred versions only, so its
+//!   listing is unchanged).
+//! - **Events.** kube-apiserver keeps core and events.k8s.io Events as one object, converted on
+//!   read. kauth stores them apart (events.k8s.io Events under their own store segment,
+//!   [`ResourceType::store`]): an Event written through one API is not seen through the other.
+//!   Lookups are therefore by group and kind ([`by_kind`]), never by kind alone.
+//! - **Serving.** Objects of every kind are stored ([`Serving::Stored`]) and get the generic
+//!   CRUD, patch, watch, selectors and paging; reviews answer and keep nothing
+//!   ([`Serving::Review`]); `bindings` and `componentstatuses` are listed in discovery but
+//!   answer a Status saying kauth does not serve them ([`Serving::Unserved`]): kauth runs no
+//!   scheduler to bind pods and has no components to report on.
+//! - **Controllers.** Apart from its own (namespaces, service accounts, tokens, aggregation,
+//!   garbage collection, root CA, bootstrap signer), kauth runs no Kubernetes controller: a
+//!   Deployment makes no ReplicaSet, a Job no Pod; objects stay as written.
+
+mod model;
+mod names;
+mod table;
+pub mod types;
+
+use serde_json::{Map, Value};
+
+use self::model::res;
+pub use self::model::{ResourceType, Serving, Subresource, CREATE, CRUD, GET_UPDATE};
+pub use self::names::{name_causes, name_errors, NameRule};
+pub use self::table::{GROUPS, RESOURCES};
+use crate::api::status::ApiError;
+
+/// rbac.authorization.k8s.io
+pub const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+/// authentication.k8s.io
+pub const AUTHN_GROUP: &str = "authentication.k8s.io";
+/// authorization.k8s.io
+pub const AUTHZ_GROUP: &str = "authorization.k8s.io";
+
+/// `serviceaccounts/token`'s TokenRequest, decoded like a resource's body.
+pub const TOKEN_REQUEST: ResourceType = res(
+    AUTHN_GROUP,
+    "v1",
+    "tokenrequests",
+    "tokenrequest",
+    "TokenRequest",
+    true,
+    &[],
+    CREATE,
+    &[],
+    &[],
+    NameRule::PathSegment,
+    Serving::Review,
+    "tokenrequests",
+);
+
+/// The autoscaling/v1 Scale that `*/scale` subresources take and return.
+pub const SCALE: ResourceType = res(
+    "autoscaling",
+    "v1",
+    "scales",
+    "scale",
+    "Scale",
+    true,
+    &[],
+    GET_UPDATE,
+    &[],
+    &[],
+    NameRule::Subdomain,
+    Serving::Review,
+    "scales",
+);
+
+/// Finds a resource by group, version and plural.
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
+    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// Finds a stored resource by group and kind (`""` for core): kinds alone are ambiguous
+/// (`Event` is core and events.k8s.io).
+pub fn by_kind(group: &str, kind: &str) -> Option<&'static ResourceType> {
+    RESOURCES.iter().find(|r| r.group == group && r.kind == kind && r.stored)
+}
+
+/// The stored resource a store key (`/registry/<store>/...`) belongs to.
+pub fn by_key(key: &str) -> Option<&'static ResourceType> {
+    let segment = key.strip_prefix("/registry/")?.split('/').next()?;
+    RESOURCES.iter().find(|r| r.store == segment && r.stored)
+}
+
+/// The versions kauth serves of `group`, preferred first (`None`: not a group kauth serves).
+pub fn group_versions(group: &str) -> Option<&'static [&'static str]> {
+    GROUPS.iter().find(|(g, _)| *g == group).map(|(_, v)| *v)
+}
+
+impl ResourceType {
+    /// `apiVersion` of its objects.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_owned()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// Its subresource named `name`.
+    pub fn subresource(&self, name: &str) -> Option<&'static Subresource> {
+        self.subresources.iter().find(|s| s.name == name)
+    }
+
+    /// Whether it has a `status` subresource (then its main endpoint leaves status alone).
+    pub fn has_status(&self) -> bool {
+        self.subresource("status").is_some()
+    }
+
+    /// The store key of an object.
+    pub fn key(&self, namespace: &str, name: &str) -> String {
+        if self.namespaced {
+            format!("/registry/{}/{namespace}/{name}", self.store)
+        } else {
+            format!("/registry/{}/{name}", self.store)
+        }
+    }
+
+    /// The key prefix of a namespace's objects (or all objects, for an empty namespace).
+    pub fn prefix(&self, namespace: &str) -> String {
+        if self.namespaced && !namespace.is_empty() {
+            format!("/registry/{}/{namespace}/", self.store)
+        } else {
+            format!("/registry/{}/", self.store)
+        }
+    }
+
+    /// Decodes a body through the k8s-openapi type: Kubernetes' JSON out, plus the paths of
+    /// fields the type does not have (for `fieldValidation`).
+    pub fn decode(&self, mut body: Value) -> Result<(Value, Vec<String>), ApiError> {
+        let Value::Object(map) = &mut body else {
+            return Err(ApiError::bad_request(format!(
+                "{} in version {:?} cannot be handled as a {}: the body is not a JSON object",
+                self.kind, self.version, self.kind
+            )));
+        };
+        let api_version = self.api_version();
+        let body_kind = map.get("kind").and_then(Value::as_str).unwrap_or(self.kind).to_owned();
+        let body_version = map.get("apiVersion").and_then(Value::as_str).unwrap_or(&api_version).to_owned();
+        if body_kind != self.kind || body_version != api_version {
+            return Err(self.wrong_kind(&body_kind, &body_version));
+        }
+        map.insert("kind".into(), Value::String(self.kind.into()));
+        map.insert("apiVersion".into(), Value::String(api_version));
+        let typed = types::roundtrip(&self.api_version(), self.kind, body.clone())
+            .unwrap_or_else(|| Ok(body.clone()))
+            .map_err(|e| {
+                ApiError::bad_request(format!(
+                    "{} in version {:?} cannot be handled as a {}: {e}",
+                    self.kind, self.version, self.kind
+                ))
+            })?;
+        let mut unknown = Vec::new();
+        unknown_fields(&body, &typed, "", &mut unknown);
+        Ok((typed, unknown))
+    }
+}
+
+impl ResourceType {
+    /// kube-apiserver's 400 for a body of another kind or version than this endpoint takes:
+    /// `<kind> in version "<version>" cannot be handled as a <Kind>: ...`, the reason being an
+    /// unknown conversion between Go types for a kind it knows, or a kind not registered.
+    /// kauth knows the kinds of its catalog (and TokenRequest and Scale), as kube-apiserver its built-ins.
+    fn wrong_kind(&self, kind: &str, api_version: &str) -> ApiError {
+        let version = api_version.rsplit('/').next().unwrap_or_default();
+        let known = types::known(api_version, kind);
+        // The internal Go package of this endpoint's group (`core` for the legacy group).
+        let internal = if self.group.is_empty() { "core" } else { self.group.split('.').next().unwrap_or_default() };
+        let reason = if known {
+            format!("converting ({version}.{kind}) to ({internal}.{}): unknown conversion", self.kind)
+        } else {
+            format!(
+                "no kind {kind:?} is registered for version {api_version:?} in scheme \"pkg/api/legacyscheme/scheme.go:30\""
+            )
+        };
+        ApiError::bad_request(format!("{kind} in version {version:?} cannot be handled as a {}: {reason}", self.kind))
+    }
+}
+
+/// Paths present (non-null) in `before` but gone from `after`.
+pub fn unknown_fields(before: &Value, after: &Value, path: &str, out: &mut Vec<String>) {
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            for (k, v) in b {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match a.get(k) {
+                    None if !v.is_null() => out.push(p),
+                    Some(av) => unknown_fields(v, av, &p, out),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(b), Value::Array(a)) => {
+            for (i, (bv, av)) in b.iter().zip(a).enumerate() {
+                unknown_fields(bv, av, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The object's `metadata` map, created if missing.
+pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = Value::Object(Map::new());
+    }
+    match obj.get_mut("metadata") {
+        Some(Value::Object(m)) => m,
+        _ => unreachable!("metadata was just made an object"),
+    }
+}
+
+/// A string field of `metadata`.
+pub fn meta_str<'a>(obj: &'a Value, field: &str) -> &'a str {
+    obj.get("metadata").and_then(|m| m.get(field)).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The namespace a request on `rt` is scoped to: its namespace for namespaced resources
+/// (empty: all namespaces), none for cluster-scoped ones.
+pub fn scope_namespace<'a>(rt: &ResourceType, info: &'a super::request_info::ResourceRequest) -> &'a str {
+    if rt.namespaced {
+        info.namespace.as_str()
+    } else {
+        ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn decode_reports_unknown_fields_and_wrong_kinds() {
+        let sa = find("", "v1", "serviceaccounts").unwrap();
+        let (v, unknown) = sa
+            .decode(json!({"metadata": {"name": "a", "bogus": 1}, "automountServiceAccountToken": true, "spec": {}}))
+            .unwrap();
+        assert_eq!(unknown, ["metadata.bogus", "spec"]);
+        assert_eq!(v["kind"], "ServiceAccount");
+        assert_eq!(v["automountServiceAccountToken"], true);
+        let e = sa.decode(json!({"kind": "Secret", "apiVersion": "v1"})).unwrap_err();
+        assert_eq!(e.code, 400);
+        let e = sa.decode(json!({"metadata": {"name": 5}})).unwrap_err();
+        assert_eq!(e.code, 400);
+        assert!(sa.decode(json!([1])).is_err());
+    }
+
+    #[test]
+    fn lookups_are_by_group_and_keys_do_not_collide() {
+        assert_eq!(by_kind("", "Event").unwrap().group, "");
+        assert_eq!(by_kind("events.k8s.io", "Event").unwrap().group, "events.k8s.io");
+        let stored: Vec<_> = RESOURCES.iter().filter(|r| r.stored).collect();
+        let segments: BTreeSet<_> = stored.iter().map(|r| r.store).collect();
+        assert_eq!(segments.len(), stored.len(), "two resources share a store segment");
+        for r in stored {
+            assert_eq!(by_key(&r.key("ns", "x")), Some(r), "{}", r.plural);
+        }
+        assert_eq!(by_key("/registry/kauth.dev/keyring"), None);
+    }
+
+    #[test]
+    fn every_served_group_version_has_resources() {
+        for (g, versions) in GROUPS {
+            for v in *versions {
+                assert!(RESOURCES.iter().any(|r| r.group == *g && r.version == *v), "{g}/{v}");
+            }
+        }
+        assert!(find("autoscaling", "v1", "horizontalpodautoscalers").is_none(), "autoscaling/v1 is not served");
+        let deploy = find("apps", "v1", "deployments").unwrap();
+        assert_eq!(deploy.subresource("scale").unwrap().group_version, Some(("autoscaling", "v1")));
+        assert!(deploy.has_status());
+    }
+}
