@@ -6,8 +6,12 @@
 //! ```text
 //! loadgen --url https://127.0.0.1:6443/api --cacert ca.crt [--cert c.crt --key c.key]
 //!         [--header 'Authorization: Bearer T']... [--method POST --body-file b.json]
-//!         [--connections 32] [--seconds 10] [--threads 2] [--label NAME]
+//!         [--connections 32] [--seconds 10 | --count N] [--threads 2] [--label NAME]
 //! ```
+//!
+//! With `--count N` it sends exactly N requests in all (rather than running for `--seconds`), and
+//! numbers them: `{n}` in the URL's path and in the body becomes the request's number (0 to
+//! N-1), `{n%K}` that number's remainder by K. `scripts/bench-scale.sh` loads a cluster so.
 //!
 //! Exit 1 (after the row) when any answer was not 2xx or a connection failed.
 
@@ -57,6 +61,29 @@ struct Args {
     /// The row's label.
     #[arg(long, default_value = "")]
     label: String,
+    /// Send exactly this many requests in all, numbered (`{n}`, `{n%K}` in path and body).
+    #[arg(long)]
+    count: Option<u64>,
+}
+
+/// `template` with `{n}` replaced by `n` and each `{n%K}` by `n % K`.
+fn expand(template: &str, n: u64) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len() + 8);
+    let mut rest = template;
+    while let Some(i) = rest.find("{n") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after.find('}').ok_or_else(|| format!("unclosed {{n in {template:?}"))?;
+        let value = match after[..end].strip_prefix('%') {
+            None if end == 0 => n,
+            Some(k) => n % k.parse::<u64>().ok().filter(|k| *k > 0).ok_or_else(|| format!("bad {{n%{k}}}"))?,
+            None => return Err(format!("unknown placeholder {{n{}}} in {template:?}", &after[..end])),
+        };
+        out.push_str(&value.to_string());
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 struct Target {
@@ -66,12 +93,14 @@ struct Target {
 }
 
 fn target(url: &str) -> Result<Target, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("--url {url:?}: {e}"))?;
+    // A numbered URL's path keeps its placeholders (not valid in a URI) for `expand`.
+    let uri: http::Uri = expand(url, 0)?.parse().map_err(|e| format!("--url {url:?}: {e}"))?;
     if uri.scheme_str() != Some("https") {
         return Err(format!("--url {url:?}: only https"));
     }
     let host = uri.host().ok_or_else(|| format!("--url {url:?}: no host"))?.trim_matches(['[', ']']).to_owned();
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]).to_owned();
     Ok(Target { host, port: uri.port_u16().unwrap_or(443), path })
 }
 
@@ -101,16 +130,23 @@ fn tls(args: &Args) -> Result<Arc<rustls::ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
-fn request(args: &Args, t: &Target, body: &Bytes) -> Result<http::Request<Full<Bytes>>, String> {
+fn request(args: &Args, t: &Target, body: &Bytes, n: Option<u64>) -> Result<http::Request<Full<Bytes>>, String> {
+    let (path, body) = match n {
+        None => (t.path.clone(), body.clone()),
+        Some(n) => {
+            let text = std::str::from_utf8(body).map_err(|_| "--count needs a UTF-8 body".to_owned())?;
+            (expand(&t.path, n)?, Bytes::from(expand(text, n)?))
+        }
+    };
     let mut req = http::Request::builder()
         .method(args.method.as_str())
-        .uri(t.path.as_str())
+        .uri(path.as_str())
         .header(http::header::HOST, format!("{}:{}", t.host, t.port));
     for h in &args.headers {
         let (name, value) = h.split_once(':').ok_or_else(|| format!("--header {h:?}: expected `Name: value`"))?;
         req = req.header(name.trim(), value.trim());
     }
-    req.body(Full::new(body.clone())).map_err(|e| e.to_string())
+    req.body(Full::new(body)).map_err(|e| e.to_string())
 }
 
 /// Latencies in microseconds and the count of failed answers, from one connection.
@@ -120,6 +156,7 @@ async fn connection(
     tls: Arc<rustls::ClientConfig>,
     body: Bytes,
     until: Instant,
+    next: Arc<std::sync::atomic::AtomicU64>,
 ) -> Result<(Vec<u32>, u64), String> {
     let tcp = tokio::net::TcpStream::connect((t.host.as_str(), t.port)).await.map_err(|e| e.to_string())?;
     tcp.set_nodelay(true).map_err(|e| e.to_string())?;
@@ -130,8 +167,16 @@ async fn connection(
     tokio::spawn(conn);
     let mut latencies = Vec::with_capacity(1 << 16);
     let mut failed = 0;
-    while Instant::now() < until {
-        let req = request(&args, &t, &body)?;
+    loop {
+        let n = match args.count {
+            Some(count) => match next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+                n if n < count => Some(n),
+                _ => break,
+            },
+            None if Instant::now() < until => None,
+            None => break,
+        };
+        let req = request(&args, &t, &body, n)?;
         let start = Instant::now();
         let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
         let ok = resp.status().is_success();
@@ -161,12 +206,13 @@ async fn run(args: Args) -> Result<bool, String> {
         Some(p) => read(p)?,
         None => Vec::new(),
     });
-    request(&args, &t, &body)?;
+    request(&args, &t, &body, args.count.map(|_| 0))?;
     let args = Arc::new(args);
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = Instant::now();
     let until = start + Duration::from_secs(args.seconds);
     let tasks: Vec<_> = (0..args.connections)
-        .map(|_| tokio::spawn(connection(args.clone(), t.clone(), tls.clone(), body.clone(), until)))
+        .map(|_| tokio::spawn(connection(args.clone(), t.clone(), tls.clone(), body.clone(), until, next.clone())))
         .collect();
     let mut all = Vec::new();
     let (mut failed, mut broken) = (0u64, Vec::new());
@@ -221,6 +267,17 @@ fn main() -> std::process::ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_number_requests() {
+        assert_eq!(expand("/ns-{n%10}/sa/sa-{n}", 1234).unwrap(), "/ns-4/sa/sa-1234");
+        assert_eq!(expand("no placeholder", 7).unwrap(), "no placeholder");
+        assert!(expand("{n%0}", 1).is_err());
+        assert!(expand("{n", 1).is_err());
+        assert!(expand("{nope}", 1).is_err());
+        let t = target("https://127.0.0.1:6443/api/v1/namespaces/ns-{n%10}/serviceaccounts").unwrap();
+        assert_eq!((t.port, t.path.as_str()), (6443, "/api/v1/namespaces/ns-{n%10}/serviceaccounts"));
+    }
 
     #[test]
     fn targets_and_percentiles() {

@@ -156,7 +156,7 @@ impl ResourceType {
         }
         map.insert("kind".into(), Value::String(self.kind.into()));
         map.insert("apiVersion".into(), Value::String(api_version));
-        let typed = types::roundtrip(&self.api_version(), self.kind, body.clone())
+        let typed = types::roundtrip(&self.api_version(), self.kind, &body)
             .unwrap_or_else(|| Ok(body.clone()))
             .map_err(|e| {
                 ApiError::bad_request(format!(

@@ -4,19 +4,20 @@
 
 use serde_json::Value;
 
-fn rt<T: serde::de::DeserializeOwned + serde::Serialize>(v: Value) -> Result<Value, serde_json::Error> {
-    let t: T = serde_json::from_value(v)?;
+/// Decoded from the borrowed value (no copy of the body first), then encoded again.
+fn rt<T: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> Result<Value, serde_json::Error> {
+    let t = T::deserialize(v)?;
     serde_json::to_value(t)
 }
 
 /// Whether kauth has a type for `kind` in `api_version`.
 pub fn known(api_version: &str, kind: &str) -> bool {
-    roundtrip(api_version, kind, Value::Object(Default::default())).is_some()
+    roundtrip(api_version, kind, &Value::Object(Default::default())).is_some()
 }
 
 /// Decodes and re-encodes `v` as the k8s-openapi type of `kind` in `api_version`; `None` for a
 /// kind kauth has no type for.
-pub fn roundtrip(api_version: &str, kind: &str, v: Value) -> Option<Result<Value, serde_json::Error>> {
+pub fn roundtrip(api_version: &str, kind: &str, v: &Value) -> Option<Result<Value, serde_json::Error>> {
     Some(match (api_version, kind) {
         ("v1", "ConfigMap") => rt::<k8s_openapi::api::core::v1::ConfigMap>(v),
         ("v1", "Endpoints") => rt::<k8s_openapi::api::core::v1::Endpoints>(v),
@@ -120,12 +121,12 @@ mod tests {
             assert!(known(&r.api_version(), r.kind), "{}/{}", r.api_version(), r.kind);
         }
         let core =
-            roundtrip("v1", "Event", serde_json::json!({"metadata": {}, "involvedObject": {}})).unwrap().unwrap();
+            roundtrip("v1", "Event", &serde_json::json!({"metadata": {}, "involvedObject": {}})).unwrap().unwrap();
         assert!(core.get("involvedObject").is_some());
         let events = roundtrip(
             "events.k8s.io/v1",
             "Event",
-            serde_json::json!({"involvedObject": {}, "regarding": {}, "eventTime": "2024-01-01T00:00:00.000000Z"}),
+            &serde_json::json!({"involvedObject": {}, "regarding": {}, "eventTime": "2024-01-01T00:00:00.000000Z"}),
         );
         assert!(events.unwrap().unwrap().get("involvedObject").is_none(), "events.k8s.io has no involvedObject");
     }
