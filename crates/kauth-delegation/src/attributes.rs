@@ -50,19 +50,24 @@ pub fn kubernetes_target(method: &http::Method, uri: &http::Uri) -> (String, Tar
         ["watch", rest @ ..] => (true, rest),
         _ => (false, rest),
     };
+    // As kube-apiserver: after `namespaces/{ns}` comes a resource of that namespace, except for
+    // the namespace's own subresources (`status`, `finalize`); `namespaces/{ns}` alone is the
+    // namespace object, in its own namespace.
     let (namespace, rest) = match rest {
-        ["namespaces", ns, rest @ ..] if !rest.is_empty() => (*ns, rest),
-        // `/api/v1/namespaces/{name}` is the namespace object itself.
-        ["namespaces", ns] => ("", &["namespaces", *ns][..]),
+        ["namespaces", ns, tail @ ..] if tail.first().is_some_and(|n| !matches!(*n, "status" | "finalize")) => {
+            (*ns, tail)
+        }
+        ["namespaces", ns, ..] => (*ns, rest),
         _ => ("", rest),
     };
+    // Parts after the subresource are ignored, as kube-apiserver ignores them: the request is
+    // still one on that subresource, never a non-resource path.
     let (resource, name, subresource) = match rest {
         [r] => (*r, "", ""),
         [r, n] => (*r, *n, ""),
-        [r, n, s] => (*r, *n, *s),
-        _ => return non_resource(),
+        [r, n, s, ..] => (*r, *n, *s),
+        [] => return non_resource(),
     };
-    let namespace = if resource == "namespaces" && !name.is_empty() { name } else { namespace };
     let verb = resource_verb(method, !name.is_empty(), watch_path || watch_query);
     (
         verb,
@@ -101,6 +106,24 @@ mod tests {
             subresource: sub.into(),
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn deeper_paths_stay_resource_requests_and_namespace_subresources_are_the_namespace_s() {
+        use http::Method as M;
+        // Parts after the subresource are ignored, never a non-resource path `system:discovery`
+        // would allow.
+        assert_eq!(
+            read(M::GET, "/apis/example.com/v1alpha1/namespaces/ns/widgets/w/proxy/a/b"),
+            ("get".into(), res("ns", "example.com", "widgets", "proxy", "w"))
+        );
+        assert_eq!(read(M::PUT, "/api/v1/namespaces/ns/status"), ("update".into(), res("ns", "", "namespaces", "status", "ns")));
+        assert_eq!(
+            read(M::PUT, "/api/v1/namespaces/ns/finalize"),
+            ("update".into(), res("ns", "", "namespaces", "finalize", "ns"))
+        );
+        assert_eq!(read(M::GET, "/api/v1/namespaces/ns"), ("get".into(), res("ns", "", "namespaces", "", "ns")));
+        assert_eq!(read(M::GET, "/api/v1/namespaces"), ("list".into(), res("", "", "namespaces", "", "")));
     }
 
     #[test]

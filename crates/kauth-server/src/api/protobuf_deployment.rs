@@ -13,9 +13,22 @@ use serde_json::{json, Value};
 use super::protobuf_json::{decode, label_selector, object_meta, Obj};
 use super::status::ApiError;
 
+/// How deep [`only_zeros`] follows nested messages. kubectl's Deployment nests a handful of
+/// levels; a body nesting deeper is refused (as not zero) rather than followed, so a client
+/// cannot make the check recurse until the stack overflows.
+const MAX_DEPTH: usize = 32;
+
 /// Whether an encoded message holds only zero values: varints of 0, empty strings, and nested
-/// messages of zeros (read with prost's wire-format functions).
-fn only_zeros(mut buf: &[u8]) -> bool {
+/// messages of zeros (read with prost's wire-format functions), at most [`MAX_DEPTH`] deep.
+///
+/// The wire does not say whether a length-delimited field is a string or a message: a
+/// non-empty string whose bytes happen to read as a message of zeros (`"\u{8}\0"`) counts as
+/// zero. No field kubectl sends holds such a value.
+fn only_zeros(buf: &[u8]) -> bool {
+    zeros_within(buf, MAX_DEPTH)
+}
+
+fn zeros_within(mut buf: &[u8], depth: usize) -> bool {
     use prost::encoding::{decode_key, decode_varint, WireType};
     while !buf.is_empty() {
         let Ok((_, wire)) = decode_key(&mut buf) else { return false };
@@ -29,7 +42,7 @@ fn only_zeros(mut buf: &[u8]) -> bool {
                 }
                 let (inner, rest) = buf.split_at(len);
                 buf = rest;
-                only_zeros(inner)
+                inner.is_empty() || depth > 0 && zeros_within(inner, depth - 1)
             }
             WireType::SixtyFourBit if buf.len() >= 8 => {
                 let (v, rest) = buf.split_at(8);
@@ -158,6 +171,29 @@ mod tests {
 
     fn encode(d: &apps::Deployment) -> Vec<u8> {
         d.encode_to_vec()
+    }
+
+    /// A field of `depth` nested length-delimited frames around a zero varint.
+    fn nested(depth: usize) -> Vec<u8> {
+        let mut buf = vec![0x08, 0x00];
+        for _ in 0..depth {
+            let mut outer = vec![0x0a];
+            prost::encoding::encode_varint(buf.len() as u64, &mut outer);
+            outer.extend_from_slice(&buf);
+            buf = outer;
+        }
+        buf
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_followed() {
+        assert!(only_zeros(&nested(3)));
+        assert!(only_zeros(&nested(MAX_DEPTH)));
+        assert!(!only_zeros(&nested(MAX_DEPTH + 1)));
+        // Refused at the cap, whatever the depth below it.
+        assert!(!only_zeros(&nested(5_000)));
+        assert!(!only_zeros(&[0x08, 0x01]));
+        assert!(only_zeros(&[0x0a, 0x00]));
     }
 
     #[test]
