@@ -64,12 +64,15 @@ pub fn handle(
                 let (obj, warnings) = decode_checked(req, rt, body)?;
                 write_part(state, req, rt, &*current()?, &obj, pointer, warnings)
             }
-            _ => {
+            // A patch is applied to the latest object again when another write won the race,
+            // as the main endpoint's (unless the patch itself names a resourceVersion).
+            _ => retry_conflicts(|| {
                 let cur = current()?;
                 let patched = patch::apply(patch_kind(req)?, &cur.value, &req.body)?;
                 let (obj, warnings) = decode_checked(req, rt, patched)?;
-                write_part(state, req, rt, &cur, &obj, pointer, warnings)
-            }
+                let precondition = meta_str(&obj, "resourceVersion") != cur.revision.to_string();
+                Ok((write_part(state, req, rt, &cur, &obj, pointer, warnings), precondition))
+            }),
         };
     }
     if sub.name == "scale" {
@@ -81,14 +84,32 @@ pub fn handle(
                 let (scale, _) = decode_checked(req, &resources::SCALE, body)?;
                 set_scale(state, req, rt, &cur, &scale)
             }
-            _ => {
-                let patched = patch::apply(patch_kind(req)?, &scale_of(&cur.value)?, &req.body)?;
+            _ => retry_conflicts(|| {
+                let cur = current()?;
+                let current_scale = scale_of(&cur.value)?;
+                let patched = patch::apply(patch_kind(req)?, &current_scale, &req.body)?;
                 let (scale, _) = decode_checked(req, &resources::SCALE, patched)?;
-                set_scale(state, req, rt, &cur, &scale)
-            }
+                let precondition = meta_str(&scale, "resourceVersion") != meta_str(&current_scale, "resourceVersion");
+                Ok((set_scale(state, req, rt, &cur, &scale), precondition))
+            }),
         };
     }
     Err(unserved(state, rt, ns, &info.name, sub.name)?)
+}
+
+/// Runs `attempt` again (up to 5 times in all) while it loses a race: a Conflict from a write
+/// that carried no precondition of the client's. `attempt` says whether it carried one.
+fn retry_conflicts(
+    mut attempt: impl FnMut() -> Result<(Result<Response, ApiError>, bool), ApiError>,
+) -> Result<Response, ApiError> {
+    let mut last = None;
+    for _ in 0..5 {
+        match attempt()? {
+            (Err(e), false) if e.reason == "Conflict" => last = Some(e),
+            (result, _) => return result,
+        }
+    }
+    Err(last.unwrap_or_else(|| ApiError::internal("a patch made no attempt")))
 }
 
 fn patch_kind(req: &Request) -> Result<patch::PatchKind, ApiError> {

@@ -279,7 +279,14 @@ impl Registry {
                 }
             }
         }
-        let revision = self.storage.commit(&writes).map_err(|e| {
+        let committed = self.storage.commit(&writes);
+        if let (true, Err(StoreError::Conflict { actual, .. })) = (shared, &committed) {
+            // Another writer (perhaps a commit of this replica that etcd ordered first) changed
+            // the key; the follower may not have applied it yet. Wait until it has, so that the
+            // caller's retry (a patch retries a conflict at once) reads the object it lost to.
+            self.wait_applied(*actual, READ_YOUR_WRITES);
+        }
+        let revision = committed.map_err(|e| {
             let failed = match &e {
                 StoreError::Exists { key } | StoreError::NotFound { key } | StoreError::Conflict { key, .. } => {
                     keys.iter().find(|(k, ..)| k == key)
