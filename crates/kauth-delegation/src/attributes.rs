@@ -117,7 +117,10 @@ mod tests {
             read(M::GET, "/apis/example.com/v1alpha1/namespaces/ns/widgets/w/proxy/a/b"),
             ("get".into(), res("ns", "example.com", "widgets", "proxy", "w"))
         );
-        assert_eq!(read(M::PUT, "/api/v1/namespaces/ns/status"), ("update".into(), res("ns", "", "namespaces", "status", "ns")));
+        assert_eq!(
+            read(M::PUT, "/api/v1/namespaces/ns/status"),
+            ("update".into(), res("ns", "", "namespaces", "status", "ns"))
+        );
         assert_eq!(
             read(M::PUT, "/api/v1/namespaces/ns/finalize"),
             ("update".into(), res("ns", "", "namespaces", "finalize", "ns"))

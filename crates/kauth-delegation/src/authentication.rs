@@ -69,6 +69,22 @@ impl std::fmt::Debug for DelegatingAuthenticator {
     }
 }
 
+/// Removes the impersonation headers kube-apiserver acts on.
+pub fn strip_impersonation(headers: &mut http::HeaderMap) {
+    let doomed: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|k| {
+            let k = k.as_str(); // lower case
+            matches!(k, "impersonate-user" | "impersonate-group" | "impersonate-uid")
+                || k.starts_with("impersonate-extra-")
+        })
+        .cloned()
+        .collect();
+    for k in doomed {
+        headers.remove(k);
+    }
+}
+
 /// The identity headers removed from every request, trusted or not: kube-apiserver's standard
 /// names (and `X-Remote-Uid`), whatever else is configured.
 pub fn standard_identity_headers() -> HeaderNames {
@@ -130,11 +146,15 @@ impl DelegatingAuthenticator {
     }
 
     /// Removes every identity header a client could forge (the standard ones and the front
-    /// proxy's configured ones). Call it on every request after authenticating.
+    /// proxy's configured ones) and the impersonation headers (`Impersonate-User`, `-Group`,
+    /// `-Uid`, `Impersonate-Extra-*`): nothing here judges impersonation, so what is behind must
+    /// never see a request naming someone who was not judged. Call it on every request after
+    /// authenticating.
     pub fn strip_identity_headers(&self, headers: &mut http::HeaderMap) {
         for names in &self.strip {
             request_header::clear(headers, names);
         }
+        strip_impersonation(headers);
     }
 
     /// The token cache's (hits, misses), when bearer tokens are accepted.
@@ -183,6 +203,9 @@ mod tests {
             ("X-Remote-Group", "system:masters"),
             ("x-remote-extra-a", "b"),
             ("x-remote-uid", "0"),
+            ("impersonate-user", "root"),
+            ("Impersonate-Group", "system:masters"),
+            ("impersonate-extra-scopes", "all"),
             ("other", "kept"),
         ] {
             headers.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), http::HeaderValue::from_static(v));

@@ -83,9 +83,12 @@ impl TokenAuthenticator for TokenReviewAuthenticator {
             ..Default::default()
         };
         let answer = self.cluster.create(TOKEN_REVIEWS, &review, "TokenReview").map_err(|e| {
-            Rejection::Webhook(WebhookRejection::Unavailable {
-                cluster: self.cluster.server().to_owned(),
-                problem: e.to_string(),
+            let (cluster, problem) = (self.cluster.server().to_owned(), e.to_string());
+            // Only an outage lets a cached answer stand in; a refusal of the review is final.
+            Rejection::Webhook(if e.is_unavailable() {
+                WebhookRejection::Unavailable { cluster, problem }
+            } else {
+                WebhookRejection::Refused { cluster, problem }
             })
         })?;
         let status = answer.status.unwrap_or_default();

@@ -43,7 +43,12 @@ struct Hot {
 }
 
 impl Hot {
-    fn new(authn: &HistogramVec, authz_duration: &HistogramVec, authz: &IntCounterVec, reviews: &IntCounterVec) -> Self {
+    fn new(
+        authn: &HistogramVec,
+        authz_duration: &HistogramVec,
+        authz: &IntCounterVec,
+        reviews: &IntCounterVec,
+    ) -> Self {
         let decision = |l: &str| (authz_duration.with_label_values(&[l]), authz.with_label_values(&[l]));
         Hot {
             authn_success: authn.with_label_values(&["success"]),

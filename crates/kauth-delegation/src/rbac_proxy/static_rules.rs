@@ -23,7 +23,10 @@ fn any_or(rule: &str, value: &str) -> bool {
 pub fn matches(rule: &StaticRule, a: &Attributes) -> bool {
     let fields_match = match &a.target {
         Target::Resource { namespace, api_group, resource, subresource, name, .. } => {
+            // A resource request has no path: a rule naming one never matches it (as in
+            // kube-rbac-proxy, whose resource attributes carry an empty path).
             rule.resource_request
+                && rule.path.is_empty()
                 && any_or(&rule.namespace, namespace)
                 && any_or(&rule.api_group, api_group)
                 && any_or(&rule.resource, resource)

@@ -320,6 +320,15 @@ pub enum WebhookRejection {
         /// What went wrong.
         problem: String,
     },
+    /// The cluster answered, but not with a judgement of the token: it refused the review itself
+    /// (the asker's own credential may not create TokenReviews: 401, 403) or sent something
+    /// that is not a TokenReview. Not a passing outage: no cached answer stands in.
+    Refused {
+        /// The cluster that was asked (its URL).
+        cluster: String,
+        /// What it answered.
+        problem: String,
+    },
     /// The token was accepted, but for none of the audiences asked for.
     AudienceMismatch {
         /// The audiences asked for.
@@ -335,6 +344,7 @@ impl WebhookRejection {
         match self {
             WebhookRejection::Unauthenticated { .. } => "tokenreview_unauthenticated",
             WebhookRejection::Unavailable { .. } => "tokenreview_unavailable",
+            WebhookRejection::Refused { .. } => "tokenreview_refused",
             WebhookRejection::AudienceMismatch { .. } => "tokenreview_audience_mismatch",
         }
     }
@@ -351,6 +361,9 @@ impl fmt::Display for WebhookRejection {
             }
             WebhookRejection::Unavailable { cluster, problem } => {
                 write!(f, "the TokenReview at {cluster} could not be made: {problem}")
+            }
+            WebhookRejection::Refused { cluster, problem } => {
+                write!(f, "the cluster at {cluster} refused the TokenReview: {problem}")
             }
             WebhookRejection::AudienceMismatch { wanted, got } => write!(
                 f,
@@ -532,7 +545,9 @@ impl Rejection {
     /// Whether every verdict is only that a remote authenticator could not be asked
     /// ([`WebhookRejection::Unavailable`]): the credential was not judged at all.
     pub fn only_unavailable(&self) -> bool {
-        self.verdicts().iter().all(|v| matches!(v, Rejection::Webhook(WebhookRejection::Unavailable { .. })))
+        let verdicts = self.verdicts();
+        !verdicts.is_empty()
+            && verdicts.iter().all(|v| matches!(v, Rejection::Webhook(WebhookRejection::Unavailable { .. })))
     }
 
     /// Every verdict: a union's members, or this rejection alone.
