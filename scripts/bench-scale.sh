@@ -41,11 +41,11 @@ start() { # start NAME -> url, pid, started_in (seconds from exec to serving)
 }
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
 
-load() { # load NAME COUNT PATH BODY: COUNT numbered creates; prints the rate
+load() { # load WHAT COUNT PATH BODY: COUNT numbered creates on the server "big"; prints the rate
   printf '%s' "$4" >"$work/body.json"
-  "$loadgen" --url "$url$3" --cacert "$work/$1/pki/ca.crt" --header "Authorization: Bearer bench-admin-token" \
+  "$loadgen" --url "$url$3" --cacert "$work/big/pki/ca.crt" --header "Authorization: Bearer bench-admin-token" \
     --header "Content-Type: application/json" --method POST --body-file "$work/body.json" \
-    --connections 32 --count "$2" --label "$1"
+    --connections 32 --count "$2" --label "create $2 $1"
 }
 
 rate() { # rate URL_PATH LUA -> requests/s
@@ -72,7 +72,11 @@ LUA
 
 measure() { # measure NAME: the rates on the server at url; sets sar tr creates
   export KUBECONFIG="$work/$1/admin.conf"
+  # The same question on both servers: sa-1 in ns-1, bound to view by rb-1 (as the load binds it).
   kubectl get ns ns-0 >/dev/null 2>&1 || kubectl create ns ns-0 >/dev/null
+  kubectl get ns ns-1 >/dev/null 2>&1 || kubectl create ns ns-1 >/dev/null
+  kubectl -n ns-1 get rolebinding rb-1 >/dev/null 2>&1 ||
+    kubectl -n ns-1 create rolebinding rb-1 --clusterrole=view --serviceaccount=ns-1:sa-1 >/dev/null
   kubectl -n ns-0 get sa bench >/dev/null 2>&1 || kubectl -n ns-0 create sa bench >/dev/null
   local token
   token=$(kubectl -n ns-0 create token bench)
@@ -86,18 +90,19 @@ measure() { # measure NAME: the rates on the server at url; sets sar tr creates
 
 # The empty server first: the rates to compare with.
 start empty
+empty_rss=$(rss "$pid")
 measure empty
-empty_sar=$sar empty_tr=$tr empty_creates=$creates empty_rss=$(rss "$pid")
+empty_sar=$sar empty_tr=$tr empty_creates=$creates
 kill "$pid"
 
 # The loaded one.
 start big
-echo "| load | requests/s | p50 | p99 |"
+echo "| load (loadgen, 32 connections) | creates/s | p50 | p99 |"
 echo "|---|---:|---:|---:|"
-load big "$NAMESPACES" /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"ns-{n}"}}'
-load big "$SERVICEACCOUNTS" "/api/v1/namespaces/ns-{n%$NAMESPACES}/serviceaccounts" \
+load namespaces "$NAMESPACES" /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"ns-{n}"}}'
+load serviceaccounts "$SERVICEACCOUNTS" "/api/v1/namespaces/ns-{n%$NAMESPACES}/serviceaccounts" \
   '{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"sa-{n}","labels":{"app":"bench"}}}'
-load big "$ROLEBINDINGS" "/apis/rbac.authorization.k8s.io/v1/namespaces/ns-{n%$NAMESPACES}/rolebindings" \
+load rolebindings "$ROLEBINDINGS" "/apis/rbac.authorization.k8s.io/v1/namespaces/ns-{n%$NAMESPACES}/rolebindings" \
   "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\",\"metadata\":{\"name\":\"rb-{n}\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"view\"},\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"sa-{n}\",\"namespace\":\"ns-{n%$NAMESPACES}\"}]}"
 loaded_rss=$(rss "$pid")
 kill "$pid"
