@@ -215,7 +215,7 @@ where
                 .map(|c| PeerCertificates(c.to_vec().into()));
             let svc = hyper::service::service_fn(move |req| service(req, peer.clone(), client));
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).await {
                 tracing::debug!(%client, "connection: {e}");
             }
         });
