@@ -60,8 +60,8 @@ export KUBECONFIG="$work/cluster/admin.conf"
 kubectl create namespace bench >/dev/null
 seq 1 "$most" | jq -Rn '{apiVersion: "v1", kind: "List", items: [inputs | {apiVersion: "v1", kind: "ServiceAccount", metadata: {name: ("sa-" + .), namespace: "bench"}}]}' \
   >"$work/sas.json"
-kubectl create -f "$work/sas.json" >/dev/null
-kubectl apply -f - >/dev/null <<'YAML'
+kubectl create --validate=false -f "$work/sas.json" >/dev/null
+kubectl apply --validate=false -f - >/dev/null <<'YAML'
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: metrics-reader}
@@ -78,7 +78,7 @@ subjects:
 YAML
 # One token per service account, by TokenRequest (curl's URL glob, in parallel).
 mkdir "$work/tokens"
-curl -sS --fail -Z --parallel-max 8 --cacert "$pki/ca.crt" -H "Authorization: Bearer bench-admin-token" \
+curl -sS --no-progress-meter --fail -Z --parallel-max 8 --cacert "$pki/ca.crt" -H "Authorization: Bearer bench-admin-token" \
   -H "Content-Type: application/json" -d '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}}' \
   "$cluster/api/v1/namespaces/bench/serviceaccounts/sa-[1-$most]/token" -o "$work/tokens/#1.json"
 for n in $TOKENS; do
