@@ -135,7 +135,7 @@ fn log(outcome: &Outcome, client: SocketAddr, method: &http::Method, path: &str)
         Outcome::Failed(problem) => tracing::warn!(%client, %method, path, "Authorization error; kauth: {problem}"),
         Outcome::Unavailable(problem) => tracing::warn!(
             %client, %method, path,
-            "Service Unavailable; kauth: the cluster cannot be asked and no cached answer is young enough: {problem}"
+            "Service Unavailable; kauth: {problem} (no answer from the cluster, no young enough cached answer, no young enough local copy)"
         ),
         Outcome::Unjudgeable => tracing::info!(
             %client, %method, path,
