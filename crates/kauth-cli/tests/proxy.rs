@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "proxy/protocols.rs"]
+mod protocols;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -5,12 +5,15 @@
 //! `static` rules, then the cluster's SubjectAccessReview (allowed answers cached 5 minutes,
 //! denied 30 seconds: kube-rbac-proxy's values); the logic is `kauth-delegation`'s.
 //!
-//! Files: `server.rs` (the request path and the listener), `upstream.rs` (forwarding),
+//! Files: `server.rs` (the request path and the listener), `upstream.rs` (forwarding, pooled),
+//! `hop_by_hop.rs` (Go's header rules), `upgrade.rs` (joining upgraded connections),
 //! `refusals.rs` (kube-rbac-proxy's texts), `metrics.rs`.
 
+mod hop_by_hop;
 mod metrics;
 mod refusals;
 mod server;
+mod upgrade;
 mod upstream;
 
 use std::net::SocketAddr;
@@ -67,6 +70,10 @@ pub struct ProxyArgs {
     /// The key of --upstream-client-cert-file.
     #[arg(long, requires = "upstream_client_cert_file")]
     upstream_client_key_file: Option<PathBuf>,
+    /// Speak HTTP/2 with prior knowledge (h2c) to the upstream, without TLS: for upstreams
+    /// that speak only h2c, such as insecure gRPC servers.
+    #[arg(long)]
+    upstream_force_h2c: bool,
     /// Tell the upstream the user and groups in the two header fields below.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     auth_header_fields_enabled: bool,
@@ -238,8 +245,9 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
         // kube-rbac-proxy judges every path: /healthz of the upstream included.
         .always_allowed(Vec::new())
         .build();
-    let upstream =
-        upstream::Upstream::new(&a.upstream, || upstream_tls(&a)).map_err(|e| Failure::bad_input(e.to_string()))?;
+    let protocols = if a.upstream_force_h2c { upstream::Protocols::ForceH2c } else { upstream::Protocols::Negotiated };
+    let upstream = upstream::Upstream::new(&a.upstream, protocols, || upstream_tls(&a))
+        .map_err(|e| Failure::bad_input(e.to_string()))?;
     let headers = server::AuthHeaders {
         enabled: a.auth_header_fields_enabled,
         user: header_name("--auth-header-user-field-name", &a.auth_header_user_field_name)?,

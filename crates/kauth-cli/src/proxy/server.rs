@@ -135,7 +135,7 @@ fn log(outcome: &Outcome, client: SocketAddr, method: &http::Method, path: &str)
         Outcome::Failed(problem) => tracing::warn!(%client, %method, path, "Authorization error; kauth: {problem}"),
         Outcome::Unavailable(problem) => tracing::warn!(
             %client, %method, path,
-            "Service Unavailable; kauth: the cluster cannot be asked and no cached answer is young enough: {problem}"
+            "Service Unavailable; kauth: {problem} (no answer from the cluster, no young enough cached answer, no young enough local copy)"
         ),
         Outcome::Unjudgeable => tracing::info!(
             %client, %method, path,
@@ -215,7 +215,7 @@ where
                 .map(|c| PeerCertificates(c.to_vec().into()));
             let svc = hyper::service::service_fn(move |req| service(req, peer.clone(), client));
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            if let Err(e) = builder.serve_connection(TokioIo::new(stream), svc).await {
+            if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).await {
                 tracing::debug!(%client, "connection: {e}");
             }
         });

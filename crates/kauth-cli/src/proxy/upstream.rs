@@ -1,37 +1,29 @@
 //! The upstream: where allowed requests go, as Go's `httputil.NewSingleHostReverseProxy` sends
 //! them for kube-rbac-proxy. The upstream URL's path is joined before the request's, queries
 //! are joined, the client's `Host` is kept, the client's address is appended to
-//! `X-Forwarded-For`, and hop-by-hop headers are removed both ways. The answer's body is
-//! passed on frame by frame as it arrives (streaming responses, watches, long polls).
+//! `X-Forwarded-For`, and hop-by-hop headers are handled as Go does (`hop_by_hop.rs`). The
+//! answer's body is passed on frame by frame as it arrives (streaming responses, watches, long
+//! polls), trailers included.
 //!
-//! HTTP/1.1 to the upstream, one connection per request (no pool), over TLS for `https://`
-//! (trusting `--upstream-ca-file`, else the public web roots; presenting
-//! `--upstream-client-cert-file` when given).
+//! Connections are pooled (hyper-util's client). Over TLS (`https://`, trusting
+//! `--upstream-ca-file`, else the public web roots, presenting `--upstream-client-cert-file`
+//! when given) HTTP/2 is offered by ALPN and used when the upstream picks it; plain `http://`
+//! is HTTP/1.1, or HTTP/2 with prior knowledge under `--upstream-force-h2c`. Upgrade requests
+//! go on their own HTTP/1.1 connections (HTTP/2 has no `Upgrade`, and Go's transport does the
+//! same), and a 101 joins the two sides (`upgrade.rs`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
-use tokio::net::TcpStream;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::hop_by_hop;
 use super::refusals::plain;
-
-/// Headers that belong to one hop (RFC 9110 §7.6.1, and Go's list).
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 /// The body of a forwarded answer, or of the proxy's own 502.
 pub type UpstreamBody = Either<Incoming, Full<Bytes>>;
@@ -49,32 +41,69 @@ pub enum UpstreamError {
     },
 }
 
+/// A pooled client, over TLS or not.
+#[derive(Clone)]
+enum Pool {
+    Plain(Client<HttpConnector, Incoming>),
+    Tls(Client<HttpsConnector<HttpConnector>, Incoming>),
+}
+
+impl Pool {
+    fn request(&self, request: http::Request<Incoming>) -> hyper_util::client::legacy::ResponseFuture {
+        match self {
+            Pool::Plain(c) => c.request(request),
+            Pool::Tls(c) => c.request(request),
+        }
+    }
+}
+
+/// How `forward` may speak to the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocols {
+    /// HTTP/2 when TLS's ALPN picks it, else HTTP/1.1 (plain `http://`: HTTP/1.1).
+    Negotiated,
+    /// `--upstream-force-h2c`: HTTP/2 with prior knowledge over plain TCP, whatever the scheme
+    /// (kube-rbac-proxy dials without TLS then too).
+    ForceH2c,
+}
+
 /// The upstream.
 #[derive(Clone)]
 pub struct Upstream {
+    origin: String,
     authority: http::uri::Authority,
-    host: String,
-    port: u16,
     base_path: String,
     base_query: Option<String>,
-    tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
+    pooled: Pool,
+    upgrades: Pool,
 }
 
 impl std::fmt::Debug for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Upstream({}://{}{})",
-            if self.tls.is_some() { "https" } else { "http" },
-            self.authority,
-            self.base_path
-        )
+        write!(f, "Upstream({}{})", self.origin, self.base_path)
     }
+}
+
+fn tcp() -> HttpConnector {
+    let mut c = HttpConnector::new();
+    c.enforce_http(false);
+    c.set_nodelay(true);
+    c
+}
+
+fn client(h2_only: bool) -> hyper_util::client::legacy::Builder {
+    let mut b = Client::builder(TokioExecutor::new());
+    b.pool_timer(TokioTimer::new()).timer(TokioTimer::new()).http2_only(h2_only);
+    b
 }
 
 impl Upstream {
     /// The upstream at `url`; `tls` is the client configuration for an `https://` one.
-    pub fn new(url: &str, tls: impl FnOnce() -> Result<rustls::ClientConfig, String>) -> Result<Self, UpstreamError> {
+    pub fn new(
+        url: &str,
+        protocols: Protocols,
+        tls: impl FnOnce() -> Result<rustls::ClientConfig, String>,
+    ) -> Result<Self, UpstreamError> {
         let bad = |problem: String| UpstreamError::Url { url: url.to_owned(), problem };
         let uri: http::Uri = url.parse().map_err(|e| bad(format!("{e}")))?;
         let https = match uri.scheme_str() {
@@ -83,22 +112,37 @@ impl Upstream {
             _ => return Err(bad("the scheme must be http or https".into())),
         };
         let authority = uri.authority().cloned().ok_or_else(|| bad("no host".into()))?;
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tls = if https {
-            let name = ServerName::try_from(host.clone()).map_err(|e| bad(format!("the host as a TLS name: {e}")))?;
-            let config = tls().map_err(bad)?;
-            Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
-        } else {
-            None
+        let (pooled, upgrades) = match (https, protocols) {
+            (_, Protocols::ForceH2c) => {
+                (Pool::Plain(client(true).build(tcp())), Pool::Plain(client(false).build(tcp())))
+            }
+            (false, Protocols::Negotiated) => {
+                let c = Pool::Plain(client(false).build(tcp()));
+                (c.clone(), c)
+            }
+            (true, Protocols::Negotiated) => {
+                let config = tls().map_err(bad)?;
+                let h2 = HttpsConnectorBuilder::new()
+                    .with_tls_config(config.clone())
+                    .https_only()
+                    .enable_http1()
+                    .enable_http2()
+                    .wrap_connector(tcp());
+                let h1 = HttpsConnectorBuilder::new()
+                    .with_tls_config(config)
+                    .https_only()
+                    .enable_http1()
+                    .wrap_connector(tcp());
+                (Pool::Tls(client(false).build(h2)), Pool::Tls(client(false).build(h1)))
+            }
         };
         Ok(Upstream {
+            origin: format!("{}://{authority}", if https { "https" } else { "http" }),
             authority,
-            host,
-            port,
             base_path: uri.path().trim_end_matches('/').to_owned(),
             base_query: uri.query().filter(|q| !q.is_empty()).map(str::to_owned),
-            tls,
+            pooled,
+            upgrades,
         })
     }
 
@@ -120,16 +164,11 @@ impl Upstream {
     }
 
     /// Sends `request` from `client` on; a failure is a 502 and its reason.
-    pub async fn forward<B>(
+    pub async fn forward(
         &self,
-        mut request: http::Request<B>,
+        mut request: http::Request<Incoming>,
         client: SocketAddr,
-    ) -> Result<http::Response<UpstreamBody>, (http::Response<UpstreamBody>, String)>
-    where
-        B: hyper::body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
+    ) -> Result<http::Response<UpstreamBody>, (http::Response<UpstreamBody>, String)> {
         let fail = |problem: String| (plain(502, "Bad Gateway").map(Either::Right), problem);
         let host = request
             .headers()
@@ -139,11 +178,12 @@ impl Upstream {
             .unwrap_or_else(|| {
                 http::HeaderValue::from_str(self.authority.as_str()).unwrap_or(http::HeaderValue::from_static(""))
             });
-        let target = self.target(request.uri());
+        let target = format!("{}{}", self.origin, self.target(request.uri()));
         *request.uri_mut() = target.parse().map_err(|e| fail(format!("the upstream path {target:?}: {e}")))?;
+        // The client's version is its hop's; the pool picks the upstream's (h2 by ALPN).
         *request.version_mut() = http::Version::HTTP_11;
         let headers = request.headers_mut();
-        remove_hop_by_hop(headers);
+        let asked = hop_by_hop::prepare_request(headers);
         headers.insert(http::header::HOST, host);
         let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
             Some(prior) => format!("{prior}, {}", client.ip()),
@@ -153,55 +193,39 @@ impl Upstream {
             headers.insert("x-forwarded-for", v);
         }
 
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| fail(format!("connecting to {}: {e}", self.authority)))?;
-        let _ = tcp.set_nodelay(true);
-        let response = match &self.tls {
-            Some((connector, name)) => {
-                let stream = connector
-                    .connect(name.clone(), tcp)
-                    .await
-                    .map_err(|e| fail(format!("TLS with {}: {e}", self.authority)))?;
-                send(TokioIo::new(stream), request).await
-            }
-            None => send(TokioIo::new(tcp), request).await,
+        let (pool, client_side) = match &asked {
+            Some(_) => (&self.upgrades, Some(hyper::upgrade::on(&mut request))),
+            None => (&self.pooled, None),
         };
-        let mut response = response.map_err(|e| fail(format!("{}: {e}", self.authority)))?;
-        remove_hop_by_hop(response.headers_mut());
+        let mut response =
+            pool.request(request).await.map_err(|e| fail(format!("{}: {}", self.authority, chain(&e))))?;
+        if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+            let offered = hop_by_hop::upgrade_type(response.headers());
+            let (Some(asked), Some(client_side)) = (asked, client_side) else {
+                return Err(fail(format!("{} switched protocols unasked", self.authority)));
+            };
+            if !offered.as_ref().is_some_and(|o| o.as_bytes().eq_ignore_ascii_case(asked.as_bytes())) {
+                return Err(fail(format!("backend tried to switch protocol {offered:?} when {asked:?} was requested")));
+            }
+            let upstream_side = hyper::upgrade::on(&mut response);
+            tokio::spawn(super::upgrade::relay(client_side, upstream_side, client));
+            return Ok(response.map(Either::Left));
+        }
+        hop_by_hop::remove(response.headers_mut());
         Ok(response.map(Either::Left))
     }
 }
 
-async fn send<IO, B>(io: IO, request: http::Request<B>) -> Result<http::Response<Incoming>, hyper::Error>
-where
-    IO: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!("upstream connection: {e}");
-        }
-    });
-    sender.send_request(request).await
-}
-
-/// Removes hop-by-hop headers, and those the `Connection` header names.
-pub fn remove_hop_by_hop(headers: &mut http::HeaderMap) {
-    let named: Vec<String> = headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect();
-    for h in HOP_BY_HOP.iter().copied().chain(named.iter().map(String::as_str)) {
-        headers.remove(h);
+/// An error and its causes, `: `-joined (hyper-util's own text is only "client error (Connect)").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
     }
+    out
 }
 
 #[cfg(test)]
@@ -209,27 +233,16 @@ mod tests {
     use super::*;
 
     fn up(url: &str) -> Upstream {
-        Upstream::new(url, || Err("no TLS in this test".into())).unwrap()
+        Upstream::new(url, Protocols::Negotiated, || Err("no TLS in this test".into())).unwrap()
     }
 
-    #[test]
-    fn paths_and_queries_join_as_gos_reverse_proxy() {
+    #[tokio::test]
+    async fn paths_and_queries_join_as_gos_reverse_proxy() {
         let u = |s: &str| s.parse::<http::Uri>().unwrap();
         assert_eq!(up("http://127.0.0.1:8080/").target(&u("/metrics?a=1")), "/metrics?a=1");
         assert_eq!(up("http://h/base/").target(&u("/metrics")), "/base/metrics");
         assert_eq!(up("http://h/base?x=1").target(&u("/m?y=2")), "/base/m?x=1&y=2");
-        assert!(Upstream::new("ftp://h", || Err(String::new())).is_err());
-        assert!(Upstream::new("https://h", || Err("no CA".into())).is_err());
-    }
-
-    #[test]
-    fn hop_by_hop_headers_go() {
-        let mut h = http::HeaderMap::new();
-        h.insert("connection", http::HeaderValue::from_static("keep-alive, X-Secret"));
-        h.insert("x-secret", http::HeaderValue::from_static("1"));
-        h.insert("upgrade", http::HeaderValue::from_static("websocket"));
-        h.insert("x-kept", http::HeaderValue::from_static("1"));
-        remove_hop_by_hop(&mut h);
-        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
+        assert!(Upstream::new("ftp://h", Protocols::Negotiated, || Err(String::new())).is_err());
+        assert!(Upstream::new("https://h", Protocols::Negotiated, || Err("no CA".into())).is_err());
     }
 }
