@@ -153,11 +153,14 @@ async fn handle(
     client: SocketAddr,
 ) -> Result<http::Response<Body>, Infallible> {
     let path = request.uri().path().to_owned();
-    if !proxy.allow.is_empty() && !proxy.allow.iter().any(|p| p.matches(&path)) {
+    // Paths are matched decoded, as kube-rbac-proxy matches Go's `URL.Path`: `/public/..%2Fadmin`
+    // is `/public/../admin`, which `/public/*` does not match (`*` stops at `/`).
+    let decoded = percent_encoding::percent_decode_str(&path).decode_utf8_lossy().into_owned();
+    if !proxy.allow.is_empty() && !proxy.allow.iter().any(|p| p.matches(&decoded)) {
         proxy.metrics.request("not_found");
         return Ok(not_found().map(boxed));
     }
-    if proxy.ignore.iter().any(|p| p.matches(&path)) {
+    if proxy.ignore.iter().any(|p| p.matches(&decoded)) {
         proxy.layer.authenticator().strip_identity_headers(request.headers_mut());
         proxy.metrics.request("ignored");
         let mut forward = Forward { proxy: proxy.clone(), client };
