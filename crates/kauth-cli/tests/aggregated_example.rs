@@ -152,8 +152,9 @@ subjects:
     assert_eq!(code, 403, "{body}");
     assert_eq!(
         body["message"],
-        r#"User "bob" cannot list resource "flunders" in API group "wardle.example.com" in the namespace "team-a""#
+        r#"flunders.wardle.example.com is forbidden: User "bob" cannot list resource "flunders" in API group "wardle.example.com" in the namespace "team-a""#
     );
+    assert_eq!(body["details"], serde_json::json!({"group": "wardle.example.com", "kind": "flunders"}), "{body}");
     // The trusted certificate with no user header names no one.
     assert_eq!(as_proxy(&[]).0, 401);
 

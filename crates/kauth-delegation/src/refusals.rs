@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use kauth::authn::Rejection;
-use kauth::authz::{Attributes, Decision};
+use kauth::authz::{Attributes, Decision, Target};
 
 /// How the layer's judgement of a request went; put in the response's extensions.
 #[derive(Debug, Clone)]
@@ -70,7 +70,17 @@ pub struct KubernetesStatus;
 
 /// A `Status` response with `code`, `reason` and `message`.
 pub fn status(code: u16, reason: &str, message: &str) -> http::Response<Full<Bytes>> {
-    let body = serde_json::json!({
+    status_with_details(code, reason, message, None)
+}
+
+/// A `Status` response as [`status`], with `details` when given.
+pub fn status_with_details(
+    code: u16,
+    reason: &str,
+    message: &str,
+    details: Option<serde_json::Value>,
+) -> http::Response<Full<Bytes>> {
+    let mut body = serde_json::json!({
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},
@@ -79,6 +89,9 @@ pub fn status(code: u16, reason: &str, message: &str) -> http::Response<Full<Byt
         "reason": reason,
         "code": code,
     });
+    if let Some(details) = details {
+        body["details"] = details;
+    }
     let mut resp = http::Response::new(Full::new(Bytes::from(body.to_string())));
     *resp.status_mut() = http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
@@ -90,14 +103,34 @@ impl Refusals for KubernetesStatus {
         status(401, "Unauthorized", "Unauthorized")
     }
 
+    /// k8s.io/apiserver's `responsewriters.Forbidden`: `<resource>[.<group>] ["<name>"] is
+    /// forbidden: <message>[: <reason>]` (or `forbidden: ...` for a path), with the group,
+    /// resource and name in `details`.
     fn forbidden(&self, attributes: &Attributes, decision: &Decision) -> http::Response<Full<Bytes>> {
-        let reason = decision.reason();
-        let message = if reason.is_empty() {
-            attributes.forbidden_message()
-        } else {
-            format!("{}: {reason}", attributes.forbidden_message())
+        let message = attributes.forbidden_error(&decision.reason().to_string());
+        let (group, resource, name) = match &attributes.target {
+            Target::Resource { api_group, resource, name, .. } => {
+                (api_group.as_str(), resource.as_str(), name.as_str())
+            }
+            Target::NonResource { .. } => ("", "", ""),
         };
-        status(403, "Forbidden", &message)
+        let qualified = if group.is_empty() { resource.to_owned() } else { format!("{resource}.{group}") };
+        let text = if qualified.is_empty() {
+            format!("forbidden: {message}")
+        } else if name.is_empty() {
+            format!("{qualified} is forbidden: {message}")
+        } else {
+            format!("{qualified} {name:?} is forbidden: {message}")
+        };
+        // Go's StatusDetails leaves empty fields out.
+        let details: serde_json::Map<String, serde_json::Value> =
+            [("name", name), ("group", group), ("kind", resource)]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.to_owned(), v.into()))
+                .collect();
+        let details = serde_json::Value::Object(details);
+        status_with_details(403, "Forbidden", &text, Some(details))
     }
 
     fn bad_request(&self) -> http::Response<Full<Bytes>> {

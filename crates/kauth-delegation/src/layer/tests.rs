@@ -89,7 +89,8 @@ fn refusals_are_kubernetes_status_with_the_precise_outcome() {
     assert!(matches!(outcome, Outcome::Unauthenticated(kauth::authn::Rejection::AnonymousDisabled)));
     let (status, body, outcome) = call(&layer(true), "/other");
     assert_eq!(status, 403);
-    assert!(body.contains(r#"User \"system:anonymous\" cannot get path \"/other\""#), "{body}");
+    assert!(body.contains(r#""message":"forbidden: User \"system:anonymous\" cannot get path \"/other\"""#), "{body}");
+    assert!(body.contains(r#""details":{}"#), "{body}");
     assert!(matches!(outcome, Outcome::Forbidden(..)));
 }
 

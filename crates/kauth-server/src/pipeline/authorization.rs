@@ -104,8 +104,7 @@ where
             ctx.annotations.push(("authorization.k8s.io/reason", reason));
             return Answer::Below(self.inner.call(Authorized(Authenticated { ctx, user })));
         }
-        let msg = attrs.forbidden_message();
-        let msg = if reason.is_empty() { msg } else { format!("{msg}: {reason}") };
+        let msg = attrs.forbidden_error(&reason);
         ctx.annotations.push(("authorization.k8s.io/reason", reason));
         // Kubernetes' reason stays as it is on the wire; operators get the explanation in the
         // log and the audit event.

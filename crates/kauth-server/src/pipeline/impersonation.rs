@@ -39,8 +39,7 @@ pub fn impersonate(state: &State, real: &UserInfo, headers: &HeaderMap) -> Resul
         match state.authorize(&attrs) {
             Decision::Allow(_) => {}
             d => {
-                let msg = attrs.forbidden_message();
-                let msg = if d.reason().is_empty() { msg } else { format!("{msg}: {}", d.reason()) };
+                let msg = attrs.forbidden_error(&d.reason().to_string());
                 let (group, resource, name) = impersonation::check_target(&attrs);
                 return Err(Refusal::Forbidden(ApiError::forbidden(group, resource, name, &msg)));
             }

@@ -89,6 +89,20 @@ impl Attributes {
     }
 }
 
+impl Attributes {
+    /// What kube-apiserver's 403 says after the resource (`ForbiddenStatusError`): the
+    /// [`Attributes::forbidden_message`] with `&`, `<` and `>` escaped (so no error reads as
+    /// HTML), then `: ` and the authorizer's reason when it gave one (not escaped).
+    pub fn forbidden_error(&self, reason: &str) -> String {
+        let message = self.forbidden_message().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        if reason.is_empty() {
+            message
+        } else {
+            format!("{message}: {reason}")
+        }
+    }
+}
+
 /// Why an authorizer decided as it did: typed, turned into Kubernetes' text only by Display
 /// (at the edges: the SubjectAccessReview status, the 403 message, the audit annotation).
 #[derive(Debug, Clone, PartialEq)]
@@ -351,6 +365,17 @@ mod tests {
         let mut a = attrs("", "");
         a.target = Target::NonResource { path: "/healthz".into() };
         assert_eq!(a.forbidden_message(), r#"User "alice" cannot get path "/healthz""#);
+    }
+
+    #[test]
+    fn forbidden_errors_escape_html_in_the_message_only() {
+        let mut a = attrs("default", "");
+        a.user.name = "<b>&co".into();
+        assert_eq!(
+            a.forbidden_error("RBAC: <none>"),
+            r#"User "&lt;b&gt;&amp;co" cannot get resource "secrets" in API group "" in the namespace "default": RBAC: <none>"#
+        );
+        assert_eq!(attrs("default", "").forbidden_error(""), attrs("default", "").forbidden_message());
     }
 
     #[test]
