@@ -74,6 +74,17 @@ pub struct ProxyArgs {
     /// that speak only h2c, such as insecure gRPC servers.
     #[arg(long)]
     upstream_force_h2c: bool,
+    /// Serve clients HTTP/1.1 only: ALPN offers no h2 (kube-rbac-proxy's answer to
+    /// CVE-2023-44487, the HTTP/2 rapid reset).
+    #[arg(long)]
+    http2_disable: bool,
+    /// The most concurrent streams a client's HTTP/2 connection may open.
+    #[arg(long, default_value_t = 100)]
+    http2_max_concurrent_streams: u32,
+    /// The largest HTTP/2 frame a client may send, and the flow-control window of each stream
+    /// (the connection's is this times --http2-max-concurrent-streams), in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    http2_max_size: u32,
     /// Tell the upstream the user and groups in the two header fields below.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     auth_header_fields_enabled: bool,
@@ -263,10 +274,14 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
     };
     let cert = read("--tls-cert-file", &a.tls_cert_file)?;
     let key = read("--tls-private-key-file", &a.tls_private_key_file)?;
-    let tls_config = Arc::new(
+    let http2 = server::Http2::from_flags(a.http2_disable, a.http2_max_concurrent_streams, a.http2_max_size);
+    let mut tls_config =
         tls::server_config(("--tls-cert-file", &cert), ("--tls-private-key-file", &key), client_certs.as_ref())
-            .map_err(|e| Failure::bad_input(e.to_string()))?,
-    );
+            .map_err(|e| Failure::bad_input(e.to_string()))?;
+    if http2.is_none() {
+        tls_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    }
+    let tls_config = Arc::new(tls_config);
     let address: SocketAddr = a
         .secure_listen_address
         .parse()
@@ -289,14 +304,14 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
                 .map_err(|e| Failure::bad_input(format!("--proxy-endpoints-port {port}: {e}")))?;
             let bound = endpoints.local_addr().map_err(|e| Failure::bad_input(e.to_string()))?;
             println!("kauth proxy endpoints on https://{bound}");
-            tokio::spawn(server::serve(endpoints, tls_config.clone(), server::endpoints_service(metrics)));
+            tokio::spawn(server::serve(endpoints, tls_config.clone(), http2, server::endpoints_service(metrics)));
         }
         if local_rbac.is_some() || local_tokens.is_some() {
             tokio::spawn(relist_forever(local_rbac, local_tokens, a.local_relist_period));
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        server::serve(listener, tls_config, server::proxy_service(proxy)).await;
+        server::serve(listener, tls_config, http2, server::proxy_service(proxy)).await;
         Ok(0)
     })
 }

@@ -186,8 +186,47 @@ async fn handle(
     Ok(response.map(boxed))
 }
 
+/// HTTP/2 towards clients, as kube-rbac-proxy configures Go's `http2.Server` from its
+/// `--http2-*` flags; `None` (`--http2-disable`): HTTP/1.1 only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Http2 {
+    /// Streams a connection may have open at once.
+    pub max_concurrent_streams: u32,
+    /// The largest frame a client may send.
+    pub max_frame_size: u32,
+    /// Each stream's receive window.
+    pub stream_window: u32,
+    /// The connection's receive window.
+    pub connection_window: u32,
+}
+
+impl Http2 {
+    /// Go's defaults where its `http2.Server` would use them: a frame size outside HTTP/2's
+    /// range (16 KiB to 16 MiB - 1) is 1 MiB, a window that does not fit Go's `int32` or is
+    /// smaller than HTTP/2's initial 65,535 bytes (the connection's) is 1 MiB.
+    pub fn from_flags(disable: bool, max_concurrent_streams: u32, max_size: u32) -> Option<Http2> {
+        const DEFAULT: u32 = 1 << 20;
+        if disable {
+            return None;
+        }
+        let max_frame_size = if (16_384..=16_777_215).contains(&max_size) { max_size } else { DEFAULT };
+        let stream_window = match i32::try_from(max_size) {
+            Ok(w) if w > 0 => max_size,
+            _ => DEFAULT,
+        };
+        // Go multiplies two int32s; a product that overflows is not a window it would use.
+        let connection_window =
+            match i32::try_from(max_size).ok().and_then(|w| w.checked_mul(i32::try_from(max_concurrent_streams).ok()?))
+            {
+                Some(w) if w >= 65_535 => w as u32,
+                _ => DEFAULT,
+            };
+        Some(Http2 { max_concurrent_streams, max_frame_size, stream_window, connection_window })
+    }
+}
+
 /// Serves TLS connections from `listener` with `service`, forever.
-pub async fn serve<F, Fut>(listener: TcpListener, tls: Arc<rustls::ServerConfig>, service: F)
+pub async fn serve<F, Fut>(listener: TcpListener, tls: Arc<rustls::ServerConfig>, http2: Option<Http2>, service: F)
 where
     F: Fn(http::Request<Incoming>, Option<PeerCertificates>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<http::Response<Body>, Infallible>> + Send + 'static,
@@ -217,7 +256,18 @@ where
                 .filter(|c| !c.is_empty())
                 .map(|c| PeerCertificates(c.to_vec().into()));
             let svc = hyper::service::service_fn(move |req| service(req, peer.clone(), client));
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            match http2 {
+                None => builder = builder.http1_only(),
+                Some(h2) => {
+                    builder
+                        .http2()
+                        .max_concurrent_streams(h2.max_concurrent_streams)
+                        .max_frame_size(h2.max_frame_size)
+                        .initial_stream_window_size(h2.stream_window)
+                        .initial_connection_window_size(h2.connection_window);
+                }
+            }
             if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).await {
                 tracing::debug!(%client, "connection: {e}");
             }
@@ -246,5 +296,29 @@ pub fn endpoints_service(
             };
             Ok(http::Response::new(boxed(http_body_util::Full::new(Bytes::from(body)))))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Http2;
+
+    #[test]
+    fn http2_settings_follow_kube_rbac_proxy_and_go_defaults() {
+        assert_eq!(Http2::from_flags(true, 100, 262_144), None);
+        assert_eq!(
+            Http2::from_flags(false, 100, 262_144),
+            Some(Http2 {
+                max_concurrent_streams: 100,
+                max_frame_size: 262_144,
+                stream_window: 262_144,
+                connection_window: 26_214_400
+            })
+        );
+        // Out of HTTP/2's frame range, or windows Go would not take: Go's 1 MiB.
+        let small = Http2::from_flags(false, 1, 1_000).unwrap();
+        assert_eq!((small.max_frame_size, small.stream_window, small.connection_window), (1 << 20, 1_000, 1 << 20));
+        let huge = Http2::from_flags(false, 1_000, u32::MAX).unwrap();
+        assert_eq!((huge.max_frame_size, huge.stream_window, huge.connection_window), (1 << 20, 1 << 20, 1 << 20));
     }
 }

@@ -132,6 +132,24 @@ fn http2_on_both_sides_when_offered() {
 }
 
 #[test]
+fn http2_disable_serves_clients_http_1_1_only() {
+    require!(Tool::Curl);
+    require!(Tool::Kubectl);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(&dir.path().join("data"), &[]);
+    let (reader, _) = setup(&s);
+    let up = hyper_upstream(&s, true);
+    let ca = pki(&s, "ca.crt");
+    let p = start_proxy(&s, &up, &["--http2-disable", "--upstream-ca-file", &ca]);
+    let url = format!("{}/metrics", p.url);
+    let (body, version) = curl_version(&s, &url, &["--http2", "-H", &bearer(&reader)]);
+    assert_eq!(version, "1.1", "ALPN offered no h2: {body}");
+    assert!(body.starts_with("version: HTTP/2.0\n"), "the upstream side is unchanged: {body}");
+    let (_, version) = curl_version(&s, &url, &["--http2-prior-knowledge", "-H", &bearer(&reader)]);
+    assert_ne!(version, "2", "no HTTP/2 by prior knowledge either");
+}
+
+#[test]
 fn upstream_force_h2c_speaks_http2_in_clear() {
     require!(Tool::Curl);
     require!(Tool::Kubectl);
