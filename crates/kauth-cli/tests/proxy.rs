@@ -527,6 +527,77 @@ fn local_modes_answer_as_token_and_subject_access_reviews_do() {
     assert!(!m.body.contains("kauth_proxy_local_rbac_objects 0"), "{}", m.body);
 }
 
+/// The local copies are kept by watches: a binding made or a service account deleted after the
+/// proxy started takes effect with no relist (the relist period is an hour); the first list is
+/// read in pages (a binding on its second page counts).
+#[test]
+fn local_copies_follow_the_cluster_by_watch_and_read_lists_in_pages() {
+    require!(Tool::Curl);
+    require!(Tool::Kubectl);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(&dir.path().join("data"), &[]);
+    let (reader, nobody) = setup(&s);
+    // 600 bindings before the one that matters: it is on the list's second page of 500.
+    let mut fillers = String::new();
+    for i in 0..600 {
+        fillers.push_str(&format!(
+            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: filler-{i:03}}}\n\
+             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: metrics-reader}}\n\
+             subjects: [{{kind: User, name: someone-{i}}}]\n"
+        ));
+    }
+    s.kubectl_in(&["create", "-f", "-"], Some(fillers.as_bytes())).ok();
+    s.kubectl(&["create", "serviceaccount", "late"]).ok();
+    s.kubectl(&[
+        "create",
+        "clusterrolebinding",
+        "zz-late",
+        "--clusterrole=metrics-reader",
+        "--serviceaccount=default:late",
+    ])
+    .ok();
+    let late = s.kubectl(&["create", "token", "late"]).ok().trim().to_owned();
+
+    let up = upstream();
+    let flags =
+        ["--local-rbac", "--local-authentication", "--local-relist-period", "1h", "--proxy-endpoints-port", "0"];
+    let p = start_proxy(&s, &up, &flags);
+    let metrics_url = format!("{}/metrics", p.url);
+    let get = |token: &str| curl(&s, &metrics_url, &["-H", &bearer(token)]).code;
+    assert_eq!(get(&late), 200, "the binding on the second page was read");
+    assert_eq!(get(&reader), 200);
+    assert_eq!(get(&nobody), 403);
+
+    // Waits (up to 20 s) for the proxy's answer to `token` to become `code`.
+    let eventually = |token: &str, code: u16| {
+        for _ in 0..100 {
+            if get(token) == code {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        false
+    };
+    s.kubectl(&[
+        "create",
+        "clusterrolebinding",
+        "nobody",
+        "--clusterrole=metrics-reader",
+        "--serviceaccount=default:nobody",
+    ])
+    .ok();
+    assert!(eventually(&nobody, 200), "a binding made after the start reached the copy");
+    s.kubectl(&["delete", "serviceaccount", "reader"]).ok();
+    assert!(eventually(&reader, 401), "a deleted service account's token is refused");
+    s.kubectl(&["delete", "clusterrolebinding", "nobody"]).ok();
+    assert!(eventually(&nobody, 403), "a deleted binding no longer allows");
+
+    let m = curl(&s, &format!("{}/metrics", p.endpoints.as_ref().unwrap()), &[]);
+    assert!(m.body.contains("kauth_proxy_local_rbac_age_seconds 0\n"), "current while watched: {}", m.body);
+    let objects = m.body.lines().find_map(|l| l.strip_prefix("kauth_proxy_local_rbac_objects ")).unwrap();
+    assert!(objects.parse::<u64>().unwrap() > 600, "{objects}");
+}
+
 #[test]
 fn bad_flags_and_config_files_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();

@@ -254,6 +254,31 @@ impl Cluster {
         Self::decode(&url, kind, req.call())
     }
 
+    /// GETs `path` for a long answer read as it comes (a watch): the body's reader, after a
+    /// 2xx status. The request's whole-call timeout is lifted; the body must be read within
+    /// `read_within` (a watch asks the server to end it before then).
+    pub fn stream(&self, path: &str, read_within: Duration) -> Result<impl std::io::Read + use<>, ClusterError> {
+        let url = format!("{}{path}", self.server);
+        let mut req = self.agent.get(&url).header("Accept", "application/json");
+        if let Some(t) = self.bearer(&url)? {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        let resp = req
+            .config()
+            .timeout_global(None)
+            .timeout_recv_body(Some(read_within))
+            .build()
+            .call()
+            .map_err(|e| ClusterError::Unreachable { url: url.clone(), problem: e.to_string() })?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(Self::decode::<serde_json::Value>(&url, "watch", Ok(resp))
+                .err()
+                .unwrap_or(ClusterError::Status { url, status, message: String::new() }));
+        }
+        Ok(resp.into_body().into_with_config().limit(u64::MAX).reader())
+    }
+
     fn bearer(&self, url: &str) -> Result<Option<String>, ClusterError> {
         if let Some(path) = &self.bearer_file {
             let token = std::fs::read_to_string(path).map_err(|e| ClusterError::Unreachable {

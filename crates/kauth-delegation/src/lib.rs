@@ -50,3 +50,4 @@ pub mod rbac_proxy;
 pub mod refusals;
 pub mod tls;
 pub mod token_review;
+pub mod watched;

@@ -1,16 +1,19 @@
 //! Service-account tokens validated locally, with no TokenReview per token: the issuer and its
-//! keys from the cluster's discovery (`/.well-known/openid-configuration`, `/openid/v1/jwks`),
-//! and a relisted copy of the service accounts, pods and nodes that bound tokens depend on, so
-//! a token of a deleted (or recreated) service account or pod is refused as kube-apiserver
-//! refuses it, within one relist. The validation is the `kauth` library's
-//! (`ServiceAccountAuthenticator`), the same code `kauth serve` validates with.
+//! keys from the cluster's discovery (`/.well-known/openid-configuration`, `/openid/v1/jwks`,
+//! read again every refresh period; the last good keys stay in use while that fails), and a
+//! watched copy ([`crate::watched`]) of the service accounts, pods and nodes that bound tokens
+//! depend on, so a token of a deleted (or recreated) service account or pod is refused as
+//! kube-apiserver refuses it, as soon as the deletion's watch event arrives. The validation is
+//! the `kauth` library's (`ServiceAccountAuthenticator`), the same code `kauth serve` validates
+//! with.
 //!
 //! Limits: legacy (Secret-based) tokens and tokens bound to a Secret are not accepted here
 //! (Secrets are not copied: they hold credentials); other issuers (OIDC) are not recognised. A
-//! copy older than the configured age authenticates nothing (the layer answers 503).
+//! copy whose watches have failed for longer than the configured age authenticates nothing
+//! (the layer answers 503).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use kauth::authn::service_account::ServiceAccountAuthenticator;
 use kauth::authn::{Authenticated, Rejection, TokenAuthenticator, WebhookRejection};
@@ -21,6 +24,7 @@ use kauth::token::validate::{
 use time::{Duration, OffsetDateTime};
 
 use crate::cluster::{Cluster, ClusterError};
+use crate::watched::Watched;
 
 /// The authenticator's name.
 pub const NAME: &str = "local-service-account";
@@ -76,57 +80,75 @@ fn states(list: &serde_json::Value) -> impl Iterator<Item = (String, String, Obj
     })
 }
 
+/// The lists copied: service accounts, pods, nodes (in this order).
+pub const OBJECT_LISTS: [&str; 3] = ["/api/v1/serviceaccounts", "/api/v1/pods", "/api/v1/nodes"];
+
 /// Validates service-account tokens locally.
 pub struct LocalServiceAccounts {
-    cluster: Cluster,
+    watched: Arc<Watched>,
     audiences: Vec<String>,
     max_age: Duration,
     objects: SharedObjects,
     authenticator: RwLock<Option<Arc<ServiceAccountAuthenticator<SharedObjects>>>>,
-    synced: Mutex<Option<OffsetDateTime>>,
+    keys_read: Mutex<Option<OffsetDateTime>>,
 }
 
 impl std::fmt::Debug for LocalServiceAccounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LocalServiceAccounts({:?}, max age {})", self.cluster, self.max_age)
+        write!(f, "LocalServiceAccounts({:?}, max age {})", self.watched.cluster(), self.max_age)
     }
 }
 
 impl LocalServiceAccounts {
     /// Validating tokens of `cluster`'s issuer for `audiences` (empty: the issuer, as
-    /// kube-apiserver's default API audience), trusted for `max_age` after each relist.
+    /// kube-apiserver's default API audience), trusted while the copy is current and for
+    /// `max_age` after its watches fail.
     pub fn new(cluster: Cluster, audiences: Vec<String>, max_age: Duration) -> Self {
         LocalServiceAccounts {
-            cluster,
+            watched: Watched::new(cluster, OBJECT_LISTS.to_vec()),
             audiences,
             max_age,
             objects: SharedObjects::default(),
             authenticator: RwLock::new(None),
-            synced: Mutex::new(None),
+            keys_read: Mutex::new(None),
         }
+    }
+
+    /// Reads the issuer's keys and lists the objects now, then keeps the copy by watching them
+    /// on background threads; how many objects were listed. When the first reads fail, the
+    /// watch threads keep trying (nothing is authenticated until the keys and every list are
+    /// read).
+    pub fn start(self: &Arc<Self>, now: OffsetDateTime) -> Result<usize, ClusterError> {
+        let listed = self.relist(now);
+        let me: Weak<LocalServiceAccounts> = Arc::downgrade(self);
+        self.watched.spawn(Arc::new(move || {
+            if let Some(me) = me.upgrade() {
+                me.rebuild();
+            }
+        }));
+        listed
     }
 
     /// Reads the issuer, its keys and the objects again; `now` is when it began.
     pub fn relist(&self, now: OffsetDateTime) -> Result<usize, ClusterError> {
-        let discovery: OpenIdConfiguration = self.cluster.get("/.well-known/openid-configuration", "discovery")?;
-        let jwks: serde_json::Value = self.cluster.get("/openid/v1/jwks", "JWKS")?;
-        let url = format!("{}/openid/v1/jwks", self.cluster.server());
+        self.refresh_keys(now)?;
+        let count = self.watched.list_all()?;
+        self.rebuild();
+        Ok(count)
+    }
+
+    /// Reads the issuer and its keys again (they change when the cluster rotates its
+    /// service-account keys); on failure the keys last read stay in use.
+    pub fn refresh_keys(&self, now: OffsetDateTime) -> Result<(), ClusterError> {
+        let cluster = self.watched.cluster();
+        let discovery: OpenIdConfiguration = cluster.get("/.well-known/openid-configuration", "discovery")?;
+        let jwks: serde_json::Value = cluster.get("/openid/v1/jwks", "JWKS")?;
+        let url = format!("{}/openid/v1/jwks", cluster.server());
         let keys = parse_jwks(&url, jwks.to_string().as_bytes()).map_err(|e| ClusterError::Decode {
             url: url.clone(),
             kind: "JWKS",
             problem: e.to_string(),
         })?;
-        let mut objects = Objects::default();
-        let sas: serde_json::Value = self.cluster.get("/api/v1/serviceaccounts", "ServiceAccountList")?;
-        objects.service_accounts = states(&sas).map(|(ns, n, s)| ((ns, n), Arc::new(s))).collect();
-        let pods: serde_json::Value = self.cluster.get("/api/v1/pods", "PodList")?;
-        objects.pods = states(&pods).map(|(ns, n, s)| ((ns, n), Arc::new(s))).collect();
-        let nodes: serde_json::Value = self.cluster.get("/api/v1/nodes", "NodeList")?;
-        objects.nodes = states(&nodes).map(|(_, n, s)| (n, Arc::new(s))).collect();
-        let count = objects.service_accounts.len() + objects.pods.len() + objects.nodes.len();
-        if let Ok(mut o) = self.objects.0.write() {
-            *o = Arc::new(objects);
-        }
         let validator = Validator::new(ValidatorConfig {
             issuers: vec![discovery.issuer],
             api_audiences: self.audiences.clone(),
@@ -140,15 +162,29 @@ impl LocalServiceAccounts {
                 None => *a = Some(Arc::new(ServiceAccountAuthenticator::new(validator, self.objects.clone()))),
             }
         }
-        if let Ok(mut s) = self.synced.lock() {
-            *s = Some(now);
+        if let Ok(mut k) = self.keys_read.lock() {
+            *k = Some(now);
         }
-        Ok(count)
+        Ok(())
     }
 
-    /// How old the copy is at `now` (None: never listed).
+    /// Builds the object states again from the copy.
+    fn rebuild(&self) {
+        let mut objects = Objects::default();
+        let lists: Vec<serde_json::Value> = (0..OBJECT_LISTS.len()).map(|i| self.watched.list_object(i)).collect();
+        objects.service_accounts = states(&lists[0]).map(|(ns, n, s)| ((ns, n), Arc::new(s))).collect();
+        objects.pods = states(&lists[1]).map(|(ns, n, s)| ((ns, n), Arc::new(s))).collect();
+        objects.nodes = states(&lists[2]).map(|(_, n, s)| (n, Arc::new(s))).collect();
+        if let Ok(mut o) = self.objects.0.write() {
+            *o = Arc::new(objects);
+        }
+    }
+
+    /// How old the copy is at `now`: zero while every watch is open (None: the keys or some
+    /// list never read).
     pub fn age(&self, now: OffsetDateTime) -> Option<Duration> {
-        self.synced.lock().ok()?.map(|at| now - at)
+        self.keys_read.lock().ok()?.as_ref()?;
+        self.watched.age(now)
     }
 }
 
@@ -164,13 +200,16 @@ impl TokenAuthenticator for LocalServiceAccounts {
         now: OffsetDateTime,
     ) -> Result<Option<Authenticated>, Rejection> {
         let unavailable = |problem: String| {
-            Rejection::Webhook(WebhookRejection::Unavailable { cluster: self.cluster.server().to_owned(), problem })
+            Rejection::Webhook(WebhookRejection::Unavailable {
+                cluster: self.watched.cluster().server().to_owned(),
+                problem,
+            })
         };
         match self.age(now) {
-            None => return Err(unavailable("the local copy of the issuer's keys has never been listed".into())),
+            None => return Err(unavailable("the issuer's keys, or a list of the local copy, have never been read".into())),
             Some(age) if age > self.max_age => {
                 return Err(unavailable(format!(
-                    "the local copy of the issuer's keys and objects was listed {} s ago, more than the allowed {} s",
+                    "the local copy of the service accounts, pods and nodes has not been current for {} s, more than the allowed {} s",
                     age.whole_seconds(),
                     self.max_age.whole_seconds()
                 )))

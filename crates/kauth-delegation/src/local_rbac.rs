@@ -1,17 +1,17 @@
 //! RBAC decided locally: a copy of the cluster's Roles, ClusterRoles and their bindings in
-//! kauth's index (`kauth::rbac::RbacIndex`), relisted every so often, so that no request costs
-//! a SubjectAccessReview (the load node-exporter-style scrapes put on kube-apiserver). The
-//! decisions are the cluster's own RBAC's, word for word, with `system:masters` allowed first
-//! as kube-apiserver allows it; other authorizers the cluster may chain (Node, webhooks) are
-//! not consulted.
+//! kauth's index (`kauth::rbac::RbacIndex`), kept by list and watch ([`crate::watched`]), so
+//! that no request costs a SubjectAccessReview (the load node-exporter-style scrapes put on
+//! kube-apiserver). The decisions are the cluster's own RBAC's, word for word, with
+//! `system:masters` allowed first as kube-apiserver allows it; other authorizers the cluster
+//! may chain (Node, webhooks) are not consulted.
 //!
-//! Staleness is bounded: a copy older than the configured age decides nothing (the layer
-//! answers 503) until a relist succeeds. [`LocalRbac::age`] is for the metrics.
-//!
-//! The copy is relisted whole, not watched: simpler, and at the sizes of real policies (a few
-//! thousand objects) a list every few seconds is cheap; a change reaches it within one period.
+//! A change reaches the copy as its watch event arrives; the index is rebuilt from the copy
+//! then (RBAC changes are rare, and rebuilding a few thousand objects takes milliseconds).
+//! Staleness is bounded: while a watch is failing the copy ages, and past the configured age
+//! it decides nothing (the layer answers 503) until a watch is open again. [`LocalRbac::age`]
+//! and [`LocalRbac::objects`] are for the metrics.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 use kauth::authz::{Attributes, Authorizer, Decision, PrivilegedGroup, SYSTEM_MASTERS};
 use kauth::rbac::load::PolicyDocuments;
@@ -20,8 +20,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::decide::Decide;
+use crate::watched::Watched;
 
-/// The lists read at each relist.
+/// The lists copied.
 pub const RBAC_LISTS: [&str; 4] = [
     "/apis/rbac.authorization.k8s.io/v1/clusterroles",
     "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
@@ -31,67 +32,83 @@ pub const RBAC_LISTS: [&str; 4] = [
 
 /// A local copy of the cluster's RBAC.
 pub struct LocalRbac {
-    cluster: Cluster,
+    watched: Arc<Watched>,
     max_age: Duration,
     index: RwLock<Arc<RbacIndex>>,
-    synced: Mutex<Option<(OffsetDateTime, usize)>>,
 }
 
 impl std::fmt::Debug for LocalRbac {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LocalRbac({:?}, max age {})", self.cluster, self.max_age)
+        write!(f, "LocalRbac({:?}, max age {})", self.watched.cluster(), self.max_age)
     }
 }
 
 impl LocalRbac {
-    /// A copy of `cluster`'s RBAC, trusted for `max_age` after each successful relist. Empty
-    /// (deciding nothing) until [`LocalRbac::relist`] succeeds.
+    /// A copy of `cluster`'s RBAC, trusted while current and for `max_age` after its watches
+    /// fail. Empty (deciding nothing) until listed ([`LocalRbac::start`], [`LocalRbac::relist`]).
     pub fn new(cluster: Cluster, max_age: Duration) -> Self {
-        LocalRbac { cluster, max_age, index: RwLock::new(Arc::new(RbacIndex::new())), synced: Mutex::new(None) }
+        LocalRbac {
+            watched: Watched::new(cluster, RBAC_LISTS.to_vec()),
+            max_age,
+            index: RwLock::new(Arc::new(RbacIndex::new())),
+        }
     }
 
-    /// Lists the cluster's RBAC objects and replaces the copy; `now` is when the lists began.
-    /// Returns how many objects it holds.
-    pub fn relist(&self, now: OffsetDateTime) -> Result<usize, ClusterError> {
+    /// Lists the RBAC objects now, then keeps the copy by watching them on background threads;
+    /// how many objects were listed. When the first list fails the watch threads keep trying
+    /// (nothing is decided until one succeeds).
+    pub fn start(self: &Arc<Self>) -> Result<usize, ClusterError> {
+        let listed = self.relist();
+        let me: Weak<LocalRbac> = Arc::downgrade(self);
+        self.watched.spawn(Arc::new(move || {
+            if let Some(me) = me.upgrade() {
+                me.rebuild();
+            }
+        }));
+        listed
+    }
+
+    /// Lists the cluster's RBAC objects and replaces the copy; how many objects it holds.
+    pub fn relist(&self) -> Result<usize, ClusterError> {
+        let count = self.watched.list_all()?;
+        self.rebuild();
+        Ok(count)
+    }
+
+    /// Builds the index again from the copy.
+    fn rebuild(&self) {
         let mut docs = PolicyDocuments::new();
-        for path in RBAC_LISTS {
-            let list: serde_json::Value = self.cluster.get(path, "List")?;
-            docs.parse(path, &list.to_string()).map_err(|e| ClusterError::Decode {
-                url: format!("{}{path}", self.cluster.server()),
-                kind: "RBAC list",
-                problem: e.to_string(),
-            })?;
+        for (i, path) in RBAC_LISTS.iter().enumerate() {
+            if let Err(e) = docs.parse(path, &self.watched.list_object(i).to_string()) {
+                tracing::warn!(path, "local RBAC: an object of the copy is not RBAC, the index keeps the rest: {e}");
+            }
         }
-        let count = docs.len();
         let index = Arc::new(docs.index());
         if let Ok(mut i) = self.index.write() {
             *i = index;
         }
-        if let Ok(mut s) = self.synced.lock() {
-            *s = Some((now, count));
-        }
-        Ok(count)
     }
 
-    /// How old the copy is at `now` (None: never listed).
+    /// How old the copy is at `now`: zero while current (None: never listed).
     pub fn age(&self, now: OffsetDateTime) -> Option<Duration> {
-        self.synced.lock().ok()?.map(|(at, _)| now - at)
+        self.watched.age(now)
     }
 
     /// How many objects the copy holds.
     pub fn objects(&self) -> usize {
-        self.synced.lock().ok().and_then(|s| s.map(|(_, n)| n)).unwrap_or(0)
+        self.watched.objects()
     }
 }
 
 impl Decide for LocalRbac {
     fn decide(&self, attributes: &Attributes, now: OffsetDateTime) -> Result<Decision, ClusterError> {
-        let stale = |problem: String| ClusterError::Unreachable { url: self.cluster.server().to_owned(), problem };
+        let stale =
+            |problem: String| ClusterError::Unreachable { url: self.watched.cluster().server().to_owned(), problem };
         match self.age(now) {
             None => return Err(stale("the local copy of RBAC has never been listed".into())),
             Some(age) if age > self.max_age => {
                 return Err(stale(format!(
-                    "the local copy of RBAC was listed {} s ago, more than the allowed {} s",
+                    "the local copy of RBAC has not been current for {} s, more than the allowed {} s",
                     age.whole_seconds(),
                     self.max_age.whole_seconds()
                 )))
@@ -149,7 +166,7 @@ mod tests {
         let l = local();
         let t0 = OffsetDateTime::UNIX_EPOCH;
         assert!(l.decide(&attrs(&[]), t0).is_err_and(|e| e.is_unavailable()));
-        *l.synced.lock().unwrap() = Some((t0, 0));
+        l.watched.set_sync_for_tests(t0);
         assert!(!l.decide(&attrs(&[]), t0 + Duration::seconds(60)).unwrap().is_allowed());
         assert!(l.decide(&attrs(&[SYSTEM_MASTERS]), t0 + Duration::seconds(60)).unwrap().is_allowed());
         assert!(l.decide(&attrs(&[SYSTEM_MASTERS]), t0 + Duration::seconds(61)).is_err());
@@ -159,7 +176,7 @@ mod tests {
     #[test]
     fn a_denial_is_explained_for_the_log() {
         let l = local();
-        *l.synced.lock().unwrap() = Some((OffsetDateTime::UNIX_EPOCH, 0));
+        l.watched.set_sync_for_tests(OffsetDateTime::UNIX_EPOCH);
         let chain = crate::decide::FirstOf(vec![Box::new(l)]);
         let why = chain.explain(&attrs(&["dev"])).unwrap();
         assert!(why.contains("/metrics"), "{why}");

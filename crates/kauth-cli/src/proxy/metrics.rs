@@ -42,12 +42,12 @@ impl Metrics {
         Ok(Metrics { registry, requests, caches, local_rbac: None })
     }
 
-    /// Reports the local RBAC copy's age (seconds since its last successful list; -1 before
-    /// the first) and size at each scrape.
+    /// Reports the local RBAC copy's age (0 while its watches are open, else seconds since
+    /// they failed; -1 before the first list) and size at each scrape.
     pub fn with_local_rbac(mut self, rbac: Arc<LocalRbac>) -> Result<Self, prometheus::Error> {
         let age = Gauge::new(
             "kauth_proxy_local_rbac_age_seconds",
-            "Seconds since the local copy of the cluster's RBAC was last listed (-1: never); past --local-max-age it decides nothing.",
+            "Seconds the local copy of the cluster's RBAC has not been current (0 while watched, -1: never listed); past --local-max-age it decides nothing.",
         )?;
         let objects = IntGauge::new("kauth_proxy_local_rbac_objects", "RBAC objects in the local copy.")?;
         self.registry.register(Box::new(age.clone()))?;

@@ -136,10 +136,12 @@ pub struct ProxyArgs {
     /// accounts, pods and nodes the tokens are bound to) instead of a TokenReview per token.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     local_authentication: bool,
-    /// How often the local copies (--local-rbac, --local-authentication) are listed again.
+    /// How often --local-authentication reads the issuer's keys again (the local copies of
+    /// objects and RBAC are watched, not relisted).
     #[arg(long, default_value = "10s", value_parser = duration)]
     local_relist_period: std::time::Duration,
-    /// Past this age a local copy decides nothing (503) until a list succeeds.
+    /// How long a local copy whose watch fails keeps deciding; past it, 503 until the watch is
+    /// open again.
     #[arg(long, default_value = "60s", value_parser = duration)]
     local_max_age: std::time::Duration,
 }
@@ -214,8 +216,8 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
     let local_tokens = a.local_authentication.then(|| {
         let local =
             Arc::new(LocalServiceAccounts::new(cluster.clone(), a.auth_token_audiences.clone(), ttl(a.local_max_age)));
-        match local.relist(time::OffsetDateTime::now_utc()) {
-            Ok(n) => tracing::info!("local authentication: the issuer's keys and {n} objects listed"),
+        match local.start(time::OffsetDateTime::now_utc()) {
+            Ok(n) => tracing::info!("local authentication: the issuer's keys read and {n} objects listed; watching"),
             Err(e) => tracing::warn!("local authentication: the first list failed (503 until one succeeds): {e}"),
         }
         local
@@ -236,15 +238,13 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
             .serve_stale(ttl(a.serve_stale_max_age)),
     );
     let mut metrics = metrics::Metrics::new().map_err(|e| Failure::bad_input(format!("metrics: {e}")))?;
-    let mut local_rbac = None;
     let remote: Box<dyn kauth_delegation::decide::Decide> = if a.local_rbac {
         let rbac = Arc::new(LocalRbac::new(reviews_cluster.clone(), ttl(a.local_max_age)));
-        match rbac.relist(time::OffsetDateTime::now_utc()) {
-            Ok(n) => tracing::info!("local RBAC: {n} objects listed"),
+        match rbac.start() {
+            Ok(n) => tracing::info!("local RBAC: {n} objects listed; watching"),
             Err(e) => tracing::warn!("local RBAC: the first list failed (503 until one succeeds): {e}"),
         }
         metrics = metrics.with_local_rbac(rbac.clone()).map_err(|e| Failure::bad_input(format!("metrics: {e}")))?;
-        local_rbac = Some(rbac.clone());
         Box::new(rbac)
     } else {
         Box::new(reviews.clone())
@@ -306,8 +306,8 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
             println!("kauth proxy endpoints on https://{bound}");
             tokio::spawn(server::serve(endpoints, tls_config.clone(), http2, server::endpoints_service(metrics)));
         }
-        if local_rbac.is_some() || local_tokens.is_some() {
-            tokio::spawn(relist_forever(local_rbac, local_tokens, a.local_relist_period));
+        if let Some(tokens) = local_tokens {
+            tokio::spawn(refresh_keys_forever(tokens, a.local_relist_period));
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
@@ -316,33 +316,20 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
     })
 }
 
-/// Lists the local copies again every `period`, on the blocking pool.
-async fn relist_forever(
-    rbac: Option<Arc<LocalRbac>>,
-    tokens: Option<Arc<LocalServiceAccounts>>,
-    period: std::time::Duration,
-) {
+/// Reads the issuer's keys again every `period`, on the blocking pool (the objects are
+/// watched).
+async fn refresh_keys_forever(tokens: Arc<LocalServiceAccounts>, period: std::time::Duration) {
     let mut ticks = tokio::time::interval(period.max(std::time::Duration::from_secs(1)));
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let (r, t) = (rbac.clone(), tokens.clone());
-        let listed = tokio::task::spawn_blocking(move || {
-            let now = time::OffsetDateTime::now_utc();
-            (r.map(|r| r.relist(now)), t.map(|t| t.relist(now)))
-        })
-        .await;
-        match listed {
-            Ok((r, t)) => {
-                for (what, result) in [("local RBAC", r), ("local authentication", t)] {
-                    match result {
-                        Some(Ok(n)) => tracing::debug!("{what}: {n} objects listed"),
-                        Some(Err(e)) => tracing::warn!("{what}: listing failed, the copy ages: {e}"),
-                        None => {}
-                    }
-                }
+        let t = tokens.clone();
+        match tokio::task::spawn_blocking(move || t.refresh_keys(time::OffsetDateTime::now_utc())).await {
+            Ok(Ok(())) => tracing::debug!("local authentication: the issuer's keys read again"),
+            Ok(Err(e)) => {
+                tracing::warn!("local authentication: reading the issuer's keys failed, the last ones stay: {e}")
             }
-            Err(e) => tracing::warn!("local copies: the list panicked: {e}"),
+            Err(e) => tracing::warn!("local authentication: reading the issuer's keys panicked: {e}"),
         }
     }
 }
