@@ -29,7 +29,6 @@ fn start_example(s: &Server) -> SocketAddr {
         tls_cert_file: pki(s, "apiserver.crt").into(),
         tls_private_key_file: pki(s, "apiserver.key").into(),
         listen: "127.0.0.1:0".parse().unwrap(),
-        trust_refresh: std::time::Duration::from_secs(60),
     };
     let (ready, bound) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
@@ -183,4 +182,31 @@ subjects:
     assert_eq!((code, body), (200, Value::String("ok".into())));
     // Discovery is an ordinary non-resource path: anonymous is refused.
     assert_eq!(curl(&s, &url("/apis/wardle.example.com/v1alpha1"), &[]).0, 401);
+
+    // The trust is watched: allowing only "intruder" as the front proxy applies to the next
+    // requests, with no restart and no periodic re-read.
+    let patch = r#"{"data":{"requestheader-allowed-names":"[\"intruder\"]"}}"#;
+    s.kubectl(&["-n", "kube-system", "patch", "configmap", "extension-apiserver-authentication", "-p", patch]).ok();
+    let intruder = || {
+        curl(
+            &s,
+            &url(FLUNDERS),
+            &["--cert", &crt, "--key", &key, "-H", "X-Remote-User: alice", "-H", "X-Remote-Group: wardle-readers"],
+        )
+        .0
+    };
+    let mut code = 0;
+    for _ in 0..100 {
+        code = intruder();
+        if code == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(code, 200, "the changed allowed names reached the example");
+    assert_eq!(
+        as_proxy(&["X-Remote-User: alice", "X-Remote-Group: wardle-readers"]).0,
+        401,
+        "the old name is no longer the proxy"
+    );
 }

@@ -20,6 +20,11 @@ pub const NAME: &str = "extension-apiserver-authentication";
 /// Where to GET it.
 pub const PATH: &str = "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication";
 
+/// The list holding only the ConfigMap, to watch it
+/// ([`crate::watched::Watched`]), as k8s.io/apiserver's controller for it watches.
+pub const WATCH_LIST: &str =
+    "/api/v1/namespaces/kube-system/configmaps?fieldSelector=metadata.name%3Dextension-apiserver-authentication";
+
 /// What is wrong with the ConfigMap.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtensionAuthenticationError {

@@ -86,7 +86,9 @@ enum Ended {
 }
 
 impl Watched {
-    /// Copies of `paths` (list URLs: `/api/v1/pods`, ...) of `cluster`; empty until listed.
+    /// Copies of `paths` (list URLs: `/api/v1/pods`, or with a selector:
+    /// `/api/v1/namespaces/ns/configmaps?fieldSelector=metadata.name%3Dx`) of `cluster`; empty
+    /// until listed.
     pub fn new(cluster: Cluster, paths: Vec<&'static str>) -> Arc<Self> {
         let stores = paths.iter().map(|_| Store::default()).collect();
         Arc::new(Watched { cluster, paths, stores: Mutex::new(stores), clock: OffsetDateTime::now_utc })
@@ -176,7 +178,7 @@ impl Watched {
         let mut kind = (Value::Null, Value::Null);
         let mut next = String::new();
         loop {
-            let mut url = format!("{path}?limit={PAGE_SIZE}");
+            let mut url = format!("{path}{}limit={PAGE_SIZE}", separator(path));
             if !next.is_empty() {
                 url.push_str("&continue=");
                 url.push_str(
@@ -256,7 +258,8 @@ impl Watched {
         let path = self.paths[i];
         let from = self.stores.lock().unwrap_or_else(|p| p.into_inner())[i].resource_version.clone();
         let query = format!(
-            "{path}?watch=true&allowWatchBookmarks=true&timeoutSeconds={WATCH_SECONDS}&resourceVersion={}",
+            "{path}{}watch=true&allowWatchBookmarks=true&timeoutSeconds={WATCH_SECONDS}&resourceVersion={}",
+            separator(path),
             percent_encoding::utf8_percent_encode(&from, percent_encoding::NON_ALPHANUMERIC)
         );
         let url = format!("{}{query}", self.cluster.server());
@@ -305,6 +308,16 @@ enum Applied {
     Gone,
     /// Another error event.
     Error(String),
+}
+
+/// What joins a list path and more query parameters: a path may carry a selector already
+/// (`...?fieldSelector=metadata.name%3Dx`).
+fn separator(path: &str) -> char {
+    if path.contains('?') {
+        '&'
+    } else {
+        '?'
+    }
 }
 
 /// `namespace/name` of an object.

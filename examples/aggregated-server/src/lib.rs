@@ -2,8 +2,9 @@
 //! `wardle.example.com/v1alpha1` `flunders` behind kube-apiserver's aggregator, and leaves who
 //! and may-they to the cluster through `kauth-delegation`:
 //!
-//! 1. At start, and again every minute, it reads `kube-system/extension-apiserver-authentication` (the client CA, the
-//!    front proxy's CA, allowed names and headers) with the identity of its kubeconfig.
+//! 1. At start it reads `kube-system/extension-apiserver-authentication` (the client CA, the
+//!    front proxy's CA, allowed names and headers) with the identity of its kubeconfig, then
+//!    watches it: a change applies to the next requests.
 //! 2. Each request passes the delegating layer: the aggregator's front-proxy certificate and
 //!    its `X-Remote-*` headers, or a client certificate, or a bearer token (TokenReview,
 //!    cached 10 s), then a SubjectAccessReview for what the path means (cached 10 s);
@@ -25,9 +26,10 @@ use kauth::authn::Authenticated;
 use kauth_delegation::access_review::{SubjectAccessReviewAuthorizer, DEFAULT_ALLOWED_TTL, DEFAULT_DENIED_TTL};
 use kauth_delegation::authentication::{AuthenticationOptions, DelegatingAuthenticator};
 use kauth_delegation::cluster::{Cluster, ClusterSettings};
-use kauth_delegation::extension_authentication::{ExtensionAuthentication, PATH};
+use kauth_delegation::extension_authentication::{ExtensionAuthentication, PATH, WATCH_LIST};
 use kauth_delegation::layer::{DelegatingLayer, PeerCertificates};
 use kauth_delegation::token_review::TokenReviewAuthenticator;
+use kauth_delegation::watched::Watched;
 use tower::{Layer, Service};
 
 /// The API group served.
@@ -46,9 +48,6 @@ pub struct Options {
     pub tls_private_key_file: PathBuf,
     /// Where to listen.
     pub listen: SocketAddr,
-    /// How often `extension-apiserver-authentication` is read again (a rotated CA or new
-    /// allowed names take effect within one period).
-    pub trust_refresh: std::time::Duration,
 }
 
 fn json(status: u16, value: &serde_json::Value) -> http::Response<Full<Bytes>> {
@@ -127,28 +126,35 @@ fn authenticator(cluster: &Cluster, trust: ExtensionAuthentication) -> Result<De
     .map_err(|e| e.to_string())
 }
 
-/// Reads the trust again every `period`; a change replaces the layer's authenticator (a
-/// failed read or a malformed ConfigMap keeps the current one, and says so).
-async fn refresh_trust(
-    cluster: Cluster,
-    layer: DelegatingLayer,
-    mut current: ExtensionAuthentication,
-    period: std::time::Duration,
-) {
-    let mut ticks = tokio::time::interval(period.max(std::time::Duration::from_secs(1)));
-    ticks.tick().await;
-    loop {
-        ticks.tick().await;
-        match read_trust(&cluster).await.and_then(|t| authenticator(&cluster, t.clone()).map(|a| (t, a))) {
-            Ok((trust, _)) if trust == current => {}
+/// Watches the trust; a change replaces the layer's authenticator (a malformed ConfigMap, or
+/// its absence, keeps the current one, and says so). The watch runs on its own thread
+/// (`kauth_delegation::watched`).
+fn follow_trust(cluster: Cluster, layer: DelegatingLayer, current: ExtensionAuthentication) {
+    let watched = Watched::new(cluster.clone(), vec![WATCH_LIST]);
+    let current = std::sync::Mutex::new(current);
+    let w = watched.clone();
+    watched.spawn(Arc::new(move || {
+        let list = w.list_object(0);
+        let Some(item) = list["items"].as_array().and_then(|items| items.first()) else {
+            tracing::warn!("extension-apiserver-authentication is gone: keeping the current trust");
+            return;
+        };
+        match serde_json::from_value(item.clone())
+            .map_err(|e| format!("the ConfigMap does not decode: {e}"))
+            .and_then(|cm| ExtensionAuthentication::from_config_map(&cm).map_err(|e| e.to_string()))
+            .and_then(|t| authenticator(&cluster, t.clone()).map(|a| (t, a)))
+        {
             Ok((trust, a)) => {
-                tracing::info!("extension-apiserver-authentication changed: the new trust applies from now on");
-                layer.replace_authenticator(a);
-                current = trust;
+                let mut current = current.lock().unwrap_or_else(|p| p.into_inner());
+                if trust != *current {
+                    tracing::info!("extension-apiserver-authentication changed: the new trust applies from now on");
+                    layer.replace_authenticator(a);
+                    *current = trust;
+                }
             }
             Err(e) => tracing::warn!("keeping the current trust: {e}"),
         }
-    }
+    }));
 }
 
 /// Reads the cluster's trust, builds the layer and serves until the process ends; `ready`
@@ -173,7 +179,7 @@ pub async fn run(options: Options, ready: tokio::sync::oneshot::Sender<SocketAdd
     let authenticator = authenticator(&cluster, trust.clone())?;
     let reviews = SubjectAccessReviewAuthorizer::new(cluster.clone(), DEFAULT_ALLOWED_TTL, DEFAULT_DENIED_TTL);
     let layer = DelegatingLayer::builder(authenticator, Arc::new(reviews)).build();
-    tokio::spawn(refresh_trust(cluster, layer.clone(), trust, options.trust_refresh));
+    follow_trust(cluster, layer.clone(), trust);
 
     let listener = tokio::net::TcpListener::bind(options.listen).await.map_err(|e| e.to_string())?;
     let _ = ready.send(listener.local_addr().map_err(|e| e.to_string())?);

@@ -9,7 +9,6 @@ fn main() -> std::process::ExitCode {
         tls_cert_file: PathBuf::new(),
         tls_private_key_file: PathBuf::new(),
         listen: std::net::SocketAddr::from(([0, 0, 0, 0], 8443)),
-        trust_refresh: std::time::Duration::from_secs(60),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
