@@ -50,3 +50,5 @@ pub mod rbac_proxy;
 pub mod refusals;
 pub mod tls;
 pub mod token_review;
+pub mod webhook;
+pub mod webhook_kubeconfig;

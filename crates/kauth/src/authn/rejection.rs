@@ -329,6 +329,15 @@ pub enum WebhookRejection {
         /// What it answered.
         problem: String,
     },
+    /// No answer came within the request timeout (kube-apiserver's webhook client: 30 s per
+    /// request, the body included). An outage, like [`WebhookRejection::Unavailable`], told
+    /// apart because a slow webhook and a dead one are fixed differently.
+    TimedOut {
+        /// The URL asked.
+        cluster: String,
+        /// The timeout, in seconds.
+        timeout_seconds: u64,
+    },
     /// The token was accepted, but for none of the audiences asked for.
     AudienceMismatch {
         /// The audiences asked for.
@@ -345,6 +354,7 @@ impl WebhookRejection {
             WebhookRejection::Unauthenticated { .. } => "tokenreview_unauthenticated",
             WebhookRejection::Unavailable { .. } => "tokenreview_unavailable",
             WebhookRejection::Refused { .. } => "tokenreview_refused",
+            WebhookRejection::TimedOut { .. } => "tokenreview_timeout",
             WebhookRejection::AudienceMismatch { .. } => "tokenreview_audience_mismatch",
         }
     }
@@ -364,6 +374,12 @@ impl fmt::Display for WebhookRejection {
             }
             WebhookRejection::Refused { cluster, problem } => {
                 write!(f, "the cluster at {cluster} refused the TokenReview: {problem}")
+            }
+            WebhookRejection::TimedOut { cluster, timeout_seconds } => {
+                write!(
+                    f,
+                    "the TokenReview at {cluster} was not answered within {timeout_seconds}s (the request timeout)"
+                )
             }
             WebhookRejection::AudienceMismatch { wanted, got } => write!(
                 f,
@@ -543,11 +559,31 @@ impl Rejection {
     }
 
     /// Whether every verdict is only that a remote authenticator could not be asked
-    /// ([`WebhookRejection::Unavailable`]): the credential was not judged at all.
+    /// ([`WebhookRejection::Unavailable`], [`WebhookRejection::TimedOut`]): the credential was
+    /// not judged at all.
     pub fn only_unavailable(&self) -> bool {
         let verdicts = self.verdicts();
         !verdicts.is_empty()
-            && verdicts.iter().all(|v| matches!(v, Rejection::Webhook(WebhookRejection::Unavailable { .. })))
+            && verdicts.iter().all(|v| {
+                matches!(
+                    v,
+                    Rejection::Webhook(WebhookRejection::Unavailable { .. } | WebhookRejection::TimedOut { .. })
+                )
+            })
+    }
+
+    /// Whether kube-apiserver's authenticator gives this verdict without an error (Go's
+    /// `nil, false, nil`): a webhook that answered `authenticated: false` with an empty
+    /// `status.error`, or for other audiences. kube-apiserver's webhook cache keeps such a
+    /// verdict for its failure TTL; a verdict with an error (a reason, an outage) it never keeps.
+    pub fn is_silent_failure(&self) -> bool {
+        let verdicts = self.verdicts();
+        !verdicts.is_empty()
+            && verdicts.iter().all(|v| match v {
+                Rejection::Webhook(WebhookRejection::Unauthenticated { error, .. }) => error.is_empty(),
+                Rejection::Webhook(WebhookRejection::AudienceMismatch { .. }) => true,
+                _ => false,
+            })
     }
 
     /// Every verdict: a union's members, or this rejection alone.
