@@ -188,3 +188,32 @@ fn an_unreachable_webhook_is_unavailable_at_once() {
     assert!(sleep.0.lock().unwrap().is_empty(), "a refused connection is not retried");
     assert!(r.explained().starts_with("invalid bearer token; kauth: webhook: the TokenReview at http://127.0.0.1:1/authenticate could not be made"), "{}", r.explained());
 }
+
+#[test]
+fn a_webhook_that_does_not_answer_in_time_is_timed_out_not_retried() {
+    // The kernel completes the connection; nothing ever reads the request or answers it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/authenticate", listener.local_addr().unwrap());
+    let cluster = Cluster::new(crate::cluster::ClusterSettings {
+        server: url.clone(),
+        ca_pem: None,
+        client_cert: None,
+        bearer: None,
+        bearer_file: None,
+        timeout: Duration::from_millis(300),
+    })
+    .unwrap();
+    let sleep = Arc::new(FakeSleep::default());
+    let w = WebhookTokenAuthenticator::new(cluster, WebhookVersion::V1, s(&["api"]))
+        .with_backoff(Backoff::DEFAULT, sleep.clone());
+    let r = w.authenticate_token("t", None, OffsetDateTime::UNIX_EPOCH).unwrap_err();
+    assert!(matches!(&r, Rejection::Webhook(WebhookRejection::TimedOut { cluster, .. }) if *cluster == url), "{r:?}");
+    assert_eq!(r.code(), "tokenreview_timeout");
+    assert!(r.only_unavailable(), "an outage: a stale answer may stand in where one is served");
+    assert_eq!(
+        r.kubernetes_text().unwrap(),
+        format!("[invalid bearer token, Post {url:?}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)]")
+    );
+    assert!(sleep.0.lock().unwrap().is_empty(), "kube-apiserver does not retry its client's timeout");
+    drop(listener);
+}
