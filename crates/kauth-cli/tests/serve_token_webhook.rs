@@ -146,6 +146,8 @@ fn a_denied_token_carries_the_webhook_s_reason() {
     let out = kubectl_as(&p.front, p.home.path(), "nobody-knows-this-token", &["auth", "whoami"]);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("Unauthorized"), "{}", out.stderr);
+    let refused = "authenticator=\"webhook\",code=\"tokenreview_unauthenticated\"";
+    assert!(sample(&p.front, "front-admin-token", "authentication_attempts", refused) >= 1);
 }
 
 #[test]
