@@ -124,6 +124,9 @@ pub fn settings(cfg: &Kubeconfig, dir: &Path) -> Result<ClusterSettings, Webhook
     };
     let ca_pem =
         either(&cluster.certificate_authority_data, "certificate-authority-data", &cluster.certificate_authority)?;
+    if let Some(pem) = &ca_pem {
+        check_ca(pem)?;
+    }
     let cert = either(&user.client_certificate_data, "client-certificate-data", &user.client_certificate)?;
     let key = either(&user.client_key_data, "client-key-data", &user.client_key)?;
     Ok(ClusterSettings {
@@ -134,6 +137,25 @@ pub fn settings(cfg: &Kubeconfig, dir: &Path) -> Result<ClusterSettings, Webhook
         bearer_file: user.token_file.as_ref().map(|p| dir.join(p)),
         timeout: DEFAULT_REQUEST_TIMEOUT,
     })
+}
+
+/// client-go's check of the CA bundle (`rootCertPool`): at least one certificate, with its
+/// error texts otherwise.
+fn check_ca(pem: &[u8]) -> Result<(), WebhookConfigError> {
+    use rustls_pki_types::pem::PemObject;
+    let certs: Vec<_> = rustls_pki_types::CertificateDer::pem_slice_iter(pem).collect();
+    if let Some(Err(e)) = certs.iter().find(|c| c.is_err()) {
+        return Err(error("unable to parse bytes as PEM block", format!("the webhook's CA bundle: {e}")));
+    }
+    if certs.is_empty() {
+        let kube = if pem.windows(11).any(|w| w == b"-----BEGIN ") {
+            "no valid certificate authority data seen"
+        } else {
+            "unable to parse bytes as PEM block"
+        };
+        return Err(error(kube, "the webhook's certificate-authority holds no PEM certificate"));
+    }
+    Ok(())
 }
 
 const EMPTY_CLUSTER: &str = "cluster has no server defined";

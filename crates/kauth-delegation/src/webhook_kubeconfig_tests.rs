@@ -29,13 +29,29 @@ current-context: webhook
 #[test]
 fn a_good_file_names_the_url_the_ca_and_the_credential() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.crt"), "PEM").unwrap();
+    std::fs::write(dir.path().join("ca.crt"), CA).unwrap();
     let s = load(&write(dir.path(), GOOD)).unwrap();
     assert_eq!(s.server, "https://127.0.0.1:9443/authenticate");
-    assert_eq!(s.ca_pem.as_deref(), Some(&b"PEM"[..]), "relative to the kubeconfig's directory");
+    assert_eq!(s.ca_pem.as_deref(), Some(CA.as_bytes()), "relative to the kubeconfig's directory");
     assert_eq!(s.bearer.as_deref(), Some("secret-token"));
     assert_eq!(s.timeout, Duration::from_secs(30), "kube-apiserver's webhook request timeout");
     assert!(!format!("{s:?}").contains("secret-token"), "the token never in Debug");
+}
+
+/// A certificate as PEM (any will do: only its shape is read here).
+const CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUR0bR3Hb2vVj0mOeGZ0n0kA3Gf5MwCgYIKoZIzj0EAwIw\n-----END CERTIFICATE-----\n";
+
+#[test]
+fn a_ca_without_a_certificate_is_client_go_s_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, kube) in [
+        ("not pem at all", "unable to parse bytes as PEM block"),
+        ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "no valid certificate authority data seen"),
+    ] {
+        std::fs::write(dir.path().join("ca.crt"), text).unwrap();
+        let e = load(&write(dir.path(), GOOD)).unwrap_err();
+        assert_eq!(e.kubernetes, kube, "{e}");
+    }
 }
 
 #[test]
@@ -58,7 +74,7 @@ fn a_file_that_is_not_a_kubeconfig_is_a_loading_error() {
 #[test]
 fn no_current_context_is_no_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.crt"), "PEM").unwrap();
+    std::fs::write(dir.path().join("ca.crt"), CA).unwrap();
     let e = load(&write(dir.path(), &GOOD.replace("current-context: webhook", ""))).unwrap_err();
     assert_eq!(
         e.kubernetes,
