@@ -133,3 +133,23 @@ fn without_a_webhook_the_chain_stays_on_the_workers() {
     let s = server_with(FakeClock::at(START), |_| {});
     assert!(!s.state.config.remote_authentication);
 }
+
+/// kube-apiserver 1.32's default version is v1beta1, which kube-apiserver (since 1.22) and
+/// kauth no longer serve: the webhook refuses the review itself, and says why.
+#[test]
+fn the_default_v1beta1_review_is_refused_by_a_kauth_webhook_as_by_kube_apiserver() {
+    let w = webhook();
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(dir.path(), &w);
+    let s = server_with(FakeClock::at(START), |o| o.authentication_token_webhook_config_file = Some(config));
+    assert_eq!(s.options.authentication_token_webhook_version, WebhookVersion::V1beta1, "kube-apiserver's default");
+    let status = review(&s, "carol-token");
+    let error = status["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!(
+            "; webhook: the cluster at {url} refused the TokenReview: {url}: HTTP 400: TokenReview in version \"v1beta1\" cannot be handled as a TokenReview",
+            url = w.url
+        )),
+        "{error}"
+    );
+}
