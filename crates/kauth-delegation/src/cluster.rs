@@ -19,13 +19,23 @@ pub enum ClusterError {
         /// What is wrong.
         problem: String,
     },
-    /// No answer came (connection refused, TLS, timeout).
+    /// No answer came (connection refused or reset, TLS).
     #[error("{url}: {problem}")]
     Unreachable {
         /// The URL asked.
         url: String,
         /// What went wrong.
         problem: String,
+        /// The connection was reset (a transient failure kube-apiserver's webhooks retry).
+        reset: bool,
+    },
+    /// No answer came within the call's timeout.
+    #[error("{url}: no answer within {seconds}s")]
+    TimedOut {
+        /// The URL asked.
+        url: String,
+        /// The timeout.
+        seconds: u64,
     },
     /// An answer came with a status other than 2xx.
     #[error("{url}: HTTP {status}: {message}")]
@@ -36,6 +46,8 @@ pub enum ClusterError {
         status: u16,
         /// The Status message, or the body.
         message: String,
+        /// The answer's `Retry-After` header, in seconds, when it has one.
+        retry_after: Option<u64>,
     },
     /// A 2xx answer whose body is not the object expected.
     #[error("{url}: the answer is not a {kind}: {problem}")]
@@ -54,7 +66,7 @@ impl ClusterError {
     /// question was not judged, and a cached answer may stand in for a while.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            ClusterError::Unreachable { .. } => true,
+            ClusterError::Unreachable { .. } | ClusterError::TimedOut { .. } => true,
             ClusterError::Status { status, .. } => *status >= 500 || *status == 429,
             ClusterError::Config { .. } | ClusterError::Decode { .. } => false,
         }
@@ -155,6 +167,7 @@ impl ClusterSettings {
 #[derive(Clone)]
 pub struct Cluster {
     agent: ureq::Agent,
+    timeout: Duration,
     server: Arc<str>,
     bearer: Option<Arc<str>>,
     bearer_file: Option<Arc<std::path::Path>>,
@@ -211,6 +224,7 @@ impl Cluster {
             .into();
         Ok(Cluster {
             agent,
+            timeout: settings.timeout,
             server: settings.server.trim_end_matches('/').into(),
             bearer: settings.bearer.map(Into::into),
             bearer_file: settings.bearer_file.map(Into::into),
@@ -220,6 +234,11 @@ impl Cluster {
     /// The server's URL.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// How long one call may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// POSTs `object` to `path` and decodes the answer as `T` (a review comes back filled in).
@@ -240,7 +259,7 @@ impl Cluster {
         if let Some(t) = self.bearer(&url)? {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
-        Self::decode(&url, kind, req.send(body.as_str()))
+        self.decode(&url, kind, req.send(body.as_str()))
     }
 
     /// GETs `path` and decodes it as `T`.
@@ -251,7 +270,7 @@ impl Cluster {
         if let Some(t) = self.bearer(&url)? {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
-        Self::decode(&url, kind, req.call())
+        self.decode(&url, kind, req.call())
     }
 
     /// GETs `path` for a long answer read as it comes (a watch): the body's reader, after a
@@ -269,12 +288,13 @@ impl Cluster {
             .timeout_recv_body(Some(read_within))
             .build()
             .call()
-            .map_err(|e| ClusterError::Unreachable { url: url.clone(), problem: e.to_string() })?;
+            .map_err(|e| self.failed(&url, e))?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
-            return Err(Self::decode::<serde_json::Value>(&url, "watch", Ok(resp))
+            return Err(self
+                .decode::<serde_json::Value>(&url, "watch", Ok(resp))
                 .err()
-                .unwrap_or(ClusterError::Status { url, status, message: String::new() }));
+                .unwrap_or(ClusterError::Status { url, status, message: String::new(), retry_after: None }));
         }
         Ok(resp.into_body().into_with_config().limit(u64::MAX).reader())
     }
@@ -284,31 +304,46 @@ impl Cluster {
             let token = std::fs::read_to_string(path).map_err(|e| ClusterError::Unreachable {
                 url: url.to_owned(),
                 problem: format!("reading the token file {}: {e}", path.display()),
+                reset: false,
             })?;
             return Ok(Some(token.trim().to_owned()));
         }
         Ok(self.bearer.as_deref().map(str::to_owned))
     }
 
+    /// What a failed call's error means: a timeout, a reset connection, or no answer.
+    fn failed(&self, url: &str, e: ureq::Error) -> ClusterError {
+        match e {
+            ureq::Error::Timeout(_) => ClusterError::TimedOut { url: url.to_owned(), seconds: self.timeout.as_secs() },
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                ClusterError::TimedOut { url: url.to_owned(), seconds: self.timeout.as_secs() }
+            }
+            ureq::Error::Io(io) => ClusterError::Unreachable {
+                url: url.to_owned(),
+                reset: io.kind() == std::io::ErrorKind::ConnectionReset,
+                problem: io.to_string(),
+            },
+            other => ClusterError::Unreachable { url: url.to_owned(), problem: other.to_string(), reset: false },
+        }
+    }
+
     fn decode<T: serde::de::DeserializeOwned>(
+        &self,
         url: &str,
         kind: &'static str,
         resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, ClusterError> {
-        let mut resp = resp.map_err(|e| ClusterError::Unreachable { url: url.to_owned(), problem: e.to_string() })?;
+        let mut resp = resp.map_err(|e| self.failed(url, e))?;
         let status = resp.status().as_u16();
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(16 << 20)
-            .read_to_string()
-            .map_err(|e| ClusterError::Unreachable { url: url.to_owned(), problem: e.to_string() })?;
+        let retry_after =
+            resp.headers().get("Retry-After").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let body = resp.body_mut().with_config().limit(16 << 20).read_to_string().map_err(|e| self.failed(url, e))?;
         if !(200..300).contains(&status) {
             let message = serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
                 .unwrap_or(body);
-            return Err(ClusterError::Status { url: url.to_owned(), status, message });
+            return Err(ClusterError::Status { url: url.to_owned(), status, message, retry_after });
         }
         serde_json::from_str(&body).map_err(|e| ClusterError::Decode {
             url: url.to_owned(),

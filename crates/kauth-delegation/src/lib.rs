@@ -51,3 +51,5 @@ pub mod refusals;
 pub mod tls;
 pub mod token_review;
 pub mod watched;
+pub mod webhook;
+pub mod webhook_kubeconfig;

@@ -102,8 +102,11 @@ impl LocalRbac {
 
 impl Decide for LocalRbac {
     fn decide(&self, attributes: &Attributes, now: OffsetDateTime) -> Result<Decision, ClusterError> {
-        let stale =
-            |problem: String| ClusterError::Unreachable { url: self.watched.cluster().server().to_owned(), problem };
+        let stale = |problem: String| ClusterError::Unreachable {
+            url: self.watched.cluster().server().to_owned(),
+            problem,
+            reset: false,
+        };
         match self.age(now) {
             None => return Err(stale("the local copy of RBAC has never been listed".into())),
             Some(age) if age > self.max_age => {

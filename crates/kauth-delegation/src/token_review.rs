@@ -85,7 +85,9 @@ impl TokenAuthenticator for TokenReviewAuthenticator {
         let answer = self.cluster.create(TOKEN_REVIEWS, &review, "TokenReview").map_err(|e| {
             let (cluster, problem) = (self.cluster.server().to_owned(), e.to_string());
             // Only an outage lets a cached answer stand in; a refusal of the review is final.
-            Rejection::Webhook(if e.is_unavailable() {
+            Rejection::Webhook(if let crate::cluster::ClusterError::TimedOut { seconds, .. } = e {
+                WebhookRejection::TimedOut { cluster, timeout_seconds: seconds }
+            } else if e.is_unavailable() {
                 WebhookRejection::Unavailable { cluster, problem }
             } else {
                 WebhookRejection::Refused { cluster, problem }

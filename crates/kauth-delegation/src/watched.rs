@@ -269,9 +269,11 @@ impl Watched {
         let mut line = String::new();
         loop {
             line.clear();
-            let n = lines
-                .read_line(&mut line)
-                .map_err(|e| ClusterError::Unreachable { url: url.clone(), problem: e.to_string() })?;
+            let n = lines.read_line(&mut line).map_err(|e| ClusterError::Unreachable {
+                url: url.clone(),
+                problem: e.to_string(),
+                reset: false,
+            })?;
             if n == 0 {
                 return Ok(Ended::Closed);
             }
@@ -290,7 +292,7 @@ impl Watched {
                 Applied::Version => {}
                 Applied::Gone => return Ok(Ended::Gone),
                 Applied::Error(message) => {
-                    return Err(ClusterError::Status { url, status: 500, message });
+                    return Err(ClusterError::Status { url, status: 500, message, retry_after: None });
                 }
             }
         }

@@ -3,7 +3,8 @@
 //!
 //! The chain: a front proxy's certificate and the user its headers name (when a request-header CA
 //! is configured), the client certificate (judged against the client CA), then the bearer token
-//! (static tokens, then service-account tokens; cached, `system:authenticated` added), then
+//! (static tokens, service-account tokens, bootstrap tokens, [JWT issuers], the token webhook
+//! last, in its own cache ([`token_webhook`]); the union cached, `system:authenticated` added), then
 //! anonymous, which answers only a request that presents no credential at all: a presented
 //! credential that fails is never replaced by anonymous. As in kube-apiserver's union, a request
 //! whose certificate fails but whose bearer token is valid is the token's user; when both fail,
@@ -24,6 +25,7 @@ use kauth::authn::request_header::RequestHeaderAuthenticator;
 use kauth::authn::union::{RequestUnion, TokenUnion};
 use kauth::authn::x509::X509Authenticator;
 use kauth::authn::Rejection;
+use kauth_delegation::webhook::{WebhookMetrics, WebhookTokenAuthenticator};
 use time::OffsetDateTime;
 
 use crate::replicas::Replicas;
@@ -45,6 +47,50 @@ pub fn request_chain(
         chain = chain.with(GroupAdder::new(proxy));
     }
     chain.with(GroupAdder::new(x509)).with(BearerAuthenticator::new(tokens)).with(Anonymous::new(anonymous))
+}
+
+/// The token webhook the flags configure (`--authentication-token-webhook-*`), in its own cache
+/// as kube-apiserver's `newWebhookTokenAuthenticator` wraps it: successes and silent failures
+/// (a denial without a reason, other audiences) kept for the webhook's cache TTL, errors never.
+/// `None` without `--authentication-token-webhook-config-file`.
+pub fn token_webhook(
+    opts: &crate::options::Options,
+    api_audiences: &[String],
+    metrics: Arc<dyn WebhookMetrics>,
+) -> Result<Option<TokenCache<WebhookTokenAuthenticator>>, String> {
+    let Some(path) = &opts.authentication_token_webhook_config_file else { return Ok(None) };
+    let flag = "--authentication-token-webhook-config-file";
+    let settings = kauth_delegation::webhook_kubeconfig::load(path).map_err(|e| format!("{flag}: {e}"))?;
+    let cluster = kauth_delegation::cluster::Cluster::new(settings).map_err(|e| format!("{flag}: {e}"))?;
+    let webhook =
+        WebhookTokenAuthenticator::new(cluster, opts.authentication_token_webhook_version, api_audiences.to_vec())
+            .with_metrics(metrics);
+    let ttl = opts.authentication_token_webhook_cache_ttl;
+    if !ttl.is_zero() && !opts.token_cache_ttl.is_zero() && ttl < opts.token_cache_ttl {
+        tracing::warn!(
+            "the webhook cache ttl of {ttl:?} is shorter than the overall cache ttl of {:?} for successful token authentication attempts.",
+            opts.token_cache_ttl
+        );
+    }
+    let ttl = time::Duration::try_from(ttl).map_err(|e| format!("--authentication-token-webhook-cache-ttl: {e}"))?;
+    let cached = TokenCache::new(webhook, ttl).map_err(|_| "webhook cache key generation failed".to_owned())?;
+    Ok(Some(cached.cache_failures(ttl)))
+}
+
+/// Runs `judge` (an authentication) off the async workers when the chain may wait on the
+/// network (`remote`: [`crate::state::Config::remote_authentication`]): on a multi-threaded
+/// runtime through `block_in_place`, which hands this worker's other tasks to another thread
+/// while this one waits. Inline otherwise: without a remote authenticator (the default; the
+/// chain is a few microseconds of CPU, and moving threads would cost more), or without a
+/// multi-threaded runtime (in-process callers and tests; `block_in_place` would panic there).
+pub fn off_workers<R>(remote: bool, judge: impl FnOnce() -> R) -> R {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if remote && multi_thread {
+        tokio::task::block_in_place(judge)
+    } else {
+        judge()
+    }
 }
 
 /// The failure in kauth's one form ([`Rejection::explained`]): kube-apiserver's text, then

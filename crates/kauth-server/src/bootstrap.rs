@@ -224,6 +224,15 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
             crate::authentication::RegistrySecrets(registry.clone()),
         ));
     }
+    // JWT issuers (`--authentication-config`, `--oidc-*`) go here, after the bootstrap tokens
+    // and before the webhook, as in kube-apiserver; they set `remote_authentication` when
+    // their keys are fetched.
+    let metrics = Metrics::new().map_err(|e| e.to_string())?;
+    let webhook = crate::authentication::token_webhook(opts, &api_audiences, metrics.webhook.clone())?;
+    let remote_authentication = webhook.is_some();
+    if let Some(webhook) = webhook {
+        union = union.with(webhook);
+    }
     let ttl = time::Duration::try_from(opts.token_cache_ttl).unwrap_or(DEFAULT_SUCCESS_TTL);
     let tokens = Arc::new(
         TokenCache::new(GroupAdder::new(union), ttl).map_err(|_| "token cache key generation failed".to_string())?,
@@ -237,7 +246,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
 
     let authorizer: Box<dyn Authorizer> = Box::new(authorizers(&opts.authorization_mode, &registry)?);
     let audit = audit_log(opts, &clock)?;
-    let mut metrics = Metrics::new().map_err(|e| e.to_string())?;
+    let mut metrics = metrics;
     for (name, pem) in [("serving", &cert), ("client-ca", &ca)] {
         if let Ok(certs) = crate::transport::tls::certificates(name, pem) {
             if let Some(Ok((_, c))) = certs.first().map(|c| x509_parser::parse_x509_certificate(c.as_ref())) {
@@ -259,6 +268,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         extension_apiserver_authentication: crate::front_proxy::configmap_data(&ca, front_proxy.as_ref()),
         request_header_names: front_proxy.as_ref().map(|p| p.names.clone()),
         bootstrap_tokens: opts.enable_bootstrap_token_auth,
+        remote_authentication,
     };
     let state = Arc::new(State {
         config,

@@ -1,5 +1,6 @@
 //! Prometheus metrics, named after kube-apiserver's where the concept is the same.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kauth::authn::{Authenticated, Rejection};
@@ -31,6 +32,48 @@ pub struct Metrics {
     hot: Hot,
     /// Certificates whose expiry is exported: (name, not-after unix seconds).
     pub certificates: Vec<(String, i64)>,
+    /// Calls to the token webhook.
+    pub webhook: Arc<WebhookRequests>,
+}
+
+/// Calls to the token webhook (`--authentication-token-webhook-config-file`), by HTTP status
+/// (`<error>` when none came), each attempt of a retried call counted: the shape of kube's
+/// webhook `AuthenticatorMetrics` (`apiserver_delegated_authn_request_total` and
+/// `_duration_seconds` in a delegating server; kube-apiserver records none for its own token
+/// webhook), under kauth's name.
+pub struct WebhookRequests {
+    total: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl WebhookRequests {
+    fn new(registry: &Prom) -> Result<Self, prometheus::Error> {
+        let total = IntCounterVec::new(
+            Opts::new(
+                "kauth_authentication_webhook_request_total",
+                "Number of HTTP requests to the token authentication webhook, by status code.",
+            ),
+            &["code"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "kauth_authentication_webhook_request_duration_seconds",
+                "Request latency in seconds of the token authentication webhook, by status code.",
+            )
+            .buckets(vec![0.25, 0.5, 0.7, 1.0, 1.5, 3.0, 5.0, 10.0]),
+            &["code"],
+        )?;
+        registry.register(Box::new(total.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(WebhookRequests { total, latency })
+    }
+}
+
+impl kauth_delegation::webhook::WebhookMetrics for WebhookRequests {
+    fn request(&self, code: &str, latency: Duration) {
+        self.total.with_label_values(&[code]).inc();
+        self.latency.with_label_values(&[code]).observe(latency.as_secs_f64());
+    }
 }
 
 /// Pre-resolved children of the label sets every request uses.
@@ -119,7 +162,9 @@ impl Metrics {
         registry.register(Box::new(authn_duration.clone()))?;
         registry.register(Box::new(authz_duration.clone()))?;
         let hot = Hot::new(&authn_duration, &authz_duration, &authz_decisions, &token_reviews);
+        let webhook = Arc::new(WebhookRequests::new(&registry)?);
         Ok(Metrics {
+            webhook,
             hot,
             registry,
             authn_attempts,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use kauth::duration::parse as parse_duration;
+use kauth_delegation::webhook::WebhookVersion;
 
 use crate::audit::Level;
 
@@ -60,6 +61,20 @@ pub struct Options {
     /// Static tokens (kube-apiserver's CSV: token,user,uid,"group1,group2").
     #[arg(long)]
     pub token_auth_file: Option<PathBuf>,
+    /// File with webhook configuration for token authentication in kubeconfig format: the
+    /// current context's cluster `server` is the full URL TokenReviews are POSTed to (its
+    /// certificate-authority, and the user's client certificate or token, as kubectl reads
+    /// them). Tried last, after the other token authenticators, as kube-apiserver does.
+    #[arg(long)]
+    pub authentication_token_webhook_config_file: Option<PathBuf>,
+    /// The API version of the authentication.k8s.io TokenReview to send to and expect from the
+    /// webhook: v1 or v1beta1 (kube-apiserver's default; the same fields under another name).
+    #[arg(long, default_value = "v1beta1", value_parser = parse_webhook_version)]
+    pub authentication_token_webhook_version: WebhookVersion,
+    /// The duration to cache responses from the webhook token authenticator (successes, and
+    /// denials that give no reason; never errors), as kube-apiserver.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    pub authentication_token_webhook_cache_ttl: Duration,
     /// Service-account token issuer; repeat to accept more (the first signs).
     #[arg(long, default_value = DEFAULT_ISSUER)]
     pub service_account_issuer: Vec<String>,
@@ -149,6 +164,11 @@ pub struct Options {
     pub token_cache_ttl: Duration,
 }
 
+/// `--authentication-token-webhook-version`, with kube-apiserver's error for another.
+fn parse_webhook_version(s: &str) -> Result<WebhookVersion, String> {
+    s.parse()
+}
+
 /// `--signer-socket-mode`: only the two modes that keep the socket from other users.
 fn parse_socket_mode(s: &str) -> Result<u32, String> {
     match s.trim_start_matches('0') {
@@ -209,5 +229,26 @@ mod tests {
         let f = Flags::try_parse_from(["kauth-serve", "--signer-socket=s.sock", "--signer-socket-mode=0660"]).unwrap();
         assert_eq!((f.options.signer_socket_mode, f.options.signer_max_clock_skew), (0o660, Duration::from_secs(60)));
         assert!(Flags::try_parse_from(["kauth-serve", "--signer-socket-mode=0666"]).is_err());
+    }
+
+    #[test]
+    fn webhook_flags_have_kube_apiserver_s_defaults() {
+        let o = Options::default();
+        assert_eq!(o.authentication_token_webhook_config_file, None);
+        assert_eq!(o.authentication_token_webhook_version, WebhookVersion::V1beta1);
+        assert_eq!(o.authentication_token_webhook_cache_ttl, Duration::from_secs(120));
+        let f = Flags::try_parse_from([
+            "kauth-serve",
+            "--authentication-token-webhook-config-file=w.yaml",
+            "--authentication-token-webhook-version=v1",
+            "--authentication-token-webhook-cache-ttl=30s",
+        ])
+        .unwrap();
+        assert_eq!(f.options.authentication_token_webhook_version, WebhookVersion::V1);
+        assert_eq!(f.options.authentication_token_webhook_cache_ttl, Duration::from_secs(30));
+        let Err(e) = Flags::try_parse_from(["kauth-serve", "--authentication-token-webhook-version=v2"]) else {
+            panic!("v2 accepted")
+        };
+        assert!(e.to_string().contains("unsupported authentication webhook version \"v2\""), "{e}");
     }
 }

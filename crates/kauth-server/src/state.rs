@@ -42,6 +42,11 @@ pub struct Config {
     /// `--enable-bootstrap-token-auth`: bootstrap tokens authenticate, and the bootstrap signer
     /// and token cleaner run ([`crate::controllers::bootstrap_signer`]).
     pub bootstrap_tokens: bool,
+    /// The token chain holds an authenticator that may wait on the network (the token webhook;
+    /// JWT issuers whose keys are fetched are to set it too): authentication then runs off the
+    /// async workers ([`crate::authentication::off_workers`]). False by default, so the default
+    /// chain stays inline.
+    pub remote_authentication: bool,
 }
 
 /// Everything a request handler needs.

@@ -103,7 +103,11 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
         return Err(ApiError::bad_request("token is required for TokenReview in authentication"));
     }
     let start = std::time::Instant::now();
-    let result = state.tokens.authenticate_token(token, requested, state.now());
+    // The rejection travels only on the refusal path, as everywhere in kauth::authn.
+    #[allow(clippy::result_large_err)]
+    let result = crate::authentication::off_workers(state.config.remote_authentication, || {
+        state.tokens.authenticate_token(token, requested, state.now())
+    });
     state.metrics.token_review(&result, start.elapsed());
     Ok(match result {
         // The chain added `system:authenticated`.

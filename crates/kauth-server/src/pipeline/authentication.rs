@@ -6,7 +6,9 @@
 //! `authentication.kauth.dev/failure`. A success hands its annotations to the audit event (and a
 //! legacy token's use to its Secret's label) and passes the request on as [`Authenticated`].
 //! Either way, the front-proxy headers (the standard `X-Remote-*` and the configured ones) are
-//! removed from the request here, before anything else can read them.
+//! removed from the request here, before anything else can read them. A chain that may wait on
+//! the network (the token webhook) runs off the async workers
+//! ([`crate::authentication::off_workers`]); the default chain runs inline.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -100,7 +102,10 @@ where
     fn call(&mut self, mut ctx: Ctx) -> Self::Future {
         let state = &*self.state;
         let start = std::time::Instant::now();
-        let authenticated = authenticate(state, &ctx.request);
+        // Off the async workers only when the chain may wait on a remote authenticator.
+        let authenticated = crate::authentication::off_workers(state.config.remote_authentication, || {
+            authenticate(state, &ctx.request)
+        });
         let took = start.elapsed();
         // Whatever the outcome, nothing after this filter reads a user from a header a client
         // may have written (kube-apiserver clears them after a success only).

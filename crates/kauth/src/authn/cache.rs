@@ -3,6 +3,11 @@
 //! default), failures never cached. [`TokenCache::invalidate`] drops everything at once: the server
 //! calls it when an object a cached token depends on changes (a service account, pod, node or
 //! secret deleted or recreated), so a revoked token stops working at once, not after the TTL.
+//!
+//! [`TokenCache::cache_failures`] also keeps, for a failure TTL, the verdicts kube-apiserver's
+//! authenticators give without an error ([`Rejection::is_silent_failure`]): kube-apiserver wraps
+//! its token webhook in such a cache (success and failure TTL both
+//! `--authentication-token-webhook-cache-ttl`; errors never kept).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +27,8 @@ struct Entry {
     stored: OffsetDateTime,
     expires: OffsetDateTime,
     generation: u64,
-    authenticated: Authenticated,
+    /// A success, or a silent failure (with [`TokenCache::cache_failures`]).
+    verdict: Result<Authenticated, Rejection>,
 }
 
 /// A caching wrapper around any token authenticator: successes are kept for the TTL under an
@@ -37,6 +43,7 @@ pub struct TokenCache<A> {
     misses: AtomicU64,
     stale_for: Duration,
     stale: AtomicU64,
+    failure_ttl: Duration,
 }
 
 impl<A> std::fmt::Debug for TokenCache<A> {
@@ -65,7 +72,15 @@ impl<A: TokenAuthenticator> TokenCache<A> {
             misses: AtomicU64::new(0),
             stale_for: Duration::ZERO,
             stale: AtomicU64::new(0),
+            failure_ttl: Duration::ZERO,
         })
+    }
+
+    /// Also keeps silent failures ([`Rejection::is_silent_failure`]) for `ttl` (zero: never),
+    /// as kube-apiserver's token cache keeps `nil, false, nil` for its failure TTL.
+    pub fn cache_failures(mut self, ttl: Duration) -> Self {
+        self.failure_ttl = ttl;
+        self
     }
 
     /// Also answers with a success stored less than `max_age` ago (expired or not) when the
@@ -101,8 +116,9 @@ impl<A> TokenCache<A> {
     fn stale_hit(&self, key: &[u8; 32], generation: u64, now: OffsetDateTime) -> Option<Authenticated> {
         let entries = self.entries.lock().ok()?;
         let e = entries.get(key).filter(|e| e.generation == generation && now < e.stored + self.stale_for)?;
+        let authenticated = e.verdict.as_ref().ok()?.clone();
         self.stale.fetch_add(1, Ordering::Relaxed);
-        Some(e.authenticated.clone())
+        Some(authenticated)
     }
 
     fn keep_until(&self, e: &Entry) -> OffsetDateTime {
@@ -123,14 +139,21 @@ impl<A> TokenCache<A> {
         out
     }
 
-    fn hit(&self, key: &[u8; 32], generation: u64, now: OffsetDateTime) -> Option<Authenticated> {
+    fn hit(&self, key: &[u8; 32], generation: u64, now: OffsetDateTime) -> Option<Result<Authenticated, Rejection>> {
         let entries = self.entries.lock().ok()?;
         let e = entries.get(key).filter(|e| e.generation == generation && now < e.expires)?;
         self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(e.authenticated.clone())
+        Some(e.verdict.clone())
     }
 
-    fn store(&self, key: [u8; 32], generation: u64, now: OffsetDateTime, authenticated: &Authenticated) {
+    fn store(
+        &self,
+        key: [u8; 32],
+        generation: u64,
+        now: OffsetDateTime,
+        ttl: Duration,
+        verdict: Result<Authenticated, Rejection>,
+    ) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
                 entries.retain(|_, e| e.generation == generation && now < self.keep_until(e));
@@ -138,10 +161,7 @@ impl<A> TokenCache<A> {
                     entries.clear();
                 }
             }
-            entries.insert(
-                key,
-                Entry { stored: now, expires: now + self.ttl, generation, authenticated: authenticated.clone() },
-            );
+            entries.insert(key, Entry { stored: now, expires: now + ttl, generation, verdict });
         }
     }
 }
@@ -160,17 +180,21 @@ impl<A: TokenAuthenticator> TokenAuthenticator for TokenCache<A> {
         let key = self.cache_key(token, audiences);
         let generation = self.generation.load(Ordering::SeqCst);
         if let Some(hit) = self.hit(&key, generation, now) {
-            return Ok(Some(hit));
+            return hit.map(Some);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let result = match self.inner.authenticate_token(token, audiences, now) {
             Err(r) if self.stale_for > Duration::ZERO && r.only_unavailable() => {
                 return self.stale_hit(&key, generation, now).map(Some).ok_or(r);
             }
+            Err(r) if self.failure_ttl > Duration::ZERO && r.is_silent_failure() => {
+                self.store(key, generation, now, self.failure_ttl, Err(r.clone()));
+                return Err(r);
+            }
             other => other?,
         };
         if let Some(authenticated) = &result {
-            self.store(key, generation, now, authenticated);
+            self.store(key, generation, now, self.ttl, Ok(authenticated.clone()));
         }
         Ok(result)
     }
@@ -291,5 +315,55 @@ mod tests {
         plain.authenticate_token("good", None, now()).unwrap();
         up.store(false, Ordering::SeqCst);
         assert!(plain.authenticate_token("good", None, now() + Duration::seconds(11)).is_err());
+    }
+
+    #[test]
+    fn silent_failures_are_kept_for_the_failure_ttl_errors_never() {
+        // kube-apiserver's webhook cache: success and failure TTL 2m; an error is never kept.
+        struct Judge(Arc<AtomicUsize>);
+        impl TokenAuthenticator for Judge {
+            fn name(&self) -> &'static str {
+                "webhook"
+            }
+            fn authenticate_token(
+                &self,
+                token: &str,
+                _audiences: Option<&[String]>,
+                _now: OffsetDateTime,
+            ) -> Result<Option<Authenticated>, Rejection> {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                let unauthenticated = |error: &str| {
+                    Err(Rejection::Webhook(super::super::WebhookRejection::Unauthenticated {
+                        cluster: "https://c".into(),
+                        error: error.into(),
+                    }))
+                };
+                match token {
+                    "silent" => unauthenticated(""),
+                    "explained" => unauthenticated("revoked"),
+                    _ => Err(Rejection::Webhook(super::super::WebhookRejection::TimedOut {
+                        cluster: "https://c".into(),
+                        timeout_seconds: 30,
+                    })),
+                }
+            }
+        }
+        let calls = Arc::new(AtomicUsize::new(0));
+        let ttl = Duration::minutes(2);
+        let cache = TokenCache::new(Judge(calls.clone()), ttl).unwrap().cache_failures(ttl);
+        for t in [0, 60, 119] {
+            assert!(cache.authenticate_token("silent", None, now() + Duration::seconds(t)).is_err());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "a silent failure is kept for the failure TTL");
+        assert!(cache.authenticate_token("silent", None, now() + Duration::seconds(120)).is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "and asked again once it expires");
+        for token in ["explained", "explained", "down", "down"] {
+            assert!(cache.authenticate_token(token, None, now()).is_err());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 6, "a failure with a reason, or an outage, is never kept");
+        let plain = TokenCache::new(Judge(calls.clone()), ttl).unwrap();
+        let _ = plain.authenticate_token("silent", None, now());
+        let _ = plain.authenticate_token("silent", None, now());
+        assert_eq!(calls.load(Ordering::SeqCst), 8, "without cache_failures nothing failed is kept");
     }
 }

@@ -163,6 +163,13 @@ impl Rejection {
                     if let Rejection::Webhook(WebhookRejection::Unauthenticated { error, .. }) = verdict {
                         errors.extend((!error.is_empty()).then(|| error.clone()));
                     }
+                    // Its HTTP client's error when the webhook does not answer in time (Go's
+                    // `url.Error` around `http.Client`'s timeout).
+                    if let Rejection::Webhook(WebhookRejection::TimedOut { cluster, .. }) = verdict {
+                        errors.push(format!(
+                            "Post {cluster:?}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+                        ));
+                    }
                 }
                 Rejection::Union(_) => {} // verdicts() is flat
             }

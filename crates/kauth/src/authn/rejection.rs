@@ -329,6 +329,15 @@ pub enum WebhookRejection {
         /// What it answered.
         problem: String,
     },
+    /// No answer came within the request timeout (kube-apiserver's webhook client: 30 s per
+    /// request, the body included). An outage, like [`WebhookRejection::Unavailable`], told
+    /// apart because a slow webhook and a dead one are fixed differently.
+    TimedOut {
+        /// The URL asked.
+        cluster: String,
+        /// The timeout, in seconds.
+        timeout_seconds: u64,
+    },
     /// The token was accepted, but for none of the audiences asked for.
     AudienceMismatch {
         /// The audiences asked for.
@@ -345,6 +354,7 @@ impl WebhookRejection {
             WebhookRejection::Unauthenticated { .. } => "tokenreview_unauthenticated",
             WebhookRejection::Unavailable { .. } => "tokenreview_unavailable",
             WebhookRejection::Refused { .. } => "tokenreview_refused",
+            WebhookRejection::TimedOut { .. } => "tokenreview_timeout",
             WebhookRejection::AudienceMismatch { .. } => "tokenreview_audience_mismatch",
         }
     }
@@ -364,6 +374,12 @@ impl fmt::Display for WebhookRejection {
             }
             WebhookRejection::Refused { cluster, problem } => {
                 write!(f, "the cluster at {cluster} refused the TokenReview: {problem}")
+            }
+            WebhookRejection::TimedOut { cluster, timeout_seconds } => {
+                write!(
+                    f,
+                    "the TokenReview at {cluster} was not answered within {timeout_seconds}s (the request timeout)"
+                )
             }
             WebhookRejection::AudienceMismatch { wanted, got } => write!(
                 f,
@@ -503,7 +519,7 @@ impl std::fmt::Display for BootstrapTokenRejection {
 }
 
 impl Rejection {
-    /// A stable identifier for metrics (a union's is its first verdict's).
+    /// A stable identifier for metrics (a union's is its [`Rejection::primary`] verdict's).
     pub fn code(&self) -> &'static str {
         match self {
             Rejection::Token { rejection, .. } => rejection.code(),
@@ -514,11 +530,35 @@ impl Rejection {
             Rejection::Malformed { .. } => "malformed_header",
             Rejection::AnonymousDisabled => "anonymous_disabled",
             Rejection::NotRecognised => "token_not_recognised",
-            Rejection::Union(all) => all.first().map_or("token_not_recognised", Rejection::code),
+            Rejection::Union(_) => match self.primary() {
+                Rejection::Union(_) => "token_not_recognised",
+                one => one.code(),
+            },
         }
     }
 
-    /// The authenticator that refused (a union's is its first verdict's).
+    /// The verdict that names a union's failure in metrics and log fields: its first verdict
+    /// that says more than "not my kind of token" (a token that is not a JWT, or from another
+    /// issuer: kube-apiserver reports nothing for those), else its first. A token the webhook
+    /// refuses is then counted as the webhook's refusal, not as a malformed service-account
+    /// token. Not a union: itself.
+    pub fn primary(&self) -> &Rejection {
+        let Rejection::Union(all) = self else { return self };
+        let not_mine = |r: &&Rejection| {
+            matches!(
+                r,
+                Rejection::Token {
+                    rejection: TokenRejection::Malformed { .. }
+                        | TokenRejection::WrongIssuer { .. }
+                        | TokenRejection::UnsupportedAlgorithm { .. },
+                    ..
+                }
+            )
+        };
+        all.iter().find(|r| !not_mine(r)).or(all.first()).unwrap_or(self)
+    }
+
+    /// The authenticator that refused (a union's is its [`Rejection::primary`] verdict's).
     pub fn authenticator(&self) -> &'static str {
         match self {
             Rejection::Token { authenticator, .. } => authenticator,
@@ -528,7 +568,10 @@ impl Rejection {
             Rejection::Webhook(_) => "webhook",
             Rejection::Malformed { .. } | Rejection::NotRecognised => "bearer",
             Rejection::AnonymousDisabled => "anonymous",
-            Rejection::Union(all) => all.first().map_or("union", Rejection::authenticator),
+            Rejection::Union(_) => match self.primary() {
+                Rejection::Union(_) => "union",
+                one => one.authenticator(),
+            },
         }
     }
 
@@ -543,11 +586,31 @@ impl Rejection {
     }
 
     /// Whether every verdict is only that a remote authenticator could not be asked
-    /// ([`WebhookRejection::Unavailable`]): the credential was not judged at all.
+    /// ([`WebhookRejection::Unavailable`], [`WebhookRejection::TimedOut`]): the credential was
+    /// not judged at all.
     pub fn only_unavailable(&self) -> bool {
         let verdicts = self.verdicts();
         !verdicts.is_empty()
-            && verdicts.iter().all(|v| matches!(v, Rejection::Webhook(WebhookRejection::Unavailable { .. })))
+            && verdicts.iter().all(|v| {
+                matches!(
+                    v,
+                    Rejection::Webhook(WebhookRejection::Unavailable { .. } | WebhookRejection::TimedOut { .. })
+                )
+            })
+    }
+
+    /// Whether kube-apiserver's authenticator gives this verdict without an error (Go's
+    /// `nil, false, nil`): a webhook that answered `authenticated: false` with an empty
+    /// `status.error`, or for other audiences. kube-apiserver's webhook cache keeps such a
+    /// verdict for its failure TTL; a verdict with an error (a reason, an outage) it never keeps.
+    pub fn is_silent_failure(&self) -> bool {
+        let verdicts = self.verdicts();
+        !verdicts.is_empty()
+            && verdicts.iter().all(|v| match v {
+                Rejection::Webhook(WebhookRejection::Unauthenticated { error, .. }) => error.is_empty(),
+                Rejection::Webhook(WebhookRejection::AudienceMismatch { .. }) => true,
+                _ => false,
+            })
     }
 
     /// Every verdict: a union's members, or this rejection alone.
@@ -643,6 +706,19 @@ mod tests {
         assert_eq!(m.code(), "malformed_header");
         assert_eq!(Rejection::AnonymousDisabled.code(), "anonymous_disabled");
         assert_eq!(Rejection::NotRecognised.code(), "token_not_recognised");
+    }
+
+    #[test]
+    fn a_union_is_named_by_its_first_verdict_that_is_more_than_not_mine() {
+        let malformed = Rejection::Token {
+            authenticator: "service-account",
+            rejection: TokenRejection::Malformed { segment: None, problem: "expected 3 segments".into() },
+        };
+        let down = Rejection::Webhook(WebhookRejection::TimedOut { cluster: "https://w".into(), timeout_seconds: 30 });
+        let both = Rejection::of_all(vec![malformed.clone(), down]);
+        assert_eq!((both.code(), both.authenticator()), ("tokenreview_timeout", "webhook"));
+        let only = Rejection::of_all(vec![malformed.clone(), malformed]);
+        assert_eq!(only.code(), "token_malformed", "nothing better: the first");
     }
 
     #[test]
