@@ -41,6 +41,27 @@ fn documentation_expressions_evaluate_as_documented() {
     assert_eq!(rule.evaluate(&u, size), Ok(Value::Bool(true)));
 }
 
+/// What docs/cel.md says about macros and the libraries kauth lacks.
+#[test]
+fn macros_and_missing_libraries_behave_as_documented() {
+    let claims = json!({"groups": ["a", "bb", "cc"], "n": 3});
+    assert_eq!(eval_claims("claims.groups.exists_one(g, g == 'a')", claims.clone()), Ok(Value::Bool(true)));
+    assert_eq!(
+        eval_claims("claims.groups.map(g, size(g) == 2, g + '!')", claims.clone()),
+        Ok(Value::from(vec!["bb!", "cc!"]))
+    );
+    assert_eq!(eval_claims("'x'.matches('^[a-z]$')", claims.clone()), Ok(Value::Bool(true)));
+    // Kubernetes' own libraries are not there: such expressions compile, and fail when run.
+    for missing in ["claims.groups.isSorted()", "url('https://x').getHost()"] {
+        let e = compile(missing, Variable::Claims, Returns::Any).expect("compiles");
+        let json = claims.clone();
+        assert!(e.evaluate(&json_to_value(&json), input_size(&json)).is_err(), "{missing}");
+    }
+    // A namespaced one reads as an undeclared variable, refused at load.
+    let e = compile("sets.contains(claims.groups, ['a'])", Variable::Claims, Returns::Any).unwrap_err();
+    assert!(e.detail.contains("undeclared reference to 'sets'"), "{}", e.detail);
+}
+
 #[test]
 fn compile_errors_name_the_position_as_cel_go_does() {
     let e = compile("user.username", Variable::Claims, Returns::Any).unwrap_err();
