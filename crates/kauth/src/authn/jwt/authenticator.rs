@@ -64,6 +64,11 @@ impl JwtAuthenticator {
         &self.issuer.authenticator.issuer.url
     }
 
+    /// Where the issuer's keys come from.
+    pub fn keys(&self) -> &Arc<dyn IssuerKeys> {
+        &self.keys
+    }
+
     /// The issuer's configuration.
     pub fn issuer(&self) -> &ValidIssuer {
         &self.issuer

@@ -93,6 +93,23 @@ impl JwtIssuers {
         Some((iss, verdict))
     }
 
+    /// Each issuer's health, for `/readyz` (kube-apiserver's `jwt-authenticator` check): `Err`
+    /// with kube-apiserver's text while its keys were never obtained.
+    pub fn health(&self) -> Vec<(String, Result<(), String>)> {
+        self.issuers
+            .iter()
+            .map(|i| {
+                let url = i.url().to_owned();
+                let state = i
+                    .keys()
+                    .current()
+                    .map(|_| ())
+                    .map_err(|e| format!("oidc: authenticator for issuer {url:?} is not healthy: {e}"));
+                (url, state)
+            })
+            .collect()
+    }
+
     /// Every check `token` goes through at `now`, for explaining.
     pub fn explain(&self, token: &str, now: OffsetDateTime) -> Option<Explanation> {
         let mut trace = Trace::recording();
