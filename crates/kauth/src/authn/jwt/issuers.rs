@@ -84,7 +84,12 @@ impl JwtIssuers {
     }
 
     /// Judges `token` at `now`: `None` when it is not a JWT at all.
-    fn judge(&self, token: &str, now: i64, trace: &mut Trace) -> Option<(String, Result<UserInfo, JwtRejection>)> {
+    fn judge(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+        trace: &mut Trace,
+    ) -> Option<(String, Result<UserInfo, JwtRejection>)> {
         let iss = untrusted_issuer(token)?;
         let verdict = match self.issuers.iter().find(|i| i.url() == iss) {
             Some(issuer) => issuer.verify(token, now, trace),
@@ -113,7 +118,7 @@ impl JwtIssuers {
     /// Every check `token` goes through at `now`, for explaining.
     pub fn explain(&self, token: &str, now: OffsetDateTime) -> Option<Explanation> {
         let mut trace = Trace::recording();
-        let (iss, verdict) = self.judge(token, now.unix_timestamp(), &mut trace)?;
+        let (iss, verdict) = self.judge(token, now, &mut trace)?;
         Some(Explanation { iss: Some(iss), configured: self.configured(), steps: trace.into_steps(), verdict })
     }
 }
@@ -130,7 +135,7 @@ impl TokenAuthenticator for JwtIssuers {
         now: OffsetDateTime,
     ) -> Result<Option<Authenticated>, Rejection> {
         let bound: Arc<[String]> = match audiences {
-            Some(asked) if !asked.is_empty() && !self.api_audiences.is_empty() => {
+            Some(asked) if !asked.is_empty() => {
                 let both: Vec<String> = asked.iter().filter(|a| self.api_audiences.contains(a)).cloned().collect();
                 if both.is_empty() {
                     return Ok(None);
@@ -142,7 +147,7 @@ impl TokenAuthenticator for JwtIssuers {
         if self.issuers.is_empty() {
             return Ok(None);
         }
-        let Some((iss, verdict)) = self.judge(token, now.unix_timestamp(), &mut Trace::off()) else {
+        let Some((iss, verdict)) = self.judge(token, now, &mut Trace::off()) else {
             return Ok(None);
         };
         match verdict {

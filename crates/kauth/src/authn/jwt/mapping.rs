@@ -112,8 +112,11 @@ pub fn map_user(
         let value = input.string_claim(claim, ClaimUse::Username)?;
         if claim == "email" {
             match claims.get("email_verified") {
-                None | Some(Json::Bool(true)) | Some(Json::Null) => {}
-                Some(Json::Bool(false)) => return Err(JwtRejection::EmailNotVerified { issuer: input.url() }),
+                None | Some(Json::Bool(true)) => {}
+                // Go unmarshals null into a bool as false.
+                Some(Json::Bool(false) | Json::Null) => {
+                    return Err(JwtRejection::EmailNotVerified { issuer: input.url() })
+                }
                 Some(v) => {
                     return Err(JwtRejection::ClaimInvalid {
                         issuer: input.url(),

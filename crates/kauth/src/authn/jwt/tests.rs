@@ -186,6 +186,13 @@ fn two_issuers_each_take_their_own_tokens() {
         }
         r => panic!("{r:?}"),
     }
+    // Asked for audiences none of which is an API audience: not ours (WrapAudienceAgnosticToken).
+    let i = i.with_api_audiences(&["https://kubernetes.default.svc".into()]);
+    let asked = ["vault".to_owned()];
+    assert_eq!(i.authenticate_token(&mint(rsa(), &b), Some(&asked), at(NOW)), Ok(None));
+    let api = ["https://kubernetes.default.svc".to_owned()];
+    let a = i.authenticate_token(&mint(rsa(), &b), Some(&api), at(NOW)).expect("ok").expect("ours");
+    assert_eq!(&*a.audiences, &api[..]);
     let sa = json!({"iss": "https://kubernetes.default.svc", "exp": NOW + 60});
     assert_eq!(judge(&i, &mint(ec(), &sa)), Ok(None));
     assert_eq!(judge(&i, "abcdef.0123456789abcdef"), Ok(None));
@@ -327,6 +334,17 @@ fn legacy_flags_make_kube_apiservers_issuer() {
     let i = JwtIssuers::from_config(&config, &algs, |_| Arc::new(StaticKeys(set(&[rsa()]))));
     let unverified = json!({"iss": "https://l.example", "aud": "kubernetes", "exp": NOW + 60, "email": "a@b", "email_verified": false});
     assert!(matches!(rejected(&i, &mint(rsa(), &unverified)), JwtRejection::EmailNotVerified { .. }));
+    let mut null = unverified.clone();
+    null["email_verified"] = Value::Null;
+    assert!(matches!(rejected(&i, &mint(rsa(), &null)), JwtRejection::EmailNotVerified { .. }));
+    let mut verified = unverified.clone();
+    verified["email_verified"] = true.into();
+    assert_eq!(judge(&i, &mint(rsa(), &verified)).expect("ok").expect("ours").user.name, "a@b");
+    // A fraction of a second past exp is expired, as go-oidc compares to the nanosecond.
+    let at_exp = json!({"iss": "https://l.example", "aud": "kubernetes", "exp": NOW, "email": "a@b"});
+    let late = at(NOW) + time::Duration::milliseconds(1);
+    assert!(i.authenticate_token(&mint(rsa(), &at_exp), None, late).is_err());
+    assert!(i.authenticate_token(&mint(rsa(), &at_exp), None, at(NOW)).is_ok());
     let none = OidcFlags { username_prefix: "-".into(), ..flags.clone() };
     assert_eq!(none.jwt_authenticator().claim_mappings.username.prefix.as_deref(), Some(""));
     assert!(matches!(
