@@ -105,3 +105,33 @@ fn selects_finds_claims_the_way_kubernetes_does() {
     assert!(e.selects_claim("email_verified"));
     assert!(!e.selects_claim("sub"));
 }
+
+/// The crate's parser and evaluator recurse: deep expressions are parsed on a thread with a big
+/// stack, refused past MAX_AST_DEPTH, and what is accepted evaluates on a 2 MiB stack (a tokio
+/// worker's), unoptimised builds included.
+#[test]
+fn deep_expressions_neither_overflow_the_stack_nor_compile_unbounded() {
+    let deepest = MAX_AST_DEPTH as usize - 1;
+    let accepted = [
+        format!("{}1{}", "[".repeat(deepest), "]".repeat(deepest)),
+        format!("1{}", " + 1".repeat(deepest)),
+        format!("{}'x'{}", "string(".repeat(deepest), ")".repeat(deepest)),
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            for source in &accepted {
+                let e = compile(source, Variable::Claims, Returns::Any).expect("compiles");
+                assert!(e.evaluate(&Value::Null, 1).is_ok(), "{source}");
+            }
+        })
+        .expect("thread")
+        .join()
+        .expect("no overflow");
+    let too_deep = format!("{}1{}", "[".repeat(MAX_AST_DEPTH as usize), "]".repeat(MAX_AST_DEPTH as usize));
+    let e = compile(&too_deep, Variable::Claims, Returns::Any).unwrap_err();
+    assert!(e.detail.contains("more than kauth's limit of 32"), "{}", e.detail);
+    // Far deeper nesting is refused by the parser's own limit, without overflowing.
+    let parens = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+    assert!(compile(&parens, Variable::Claims, Returns::Any).is_err());
+}
