@@ -56,17 +56,6 @@ pub struct ValidIssuer {
     pub mapper: CelMapper,
 }
 
-impl ValidIssuer {
-    /// The user these (already verified) claims map to, or the mapping or rule that refuses
-    /// them: the part of authentication after the signature and time checks (fuzzing, tests).
-    pub fn map_claims(
-        &self,
-        claims: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<crate::user::UserInfo, super::JwtRejection> {
-        super::mapping::map_user(self, claims, &mut super::trace::Trace::off())
-    }
-}
-
 /// Validates one JWT authenticator; `path` is its field path (`jwt[0]`), `None` for the legacy
 /// flags (Kubernetes' `CompileAndValidateJWTAuthenticator`, whose paths start at `issuer`).
 pub fn validate_jwt_authenticator(
