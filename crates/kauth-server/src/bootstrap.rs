@@ -272,6 +272,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         clock,
         replicas,
         refusals: Default::default(),
+        jwt_issuers: Default::default(),
     });
     let _ = state_cell.set(Arc::downgrade(&state));
     if state.replicas.is_some() {

@@ -71,6 +71,8 @@ pub struct State {
     pub replicas: Option<Arc<replicas::Replicas>>,
     /// The budget of refusal lines in the log.
     pub refusals: crate::refusals::Refusals,
+    /// The JWT issuers' keys in use (their `/readyz` lines).
+    pub jwt_issuers: Arc<crate::jwks::JwtIssuers>,
 }
 
 impl std::fmt::Debug for State {
