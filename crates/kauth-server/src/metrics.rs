@@ -34,6 +34,7 @@ pub struct Metrics {
     pub certificates: Vec<(String, i64)>,
     /// The JWT issuers' discovery and JWKS fetches.
     pub jwks: JwksMetrics,
+    reloads: (IntCounterVec, prometheus::GaugeVec),
 }
 
 /// Pre-resolved children of the label sets every request uses.
@@ -123,8 +124,26 @@ impl Metrics {
         registry.register(Box::new(authz_duration.clone()))?;
         let hot = Hot::new(&authn_duration, &authz_duration, &authz_decisions, &token_reviews);
         let jwks = JwksMetrics::register(&registry)?;
+        let reload_labels = ["status", "apiserver_id_hash"];
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "apiserver_authentication_config_controller_automatic_reloads_total",
+                "Total number of automatic reloads of authentication configuration split by status and apiserver identity.",
+            ),
+            &reload_labels,
+        )?;
+        let reload_last = prometheus::GaugeVec::new(
+            Opts::new(
+                "apiserver_authentication_config_controller_automatic_reload_last_timestamp_seconds",
+                "Timestamp of the last automatic reload of authentication configuration split by status and apiserver identity.",
+            ),
+            &reload_labels,
+        )?;
+        registry.register(Box::new(reloads.clone()))?;
+        registry.register(Box::new(reload_last.clone()))?;
         Ok(Metrics {
             jwks,
+            reloads: (reloads, reload_last),
             hot,
             registry,
             authn_attempts,
@@ -153,6 +172,12 @@ impl Metrics {
                 self.authn_attempts.with_label_values(&[authenticator, "failure", code]).inc();
             }
         }
+    }
+
+    /// The `--authentication-config` reload metrics of this server (`apiserver_id`: its
+    /// replica name or address; hashed as kube-apiserver hashes its identity).
+    pub fn reload(&self, apiserver_id: &str) -> ReloadMetrics {
+        ReloadMetrics { id_hash: issuer_hash(apiserver_id), counters: self.reloads.clone() }
     }
 
     /// Records one authorization.
@@ -213,6 +238,28 @@ impl Metrics {
 /// `sha256:<hex of the issuer URL>`.
 pub fn issuer_hash(issuer: &str) -> String {
     format!("sha256:{}", hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, issuer.as_bytes())))
+}
+
+/// Automatic reloads of the authentication configuration file, as kube-apiserver counts them.
+#[derive(Clone)]
+pub struct ReloadMetrics {
+    id_hash: String,
+    counters: (IntCounterVec, prometheus::GaugeVec),
+}
+
+impl std::fmt::Debug for ReloadMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReloadMetrics")
+    }
+}
+
+impl ReloadMetrics {
+    /// One reload that succeeded or failed at `unix_seconds`.
+    pub fn record(&self, success: bool, unix_seconds: i64) {
+        let labels = [if success { "success" } else { "failure" }, self.id_hash.as_str()];
+        self.counters.0.with_label_values(&labels).inc();
+        self.counters.1.with_label_values(&labels).set(unix_seconds as f64);
+    }
 }
 
 /// The JWT issuers' fetches (kauth's own metrics; kube-apiserver 1.32 has none for them),

@@ -71,8 +71,9 @@ pub struct State {
     pub replicas: Option<Arc<replicas::Replicas>>,
     /// The budget of refusal lines in the log.
     pub refusals: crate::refusals::Refusals,
-    /// The JWT issuers' keys in use (their `/readyz` lines).
-    pub jwt_issuers: Arc<crate::jwks::JwtIssuers>,
+    /// The JWT issuers in use (`--authentication-config` or `--oidc-*`), in the token chain
+    /// after bootstrap tokens; their keys' `/readyz` lines.
+    pub jwt: Arc<crate::authentication_config::JwtAuthentication>,
 }
 
 impl std::fmt::Debug for State {

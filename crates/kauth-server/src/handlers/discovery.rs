@@ -100,7 +100,7 @@ fn health(state: &State, req: &Request, path: &str) -> Response {
             body.push_str(&replicas.readiness_line(state.now()));
             body.push('\n');
         }
-        for line in state.jwt_issuers.readiness_lines() {
+        for line in state.jwt.readiness_lines() {
             body.push_str(&line);
             body.push('\n');
         }
