@@ -16,26 +16,8 @@ use std::sync::{Arc, LazyLock};
 use cel::objects::{Key, Map};
 use cel::{Context, Env, Program, Value};
 
+pub use super::cel_check::Variable;
 use super::cel_check::{self, Ty};
-
-/// The variable an expression sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Variable {
-    /// `claims`: claim validation rules and claim mappings.
-    Claims,
-    /// `user`: user validation rules.
-    User,
-}
-
-impl Variable {
-    /// The variable's name in expressions.
-    pub fn name(self) -> &'static str {
-        match self {
-            Variable::Claims => "claims",
-            Variable::User => "user",
-        }
-    }
-}
 
 /// What an expression must return, as Kubernetes' `ExpressionAccessor.ReturnTypes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,24 @@
 use cel::common::ast::operators as op;
 use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 
-use super::cel::Variable;
+/// The variable an expression sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variable {
+    /// `claims`: claim validation rules and claim mappings.
+    Claims,
+    /// `user`: user validation rules.
+    User,
+}
+
+impl Variable {
+    /// The variable's name in expressions.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variable::Claims => "claims",
+            Variable::User => "user",
+        }
+    }
+}
 
 /// The static type of an expression, as far as kauth can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

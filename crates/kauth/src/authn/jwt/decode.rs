@@ -131,9 +131,7 @@ pub fn decode(data: &[u8]) -> Result<AuthenticationConfiguration, DecodeError> {
     }
     let version = api_version.strip_prefix(GROUP).and_then(|v| v.strip_prefix('/')).unwrap_or("");
     if !VERSIONS.contains(&version) || kind != KIND {
-        if version == "v1" && kind == "AuthorizationConfiguration"
-            || VERSIONS.contains(&version) && kind == "AuthorizationConfiguration"
-        {
+        if (version == "v1" || VERSIONS.contains(&version)) && kind == "AuthorizationConfiguration" {
             return Err(err("expected AuthenticationConfiguration, got *apiserver.AuthorizationConfiguration"));
         }
         return Err(err(format!(
