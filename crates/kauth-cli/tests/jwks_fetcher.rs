@@ -3,6 +3,7 @@
 //! `discoveryURL`), key rotation, the last good set while the issuer is down, a forged-kid
 //! flood bounded by the issuer's own fetch counter, and a PyJWT token verified with the
 //! fetched keys. The clock is a fake one: the rate limit moves only when a test moves it.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -5,6 +5,7 @@
 //! the issuer counts, the file reloaded (a good change used, a bad one refused and counted),
 //! and the legacy `--oidc-*` flags. Waits are bounded loops on a condition kauth makes true
 //! (an issuer initialized, a reload seen), never assertions on time.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
