@@ -11,6 +11,8 @@
 
 use std::sync::Arc;
 
+use time::OffsetDateTime;
+
 use super::claims;
 use super::keys::IssuerKeys;
 use super::mapping::map_user;
@@ -64,6 +66,11 @@ impl JwtAuthenticator {
         &self.issuer.authenticator.issuer.url
     }
 
+    /// Where the issuer's keys come from.
+    pub fn keys(&self) -> &Arc<dyn IssuerKeys> {
+        &self.keys
+    }
+
     /// The issuer's configuration.
     pub fn issuer(&self) -> &ValidIssuer {
         &self.issuer
@@ -73,9 +80,13 @@ impl JwtAuthenticator {
         JwtRejection::Malformed { issuer: self.url().to_owned(), kube, problem }
     }
 
-    /// Verifies `token` (whose unverified `iss` is this issuer's) at unix time `now` and maps
-    /// its claims to the user; records each passed check in `trace`.
-    pub fn verify(&self, token: &str, now: i64, trace: &mut Trace) -> Result<UserInfo, JwtRejection> {
+    /// Verifies `token` (whose unverified `iss` is this issuer's) at `at` and maps its claims
+    /// to the user; records each passed check in `trace`. Times compare as go-oidc compares
+    /// them: the token's whole seconds against this server's time to the nanosecond.
+    pub fn verify(&self, token: &str, at: OffsetDateTime, trace: &mut Trace) -> Result<UserInfo, JwtRejection> {
+        let now = at.unix_timestamp();
+        let now_nanos = at.unix_timestamp_nanos();
+        let nanos = |secs: i64| i128::from(secs) * 1_000_000_000;
         let url = self.url().to_owned();
         let keys = self.keys.current().map_err(|error| JwtRejection::KeysUnavailable { issuer: url.clone(), error })?;
         trace.pass("keys", format!("{} key(s): {:?}", keys.keys().len(), keys.kids()));
@@ -96,11 +107,11 @@ impl JwtAuthenticator {
             self.check_audience(&claims.aud)?;
         }
         match claims.exp {
-            Some(exp) if exp >= now => trace.pass("expiry", format!("exp {exp} is not before now {now}")),
+            Some(exp) if nanos(exp) >= now_nanos => trace.pass("expiry", format!("exp {exp} is not before now {now}")),
             exp => return Err(JwtRejection::Expired { issuer: url, exp, now }),
         }
         if let Some(nbf) = claims.nbf {
-            if now + NBF_LEEWAY < nbf {
+            if now_nanos + nanos(NBF_LEEWAY) < nanos(nbf) {
                 return Err(JwtRejection::NotYetValid { issuer: url, nbf, now, leeway: NBF_LEEWAY });
             }
             trace.pass("not before", format!("nbf {nbf} is before now {now} + {NBF_LEEWAY}s"));

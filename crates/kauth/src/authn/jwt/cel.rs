@@ -32,6 +32,15 @@ pub enum Returns {
 /// estimator bounds evaluation instead); kauth's parser recurses, so it is bounded here too.
 pub const MAX_EXPRESSION_BYTES: usize = 16 * 1024;
 
+/// The deepest AST kauth accepts. The crate evaluates (and drops) an AST recursively, on the
+/// caller's thread: this keeps an evaluation within a small thread stack (kauth's is measured in
+/// the tests with 2 MiB, the size of a tokio worker's).
+pub const MAX_AST_DEPTH: u32 = 32;
+
+/// The stack of the thread that parses an expression: the crate's ANTLR parser takes tens of
+/// KiB per nesting level (over 100 KiB unoptimised), up to its own limit of 96 levels.
+const COMPILE_STACK_BYTES: usize = 64 << 20;
+
 /// The largest estimated cost of one evaluation: Kubernetes' per-call limit
 /// (`celconfig.PerCallLimit`, 1,000,000), in kauth's own units (see [`Expression::estimated_cost`]).
 pub const COST_LIMIT: u64 = 1_000_000;
@@ -96,8 +105,24 @@ pub(crate) fn line_column(source: &str, offset: usize) -> (usize, usize) {
     (line, before[start..].chars().count() + 1)
 }
 
-/// Compiles `source` for `variable`, as Kubernetes' `compiler.compile`.
+/// Compiles `source` for `variable`, as Kubernetes' `compiler.compile`. The parser runs on a
+/// thread of its own with a large stack (see [`COMPILE_STACK_BYTES`]): compiling happens when a
+/// configuration is loaded, never per request.
 pub fn compile(source: &str, variable: Variable, returns: Returns) -> Result<Expression, CompileError> {
+    let owned = source.to_owned();
+    let compiler = std::thread::Builder::new()
+        .name("kauth-cel-compile".into())
+        .stack_size(COMPILE_STACK_BYTES)
+        .spawn(move || compile_here(&owned, variable, returns));
+    match compiler {
+        Ok(handle) => handle.join().unwrap_or_else(|_| {
+            Err(CompileError { detail: "compilation failed: the CEL parser failed unexpectedly".into() })
+        }),
+        Err(e) => Err(CompileError { detail: format!("compilation failed: no thread to compile on: {e}") }),
+    }
+}
+
+fn compile_here(source: &str, variable: Variable, returns: Returns) -> Result<Expression, CompileError> {
     if source.len() > MAX_EXPRESSION_BYTES {
         return Err(CompileError {
             detail: format!(
@@ -125,6 +150,14 @@ pub fn compile(source: &str, variable: Variable, returns: Returns) -> Result<Exp
         let (line, column) = line_column(source, offset);
         CompileError { detail: located(source, line, column, &msg) }
     })?;
+    if summary.ast_depth > MAX_AST_DEPTH {
+        return Err(CompileError {
+            detail: format!(
+                "compilation failed: the expression nests {} levels deep, more than kauth's limit of {MAX_AST_DEPTH}",
+                summary.ast_depth
+            ),
+        });
+    }
     if returns == Returns::Bool && !matches!(summary.ty, Ty::Bool | Ty::Unknown) {
         return Err(CompileError { detail: "must evaluate to bool".into() });
     }

@@ -69,6 +69,8 @@ pub struct Summary {
     pub nodes: u64,
     /// The deepest nesting of comprehensions.
     pub depth: u32,
+    /// The AST's depth (nodes from the root to the deepest leaf).
+    pub ast_depth: u32,
 }
 
 /// Identifiers that name types (`type(x) == string`).
@@ -91,9 +93,9 @@ const TYPE_NAMES: [&str; 13] = [
 /// Checks `root` for an environment declaring `variable`. `Err((node id, message))` in
 /// cel-go's words.
 pub fn check(root: &IdedExpr, variable: Variable) -> Result<Summary, (u64, String)> {
-    let mut walk = Walk { variable, bound: Vec::new(), nodes: 0 };
+    let mut walk = Walk { variable, bound: Vec::new(), nodes: 0, level: 0, max_level: 0 };
     let (ty, depth) = walk.expr(root)?;
-    Ok(Summary { ty, nodes: walk.nodes, depth })
+    Ok(Summary { ty, nodes: walk.nodes, depth, ast_depth: walk.max_level })
 }
 
 struct Walk {
@@ -101,6 +103,8 @@ struct Walk {
     /// Names bound by the enclosing comprehensions.
     bound: Vec<String>,
     nodes: u64,
+    level: u32,
+    max_level: u32,
 }
 
 fn same_or(a: Ty, b: Ty) -> Ty {
@@ -139,6 +143,14 @@ fn returns(function: &str) -> Option<Ty> {
 impl Walk {
     /// The expression's type and the comprehension depth inside it.
     fn expr(&mut self, e: &IdedExpr) -> Result<(Ty, u32), (u64, String)> {
+        self.level += 1;
+        self.max_level = self.max_level.max(self.level);
+        let result = self.node(e);
+        self.level -= 1;
+        result
+    }
+
+    fn node(&mut self, e: &IdedExpr) -> Result<(Ty, u32), (u64, String)> {
         self.nodes += 1;
         Ok(match &e.expr {
             Expr::Unspecified => (Ty::Unknown, 0),

@@ -102,8 +102,16 @@ pub fn untrusted_issuer(token: &str) -> Option<String> {
     let (Some(_), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return None;
     };
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    use base64::engine::{general_purpose::GeneralPurpose, DecodePaddingMode, GeneralPurposeConfig};
+    use base64::{alphabet, Engine as _};
+    // Go's `base64.RawURLEncoding`: no padding, trailing bits not checked.
+    const GO_RAW_URL: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::URL_SAFE,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let bytes = GO_RAW_URL.decode(payload).ok()?;
     #[derive(serde::Deserialize)]
     struct Iss {
         #[serde(default)]

@@ -10,6 +10,7 @@
 use serde_json::{Map, Value};
 
 use super::config::{AuthenticationConfiguration, GROUP, KIND, VERSIONS};
+use super::duplicates::Duplicates;
 
 /// Why a file could not be read as an `AuthenticationConfiguration` (before validation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +118,13 @@ pub fn decode(data: &[u8]) -> Result<AuthenticationConfiguration, DecodeError> {
     } else {
         serde_norway::from_slice(data).map_err(|e| err(format!("error converting YAML to JSON: yaml: {e}")))?
     };
+    // Strict decoding refuses a key given twice (a plain parse keeps the last).
+    let is_json = trimmed.first() == Some(&b'{');
+    let duplicates = if is_json {
+        serde_json::from_slice::<Duplicates>(data).map(|d| d.0).unwrap_or_default()
+    } else {
+        serde_norway::from_slice::<Duplicates>(data).map(|d| d.0).unwrap_or_default()
+    };
     let text = String::from_utf8_lossy(data);
     let Value::Object(mut root) = value else {
         return Err(err(format!("couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}", json_type(&value))));
@@ -145,9 +153,21 @@ pub fn decode(data: &[u8]) -> Result<AuthenticationConfiguration, DecodeError> {
     if let Some(e) = first_type_error {
         return Err(err(e));
     }
-    if !unknown.is_empty() {
-        let fields: Vec<String> = unknown.iter().map(|f| format!("unknown field {f:?}")).collect();
-        return Err(err(format!("strict decoding error: {}", fields.join(", "))));
+    let mut strict: Vec<String> = Vec::new();
+    if !duplicates.is_empty() && !is_json {
+        // go-yaml's words (without its line numbers, which kauth's YAML reader does not give).
+        let keys: Vec<String> = duplicates.iter().map(|(_, key)| format!("  key {key:?} already set in map")).collect();
+        strict.push(format!("yaml: unmarshal errors:\n{}", keys.join("\n")));
+    }
+    strict.extend(unknown.iter().map(|f| format!("unknown field {f:?}")));
+    if is_json {
+        strict.extend(duplicates.iter().map(|(path, key)| {
+            let field = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            format!("duplicate field {field:?}")
+        }));
+    }
+    if !strict.is_empty() {
+        return Err(err(format!("strict decoding error: {}", strict.join(", "))));
     }
     serde_json::from_value(Value::Object(root)).map_err(|e| err(format!("json: {e}")))
 }
@@ -268,6 +288,17 @@ mod tests {
             decode(yaml).unwrap_err().message,
             "strict decoding error: unknown field \"jwt[0].bar\", unknown field \"jwt[0].issuer.foo\""
         );
+    }
+
+    #[test]
+    fn repeated_keys_are_errors_as_in_strict_decoding() {
+        let yaml = b"apiVersion: apiserver.config.k8s.io/v1beta1\nkind: AuthenticationConfiguration\njwt:\n- issuer:\n    url: https://a\n    url: https://b\n";
+        assert_eq!(
+            decode(yaml).unwrap_err().message,
+            "strict decoding error: yaml: unmarshal errors:\n  key \"url\" already set in map"
+        );
+        let json = br#"{"apiVersion":"apiserver.config.k8s.io/v1beta1","kind":"AuthenticationConfiguration","jwt":[{"issuer":{"url":"https://a","url":"https://b"}}]}"#;
+        assert_eq!(decode(json).unwrap_err().message, "strict decoding error: duplicate field \"jwt[0].issuer.url\"");
     }
 
     #[test]

@@ -84,7 +84,12 @@ impl JwtIssuers {
     }
 
     /// Judges `token` at `now`: `None` when it is not a JWT at all.
-    fn judge(&self, token: &str, now: i64, trace: &mut Trace) -> Option<(String, Result<UserInfo, JwtRejection>)> {
+    fn judge(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+        trace: &mut Trace,
+    ) -> Option<(String, Result<UserInfo, JwtRejection>)> {
         let iss = untrusted_issuer(token)?;
         let verdict = match self.issuers.iter().find(|i| i.url() == iss) {
             Some(issuer) => issuer.verify(token, now, trace),
@@ -93,10 +98,27 @@ impl JwtIssuers {
         Some((iss, verdict))
     }
 
+    /// Each issuer's health, for `/readyz` (kube-apiserver's `jwt-authenticator` check): `Err`
+    /// with kube-apiserver's text while its keys were never obtained.
+    pub fn health(&self) -> Vec<(String, Result<(), String>)> {
+        self.issuers
+            .iter()
+            .map(|i| {
+                let url = i.url().to_owned();
+                let state = i
+                    .keys()
+                    .current()
+                    .map(|_| ())
+                    .map_err(|e| format!("oidc: authenticator for issuer {url:?} is not healthy: {e}"));
+                (url, state)
+            })
+            .collect()
+    }
+
     /// Every check `token` goes through at `now`, for explaining.
     pub fn explain(&self, token: &str, now: OffsetDateTime) -> Option<Explanation> {
         let mut trace = Trace::recording();
-        let (iss, verdict) = self.judge(token, now.unix_timestamp(), &mut trace)?;
+        let (iss, verdict) = self.judge(token, now, &mut trace)?;
         Some(Explanation { iss: Some(iss), configured: self.configured(), steps: trace.into_steps(), verdict })
     }
 }
@@ -113,7 +135,7 @@ impl TokenAuthenticator for JwtIssuers {
         now: OffsetDateTime,
     ) -> Result<Option<Authenticated>, Rejection> {
         let bound: Arc<[String]> = match audiences {
-            Some(asked) if !asked.is_empty() && !self.api_audiences.is_empty() => {
+            Some(asked) if !asked.is_empty() => {
                 let both: Vec<String> = asked.iter().filter(|a| self.api_audiences.contains(a)).cloned().collect();
                 if both.is_empty() {
                     return Ok(None);
@@ -125,7 +147,7 @@ impl TokenAuthenticator for JwtIssuers {
         if self.issuers.is_empty() {
             return Ok(None);
         }
-        let Some((iss, verdict)) = self.judge(token, now.unix_timestamp(), &mut Trace::off()) else {
+        let Some((iss, verdict)) = self.judge(token, now, &mut Trace::off()) else {
             return Ok(None);
         };
         match verdict {

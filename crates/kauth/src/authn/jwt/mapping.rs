@@ -77,6 +77,14 @@ fn string_list(v: &Value) -> Option<Vec<String>> {
     }
 }
 
+impl ValidIssuer {
+    /// The user these (already verified) claims map to, or the mapping or rule that refuses
+    /// them: the part of authentication after the signature and time checks (fuzzing, tests).
+    pub fn map_claims(&self, claims: &serde_json::Map<String, serde_json::Value>) -> Result<UserInfo, JwtRejection> {
+        map_user(self, claims, &mut Trace::off())
+    }
+}
+
 /// The user for verified `claims`, or the first check that fails.
 pub fn map_user(
     issuer: &ValidIssuer,
@@ -112,8 +120,11 @@ pub fn map_user(
         let value = input.string_claim(claim, ClaimUse::Username)?;
         if claim == "email" {
             match claims.get("email_verified") {
-                None | Some(Json::Bool(true)) | Some(Json::Null) => {}
-                Some(Json::Bool(false)) => return Err(JwtRejection::EmailNotVerified { issuer: input.url() }),
+                None | Some(Json::Bool(true)) => {}
+                // Go unmarshals null into a bool as false.
+                Some(Json::Bool(false) | Json::Null) => {
+                    return Err(JwtRejection::EmailNotVerified { issuer: input.url() })
+                }
                 Some(v) => {
                     return Err(JwtRejection::ClaimInvalid {
                         issuer: input.url(),

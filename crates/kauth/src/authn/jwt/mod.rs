@@ -20,6 +20,7 @@ mod cel_check;
 mod claims;
 pub mod config;
 pub mod decode;
+mod duplicates;
 mod extra_key;
 pub mod field_error;
 mod issuer_validation;

@@ -186,6 +186,13 @@ fn two_issuers_each_take_their_own_tokens() {
         }
         r => panic!("{r:?}"),
     }
+    // Asked for audiences none of which is an API audience: not ours (WrapAudienceAgnosticToken).
+    let i = i.with_api_audiences(&["https://kubernetes.default.svc".into()]);
+    let asked = ["vault".to_owned()];
+    assert_eq!(i.authenticate_token(&mint(rsa(), &b), Some(&asked), at(NOW)), Ok(None));
+    let api = ["https://kubernetes.default.svc".to_owned()];
+    let a = i.authenticate_token(&mint(rsa(), &b), Some(&api), at(NOW)).expect("ok").expect("ours");
+    assert_eq!(&*a.audiences, &api[..]);
     let sa = json!({"iss": "https://kubernetes.default.svc", "exp": NOW + 60});
     assert_eq!(judge(&i, &mint(ec(), &sa)), Ok(None));
     assert_eq!(judge(&i, "abcdef.0123456789abcdef"), Ok(None));
@@ -272,6 +279,9 @@ fn keys_signatures_and_algorithms() {
     let r = rejected(&down, &mint(ec(), &a_claims()));
     assert!(matches!(&r, JwtRejection::KeysUnavailable { error, .. } if error.error == "connection refused"));
     assert_eq!(r.kubernetes_text().unwrap(), "oidc: authenticator not initialized");
+    let health = down.health();
+    assert_eq!(health[0].1, Err("oidc: authenticator for issuer \"https://a.example\" is not healthy: fetching https://a.example/.well-known/openid-configuration failed: connection refused".into()));
+    assert_eq!(health[1].1, Ok(()));
 
     // A key rotated in at the issuer is found by one refresh.
     let rotated = key(KeyType::EcdsaP256);
@@ -324,6 +334,17 @@ fn legacy_flags_make_kube_apiservers_issuer() {
     let i = JwtIssuers::from_config(&config, &algs, |_| Arc::new(StaticKeys(set(&[rsa()]))));
     let unverified = json!({"iss": "https://l.example", "aud": "kubernetes", "exp": NOW + 60, "email": "a@b", "email_verified": false});
     assert!(matches!(rejected(&i, &mint(rsa(), &unverified)), JwtRejection::EmailNotVerified { .. }));
+    let mut null = unverified.clone();
+    null["email_verified"] = Value::Null;
+    assert!(matches!(rejected(&i, &mint(rsa(), &null)), JwtRejection::EmailNotVerified { .. }));
+    let mut verified = unverified.clone();
+    verified["email_verified"] = true.into();
+    assert_eq!(judge(&i, &mint(rsa(), &verified)).expect("ok").expect("ours").user.name, "a@b");
+    // A fraction of a second past exp is expired, as go-oidc compares to the nanosecond.
+    let at_exp = json!({"iss": "https://l.example", "aud": "kubernetes", "exp": NOW, "email": "a@b"});
+    let late = at(NOW) + time::Duration::milliseconds(1);
+    assert!(i.authenticate_token(&mint(rsa(), &at_exp), None, late).is_err());
+    assert!(i.authenticate_token(&mint(rsa(), &at_exp), None, at(NOW)).is_ok());
     let none = OidcFlags { username_prefix: "-".into(), ..flags.clone() };
     assert_eq!(none.jwt_authenticator().claim_mappings.username.prefix.as_deref(), Some(""));
     assert!(matches!(
@@ -344,5 +365,52 @@ fn explain_lists_the_checks_passed() {
     for c in ["keys", "issuer", "expiry", "signature", "audience", "username", "groups", "uid", "user validation rule"]
     {
         assert!(checks.contains(&c), "{checks:?}");
+    }
+}
+
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{json, Map, Value};
+
+    use super::super::AuthenticationConfiguration;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            "[a-z:,@. ]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z]{1,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Any claim set maps to a user or a typed rejection (never a panic), and a groups
+        /// claim of strings maps to exactly those strings with the prefix, as oidc.go does.
+        #[test]
+        fn claims_map_to_a_user_or_a_rejection(
+            extra in prop::collection::btree_map("[a-z_]{1,10}", json_value(), 0..6),
+            groups in prop::collection::vec("[a-z:]{0,8}", 0..5),
+        ) {
+            let config = AuthenticationConfiguration::load(super::DOC.as_bytes(), "doc.yaml", &[]).expect("loads");
+            let mut claims: Map<String, Value> = extra.into_iter().collect();
+            for issuer in &config.issuers {
+                let _ = issuer.map_claims(&claims);
+            }
+            claims.insert("email".into(), json!("u@b.example"));
+            claims.insert("groups".into(), json!(groups));
+            claims.remove("email_verified");
+            let user = config.issuers[1].map_claims(&claims).expect("maps");
+            let want: Vec<String> = groups.iter().map(|g| format!("b:{g}")).collect();
+            prop_assert_eq!(user.groups, want);
+            prop_assert_eq!(user.name, "u@b.example");
+        }
     }
 }

@@ -41,6 +41,27 @@ fn documentation_expressions_evaluate_as_documented() {
     assert_eq!(rule.evaluate(&u, size), Ok(Value::Bool(true)));
 }
 
+/// What docs/cel.md says about macros and the libraries kauth lacks.
+#[test]
+fn macros_and_missing_libraries_behave_as_documented() {
+    let claims = json!({"groups": ["a", "bb", "cc"], "n": 3});
+    assert_eq!(eval_claims("claims.groups.exists_one(g, g == 'a')", claims.clone()), Ok(Value::Bool(true)));
+    assert_eq!(
+        eval_claims("claims.groups.map(g, size(g) == 2, g + '!')", claims.clone()),
+        Ok(Value::from(vec!["bb!", "cc!"]))
+    );
+    assert_eq!(eval_claims("'x'.matches('^[a-z]$')", claims.clone()), Ok(Value::Bool(true)));
+    // Kubernetes' own libraries are not there: such expressions compile, and fail when run.
+    for missing in ["claims.groups.isSorted()", "url('https://x').getHost()"] {
+        let e = compile(missing, Variable::Claims, Returns::Any).expect("compiles");
+        let json = claims.clone();
+        assert!(e.evaluate(&json_to_value(&json), input_size(&json)).is_err(), "{missing}");
+    }
+    // A namespaced one reads as an undeclared variable, refused at load.
+    let e = compile("sets.contains(claims.groups, ['a'])", Variable::Claims, Returns::Any).unwrap_err();
+    assert!(e.detail.contains("undeclared reference to 'sets'"), "{}", e.detail);
+}
+
 #[test]
 fn compile_errors_name_the_position_as_cel_go_does() {
     let e = compile("user.username", Variable::Claims, Returns::Any).unwrap_err();
@@ -83,4 +104,34 @@ fn selects_finds_claims_the_way_kubernetes_does() {
     assert!(e.selects_claim("email"));
     assert!(e.selects_claim("email_verified"));
     assert!(!e.selects_claim("sub"));
+}
+
+/// The crate's parser and evaluator recurse: deep expressions are parsed on a thread with a big
+/// stack, refused past MAX_AST_DEPTH, and what is accepted evaluates on a 2 MiB stack (a tokio
+/// worker's), unoptimised builds included.
+#[test]
+fn deep_expressions_neither_overflow_the_stack_nor_compile_unbounded() {
+    let deepest = MAX_AST_DEPTH as usize - 1;
+    let accepted = [
+        format!("{}1{}", "[".repeat(deepest), "]".repeat(deepest)),
+        format!("1{}", " + 1".repeat(deepest)),
+        format!("{}'x'{}", "string(".repeat(deepest), ")".repeat(deepest)),
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            for source in &accepted {
+                let e = compile(source, Variable::Claims, Returns::Any).expect("compiles");
+                assert!(e.evaluate(&Value::Null, 1).is_ok(), "{source}");
+            }
+        })
+        .expect("thread")
+        .join()
+        .expect("no overflow");
+    let too_deep = format!("{}1{}", "[".repeat(MAX_AST_DEPTH as usize), "]".repeat(MAX_AST_DEPTH as usize));
+    let e = compile(&too_deep, Variable::Claims, Returns::Any).unwrap_err();
+    assert!(e.detail.contains("more than kauth's limit of 32"), "{}", e.detail);
+    // Far deeper nesting is refused by the parser's own limit, without overflowing.
+    let parens = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
+    assert!(compile(&parens, Variable::Claims, Returns::Any).is_err());
 }
