@@ -32,6 +32,8 @@ use time::OffsetDateTime;
 use crate::api::resources::{self, meta_str, ResourceType};
 use crate::api::status::ApiError;
 use crate::audit::AuditLog;
+use crate::authentication_config::reload::Reloader;
+use crate::authentication_config::{build, source, JwtAuthentication};
 use crate::controllers::aggregation::{self, Pending};
 use crate::metrics::Metrics;
 pub use crate::options::{Options, DEFAULT_ISSUER};
@@ -49,6 +51,8 @@ pub struct Prepared {
     pub tls: Arc<rustls::ServerConfig>,
     /// The admin kubeconfig.
     pub admin_kubeconfig: PathBuf,
+    /// The `--authentication-config` file's watcher, to start ([`Reloader::spawn`]).
+    pub reloader: Option<Reloader>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
@@ -224,12 +228,36 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
             crate::authentication::RegistrySecrets(registry.clone()),
         ));
     }
-    // JWT issuers (`--authentication-config`, `--oidc-*`) go here, after the bootstrap tokens
-    // and before the webhook, as in kube-apiserver; they set `remote_authentication` when
-    // their keys are fetched.
-    let metrics = Metrics::new().map_err(|e| e.to_string())?;
+    // Then the JWT issuers (kube-apiserver: after service accounts and bootstrap tokens, so a
+    // service-account token never makes an identity provider be asked for keys).
+    let mut metrics = Metrics::new().map_err(|e| e.to_string())?;
+    let (loaded, anonymous) = source::initial(opts, &issuers).map_err(|e| e.to_string())?;
+    let jwt = Arc::new(JwtAuthentication::default());
+    let jwt_context = build::Context {
+        api_audiences: api_audiences.clone(),
+        service_account_issuers: issuers.clone(),
+        clock: clock.clone(),
+        metrics: metrics.jwks.clone(),
+    };
+    let mut reloader = None;
+    let jwt_configured = loaded.is_some();
+    if let Some(loaded) = loaded {
+        let (set, keys) =
+            build::issuers(&loaded.config, &loaded.algorithms, &jwt_context).map_err(|e| e.to_string())?;
+        jwt.install(set, keys);
+        union = union.with(jwt.clone());
+        if let Some((path, data)) = loaded.file {
+            let replica =
+                opts.replica_name.clone().unwrap_or_else(|| format!("{}:{}", pki.advertise_address, opts.secure_port));
+            let anonymous = loaded.config.anonymous().cloned();
+            reloader = Some(Reloader::new(path, data, anonymous, jwt_context, &jwt, metrics.reload(&replica)));
+        }
+    }
+    // The webhook last, as in kube-apiserver.
     let webhook = crate::authentication::token_webhook(opts, &api_audiences, metrics.webhook.clone())?;
-    let remote_authentication = webhook.is_some();
+    // Remote authenticators block on the network: the webhook, and JWT issuers (a token with
+    // an unknown key id makes its issuer's keys be fetched).
+    let remote_authentication = webhook.is_some() || jwt_configured;
     if let Some(webhook) = webhook {
         union = union.with(webhook);
     }
@@ -241,12 +269,11 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         front_proxy.as_ref().map(|p| p.authenticator.clone()),
         x509,
         tokens.clone(),
-        opts.anonymous_auth,
+        anonymous,
     );
 
     let authorizer: Box<dyn Authorizer> = Box::new(authorizers(&opts.authorization_mode, &registry)?);
     let audit = audit_log(opts, &clock)?;
-    let mut metrics = metrics;
     for (name, pem) in [("serving", &cert), ("client-ca", &ca)] {
         if let Ok(certs) = crate::transport::tls::certificates(name, pem) {
             if let Some(Ok((_, c))) = certs.first().map(|c| x509_parser::parse_x509_certificate(c.as_ref())) {
@@ -255,7 +282,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         }
     }
     let config = Config {
-        anonymous_auth: opts.anonymous_auth,
+        anonymous_auth: anonymous,
         issuers: issuers.clone(),
         api_audiences,
         expiration: ExpirationPolicy {
@@ -282,6 +309,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         clock,
         replicas,
         refusals: Default::default(),
+        jwt,
     });
     let _ = state_cell.set(Arc::downgrade(&state));
     if state.replicas.is_some() {
@@ -294,7 +322,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         }
     });
     seed(&state)?;
-    Ok(Prepared { state, tls: Arc::new(tls), admin_kubeconfig: layout.kubeconfig_path("admin.conf") })
+    Ok(Prepared { state, tls: Arc::new(tls), admin_kubeconfig: layout.kubeconfig_path("admin.conf"), reloader })
 }
 
 /// The store: etcd when `--etcd-servers` is given, else the embedded one in the data directory.

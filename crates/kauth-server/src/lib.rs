@@ -6,7 +6,8 @@
 //!   the request and response types.
 //! - [`store`]: the storage trait shaped like etcd, on redb (embedded) or etcd.
 //! - [`registry`]: the objects in memory, mirroring the store, with their change feed.
-//! - [`audit`], [`metrics`], [`keyring`], [`replicas`], [`authentication`]: what the state holds.
+//! - [`audit`], [`metrics`], [`keyring`], [`replicas`], [`authentication`], [`jwks`],
+//!   [`authentication_config`]: what the state holds.
 //! - [`state`]: settings and shared state.
 //! - [`controllers`]: what Kubernetes' controllers and admission do when objects change.
 //! - [`handlers`]: CRUD, watch, discovery, reviews, TokenRequest.
@@ -21,10 +22,12 @@
 pub mod api;
 pub mod audit;
 pub mod authentication;
+pub mod authentication_config;
 pub mod bootstrap;
 pub mod controllers;
 pub mod front_proxy;
 pub mod handlers;
+pub mod jwks;
 pub mod keyring;
 pub mod metrics;
 pub mod options;

@@ -6,7 +6,8 @@ use std::time::Duration;
 use kauth::authn::{Authenticated, Rejection};
 use kauth::authz::Decision;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry as Prom, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry as Prom,
+    TextEncoder,
 };
 
 use crate::replicas::Replicas;
@@ -34,6 +35,9 @@ pub struct Metrics {
     pub certificates: Vec<(String, i64)>,
     /// Calls to the token webhook.
     pub webhook: Arc<WebhookRequests>,
+    /// The JWT issuers' discovery and JWKS fetches.
+    pub jwks: JwksMetrics,
+    reloads: (IntCounterVec, prometheus::GaugeVec),
 }
 
 /// Calls to the token webhook (`--authentication-token-webhook-config-file`), by HTTP status
@@ -163,8 +167,28 @@ impl Metrics {
         registry.register(Box::new(authz_duration.clone()))?;
         let hot = Hot::new(&authn_duration, &authz_duration, &authz_decisions, &token_reviews);
         let webhook = Arc::new(WebhookRequests::new(&registry)?);
+        let jwks = JwksMetrics::register(&registry)?;
+        let reload_labels = ["status", "apiserver_id_hash"];
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "apiserver_authentication_config_controller_automatic_reloads_total",
+                "Total number of automatic reloads of authentication configuration split by status and apiserver identity.",
+            ),
+            &reload_labels,
+        )?;
+        let reload_last = prometheus::GaugeVec::new(
+            Opts::new(
+                "apiserver_authentication_config_controller_automatic_reload_last_timestamp_seconds",
+                "Timestamp of the last automatic reload of authentication configuration split by status and apiserver identity.",
+            ),
+            &reload_labels,
+        )?;
+        registry.register(Box::new(reloads.clone()))?;
+        registry.register(Box::new(reload_last.clone()))?;
         Ok(Metrics {
             webhook,
+            jwks,
+            reloads: (reloads, reload_last),
             hot,
             registry,
             authn_attempts,
@@ -193,6 +217,12 @@ impl Metrics {
                 self.authn_attempts.with_label_values(&[authenticator, "failure", code]).inc();
             }
         }
+    }
+
+    /// The `--authentication-config` reload metrics of this server (`apiserver_id`: its
+    /// replica name or address; hashed as kube-apiserver hashes its identity).
+    pub fn reload(&self, apiserver_id: &str) -> ReloadMetrics {
+        ReloadMetrics { id_hash: issuer_hash(apiserver_id), counters: self.reloads.clone() }
     }
 
     /// Records one authorization.
@@ -246,5 +276,120 @@ impl Metrics {
             out.push_str(&replicas.metrics(now));
         }
         out
+    }
+}
+
+/// The hash kube-apiserver labels a JWT issuer's metrics with (`jwt_issuer_hash`):
+/// `sha256:<hex of the issuer URL>`.
+pub fn issuer_hash(issuer: &str) -> String {
+    format!("sha256:{}", hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, issuer.as_bytes())))
+}
+
+/// Automatic reloads of the authentication configuration file, as kube-apiserver counts them.
+#[derive(Clone)]
+pub struct ReloadMetrics {
+    id_hash: String,
+    counters: (IntCounterVec, prometheus::GaugeVec),
+}
+
+impl std::fmt::Debug for ReloadMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReloadMetrics")
+    }
+}
+
+impl ReloadMetrics {
+    /// One reload that succeeded or failed at `unix_seconds`.
+    pub fn record(&self, success: bool, unix_seconds: i64) {
+        let labels = [if success { "success" } else { "failure" }, self.id_hash.as_str()];
+        self.counters.0.with_label_values(&labels).inc();
+        self.counters.1.with_label_values(&labels).set(unix_seconds as f64);
+    }
+}
+
+/// The JWT issuers' fetches (kauth's own metrics; kube-apiserver 1.32 has none for them),
+/// labelled by `jwt_issuer_hash` as kube-apiserver's `apiserver_authentication_jwt_authenticator_latency_seconds`.
+#[derive(Clone)]
+pub struct JwksMetrics {
+    duration: HistogramVec,
+    errors: IntCounterVec,
+    last_success: IntGaugeVec,
+    refused: IntCounterVec,
+}
+
+impl std::fmt::Debug for JwksMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwksMetrics")
+    }
+}
+
+impl JwksMetrics {
+    fn register(registry: &Prom) -> Result<Self, prometheus::Error> {
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "kauth_jwt_issuer_fetch_duration_seconds",
+                "Fetches of a JWT issuer's discovery document and JWKS, by document and result.",
+            )
+            .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            &["jwt_issuer_hash", "document", "result"],
+        )?;
+        let errors = IntCounterVec::new(
+            Opts::new("kauth_jwt_issuer_fetch_errors_total", "Failed fetches of a JWT issuer's documents, by reason."),
+            &["jwt_issuer_hash", "document", "code"],
+        )?;
+        let last_success = IntGaugeVec::new(
+            Opts::new(
+                "kauth_jwt_issuer_last_success_timestamp_seconds",
+                "When a JWT issuer's keys were last fetched successfully (unix seconds).",
+            ),
+            &["jwt_issuer_hash"],
+        )?;
+        let refused = IntCounterVec::new(
+            Opts::new(
+                "kauth_jwt_issuer_refresh_refused_total",
+                "Refreshes on an unknown kid not made because the issuer was fetched less than 10 s before.",
+            ),
+            &["jwt_issuer_hash"],
+        )?;
+        registry.register(Box::new(duration.clone()))?;
+        for c in [&errors, &refused] {
+            registry.register(Box::new(c.clone()))?;
+        }
+        registry.register(Box::new(last_success.clone()))?;
+        Ok(JwksMetrics { duration, errors, last_success, refused })
+    }
+
+    /// The metrics of one issuer.
+    pub fn issuer(&self, issuer: &str) -> IssuerMetrics {
+        IssuerMetrics { hash: issuer_hash(issuer), all: self.clone() }
+    }
+}
+
+/// One issuer's fetch metrics.
+#[derive(Clone, Debug)]
+pub struct IssuerMetrics {
+    hash: String,
+    all: JwksMetrics,
+}
+
+impl IssuerMetrics {
+    /// One fetch of `document` (`discovery` or `jwks`): how long it took and, when it failed,
+    /// its reason code.
+    pub fn fetched(&self, document: &str, failure: Option<&str>, took: Duration) {
+        let result = if failure.is_some() { "failure" } else { "success" };
+        self.all.duration.with_label_values(&[self.hash.as_str(), document, result]).observe(took.as_secs_f64());
+        if let Some(code) = failure {
+            self.all.errors.with_label_values(&[self.hash.as_str(), document, code]).inc();
+        }
+    }
+
+    /// The keys were fetched at `unix_seconds`.
+    pub fn succeeded(&self, unix_seconds: i64) {
+        self.all.last_success.with_label_values(&[self.hash.as_str()]).set(unix_seconds);
+    }
+
+    /// A refresh was refused by the rate limit.
+    pub fn refused(&self) {
+        self.all.refused.with_label_values(&[self.hash.as_str()]).inc();
     }
 }

@@ -93,9 +93,46 @@ pub struct Options {
     /// API audiences (default: the issuers), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub api_audiences: Vec<String>,
-    /// Serve requests that present no credential as system:anonymous.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    pub anonymous_auth: bool,
+    /// Serve requests that present no credential as system:anonymous (default true; not with an
+    /// --authentication-config file whose `anonymous` section says so).
+    #[arg(long, action = clap::ArgAction::Set)]
+    pub anonymous_auth: Option<bool>,
+    /// An AuthenticationConfiguration file (apiserver.config.k8s.io/v1beta1 or v1alpha1): JWT
+    /// issuers with their claim mappings and validation rules (CEL), and the anonymous
+    /// authenticator. Re-read when it changes; a bad new file keeps the configuration in use.
+    /// Mutually exclusive with the --oidc-* flags.
+    #[arg(long)]
+    pub authentication_config: Option<PathBuf>,
+    /// The OpenID issuer's URL (https only): its tokens are verified with the keys its discovery
+    /// document names.
+    #[arg(long, default_value = "")]
+    pub oidc_issuer_url: String,
+    /// The client ID: the audience the issuer's tokens must carry; set with --oidc-issuer-url.
+    #[arg(long, default_value = "")]
+    pub oidc_client_id: String,
+    /// The CA of the issuer's serving certificate (default: the host's root CA set).
+    #[arg(long)]
+    pub oidc_ca_file: Option<PathBuf>,
+    /// The claim naming the user (claims other than the default `sub` may not be unique).
+    #[arg(long, default_value = "sub")]
+    pub oidc_username_claim: String,
+    /// Prefix for user names; unset, claims other than `email` are prefixed with the issuer
+    /// URL and `#`; `-` for none.
+    #[arg(long, default_value = "")]
+    pub oidc_username_prefix: String,
+    /// The claim naming the user's groups (a string or an array of strings).
+    #[arg(long, default_value = "")]
+    pub oidc_groups_claim: String,
+    /// Prefix for group names.
+    #[arg(long, default_value = "")]
+    pub oidc_groups_prefix: String,
+    /// Accepted signing algorithms, comma-separated: RS256, RS384, RS512, ES256, ES384, ES512,
+    /// PS256, PS384, PS512.
+    #[arg(long, default_value = "RS256", value_delimiter = ',')]
+    pub oidc_signing_algs: Vec<String>,
+    /// A key=value claim the token must carry with that value; repeat for more.
+    #[arg(long, value_parser = parse_required_claim)]
+    pub oidc_required_claim: Vec<(String, String)>,
     /// Audit log file (JSON lines, audit.k8s.io/v1 Events); `-` for stdout.
     #[arg(long)]
     pub audit_log_path: Option<PathBuf>,
@@ -178,6 +215,40 @@ fn parse_socket_mode(s: &str) -> Result<u32, String> {
     }
 }
 
+/// `--oidc-required-claim key=value` (the value may hold `=`; Go's `MapStringStringNoSplit`).
+fn parse_required_claim(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) => Ok((k.to_owned(), v.to_owned())),
+        None => Err(format!("malformed pair, expect string=string: {s:?}")),
+    }
+}
+
+impl Options {
+    /// `--anonymous-auth`, true unless set otherwise.
+    pub fn anonymous_auth(&self) -> bool {
+        self.anonymous_auth.unwrap_or(true)
+    }
+
+    /// The `--oidc-*` flags, for the library ([`kauth::authn::jwt::OidcFlags`]).
+    pub fn oidc_flags(&self) -> Result<kauth::authn::jwt::OidcFlags, String> {
+        let ca = match &self.oidc_ca_file {
+            Some(f) => Some(std::fs::read_to_string(f).map_err(|e| format!("--oidc-ca-file {}: {e}", f.display()))?),
+            None => None,
+        };
+        Ok(kauth::authn::jwt::OidcFlags {
+            issuer_url: self.oidc_issuer_url.clone(),
+            client_id: self.oidc_client_id.clone(),
+            ca,
+            username_claim: self.oidc_username_claim.clone(),
+            username_prefix: self.oidc_username_prefix.clone(),
+            groups_claim: self.oidc_groups_claim.clone(),
+            groups_prefix: self.oidc_groups_prefix.clone(),
+            signing_algs: self.oidc_signing_algs.clone(),
+            required_claims: self.oidc_required_claim.clone(),
+        })
+    }
+}
+
 /// The flags alone, to read the defaults from.
 #[derive(Parser)]
 struct Flags {
@@ -206,7 +277,8 @@ mod tests {
         assert_eq!(o.service_account_issuer, vec![DEFAULT_ISSUER.to_owned()]);
         assert_eq!(o.authorization_mode, vec!["Node".to_owned(), "RBAC".to_owned()]);
         assert_eq!(o.token_cache_ttl, Duration::from_secs(10));
-        assert!(o.anonymous_auth && o.service_account_extend_token_expiration);
+        assert!(o.anonymous_auth() && o.anonymous_auth.is_none() && o.service_account_extend_token_expiration);
+        assert_eq!(o.oidc_flags().unwrap(), kauth::authn::jwt::OidcFlags::default());
         assert_eq!(o.audit_level, Level::Metadata);
     }
 
@@ -222,13 +294,27 @@ mod tests {
         .unwrap();
         assert_eq!(f.options.secure_port, 0);
         assert_eq!(f.options.api_audiences, vec!["a".to_owned(), "b".to_owned()]);
-        assert!(!f.options.anonymous_auth);
+        assert!(!f.options.anonymous_auth());
         assert_eq!(f.options.service_account_max_token_expiration, Some(Duration::from_secs(86_400)));
         assert!(Flags::try_parse_from(["kauth-serve", "--token-cache-ttl=10"]).is_err());
         assert_eq!(Options::default().signer_socket_mode, 0o600);
         let f = Flags::try_parse_from(["kauth-serve", "--signer-socket=s.sock", "--signer-socket-mode=0660"]).unwrap();
         assert_eq!((f.options.signer_socket_mode, f.options.signer_max_clock_skew), (0o660, Duration::from_secs(60)));
         assert!(Flags::try_parse_from(["kauth-serve", "--signer-socket-mode=0666"]).is_err());
+        let f = Flags::try_parse_from([
+            "kauth-serve",
+            "--oidc-issuer-url=https://idp",
+            "--oidc-client-id=kauth",
+            "--oidc-required-claim=hd=example.com",
+            "--oidc-required-claim=x=a=b",
+            "--oidc-signing-algs=RS256,ES256",
+        ])
+        .unwrap();
+        let flags = f.options.oidc_flags().unwrap();
+        assert_eq!(flags.required_claims, [("hd".into(), "example.com".into()), ("x".into(), "a=b".into())]);
+        assert_eq!(flags.signing_algs, ["RS256", "ES256"]);
+        assert!(flags.any_set());
+        assert!(Flags::try_parse_from(["kauth-serve", "--oidc-required-claim=novalue"]).is_err());
     }
 
     #[test]

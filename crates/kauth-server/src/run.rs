@@ -43,6 +43,10 @@ pub async fn run(options: Options, clock: Clock, shutdown: impl Future<Output = 
         .map_err(|e| StartError::Prepare(e.to_string()))?
         .map_err(StartError::Prepare)?;
     heartbeat::spawn(&prepared.state);
+    let mut prepared = prepared;
+    if let Some(reloader) = prepared.reloader.take() {
+        reloader.spawn();
+    }
     crate::controllers::token_cleaner::spawn(&prepared.state);
     // The signer stops when the HTTPS server does: it waits for this sender to go.
     let (stop, stopped) = tokio::sync::watch::channel(());

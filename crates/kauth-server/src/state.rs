@@ -76,6 +76,9 @@ pub struct State {
     pub replicas: Option<Arc<replicas::Replicas>>,
     /// The budget of refusal lines in the log.
     pub refusals: crate::refusals::Refusals,
+    /// The JWT issuers in use (`--authentication-config` or `--oidc-*`), in the token chain
+    /// after bootstrap tokens; their keys' `/readyz` lines.
+    pub jwt: Arc<crate::authentication_config::JwtAuthentication>,
 }
 
 impl std::fmt::Debug for State {

@@ -1,6 +1,7 @@
 //! Running the `kauth` binary from tests.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod oidc_issuer;
 pub mod server;
 #[path = "../../../kauth/tests/common/tools.rs"]
 pub mod tools;

@@ -100,6 +100,10 @@ fn health(state: &State, req: &Request, path: &str) -> Response {
             body.push_str(&replicas.readiness_line(state.now()));
             body.push('\n');
         }
+        for line in state.jwt.readiness_lines() {
+            body.push_str(&line);
+            body.push('\n');
+        }
         body.push_str(&format!("{name} check {}\n", if ready { "passed" } else { "failed" }));
         return Response::text(if ready { 200 } else { 500 }, &body);
     }
