@@ -598,6 +598,78 @@ fn local_copies_follow_the_cluster_by_watch_and_read_lists_in_pages() {
     assert!(objects.parse::<u64>().unwrap() > 600, "{objects}");
 }
 
+/// kube-rbac-proxy's `--oidc-*` flags: an OIDC issuer's tokens validated in the proxy with no
+/// TokenReview (the cluster's TokenReview count does not move); the username and groups claims
+/// with their prefixes; the wrong audience and an unbound user refused; a key the issuer
+/// rotates in accepted (its keys fetched again on the unknown kid).
+#[test]
+fn oidc_tokens_are_validated_in_the_proxy_as_kube_rbac_proxy_does() {
+    require!(Tool::Curl);
+    require!(Tool::Kubectl);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(&dir.path().join("data"), &[]);
+    let (reader, _) = setup(&s);
+    s.kubectl(&["create", "clusterrolebinding", "oidc-ops", "--clusterrole=metrics-reader", "--group=oidc:ops"]).ok();
+    let issuer = common::oidc_issuer::OidcIssuer::start("");
+    let ca = issuer.write_ca(dir.path(), "oidc-ca.crt");
+    let up = upstream();
+    let flags = [
+        "--oidc-issuer",
+        &issuer.url,
+        "--oidc-clientID",
+        "metrics",
+        "--oidc-ca-file",
+        ca.to_str().unwrap(),
+        "--oidc-username-prefix",
+        "oidc:",
+        "--oidc-groups-prefix",
+        "oidc:",
+        "--auth-header-fields-enabled",
+    ];
+    let p = start_proxy(&s, &up, &flags);
+    let url = format!("{}/metrics", p.url);
+    let token = |sub: &str, aud: &str, groups: &[&str]| {
+        let mut claims = issuer.claims(sub, aud);
+        claims["email"] = format!("{sub}@example.com").into();
+        claims["email_verified"] = true.into();
+        claims["groups"] = serde_json::json!(groups);
+        issuer.mint(&claims)
+    };
+    let alice = token("alice", "metrics", &["ops"]);
+    // The issuer's keys are fetched in the background at start: wait for the first success.
+    let mut answer = curl(&s, &url, &["-H", &bearer(&alice)]);
+    for _ in 0..100 {
+        if answer.code == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        answer = curl(&s, &url, &["-H", &bearer(&alice)]);
+    }
+    assert_eq!(answer.code, 200, "{}", answer.body);
+    assert_eq!(header(&answer.body, "x-remote-user"), ["oidc:alice@example.com"], "the email claim, prefixed");
+    assert_eq!(header(&answer.body, "x-remote-groups"), ["oidc:ops|system:authenticated"]);
+    let before = token_reviews(&s);
+    assert_eq!(curl(&s, &url, &["-H", &bearer(&token("bob", "metrics", &["dev"]))]).code, 403, "not bound");
+    assert_eq!(curl(&s, &url, &["-H", &bearer(&token("alice", "other", &["ops"]))]).code, 401, "wrong audience");
+    assert_eq!(curl(&s, &url, &["-H", &bearer(&reader)]).code, 401, "a service-account token is not the issuer's");
+    assert_eq!(token_reviews(&s), before, "no TokenReview was sent");
+    // The issuer rotates its key: a token of the new key makes the proxy fetch the keys again,
+    // once the fetcher's rate limit (one fetch per 10 s on unknown key ids) allows.
+    issuer.rotate(false);
+    let rotated = token("alice", "metrics", &["ops"]);
+    let mut code = 0;
+    for _ in 0..150 {
+        code = curl(&s, &url, &["-H", &bearer(&rotated)]).code;
+        if code == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(code, 200, "the rotated key was fetched");
+    let fetches = issuer.fetches();
+    assert!(fetches.jwks <= 3, "the keys were fetched a bounded number of times: {fetches:?}");
+}
+
 #[test]
 fn bad_flags_and_config_files_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,11 +17,10 @@ use kauth::authn::rejection::CaRole;
 use kauth::authn::request_header::{self, HeaderNames, RequestHeaderAuthenticator};
 use kauth::authn::union::{RequestUnion, TokenUnion};
 use kauth::authn::x509::{ClientCaError, X509Authenticator};
-use kauth::authn::{Authenticated, Credentials, Rejection, RequestAuthenticator};
+use kauth::authn::{Authenticated, Credentials, Rejection, RequestAuthenticator, TokenAuthenticator};
 use time::{Duration, OffsetDateTime};
 
 use crate::extension_authentication::ExtensionAuthentication;
-use crate::local_authentication::LocalServiceAccounts;
 use crate::token_review::TokenReviewAuthenticator;
 
 /// kube-apiserver's delegating default for cached TokenReview successes.
@@ -39,7 +38,7 @@ pub enum AuthenticationSetupError {
 }
 
 /// What to authenticate with.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct AuthenticationOptions {
     /// The client CA and the front proxy (from the cluster's ConfigMap or from flags).
     pub trust: ExtensionAuthentication,
@@ -52,8 +51,23 @@ pub struct AuthenticationOptions {
     /// How old a cached TokenReview success may be and still answer while the cluster cannot
     /// be asked (none: never).
     pub serve_stale: Option<Duration>,
-    /// Service-account tokens validated locally, tried before any TokenReview.
-    pub local_tokens: Option<Arc<LocalServiceAccounts>>,
+    /// Tokens validated locally (service-account tokens by
+    /// [`crate::local_authentication::LocalServiceAccounts`], an OIDC issuer's by
+    /// `kauth::authn::jwt`), tried before any TokenReview.
+    pub local_tokens: Option<Arc<dyn TokenAuthenticator>>,
+}
+
+impl std::fmt::Debug for AuthenticationOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthenticationOptions")
+            .field("trust", &self.trust)
+            .field("token_reviews", &self.token_reviews)
+            .field("token_cache_ttl", &self.token_cache_ttl)
+            .field("anonymous", &self.anonymous)
+            .field("serve_stale", &self.serve_stale)
+            .field("local_tokens", &self.local_tokens.as_ref().map(|t| t.name()))
+            .finish()
+    }
 }
 
 /// Authenticates requests as a delegating API server does.

@@ -324,7 +324,9 @@ impl std::fmt::Debug for JwksMetrics {
 }
 
 impl JwksMetrics {
-    fn register(registry: &Prom) -> Result<Self, prometheus::Error> {
+    /// The metrics, registered in `registry` (kauth serve's, or another server's such as kauth
+    /// proxy's).
+    pub fn register(registry: &Prom) -> Result<Self, prometheus::Error> {
         let duration = HistogramVec::new(
             HistogramOpts::new(
                 "kauth_jwt_issuer_fetch_duration_seconds",

@@ -42,6 +42,11 @@ impl Metrics {
         Ok(Metrics { registry, requests, caches, local_rbac: None })
     }
 
+    /// The registry, for metrics kept elsewhere (the OIDC issuer's fetches).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Reports the local RBAC copy's age (0 while its watches are open, else seconds since
     /// they failed; -1 before the first list) and size at each scrape.
     pub fn with_local_rbac(mut self, rbac: Arc<LocalRbac>) -> Result<Self, prometheus::Error> {

@@ -11,6 +11,7 @@
 
 mod hop_by_hop;
 mod metrics;
+mod oidc;
 mod refusals;
 mod server;
 mod upgrade;
@@ -21,6 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
+use kauth::authn::union::TokenUnion;
+use kauth::authn::TokenAuthenticator;
 use kauth_delegation::access_review::SubjectAccessReviewAuthorizer;
 use kauth_delegation::authentication::{AuthenticationOptions, DelegatingAuthenticator};
 use kauth_delegation::cluster::{Cluster, ClusterSettings};
@@ -144,6 +147,8 @@ pub struct ProxyArgs {
     /// open again.
     #[arg(long, default_value = "60s", value_parser = duration)]
     local_max_age: std::time::Duration,
+    #[command(flatten)]
+    oidc: oidc::OidcArgs,
 }
 
 fn read(what: &str, path: &Path) -> Result<Vec<u8>, Failure> {
@@ -222,14 +227,27 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
         }
         local
     });
+    let mut metrics = metrics::Metrics::new().map_err(|e| Failure::bad_input(format!("metrics: {e}")))?;
+    let oidc = oidc::authenticator(&a.oidc, metrics.registry())?;
+    // Tokens validated here: an OIDC issuer's, then service accounts'; none goes to TokenReview
+    // once either is configured.
+    let mut local = TokenUnion::new();
+    if let Some(issuers) = &oidc {
+        local = local.with(issuers.clone());
+    }
+    if let Some(sa) = &local_tokens {
+        local = local.with(sa.clone());
+    }
+    let local: Option<Arc<dyn TokenAuthenticator>> =
+        (oidc.is_some() || local_tokens.is_some()).then(|| Arc::new(local) as Arc<dyn TokenAuthenticator>);
     let authenticator = DelegatingAuthenticator::new(AuthenticationOptions {
         trust: ExtensionAuthentication { client_ca_pem: client_ca_pem.clone(), request_header: None },
-        token_reviews: (!a.local_authentication)
+        token_reviews: (!a.local_authentication && oidc.is_none())
             .then(|| TokenReviewAuthenticator::new(cluster.clone(), a.auth_token_audiences.clone())),
         token_cache_ttl: Some(ttl(a.auth_token_cache_ttl)),
         anonymous: false,
         serve_stale: Some(ttl(a.serve_stale_max_age)),
-        local_tokens: local_tokens.clone(),
+        local_tokens: local,
     })
     .map_err(|e| Failure::bad_input(format!("--client-ca-file: {e}")))?;
     let reviews_cluster = cluster.clone();
@@ -237,7 +255,6 @@ pub fn run(a: ProxyArgs) -> Result<u8, Failure> {
         SubjectAccessReviewAuthorizer::new(cluster, ttl(a.authz_allowed_cache_ttl), ttl(a.authz_denied_cache_ttl))
             .serve_stale(ttl(a.serve_stale_max_age)),
     );
-    let mut metrics = metrics::Metrics::new().map_err(|e| Failure::bad_input(format!("metrics: {e}")))?;
     let remote: Box<dyn kauth_delegation::decide::Decide> = if a.local_rbac {
         let rbac = Arc::new(LocalRbac::new(reviews_cluster.clone(), ttl(a.local_max_age)));
         match rbac.start() {
