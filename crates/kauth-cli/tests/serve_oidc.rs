@@ -272,3 +272,30 @@ fn the_file_and_the_flags_are_mutually_exclusive() {
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("authentication-config file and oidc-* flags are mutually exclusive"), "{}", r.stderr);
 }
+
+/// The file's `anonymous.conditions`: requests without credential are anonymous on the listed
+/// paths only (matched exactly, as kube-apiserver matches the URL path), 401 elsewhere.
+#[test]
+fn anonymous_conditions_limit_anonymous_requests_to_their_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("authentication.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: apiserver.config.k8s.io/v1beta1\nkind: AuthenticationConfiguration\n\
+         anonymous:\n  enabled: true\n  conditions:\n  - path: /livez\n  - path: /readyz\n",
+    )
+    .unwrap();
+    let srv = Server::start_in(&dir.path().join("data"), &["--authentication-config", s(&file)]);
+    let agent = agent(&srv);
+    let status = |path: &str| match agent.get(format!("{}{path}", srv.url)).call() {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => panic!("{path}: {e}"),
+    };
+    assert_eq!(status("/livez"), 200);
+    assert_eq!(status("/readyz"), 200);
+    assert_eq!(status("/healthz"), 401, "anonymous, but not on a listed path");
+    assert_eq!(status("/livez/ping"), 401, "paths match exactly");
+    assert_eq!(status("/api"), 401);
+    // Credentials work everywhere, as before.
+    assert!(srv.kubectl(&["get", "--raw", "/healthz"]).ok().contains("ok"));
+}

@@ -181,7 +181,7 @@ enum Verdict {
 
 fn judge(shared: &Shared, request: &http::Request<()>, chain: Option<&PeerCertificates>) -> Verdict {
     let now = (shared.clock)();
-    let credentials = Credentials::new(request.headers(), chain.map(|c| &c.0[..]));
+    let credentials = Credentials::new(request.headers(), chain.map(|c| &c.0[..])).on_path(request.uri().path());
     let authenticated = match shared.authenticator().authenticate(&credentials, now) {
         Ok(a) => a,
         Err(rejection) if rejection.only_unavailable() => {

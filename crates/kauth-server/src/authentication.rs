@@ -39,14 +39,14 @@ pub fn request_chain(
     front_proxy: Option<RequestHeaderAuthenticator>,
     x509: X509Authenticator,
     tokens: Arc<TokenChain>,
-    anonymous: bool,
+    anonymous: Anonymous,
 ) -> RequestUnion {
     let mut chain = RequestUnion::new();
     // First, as in kube-apiserver: a front proxy's certificate names no user of its own.
     if let Some(proxy) = front_proxy {
         chain = chain.with(GroupAdder::new(proxy));
     }
-    chain.with(GroupAdder::new(x509)).with(BearerAuthenticator::new(tokens)).with(Anonymous::new(anonymous))
+    chain.with(GroupAdder::new(x509)).with(BearerAuthenticator::new(tokens)).with(anonymous)
 }
 
 /// The token webhook the flags configure (`--authentication-token-webhook-*`), in its own cache

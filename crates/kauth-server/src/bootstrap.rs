@@ -265,6 +265,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
     let tokens = Arc::new(
         TokenCache::new(GroupAdder::new(union), ttl).map_err(|_| "token cache key generation failed".to_string())?,
     );
+    let anonymous_enabled = anonymous.enabled;
     let authenticator = crate::authentication::request_chain(
         front_proxy.as_ref().map(|p| p.authenticator.clone()),
         x509,
@@ -282,7 +283,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         }
     }
     let config = Config {
-        anonymous_auth: anonymous,
+        anonymous_auth: anonymous_enabled,
         issuers: issuers.clone(),
         api_audiences,
         expiration: ExpirationPolicy {

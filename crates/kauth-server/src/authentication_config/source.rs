@@ -9,6 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
+use kauth::authn::anonymous::Anonymous;
+
 use kauth::authn::jwt::config::AnonymousAuthConfig;
 use kauth::authn::jwt::{AuthenticationConfiguration, ConfigError, OidcFlagsError, ValidConfig, ALL_ALGORITHMS};
 use kauth::token::keys::Algorithm;
@@ -35,9 +37,6 @@ pub enum SourceError {
     /// `--anonymous-auth` and the file's `anonymous` section.
     #[error("anonymous: Forbidden: --anonynous-auth flag cannot be set when anonymous field is configured in authentication configuration file; kauth: drop --anonymous-auth or the file's anonymous section")]
     AnonymousTwice,
-    /// Path-restricted anonymous access (`anonymous.conditions`), which kauth does not do yet.
-    #[error("anonymous.conditions: Unsupported value: kauth does not restrict anonymous requests to paths yet; kauth: remove anonymous.conditions from {0}")]
-    AnonymousConditions(String),
     /// The file could not be read.
     #[error("open {path}: {problem}")]
     Read {
@@ -60,20 +59,17 @@ pub fn load_file(path: &Path, service_account_issuers: &[String]) -> Result<Load
         .map_err(|e| SourceError::Read { path: path.display().to_string(), problem: e.to_string() })?;
     let config = AuthenticationConfiguration::load(&data, &path.display().to_string(), service_account_issuers)
         .map_err(SourceError::Config)?;
-    if config.anonymous().is_some_and(|a| !a.conditions.is_empty()) {
-        return Err(SourceError::AnonymousConditions(path.display().to_string()));
-    }
     Ok(Loaded { config, algorithms: ALL_ALGORITHMS.to_vec(), file: Some((path.to_owned(), data)) })
 }
 
-/// The JWT issuers the options configure (none: `None`), and whether anonymous requests are
-/// allowed.
-pub fn initial(opts: &Options, service_account_issuers: &[String]) -> Result<(Option<Loaded>, bool), SourceError> {
+/// The JWT issuers the options configure (none: `None`), and the anonymous authenticator
+/// (`--anonymous-auth`, or the file's `anonymous` with its path conditions).
+pub fn initial(opts: &Options, service_account_issuers: &[String]) -> Result<(Option<Loaded>, Anonymous), SourceError> {
     let flags = opts.oidc_flags().map_err(|e| SourceError::Read { path: "--oidc-ca-file".into(), problem: e })?;
     let Some(path) = &opts.authentication_config else {
         let loaded = flags.to_config(service_account_issuers).map_err(SourceError::Flags)?;
         let loaded = loaded.map(|(config, algorithms)| Loaded { config, algorithms, file: None });
-        return Ok((loaded, opts.anonymous_auth()));
+        return Ok((loaded, Anonymous::new(opts.anonymous_auth())));
     };
     if flags.any_set() {
         return Err(SourceError::MutuallyExclusive);
@@ -81,8 +77,11 @@ pub fn initial(opts: &Options, service_account_issuers: &[String]) -> Result<(Op
     let loaded = load_file(path, service_account_issuers)?;
     let anonymous = match (loaded.config.anonymous(), opts.anonymous_auth) {
         (Some(_), Some(_)) => return Err(SourceError::AnonymousTwice),
-        (Some(AnonymousAuthConfig { enabled, .. }), None) => *enabled,
-        (None, _) => opts.anonymous_auth(),
+        (Some(AnonymousAuthConfig { enabled: false, .. }), None) => Anonymous::new(false),
+        (Some(AnonymousAuthConfig { conditions, .. }), None) => {
+            Anonymous::on_paths(conditions.iter().map(|c| c.path.clone()).collect())
+        }
+        (None, _) => Anonymous::new(opts.anonymous_auth()),
     };
     Ok((Some(loaded), anonymous))
 }
@@ -114,7 +113,7 @@ mod tests {
         let loaded = loaded.unwrap();
         assert_eq!(loaded.config.issuers.len(), 1);
         assert_eq!(loaded.algorithms.len(), 9, "a file accepts every algorithm");
-        assert!(anonymous);
+        assert!(anonymous.enabled);
         let e = initial(&opts(&["--authentication-config", path, "--oidc-client-id=x"]), &[]).unwrap_err();
         assert_eq!(e, SourceError::MutuallyExclusive);
         assert!(e.to_string().starts_with("authentication-config file and oidc-* flags are mutually exclusive"));
@@ -134,14 +133,14 @@ mod tests {
         let f = dir.path().join("authn.yaml");
         std::fs::write(&f, format!("{FILE}anonymous:\n  enabled: false\n")).unwrap();
         let path = f.to_str().unwrap();
-        assert!(!initial(&opts(&["--authentication-config", path]), &[]).unwrap().1);
+        assert_eq!(initial(&opts(&["--authentication-config", path]), &[]).unwrap().1, Anonymous::new(false));
         let e = initial(&opts(&["--authentication-config", path, "--anonymous-auth=false"]), &[]).unwrap_err();
         assert_eq!(e, SourceError::AnonymousTwice);
         std::fs::write(&f, format!("{FILE}anonymous:\n  enabled: true\n  conditions:\n  - path: /livez\n")).unwrap();
-        assert!(matches!(
-            initial(&opts(&["--authentication-config", path]), &[]),
-            Err(SourceError::AnonymousConditions(_))
-        ));
+        assert_eq!(
+            initial(&opts(&["--authentication-config", path]), &[]).unwrap().1,
+            Anonymous::on_paths(vec!["/livez".into()])
+        );
     }
 
     #[test]

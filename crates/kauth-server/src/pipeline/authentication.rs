@@ -44,7 +44,8 @@ pub struct Unauthenticated {
 
 /// Authenticates a request from its client certificate chain (not yet verified) and headers.
 pub fn authenticate(state: &State, request: &Request) -> Result<kauth::authn::Authenticated, Unauthenticated> {
-    let credentials = Credentials::new(&request.headers, request.peer.as_deref().map(Vec::as_slice));
+    let credentials =
+        Credentials::new(&request.headers, request.peer.as_deref().map(Vec::as_slice)).on_path(&request.path);
     let rejection = match state.authenticator.authenticate(&credentials, state.now()) {
         Ok(Some(authenticated)) => return Ok(authenticated),
         // Anonymous answers every request without credential: only a presented credential

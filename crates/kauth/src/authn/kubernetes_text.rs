@@ -140,7 +140,9 @@ impl Rejection {
                     messages
                         .push(Part::Text(format!("x509: subject with cn={common_name} is not in the allowed list")));
                 }
-                Rejection::RequestHeader(RequestHeaderRejection::NoUser { .. }) | Rejection::AnonymousDisabled => {}
+                Rejection::RequestHeader(RequestHeaderRejection::NoUser { .. })
+                | Rejection::AnonymousDisabled
+                | Rejection::AnonymousPathNotAllowed { .. } => {}
                 Rejection::Certificate(c) => messages.extend(
                     go_x509(c)
                         .zip(certificate_identifier(c))

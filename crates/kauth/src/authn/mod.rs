@@ -77,12 +77,20 @@ pub struct Credentials<'a> {
     /// The client certificate chain (leaf first) the TLS handshake presented, not yet verified:
     /// the handshake only proved the client holds the leaf's key. `None` or empty: no certificate.
     pub client_certificates: Option<&'a [CertificateDer<'static>]>,
+    /// The request's path (`/livez`): anonymous access may be limited to some paths. Empty
+    /// when the caller has no request (a TokenReview).
+    pub path: &'a str,
 }
 
 impl<'a> Credentials<'a> {
     /// The credentials of a request with `headers` and the client certificate chain `chain`.
     pub fn new(headers: &'a http::HeaderMap, chain: Option<&'a [CertificateDer<'static>]>) -> Self {
-        Credentials { headers, client_certificates: chain }
+        Credentials { headers, client_certificates: chain, path: "" }
+    }
+
+    /// The same credentials, presented on `path`.
+    pub fn on_path(self, path: &'a str) -> Self {
+        Credentials { path, ..self }
     }
 
     /// The presented chain, if one is (never an empty one).

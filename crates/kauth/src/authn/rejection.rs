@@ -38,6 +38,14 @@ pub enum Rejection {
     },
     /// No credential was presented and anonymous requests are disabled.
     AnonymousDisabled,
+    /// No credential was presented, and anonymous requests are allowed only on other paths
+    /// (`AuthenticationConfiguration`'s `anonymous.conditions`).
+    AnonymousPathNotAllowed {
+        /// The request's path.
+        path: String,
+        /// The paths anonymous requests may reach.
+        allowed: Vec<String>,
+    },
     /// A bearer token was presented and no token authenticator recognised it.
     NotRecognised,
     /// Every authenticator of a union that recognised the credentials refused them: each verdict,
@@ -532,6 +540,7 @@ impl Rejection {
             Rejection::Jwt(r) => r.code(),
             Rejection::Malformed { .. } => "malformed_header",
             Rejection::AnonymousDisabled => "anonymous_disabled",
+            Rejection::AnonymousPathNotAllowed { .. } => "anonymous_path_not_allowed",
             Rejection::NotRecognised => "token_not_recognised",
             Rejection::Union(_) => match self.primary() {
                 Rejection::Union(_) => "token_not_recognised",
@@ -571,7 +580,7 @@ impl Rejection {
             Rejection::Webhook(_) => "webhook",
             Rejection::Jwt(_) => "jwt",
             Rejection::Malformed { .. } | Rejection::NotRecognised => "bearer",
-            Rejection::AnonymousDisabled => "anonymous",
+            Rejection::AnonymousDisabled | Rejection::AnonymousPathNotAllowed { .. } => "anonymous",
             Rejection::Union(_) => match self.primary() {
                 Rejection::Union(_) => "union",
                 one => one.authenticator(),
@@ -657,6 +666,11 @@ impl fmt::Display for Rejection {
             Rejection::AnonymousDisabled => {
                 f.write_str("anonymous: no credential presented and anonymous access is disabled")
             }
+            Rejection::AnonymousPathNotAllowed { path, allowed } => write!(
+                f,
+                "anonymous: no credential presented, and anonymous access is allowed only on {} (anonymous.conditions), not on {path:?}",
+                allowed.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>().join(", ")
+            ),
             Rejection::NotRecognised => f.write_str(
                 "bearer: no authenticator recognised the token (not a static token, not a JWT from an accepted issuer)",
             ),
