@@ -10,6 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use kauth::authz::{Attributes, Chain, PrivilegedGroup, Target, SYSTEM_MASTERS};
+use kauth::rbac::explain::explain_request;
 use kauth::rbac::lint::{lint as lint_policy, Defaults, Severity};
 use kauth::rbac::load::PolicyDocuments;
 use kauth::rbac::matrix::access_matrix as matrix_of;
@@ -436,24 +437,11 @@ fn explain(a: ExplainArgs) -> Result<u8, Failure> {
     let loaded = a.source.load()?;
     let e = explain_request(&loaded.index, &attrs);
     if a.output == Output::Json {
-        print_json(&e)?;
+        print_json(&e.report())?;
     } else {
         emit(&e.to_string());
     }
     Ok(if e.allowed { 0 } else { 1 })
-}
-
-/// RBAC's explanation of one request, with `system:masters` allowed before RBAC as kauth serve
-/// and kube-apiserver do (`kauth policy explain` and `kauth inspect` both answer with this).
-pub(crate) fn explain_request(index: &RbacIndex, attrs: &Attributes) -> kauth::rbac::explanation::Explanation {
-    let mut e = index.explain(attrs);
-    if attrs.user.groups.iter().any(|g| g == SYSTEM_MASTERS) {
-        e.allowed = true;
-        e.reason = "member of system:masters: allowed every request before RBAC".into();
-        e.nearest.clear();
-        e.grant = None;
-    }
-    e
 }
 
 /// Runs `kauth policy lint`.
