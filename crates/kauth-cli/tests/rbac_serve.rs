@@ -272,3 +272,101 @@ fn the_server_explains_a_denial_as_kauth_policy_explain_does() {
     let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{} {}", r.stdout, r.stderr));
     assert_eq!(v["summary"], why, "impersonation: CLI {} vs server {why}", v["summary"]);
 }
+
+#[test]
+fn who_can_and_the_access_matrix_include_the_node_authorizer_when_reading_a_cluster() {
+    require!(Tool::Kubectl);
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_in(&dir.path().join("data"), &[]);
+    let kubeconfig = srv.dir.join("admin.conf");
+    let kc = s(&kubeconfig);
+    srv.kubectl(&["create", "namespace", "prod"]).ok();
+    let pod = br#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "prod"},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx"}],
+                 "volumes": [{"name": "s", "secret": {"secretName": "s1"}}]}}"#;
+    srv.kubectl_in(&["create", "-f", "-"], Some(pod)).ok();
+
+    let who = |args: &[&str]| -> Vec<(String, String, String)> {
+        let r = kauth(&[args, &["-n", "prod", "--kubeconfig", kc, "-o", "json"]].concat());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        v["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                let text = |k: &str| g[k].as_str().unwrap_or_default().to_owned();
+                (text("kind"), text("name"), text("via"))
+            })
+            .collect()
+    };
+    // The secret its pod mounts: node n1 by the graph, and kubectl agrees through the server.
+    let subjects = who(&["who-can", "get", "secrets", "s1"]);
+    assert!(
+        subjects
+            .iter()
+            .any(|(k, n, via)| k == "User" && n == "system:node:n1" && via.contains("Node authorizer's graph")),
+        "{subjects:?}"
+    );
+    assert!(!subjects.iter().any(|(_, n, _)| n == "system:nodes"), "{subjects:?}");
+    let can_i = |args: &[&str], node: &str| {
+        let user = format!("system:node:{node}");
+        srv.kubectl(&[args, &["-n", "prod", "--as", &user, "--as-group", "system:nodes"]].concat())
+            .stdout
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(can_i(&["auth", "can-i", "get", "secrets/s1"], "n1"), "yes");
+    assert_eq!(can_i(&["auth", "can-i", "get", "secrets/s1"], "n2"), "no");
+    assert!(who(&["who-can", "get", "secrets", "s2"]).iter().all(|(_, n, _)| !n.starts_with("system:node")));
+    // A static rule: every node.
+    let subjects = who(&["who-can", "list", "services"]);
+    assert!(
+        subjects.iter().any(|(k, n, via)| k == "Group" && n == "system:nodes" && via.contains("static rules")),
+        "{subjects:?}"
+    );
+
+    // The matrix of node n1 marks what the Node authorizer allows; kubectl agrees cell by cell.
+    let r = kauth(&[
+        "access-matrix",
+        "--as",
+        "system:node:n1",
+        "--as-group",
+        "system:nodes",
+        "-n",
+        "prod",
+        "--kubeconfig",
+        kc,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let matrix: Value = serde_json::from_str(&r.stdout).unwrap();
+    let row =
+        |name: &str| matrix["resources"].as_array().unwrap().iter().find(|r| r["resource"] == name).unwrap().clone();
+    assert_eq!(row("services")["nodeAuthorizer"], serde_json::json!(["get", "list", "watch"]));
+    assert!(row("roles.rbac.authorization.k8s.io").get("nodeAuthorizer").is_none());
+    for resource in ["services", "events", "pods", "secrets", "roles.rbac.authorization.k8s.io"] {
+        for verb in ["get", "list", "create", "delete"] {
+            assert_eq!(
+                row(resource)["verbs"][verb],
+                can_i(&["auth", "can-i", verb, resource], "n1") == "yes",
+                "{verb} {resource}"
+            );
+        }
+    }
+    let text = kauth(&[
+        "access-matrix",
+        "--as",
+        "system:node:n1",
+        "--as-group",
+        "system:nodes",
+        "-n",
+        "prod",
+        "--kubeconfig",
+        kc,
+    ]);
+    assert!(text.stdout.contains("✔N: allowed by the Node authorizer"), "{}", text.stdout);
+}
