@@ -43,7 +43,7 @@ fn sizes() -> Vec<usize> {
 fn pod(i: usize) -> Pod {
     let ns = format!("ns-{}", i / PODS_PER_NAMESPACE);
     let mut volumes = vec![json!({"name": "s", "secret": {"secretName": format!("secret-{i}")}})];
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         volumes.push(json!({"name": "d", "persistentVolumeClaim": {"claimName": format!("claim-{i}")}}));
     }
     serde_json::from_value(json!({
