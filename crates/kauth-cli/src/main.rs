@@ -36,6 +36,7 @@ mod logging;
 mod pki_cmd;
 mod proxy;
 mod rbac_cmd;
+mod rbac_nodes;
 mod secret;
 mod serve_cmd;
 mod token_cmd;

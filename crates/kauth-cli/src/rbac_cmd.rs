@@ -9,11 +9,13 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use kauth::authz::node::{node_identity, NodeGraph};
 use kauth::authz::{Attributes, Chain, PrivilegedGroup, Target, SYSTEM_MASTERS};
+use kauth::rbac::explain::explain_request;
 use kauth::rbac::lint::{lint as lint_policy, Defaults, Severity};
 use kauth::rbac::load::PolicyDocuments;
 use kauth::rbac::matrix::access_matrix as matrix_of;
-use kauth::rbac::who_can::who_can as who_can_of;
+use kauth::rbac::who_can::{node_grantees, who_can as who_can_of};
 use kauth::rbac::{resources, RbacIndex};
 use kauth::user::{impersonated_groups, UserInfo};
 
@@ -83,6 +85,23 @@ impl PolicySource {
         } else {
             let names: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
             names.join(", ")
+        }
+    }
+
+    /// The Node authorizer's graph of the cluster the policy is read from; None for files
+    /// (they carry no pods). A cluster that refuses the lists is a warning: the answer is RBAC's
+    /// alone then.
+    pub(crate) fn node_graph(&self) -> Option<NodeGraph> {
+        if !self.files.is_empty() {
+            return None;
+        }
+        let path = kubeconfig_path(self.kubeconfig.as_deref())?;
+        match ApiClient::from_kubeconfig(&path).and_then(|c| crate::rbac_nodes::node_graph(&c)) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                eprintln!("warning: without the Node authorizer (its graph cannot be read: {})", e.message());
+                None
+            }
         }
     }
 
@@ -257,7 +276,10 @@ pub struct WhoCanArgs {
 pub fn who_can(a: WhoCanArgs) -> Result<u8, Failure> {
     let attrs = a.request.attributes(UserInfo::default(), &a.scope)?;
     let loaded = a.source.load()?;
-    let answer = who_can_of(&loaded.index, &attrs);
+    let mut answer = who_can_of(&loaded.index, &attrs);
+    if let Some(graph) = a.source.node_graph() {
+        answer.subjects.extend(node_grantees(&graph, &attrs));
+    }
     let errors: Vec<String> = answer.unresolved.iter().map(ToString::to_string).collect();
     if a.output == Output::Json {
         print_json(
@@ -336,15 +358,34 @@ pub struct AccessMatrixArgs {
 pub fn access_matrix(a: AccessMatrixArgs) -> Result<u8, Failure> {
     let loaded = a.source.load()?;
     let user = a.subject.user();
-    let matrix = matrix_of(&authorizer(loaded.index), &loaded.docs, &user, a.scope.namespace(), &a.verbs);
+    let graph = if node_identity(&user).is_some() { a.source.node_graph() } else { None };
+    let ns = a.scope.namespace();
+    // The Node authorizer decides before RBAC; its grants are marked.
+    let (matrix, by_node) = match graph {
+        Some(graph) => {
+            let by_node = matrix_of(&graph, &loaded.docs, &user, ns, &a.verbs);
+            let chain =
+                Chain(vec![Box::new(PrivilegedGroup(SYSTEM_MASTERS.into())), Box::new(graph), Box::new(loaded.index)]);
+            (matrix_of(&chain, &loaded.docs, &user, ns, &a.verbs), Some(by_node))
+        }
+        None => (matrix_of(&authorizer(loaded.index), &loaded.docs, &user, ns, &a.verbs), None),
+    };
+    let node_allows = |row: usize, verb: usize| by_node.as_ref().is_some_and(|m| m.rows[row].allowed[verb]);
     if a.output == Output::Json {
         let rows: Vec<serde_json::Value> = matrix
             .rows
             .iter()
-            .map(|row| {
+            .enumerate()
+            .map(|(i, row)| {
                 let verbs: serde_json::Map<String, serde_json::Value> =
                     a.verbs.iter().zip(&row.allowed).map(|(v, ok)| (v.clone(), (*ok).into())).collect();
-                serde_json::json!({"resource": row.name(), "namespaced": row.namespaced, "verbs": verbs})
+                let mut out = serde_json::json!({"resource": row.name(), "namespaced": row.namespaced, "verbs": verbs});
+                let node: Vec<&String> =
+                    a.verbs.iter().enumerate().filter(|(j, _)| node_allows(i, *j)).map(|(_, v)| v).collect();
+                if !node.is_empty() {
+                    out["nodeAuthorizer"] = serde_json::json!(node);
+                }
+                out
             })
             .collect();
         print_json(
@@ -361,13 +402,21 @@ pub fn access_matrix(a: AccessMatrixArgs) -> Result<u8, Failure> {
         line.push_str(&format!("  {h:<w$}", w = h.len().max(3)));
     }
     let mut text = format!("{}\n", line.trim_end());
-    for (name, row) in names.iter().zip(&matrix.rows) {
+    for (i, (name, row)) in names.iter().zip(&matrix.rows).enumerate() {
         let mut line = format!("{name:<width$}");
-        for (h, ok) in header[1..].iter().zip(&row.allowed) {
-            line.push_str(&format!("  {:<w$}", if *ok { "✔" } else { "✖" }, w = h.len().max(3)));
+        for (j, (h, ok)) in header[1..].iter().zip(&row.allowed).enumerate() {
+            let cell = match (*ok, node_allows(i, j)) {
+                (true, true) => "✔N",
+                (true, false) => "✔",
+                (false, _) => "✖",
+            };
+            line.push_str(&format!("  {cell:<w$}", w = h.len().max(3)));
         }
         text.push_str(line.trim_end());
         text.push('\n');
+    }
+    if by_node.is_some() {
+        text.push_str("✔N: allowed by the Node authorizer (before RBAC)\n");
     }
     emit(&text);
     Ok(0)
@@ -436,24 +485,11 @@ fn explain(a: ExplainArgs) -> Result<u8, Failure> {
     let loaded = a.source.load()?;
     let e = explain_request(&loaded.index, &attrs);
     if a.output == Output::Json {
-        print_json(&e)?;
+        print_json(&e.report())?;
     } else {
         emit(&e.to_string());
     }
     Ok(if e.allowed { 0 } else { 1 })
-}
-
-/// RBAC's explanation of one request, with `system:masters` allowed before RBAC as kauth serve
-/// and kube-apiserver do (`kauth policy explain` and `kauth inspect` both answer with this).
-pub(crate) fn explain_request(index: &RbacIndex, attrs: &Attributes) -> kauth::rbac::explanation::Explanation {
-    let mut e = index.explain(attrs);
-    if attrs.user.groups.iter().any(|g| g == SYSTEM_MASTERS) {
-        e.allowed = true;
-        e.reason = "member of system:masters: allowed every request before RBAC".into();
-        e.nearest.clear();
-        e.grant = None;
-    }
-    e
 }
 
 /// Runs `kauth policy lint`.

@@ -161,3 +161,212 @@ fn rbac_tools_against_kauth_serve_agree_with_kubectl() {
         r.stderr
     );
 }
+
+/// The audit event of the first denial of `user` (the user a request acted as) whose
+/// explanation contains `needle`.
+fn explained_denial(audit: &std::path::Path, user: &str, needle: &str) -> Value {
+    let log = std::fs::read_to_string(audit).unwrap();
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| {
+            // The user the request acted as: the impersonated one when there is one.
+            let acting = if e["impersonatedUser"].is_object() { &e["impersonatedUser"] } else { &e["user"] };
+            acting["username"] == user
+                && e["annotations"]["authorization.kauth.dev/explanation"].as_str().is_some_and(|x| x.contains(needle))
+        })
+        .unwrap_or_else(|| panic!("no explained denial of {user} with {needle:?} in {log}"))
+}
+
+#[test]
+fn the_server_explains_a_denial_as_kauth_policy_explain_does() {
+    require!(Tool::Kubectl);
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.log");
+    let srv = Server::start_in(&dir.path().join("data"), &["--audit-log-path", s(&audit)]);
+    let kubeconfig = srv.dir.join("admin.conf");
+    let kc = s(&kubeconfig);
+    for args in [
+        &["create", "namespace", "prod"][..],
+        &["create", "namespace", "staging"],
+        &["create", "sa", "ci", "-n", "prod"],
+        &[
+            "create",
+            "role",
+            "app-config",
+            "--verb=get",
+            "--resource=secrets",
+            "--resource-name=app-config",
+            "-n",
+            "prod",
+        ],
+        &["create", "rolebinding", "devs-config", "--role=app-config", "--group=devs", "-n", "prod"],
+        &["create", "clusterrole", "secret-editor", "--verb=get,update", "--resource=secrets"],
+        &["create", "rolebinding", "devs-staging", "--clusterrole=secret-editor", "--group=devs", "-n", "staging"],
+    ] {
+        srv.kubectl(args).ok();
+    }
+    // Denied by the server: the Role misses only by its resourceNames.
+    let out = srv.kubectl(&["get", "secret", "other", "-n", "prod", "--as", "ann", "--as-group", "devs"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains(r#"secrets "other" is forbidden"#), "{}", out.stderr);
+    let event = explained_denial(&audit, "ann", "binding(s)");
+    let server_says = event["annotations"]["authorization.kauth.dev/explanation"].as_str().unwrap();
+
+    // The CLI reading the same server's policy says the same line.
+    let args = [
+        "policy",
+        "explain",
+        "get",
+        "secrets",
+        "other",
+        "-n",
+        "prod",
+        "--as",
+        "ann",
+        "--as-group",
+        "devs",
+        "--kubeconfig",
+        kc,
+    ];
+    let r = kauth(&[&args[..], &["-o", "json"]].concat());
+    assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["summary"], server_says, "CLI {} vs server {server_says}", v["summary"]);
+    let text = kauth(&args);
+    assert!(text.stdout.contains(&format!("  why: {server_says}\n")), "{}", text.stdout);
+    // The line is the right one: the Role's rule and its resourceNames, not a path rule of
+    // system:discovery; the binding of another namespace is named.
+    assert!(server_says.contains(r#"from RoleBinding "devs-config/prod""#), "{server_says}");
+    assert!(server_says.contains(r#"resourceName "other" not in ["app-config"]"#), "{server_says}");
+    assert!(!server_says.contains("system:discovery"), "{server_says}");
+    assert!(
+        server_says.contains(r#"not applying here: RoleBinding "devs-staging/staging" of ClusterRole "secret-editor""#),
+        "{server_says}"
+    );
+
+    // An impersonation the real user may not make is explained too.
+    let token = srv.kubectl(&["create", "token", "ci", "-n", "prod"]).ok();
+    let limited = dir.path().join("ci.conf");
+    let mut cfg: Value = serde_json::from_str(&srv.kubectl(&["config", "view", "--raw", "-o", "json"]).ok()).unwrap();
+    cfg["users"][0]["user"] = serde_json::json!({"token": token.trim()});
+    std::fs::write(&limited, cfg.to_string()).unwrap();
+    let out = srv.kubectl(&["get", "pods", "-n", "prod", "--kubeconfig", s(&limited), "--as", "root"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains(r#"cannot impersonate resource "users""#), "{}", out.stderr);
+    let event = explained_denial(&audit, "system:serviceaccount:prod:ci", "binding(s)");
+    let why = event["annotations"]["authorization.kauth.dev/explanation"].as_str().unwrap();
+    let r = kauth(&[
+        "policy",
+        "explain",
+        "impersonate",
+        "users",
+        "root",
+        "-A",
+        "--as",
+        "system:serviceaccount:prod:ci",
+        "--kubeconfig",
+        kc,
+        "-o",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{} {}", r.stdout, r.stderr));
+    assert_eq!(v["summary"], why, "impersonation: CLI {} vs server {why}", v["summary"]);
+}
+
+#[test]
+fn who_can_and_the_access_matrix_include_the_node_authorizer_when_reading_a_cluster() {
+    require!(Tool::Kubectl);
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_in(&dir.path().join("data"), &[]);
+    let kubeconfig = srv.dir.join("admin.conf");
+    let kc = s(&kubeconfig);
+    srv.kubectl(&["create", "namespace", "prod"]).ok();
+    let pod = br#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "prod"},
+        "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "nginx"}],
+                 "volumes": [{"name": "s", "secret": {"secretName": "s1"}}]}}"#;
+    srv.kubectl_in(&["create", "-f", "-"], Some(pod)).ok();
+
+    let who = |args: &[&str]| -> Vec<(String, String, String)> {
+        let r = kauth(&[args, &["-n", "prod", "--kubeconfig", kc, "-o", "json"]].concat());
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: Value = serde_json::from_str(&r.stdout).unwrap();
+        v["subjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                let text = |k: &str| g[k].as_str().unwrap_or_default().to_owned();
+                (text("kind"), text("name"), text("via"))
+            })
+            .collect()
+    };
+    // The secret its pod mounts: node n1 by the graph, and kubectl agrees through the server.
+    let subjects = who(&["who-can", "get", "secrets", "s1"]);
+    assert!(
+        subjects
+            .iter()
+            .any(|(k, n, via)| k == "User" && n == "system:node:n1" && via.contains("Node authorizer's graph")),
+        "{subjects:?}"
+    );
+    assert!(!subjects.iter().any(|(_, n, _)| n == "system:nodes"), "{subjects:?}");
+    let can_i = |args: &[&str], node: &str| {
+        let user = format!("system:node:{node}");
+        srv.kubectl(&[args, &["-n", "prod", "--as", &user, "--as-group", "system:nodes"]].concat())
+            .stdout
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(can_i(&["auth", "can-i", "get", "secrets/s1"], "n1"), "yes");
+    assert_eq!(can_i(&["auth", "can-i", "get", "secrets/s1"], "n2"), "no");
+    assert!(who(&["who-can", "get", "secrets", "s2"]).iter().all(|(_, n, _)| !n.starts_with("system:node")));
+    // A static rule: every node.
+    let subjects = who(&["who-can", "list", "services"]);
+    assert!(
+        subjects.iter().any(|(k, n, via)| k == "Group" && n == "system:nodes" && via.contains("static rules")),
+        "{subjects:?}"
+    );
+
+    // The matrix of node n1 marks what the Node authorizer allows; kubectl agrees cell by cell.
+    let r = kauth(&[
+        "access-matrix",
+        "--as",
+        "system:node:n1",
+        "--as-group",
+        "system:nodes",
+        "-n",
+        "prod",
+        "--kubeconfig",
+        kc,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let matrix: Value = serde_json::from_str(&r.stdout).unwrap();
+    let row =
+        |name: &str| matrix["resources"].as_array().unwrap().iter().find(|r| r["resource"] == name).unwrap().clone();
+    assert_eq!(row("services")["nodeAuthorizer"], serde_json::json!(["get", "list", "watch"]));
+    assert!(row("roles.rbac.authorization.k8s.io").get("nodeAuthorizer").is_none());
+    for resource in ["services", "events", "pods", "secrets", "roles.rbac.authorization.k8s.io"] {
+        for verb in ["get", "list", "create", "delete"] {
+            assert_eq!(
+                row(resource)["verbs"][verb],
+                can_i(&["auth", "can-i", verb, resource], "n1") == "yes",
+                "{verb} {resource}"
+            );
+        }
+    }
+    let text = kauth(&[
+        "access-matrix",
+        "--as",
+        "system:node:n1",
+        "--as-group",
+        "system:nodes",
+        "-n",
+        "prod",
+        "--kubeconfig",
+        kc,
+    ]);
+    assert!(text.stdout.contains("✔N: allowed by the Node authorizer"), "{}", text.stdout);
+}

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use kauth::authz::Attributes;
+use kauth::rbac::explain::explain_request;
 use kauth::rbac::explanation::Explanation;
 use kauth::rbac::matrix::{access_matrix, AccessMatrix};
 use kauth::rbac::who_can::who_can;
@@ -15,7 +16,7 @@ use kauth::user::UserInfo;
 use super::app::App;
 use super::form::Form;
 use super::html::{badge, error_box, esc, layout, pre, View};
-use crate::rbac_cmd::{authorizer, explain_request, impersonated_user, parse_what, target, Loaded};
+use crate::rbac_cmd::{authorizer, impersonated_user, parse_what, target, Loaded};
 
 const DEFAULT_VERBS: &str = "get list watch create update patch delete";
 

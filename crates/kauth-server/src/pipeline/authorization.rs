@@ -4,7 +4,8 @@
 //! `authorization.k8s.io/decision` and `authorization.k8s.io/reason`. A request not allowed ends
 //! with Kubernetes' 403 and its forbidden text; operators get the authorizer's explanation
 //! (bindings, the nearest rule and what it lacks) in the log and the annotation
-//! `authorization.kauth.dev/explanation`. An allowed request passes on as [`Authorized`], which
+//! `authorization.kauth.dev/explanation` ([`denial_summary`], the same line `kauth policy
+//! explain` prints for the same policy and request). An allowed request passes on as [`Authorized`], which
 //! nothing else can make.
 
 use std::convert::Infallible;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use kauth::authz::{Attributes, Target};
+use kauth::rbac::explain::denial_summary;
 use kauth::user::UserInfo;
 use tower::{Layer, Service};
 
@@ -108,12 +110,9 @@ where
         ctx.annotations.push(("authorization.k8s.io/reason", reason));
         // Kubernetes' reason stays as it is on the wire; operators get the explanation in the
         // log and the audit event.
-        let rbac = state.authorizer.explain(&attrs).map(|e| e.summary()).unwrap_or_default();
-        // The Node authorizer's cause (the missing edge) first, when it had one.
-        let explanation = match decision.reason().detail() {
-            Some(node) => format!("Node: {node}; RBAC: {rbac}"),
-            None => rbac,
-        };
+        // The Node authorizer's cause (the missing edge) first, when it had one; then RBAC's
+        // summary, the line `kauth policy explain` prints as `why:`.
+        let explanation = denial_summary(decision.reason(), state.authorizer.explain(&attrs).as_ref());
         tracing::info!(
             user = %user.user.name,
             path = %ctx.request.path,

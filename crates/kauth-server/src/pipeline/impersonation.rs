@@ -2,7 +2,8 @@
 //! `-Group`, `-Uid` and `-Extra-*` headers ([`kauth::authn::impersonation`]), each attribute
 //! allowed by the `impersonate` verb for the real user, decide whom the request acts as; the
 //! real user stays as the impersonator for the audit event. A refused attribute ends the request
-//! with Kubernetes' 403; malformed headers with a 500, as kube-apiserver answers them.
+//! with Kubernetes' 403 (operators get the explanation in the log and the audit annotation
+//! `authorization.kauth.dev/explanation`, as for any denial); malformed headers with a 500, as kube-apiserver answers them.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::task::{Context, Poll};
 use http::HeaderMap;
 use kauth::authn::impersonation::{self, ImpersonationError};
 use kauth::authz::Decision;
+use kauth::rbac::explain::denial_summary;
 use kauth::user::UserInfo;
 use tower::{Layer, Service};
 
@@ -23,8 +25,9 @@ use crate::state::State;
 /// Why a request may not impersonate.
 #[derive(Debug)]
 pub enum Refusal {
-    /// An attribute the real user may not impersonate: Kubernetes' 403.
-    Forbidden(ApiError),
+    /// An attribute the real user may not impersonate: Kubernetes' 403, and the explanation
+    /// for operators ([`denial_summary`]).
+    Forbidden(ApiError, String),
     /// Headers that cannot be honoured (groups, uid or extras without a user).
     Malformed(ImpersonationError),
 }
@@ -41,7 +44,8 @@ pub fn impersonate(state: &State, real: &UserInfo, headers: &HeaderMap) -> Resul
             d => {
                 let msg = attrs.forbidden_error(&d.reason().to_string());
                 let (group, resource, name) = impersonation::check_target(&attrs);
-                return Err(Refusal::Forbidden(ApiError::forbidden(group, resource, name, &msg)));
+                let explanation = denial_summary(d.reason(), state.authorizer.explain(&attrs).as_ref());
+                return Err(Refusal::Forbidden(ApiError::forbidden(group, resource, name, &msg), explanation));
             }
         }
     }
@@ -105,7 +109,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, Authenticated { ctx, user }: Authenticated) -> Self::Future {
+    fn call(&mut self, Authenticated { mut ctx, user }: Authenticated) -> Self::Future {
         match impersonate(&self.state, &user.user, &ctx.request.headers) {
             Ok(None) => Answer::Below(self.inner.call(Authenticated { ctx, user })),
             Ok(Some(impersonated)) => {
@@ -116,7 +120,15 @@ where
                 };
                 Answer::Below(self.inner.call(Authenticated { ctx, user }))
             }
-            Err(Refusal::Forbidden(refused)) => {
+            Err(Refusal::Forbidden(refused, explanation)) => {
+                tracing::info!(
+                    user = %user.user.name,
+                    path = %ctx.request.path,
+                    %explanation,
+                    "forbidden: {}",
+                    refused.message
+                );
+                ctx.annotations.push(("authorization.kauth.dev/explanation", explanation));
                 Answer::now(Answered { ctx, user: Some(user), response: Response::error(&refused) })
             }
             Err(Refusal::Malformed(e)) => {

@@ -12,7 +12,7 @@ pub use super::explanation::{BindingView, Explanation, Grant, Miss, NearMiss};
 use super::index::Binding;
 use super::rules::{self, compact};
 use super::RbacIndex;
-use crate::authz::{Attributes, Authorizer, Target};
+use crate::authz::{Attributes, Authorizer, Reason, Target, SYSTEM_MASTERS};
 use crate::user::split_service_account_username;
 
 /// At most this many near misses are reported.
@@ -55,6 +55,31 @@ pub fn misses(a: &Attributes, rule: &PolicyRule) -> Vec<Miss> {
         }
     }
     out
+}
+
+/// How far a miss is from an allow: a name the rule does not list is the closest (the rule is
+/// right but for one object), then a verb, then another namespace, resource or path, and an API
+/// group the farthest (the rule is about other things altogether). The kind of a rule never
+/// counts: [`RbacIndex::explain`] drops rules of the wrong kind first.
+fn distance(m: &Miss) -> u32 {
+    match m {
+        Miss::ResourceName { .. } => 1,
+        Miss::Verb { .. } => 2,
+        Miss::Namespace { .. } | Miss::Resource { .. } | Miss::NonResourceUrl { .. } => 3,
+        Miss::ApiGroup { .. } => 4,
+        Miss::RuleKind { .. } => 8,
+    }
+}
+
+/// Keeps the nearest misses only (least distance, then fewest misses; ties in the order the
+/// bindings came), at most [`NEAREST`].
+fn nearest_first(near: &mut Vec<NearMiss>) {
+    let key = |n: &NearMiss| (n.misses.iter().map(distance).sum::<u32>(), n.misses.len());
+    near.sort_by_key(key);
+    if let Some(best) = near.first().map(key) {
+        near.retain(|n| key(n).0 == best.0);
+    }
+    near.truncate(NEAREST);
 }
 
 fn subject_for_grant(a: &Attributes) -> Subject {
@@ -148,6 +173,11 @@ impl RbacIndex {
             let Ok(rules) = rules else { continue };
             for rule in rules.iter() {
                 let mut m = misses(a, rule);
+                // A rule of the other kind (paths for a resource, resources for a path) is
+                // never near: no change to it short of a new rule would allow the request.
+                if m.iter().any(|m| matches!(m, Miss::RuleKind { .. })) {
+                    continue;
+                }
                 if !applies {
                     m.insert(0, Miss::Namespace { wanted: request_ns.to_owned(), binding: b.namespace.to_string() });
                 }
@@ -156,11 +186,7 @@ impl RbacIndex {
                 }
             }
         }
-        near.sort_by_key(|n| n.misses.len());
-        if let Some(best) = near.first().map(|n| n.misses.len()) {
-            near.retain(|n| n.misses.len() == best);
-        }
-        near.truncate(NEAREST);
+        nearest_first(&mut near);
         let allowed = decision.is_allowed();
         Explanation {
             allowed,
@@ -170,6 +196,33 @@ impl RbacIndex {
             nearest: if allowed { Vec::new() } else { near },
             grant: (!allowed).then(|| smallest_grant(a)),
         }
+    }
+}
+
+/// The explanation of `a` as kauth serve and kube-apiserver decide it: members of
+/// `system:masters` are allowed before RBAC (no nearest rules, no grant), everyone else gets
+/// [`RbacIndex::explain`]. `kauth policy explain` and `kauth inspect` explain with this.
+pub fn explain_request(index: &RbacIndex, a: &Attributes) -> Explanation {
+    let mut e = index.explain(a);
+    if a.user.groups.iter().any(|g| g == SYSTEM_MASTERS) {
+        e.allowed = true;
+        e.reason = format!("member of {SYSTEM_MASTERS}: allowed every request before RBAC");
+        e.nearest.clear();
+        e.grant = None;
+    }
+    e
+}
+
+/// The one line operators get for a denial, in kauth serve's log and its audit annotation
+/// `authorization.kauth.dev/explanation` (for the authorization and the impersonation filter):
+/// the Node authorizer's cause first when it had one, then RBAC's
+/// [`Explanation::summary`] — the line `kauth policy explain` prints as `why:` for the same
+/// policy and request.
+pub fn denial_summary(reason: &Reason, rbac: Option<&Explanation>) -> String {
+    let rbac = rbac.map(Explanation::summary).unwrap_or_default();
+    match reason.detail() {
+        Some(node) => format!("Node: {node}; RBAC: {rbac}"),
+        None => rbac,
     }
 }
 
@@ -260,6 +313,114 @@ subjects: [{kind: Group, name: devs}]
         };
         let m = misses(&req("list", "prod", "secrets", "", ""), &named);
         assert!(m[0].to_string().contains("the request names no object"), "{}", m[0]);
+    }
+
+    /// [`index`] with kube-apiserver's `system:discovery` bound to every authenticated user and
+    /// a RoleBinding of `devs` in another namespace.
+    fn index_with_defaults() -> RbacIndex {
+        let mut idx = index();
+        let discovery: ClusterRole = serde_norway::from_str(
+            r#"
+metadata: {name: "system:discovery"}
+rules:
+- nonResourceURLs: [/api, /api/*, /apis, /apis/*, /healthz, /livez, /openapi, /openapi/*, /readyz, /version, /version/]
+  verbs: [get]
+"#,
+        )
+        .expect("cluster role");
+        let everyone: ClusterRoleBinding = serde_norway::from_str(
+            r#"
+metadata: {name: "system:discovery"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:discovery"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:authenticated"}]
+"#,
+        )
+        .expect("cluster role binding");
+        let staging: RoleBinding = serde_norway::from_str(
+            r#"
+metadata: {name: devs-staging, namespace: staging}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "edit-secrets"}
+subjects: [{kind: Group, name: devs}]
+"#,
+        )
+        .expect("binding");
+        let edit: ClusterRole = serde_norway::from_str(
+            r#"
+metadata: {name: edit-secrets}
+rules: [{apiGroups: [""], resources: [secrets], verbs: [get, update]}]
+"#,
+        )
+        .expect("cluster role");
+        idx.put_cluster_role(&discovery);
+        idx.put_cluster_role_binding(&everyone);
+        idx.put_cluster_role(&edit);
+        idx.put_role_binding(&staging);
+        idx
+    }
+
+    fn authenticated(mut a: Attributes) -> Attributes {
+        a.user.groups.push("system:authenticated".into());
+        a
+    }
+
+    #[test]
+    fn the_nearest_rule_is_of_the_request_s_kind_and_the_closest_miss() {
+        let idx = index_with_defaults();
+        // Missed only by its resourceNames: that rule, not system:discovery's paths.
+        let e = idx.explain(&authenticated(req("get", "prod", "secrets", "", "other")));
+        assert!(!e.allowed);
+        assert_eq!(e.nearest.len(), 1, "{e}");
+        assert!(e.nearest[0].source.contains("devs-read"), "{e}");
+        assert_eq!(
+            e.nearest[0].misses,
+            vec![Miss::ResourceName { wanted: "other".into(), has: vec!["app-config".into()] }]
+        );
+        assert!(!e.summary().contains("system:discovery"), "{}", e.summary());
+        // A verb away here is nearer than the same rule in another namespace.
+        let e = idx.explain(&authenticated(req("delete", "prod", "pods", "", "web")));
+        assert!(matches!(&e.nearest[0].misses[..], [Miss::Verb { .. }]), "{e}");
+        // ... and a verb away nearer than another namespace.
+        let e = idx.explain(&authenticated(req("update", "prod", "secrets", "", "app-config")));
+        assert_eq!(e.nearest.len(), 1, "{e}");
+        assert!(matches!(&e.nearest[0].misses[..], [Miss::Verb { .. }]), "{e}");
+        // In a third namespace, the rule granted only in another namespace is the nearest.
+        let e = idx.explain(&authenticated(req("get", "dev", "secrets", "", "x")));
+        assert_eq!(e.nearest.len(), 1, "{e}");
+        assert!(
+            matches!(&e.nearest[0].misses[..], [Miss::Namespace { wanted, binding }] if wanted == "dev" && binding == "staging"),
+            "{e}"
+        );
+        // A path is near only to path rules.
+        let mut path = authenticated(req("get", "", "", "", ""));
+        path.target = Target::NonResource { path: "/metrics".into() };
+        let e = idx.explain(&path);
+        assert!(!e.nearest.is_empty(), "{e}");
+        assert!(e.nearest.iter().all(|n| n.source.contains("system:discovery")), "{e}");
+        assert!(matches!(&e.nearest[0].misses[..], [Miss::NonResourceUrl { .. }]), "{e}");
+    }
+
+    #[test]
+    fn the_summary_names_bindings_of_other_namespaces() {
+        let idx = index_with_defaults();
+        let e = idx.explain(&authenticated(req("get", "prod", "configmaps", "", "c")));
+        let s = e.summary();
+        assert!(s.starts_with("3 binding(s) name this user or its groups, 2 apply here"), "{s}");
+        assert!(
+            s.ends_with(r#"; not applying here: RoleBinding "devs-staging/staging" of ClusterRole "edit-secrets" to Group "devs""#),
+            "{s}"
+        );
+        assert!(e.to_string().contains(&format!("  why: {s}\n")), "{e}");
+        assert_eq!(denial_summary(&Reason::None, Some(&e)), s);
+        assert_eq!(serde_json::to_value(e.report()).expect("json")["summary"], s.as_str());
+    }
+
+    #[test]
+    fn system_masters_are_allowed_before_rbac() {
+        let mut a = req("delete", "prod", "pods", "", "web");
+        a.user.groups.push(SYSTEM_MASTERS.into());
+        let e = explain_request(&index(), &a);
+        assert!(e.allowed && e.nearest.is_empty() && e.grant.is_none(), "{e}");
+        assert!(!explain_request(&index(), &req("delete", "prod", "pods", "", "web")).allowed);
     }
 
     #[test]

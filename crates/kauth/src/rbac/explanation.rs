@@ -157,6 +157,9 @@ impl Grant {
     }
 }
 
+/// At most this many bindings that do not apply are named in [`Explanation::summary`].
+const ELSEWHERE_SHOWN: usize = 3;
+
 /// The explanation of one decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -176,8 +179,24 @@ pub struct Explanation {
     pub grant: Option<Grant>,
 }
 
+/// An explanation with its one-line summary, as `kauth policy explain -o json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report<'a> {
+    /// The explanation.
+    #[serde(flatten)]
+    pub explanation: &'a Explanation,
+    /// [`Explanation::summary`].
+    pub summary: String,
+}
+
 impl Explanation {
-    /// One line for logs and audit annotations.
+    /// The explanation with its summary, for JSON.
+    pub fn report(&self) -> Report<'_> {
+        Report { explanation: self, summary: self.summary() }
+    }
+
+    /// One line for logs and audit annotations: how many bindings name the user and apply, the
+    /// nearest rule and what it lacks, and the bindings that do not apply here.
     pub fn summary(&self) -> String {
         if self.allowed {
             return self.reason.clone();
@@ -187,6 +206,17 @@ impl Explanation {
         if let Some(n) = self.nearest.first() {
             let misses: Vec<String> = n.misses.iter().map(ToString::to_string).collect();
             s.push_str(&format!("; nearest rule {} from {}: {}", n.rule, n.source, misses.join("; ")));
+        }
+        // Bindings that name the user but cannot apply (RoleBindings of other namespaces) are
+        // named: they are often what the operator meant.
+        let elsewhere: Vec<&str> =
+            self.bindings.iter().filter(|b| !b.applies).map(|b| b.description.as_str()).collect();
+        if !elsewhere.is_empty() {
+            let shown = elsewhere.len().min(ELSEWHERE_SHOWN);
+            s.push_str(&format!("; not applying here: {}", elsewhere[..shown].join(", ")));
+            if elsewhere.len() > shown {
+                s.push_str(&format!(" and {} more", elsewhere.len() - shown));
+            }
         }
         if let Some(e) = self.bindings.iter().find_map(|b| b.role_error.as_ref()) {
             s.push_str(&format!("; {e}"));
@@ -204,6 +234,7 @@ impl fmt::Display for Explanation {
             if !self.reason.is_empty() {
                 writeln!(f, "  reason: {}", self.reason)?;
             }
+            writeln!(f, "  why: {}", self.summary())?;
         }
         if self.bindings.is_empty() {
             writeln!(f, "\nNo binding names this user, its service account or any of its groups.")?;

@@ -13,7 +13,9 @@ use super::binding::Binding;
 use super::index::RbacIndex;
 use super::object_ref::ObjectRef;
 use super::rules::Request;
+use crate::authz::node::{self, NodeGraph, NODES_GROUP, NODE_USER_PREFIX};
 use crate::authz::{Attributes, SYSTEM_MASTERS};
+use crate::user::UserInfo;
 
 /// The kinds of subject a binding can name usefully.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,6 +52,13 @@ pub enum Via {
     PrivilegedGroup,
     /// A binding whose role allows the request.
     Binding(Arc<Binding>),
+    /// The Node authorizer (before RBAC): its static rules allow every node
+    /// (`graph: false`), or the graph leads from the object to this node (`graph: true`).
+    NodeAuthorizer {
+        /// Whether the graph (a pod of the node referencing the object, or the node's own
+        /// object) allows it rather than the static rules.
+        graph: bool,
+    },
 }
 
 impl fmt::Display for Via {
@@ -57,6 +66,10 @@ impl fmt::Display for Via {
         match self {
             Via::PrivilegedGroup => f.write_str("the system:masters group (allowed every request before RBAC)"),
             Via::Binding(b) => write!(f, "{} of {} {:?}", ObjectRef::binding(b), b.role_ref.kind, b.role_ref.name),
+            Via::NodeAuthorizer { graph: false } => f.write_str("the Node authorizer's static rules (every node)"),
+            Via::NodeAuthorizer { graph: true } => {
+                f.write_str("the Node authorizer's graph (the object is this node's, or its pods')")
+            }
         }
     }
 }
@@ -164,6 +177,37 @@ pub fn who_can(index: &RbacIndex, request: &Attributes) -> WhoCan {
     WhoCan { subjects, unresolved }
 }
 
+/// Who the Node authorizer allows to do what `request` asks, from `graph`: the group
+/// `system:nodes` when its static rules allow any node, otherwise each node of the graph (as
+/// `system:node:<name>`) the graph allows. Kubernetes runs it before RBAC in
+/// `--authorization-mode=Node,RBAC`; `kauth who-can` reading a cluster adds these.
+pub fn node_grantees(graph: &NodeGraph, request: &Attributes) -> Vec<Grantee> {
+    let as_node = |name: &str| Attributes {
+        user: UserInfo {
+            name: format!("{NODE_USER_PREFIX}{name}"),
+            groups: vec![NODES_GROUP.into()],
+            ..UserInfo::default()
+        },
+        ..request.clone()
+    };
+    let grantee = |kind, name: String, graph| Grantee {
+        kind,
+        name,
+        namespace: String::new(),
+        via: Via::NodeAuthorizer { graph },
+    };
+    // No node of that name exists: only the static rules can allow it.
+    if node::authorize(graph, &as_node("\u{0}")).is_allowed() {
+        return vec![grantee(SubjectKind::Group, NODES_GROUP.into(), false)];
+    }
+    graph
+        .nodes()
+        .into_iter()
+        .filter(|n| node::authorize(graph, &as_node(n)).is_allowed())
+        .map(|n| grantee(SubjectKind::User, format!("{NODE_USER_PREFIX}{n}"), true))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
@@ -269,5 +313,40 @@ mod tests {
         let mut delete = get_pods("prod");
         delete.verb = "delete".into();
         assert_eq!(who(&who_can(&index(), &delete)).len(), 2, "the reader role does not allow delete");
+    }
+
+    #[test]
+    fn the_node_authorizer_grants_nodes_by_static_rule_or_graph() {
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p1", "namespace": "prod"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c"}],
+                     "volumes": [{"name": "s", "secret": {"secretName": "s1"}}]}
+        }))
+        .expect("pod");
+        let mut graph = NodeGraph::new();
+        graph.put_pod(&pod);
+        let mut other = pod.clone();
+        other.metadata.name = Some("p2".into());
+        other.spec.as_mut().expect("spec").node_name = Some("n2".into());
+        other.spec.as_mut().expect("spec").volumes = None;
+        graph.put_pod(&other);
+        let ask = |verb: &str, resource: &str, name: &str| {
+            let mut a = get_pods("prod");
+            a.verb = verb.into();
+            if let Target::Resource { resource: r, name: n, .. } = &mut a.target {
+                *r = resource.into();
+                *n = name.into();
+            }
+            node_grantees(&graph, &a)
+        };
+        let secret = ask("get", "secrets", "s1");
+        assert_eq!(secret.len(), 1, "{secret:?}");
+        assert_eq!((secret[0].kind, secret[0].name.as_str()), (SubjectKind::User, "system:node:n1"));
+        assert_eq!(secret[0].via, Via::NodeAuthorizer { graph: true });
+        let services = ask("get", "services", "web");
+        assert_eq!((services[0].kind, services[0].name.as_str()), (SubjectKind::Group, "system:nodes"));
+        assert!(services[0].via.to_string().contains("static rules"));
+        assert!(ask("delete", "secrets", "s1").is_empty());
+        assert!(ask("get", "secrets", "nobody-mounts-it").is_empty());
     }
 }

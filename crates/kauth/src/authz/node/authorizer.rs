@@ -9,7 +9,7 @@ use super::denial::{NodeDenial, NODE_LEASE_NAMESPACE};
 use super::graph::NodeGraph;
 use super::rules::{static_rules_allow, NODE_RULES};
 use super::vertex::VertexKind;
-use crate::authz::{Attributes, Decision, Reason, ResourceRule, Rules, Target};
+use crate::authz::{Attributes, Authorizer, Decision, Reason, ResourceRule, Rules, Target};
 use crate::user::UserInfo;
 
 /// The group every node's user is in.
@@ -289,4 +289,16 @@ pub fn rules_for(graph: &NodeGraph, user: &UserInfo, namespace: &str) -> Rules {
         }
     }
     out
+}
+
+/// The Node authorizer over a graph held by the caller (the CLI's graph of a cluster's pods;
+/// kauth serve's is behind the registry's lock).
+impl Authorizer for NodeGraph {
+    fn authorize(&self, a: &Attributes) -> Decision {
+        authorize(self, a)
+    }
+
+    fn rules_for(&self, user: &UserInfo, namespace: &str) -> Rules {
+        rules_for(self, user, namespace)
+    }
 }

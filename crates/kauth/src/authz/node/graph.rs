@@ -171,6 +171,14 @@ impl NodeGraph {
         self.pods.len()
     }
 
+    /// The nodes the graph knows (those with a pod, volume attachment or resource slice), by
+    /// name: who-can asks each of them.
+    pub fn nodes(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.node_edges.keys().cloned().collect();
+        out.sort();
+        out
+    }
+
     /// Hash lookups decisions have made so far (a decision's cost, for tests and metrics).
     pub fn lookups(&self) -> u64 {
         self.lookups.load(Ordering::Relaxed)
