@@ -30,6 +30,7 @@ mod cert_cmd;
 mod doctor;
 mod failure;
 mod inspect;
+mod jwt_explain;
 mod keys_cmd;
 mod logging;
 mod pki_cmd;

@@ -128,6 +128,10 @@ struct ExplainArgs {
     /// A bearer token file for --jwks-url (kube-apiserver serves the JWKS to service accounts).
     #[arg(long)]
     bearer_token_file: Option<PathBuf>,
+    /// Judge the token as the JWT issuers of this AuthenticationConfiguration file would (keys
+    /// from --jwks, --key or --jwks-url, for every issuer).
+    #[arg(long)]
+    authentication_config: Option<PathBuf>,
     /// Accepted issuers (repeatable).
     #[arg(long = "issuer")]
     issuers: Vec<String>,
@@ -349,6 +353,9 @@ fn run_explain(a: ExplainArgs, quiet: bool) -> Result<u8, Failure> {
         }
     }
     let have_keys = !a.keys.is_empty() || a.jwks.is_some() || a.jwks_url.is_some();
+    if let Some(config) = &a.authentication_config {
+        return crate::jwt_explain::run(&token, config, keys, now_or(a.now), a.output);
+    }
     if quiet && !have_keys {
         return Err(Failure::bad_input("verify needs --key, --jwks or --jwks-url"));
     }

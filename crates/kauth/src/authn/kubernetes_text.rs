@@ -147,6 +147,7 @@ impl Rejection {
                         .map(|(e, id)| Part::Text(format!("verifying certificate {id} failed: {e}"))),
                 ),
                 Rejection::Token { .. }
+                | Rejection::Jwt(_)
                 | Rejection::Webhook(_)
                 | Rejection::BootstrapToken(_)
                 | Rejection::NotRecognised
@@ -157,6 +158,11 @@ impl Rejection {
                     });
                     if let Rejection::Token { rejection, .. } = verdict {
                         errors.extend(service_account_text(rejection));
+                    }
+                    // kube-apiserver's oidc authenticator's own error (none for another
+                    // issuer's token: not its own).
+                    if let Rejection::Jwt(r) = verdict {
+                        errors.extend(r.kubernetes_text());
                     }
                     // kube-apiserver's webhook authenticator returns the review's
                     // `status.error` as its error.

@@ -27,6 +27,8 @@ pub enum Rejection {
     /// A remote authenticator (a cluster's TokenReview, asked by a delegating server or
     /// `kauth proxy`) refused the token or could not be asked.
     Webhook(WebhookRejection),
+    /// A JWT from an external issuer (`AuthenticationConfiguration` or `--oidc-*`) was refused.
+    Jwt(super::jwt::JwtRejection),
     /// A credential was presented but is not well-formed (the `Authorization` header).
     Malformed {
         /// What is wrong.
@@ -527,6 +529,7 @@ impl Rejection {
             Rejection::RequestHeader(r) => r.code(),
             Rejection::BootstrapToken(r) => r.code(),
             Rejection::Webhook(r) => r.code(),
+            Rejection::Jwt(r) => r.code(),
             Rejection::Malformed { .. } => "malformed_header",
             Rejection::AnonymousDisabled => "anonymous_disabled",
             Rejection::NotRecognised => "token_not_recognised",
@@ -566,6 +569,7 @@ impl Rejection {
             Rejection::RequestHeader(_) => "requestheader",
             Rejection::BootstrapToken(_) => "bootstrap-token",
             Rejection::Webhook(_) => "webhook",
+            Rejection::Jwt(_) => "jwt",
             Rejection::Malformed { .. } | Rejection::NotRecognised => "bearer",
             Rejection::AnonymousDisabled => "anonymous",
             Rejection::Union(_) => match self.primary() {
@@ -580,6 +584,7 @@ impl Rejection {
     pub fn clock_skew_at_least(&self) -> Option<i64> {
         match self {
             Rejection::Token { rejection, .. } => rejection.clock_skew_at_least(),
+            Rejection::Jwt(r) => r.clock_skew_at_least(),
             Rejection::Union(all) => all.iter().find_map(Rejection::clock_skew_at_least),
             _ => None,
         }
@@ -647,6 +652,7 @@ impl fmt::Display for Rejection {
             Rejection::RequestHeader(r) => write!(f, "requestheader: {r}"),
             Rejection::BootstrapToken(r) => write!(f, "bootstrap-token: {r}"),
             Rejection::Webhook(r) => write!(f, "webhook: {r}"),
+            Rejection::Jwt(r) => write!(f, "jwt: {r}"),
             Rejection::Malformed { what, position } => write!(f, "bearer: {what} (at byte {position})"),
             Rejection::AnonymousDisabled => {
                 f.write_str("anonymous: no credential presented and anonymous access is disabled")

@@ -117,3 +117,30 @@ fn the_explained_form_puts_kube_apiservers_text_first() {
     );
     assert!(Rejection::AnonymousDisabled.explained().starts_with("Unauthorized; kauth: anonymous: "));
 }
+
+#[test]
+fn jwt_issuers_add_oidc_gos_error_and_nothing_for_a_foreign_issuer() {
+    use crate::authn::jwt::JwtRejection;
+    let expired = sa(TokenRejection::Expired { exp: 0, now: 7_200, leeway: 60 });
+    let audience = Rejection::Jwt(JwtRejection::AudienceMismatch {
+        issuer: "https://idp.example".into(),
+        token: vec!["x".into()],
+        accepted: vec!["kubernetes".into()],
+    });
+    let foreign = Rejection::Jwt(JwtRejection::IssuerNotConfigured {
+        iss: "https://elsewhere.example".into(),
+        configured: vec!["https://idp.example".into()],
+    });
+    let all = Rejection::of_all(vec![expired, audience.clone(), foreign.clone()]);
+    assert_eq!(
+        all.kubernetes_text().unwrap(),
+        "[invalid bearer token, service account token has expired, oidc: verify token: oidc: expected audience \"kubernetes\" got [\"x\"]]"
+    );
+    assert_eq!(audience.code(), "jwt_audience_mismatch");
+    assert_eq!(audience.authenticator(), "jwt");
+    // kube-apiserver says nothing of a token from an issuer it does not know; kauth names them.
+    assert_eq!(foreign.kubernetes_text().unwrap(), "invalid bearer token");
+    assert!(foreign
+        .explained()
+        .ends_with("kauth: jwt: the token's issuer \"https://elsewhere.example\" is not configured (configured: [\"https://idp.example\"])"));
+}
