@@ -21,6 +21,7 @@
 pub mod api;
 pub mod audit;
 pub mod authentication;
+pub mod authorization;
 pub mod bootstrap;
 pub mod controllers;
 pub mod front_proxy;
