@@ -252,7 +252,7 @@ fn a_chain_of_two_webhooks_then_rbac() {
 fn wait_for_reloads(s: &Setup, status: &str, n: u64) {
     let labels = format!("status=\"{status}\"");
     for _ in 0..600 {
-        if metric(&s, "apiserver_authorization_config_controller_automatic_reloads_total", &labels) >= n {
+        if metric(s, "apiserver_authorization_config_controller_automatic_reloads_total", &labels) >= n {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -334,4 +334,52 @@ fn the_config_file_and_the_legacy_flags_exclude_each_other() {
     ]);
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("authorization-mode Webhook's authorization config file not passed"), "{}", run.stderr);
+}
+
+#[test]
+fn the_legacy_webhook_flags_ask_the_same_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let peer_tokens = write(&dir.path().join("peer-tokens.csv"), PEER_TOKENS);
+    let peer = Server::start_in(&dir.path().join("peer"), &["--token-auth-file", peer_tokens.to_str().unwrap()]);
+    peer.kubectl(&[
+        "create",
+        "clusterrolebinding",
+        "front-delegates",
+        "--clusterrole=system:auth-delegator",
+        "--user=kube-apiserver",
+    ])
+    .ok();
+    peer.kubectl(&["create", "clusterrolebinding", "alice-view", "--clusterrole=view", "--user=alice"]).ok();
+    let ca = dir.path().join("peer/pki/ca.crt");
+    let peer_kubeconfig =
+        kubeconfig(&dir.path().join("peer.yaml"), &format!("{}{SAR}", peer.url), Some(&ca), "front-token");
+    let front_tokens = write(&dir.path().join("front-tokens.csv"), FRONT_TOKENS);
+    let front = Server::start_in(
+        &dir.path().join("front"),
+        &[
+            "--token-auth-file",
+            front_tokens.to_str().unwrap(),
+            "--authorization-mode=Node,Webhook,RBAC",
+            "--authorization-webhook-config-file",
+            peer_kubeconfig.to_str().unwrap(),
+            "--authorization-webhook-version=v1",
+        ],
+    );
+    let body = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": {
+        "user": "alice", "resourceAttributes": {"namespace": "default", "verb": "list", "resource": "pods"}}});
+    let status = front.post_json("front-admin-token", SAR, &body)["status"].clone();
+    assert_eq!(status["allowed"], true, "{status}");
+    assert_eq!(
+        status["reason"],
+        "RBAC: allowed by ClusterRoleBinding \"alice-view\" of ClusterRole \"view\" to User \"alice\""
+    );
+    let out = front.kubectl(&["auth", "can-i", "list", "pods", "-n", "default", "--as", "alice"]);
+    println!(
+        "$ kubectl auth can-i list pods -n default --as alice   # --authorization-mode=Node,Webhook,RBAC\n{}{}",
+        out.stdout, out.stderr
+    );
+    assert_eq!(out.stdout.trim(), "yes");
+    let out = front.kubectl(&["auth", "can-i", "list", "secrets", "-n", "default", "--as", "alice"]);
+    println!("$ kubectl auth can-i list secrets -n default --as alice\n{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout.trim(), "no");
 }

@@ -238,7 +238,8 @@ impl Reload {
         }
     }
 
-    /// Checks every `interval` on the blocking pool while `alive` holds.
+    /// Checks every `interval` on the blocking pool until the reload (the state holding it) is
+    /// dropped. The start counts as a successful load, as in kube-apiserver.
     pub fn spawn(self: Arc<Self>, interval: std::time::Duration) {
         self.record(true);
         let weak = Arc::downgrade(&self);
