@@ -15,16 +15,16 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use kauth::authz::config::validation::Connection;
 use kauth::authz::config::{self, LegacyWebhookFlags, ValidAuthorizer, ValidConfig};
-use kauth::authz::{Attributes, Authorizer, Chain, Decision, Explanation, PrivilegedGroup, Rules, SYSTEM_MASTERS};
+use kauth::authz::{
+    Attributes, Authorizer, Chain, Decision, Explanation, PrivilegedGroup, Reason, Rules, SYSTEM_MASTERS,
+};
 use kauth::user::UserInfo;
-use kauth_delegation::authz_webhook::{Target, WebhookAuthorizer};
+use kauth_delegation::authz_webhook::{Now as Clock, Target, WebhookAuthorizer};
 use kauth_delegation::cluster::{Cluster, ClusterSettings};
 
-use crate::bootstrap::{AlwaysAllow, AlwaysDeny};
 use crate::metrics::AuthorizationConfigMetrics;
 use crate::options::Options;
 use crate::registry::{Registry, RegistryNodes, RegistryPolicy};
-use crate::state::Clock;
 
 /// What `os.Stat` says of a kubeconfig path: a regular file, something else, or the error.
 fn stat(path: &Path) -> Result<bool, String> {
@@ -77,6 +77,33 @@ fn absolute_webhook_paths(mut c: config::AuthorizationConfiguration) -> config::
 /// Whether a chain built from `opts` may call a webhook.
 pub fn may_be_remote(opts: &Options) -> bool {
     opts.authorization_config.is_some() || opts.authorization_modes().iter().any(|m| m == "Webhook")
+}
+
+/// Allows everything (`--authorization-mode=AlwaysAllow`).
+#[derive(Debug)]
+pub struct AlwaysAllow;
+
+impl Authorizer for AlwaysAllow {
+    fn authorize(&self, _: &Attributes) -> Decision {
+        Decision::Allow(Reason::None)
+    }
+    fn rules_for(&self, user: &UserInfo, ns: &str) -> Rules {
+        PrivilegedGroup(String::new()).rules_for(&UserInfo { groups: vec![String::new()], ..user.clone() }, ns)
+    }
+}
+
+/// Denies nothing and allows nothing (`--authorization-mode=AlwaysDeny`): no opinion with
+/// kube-apiserver's reason, so the request is forbidden unless an authorizer before it allows.
+#[derive(Debug)]
+pub struct AlwaysDeny;
+
+impl Authorizer for AlwaysDeny {
+    fn authorize(&self, _: &Attributes) -> Decision {
+        Decision::NoOpinion(Reason::Text("Everything is forbidden.".into()))
+    }
+    fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
+        Rules::default()
+    }
 }
 
 /// The chain of `config`: `system:masters` first, then each authorizer in order.

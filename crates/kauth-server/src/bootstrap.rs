@@ -15,7 +15,7 @@ use kauth::authn::group_adder::GroupAdder;
 use kauth::authn::token_file::TokenFile;
 use kauth::authn::union::TokenUnion;
 use kauth::authn::x509::X509Authenticator;
-use kauth::authz::{Attributes, Authorizer, Decision, PrivilegedGroup, Reason, Rules};
+use kauth::authz::{Attributes, Authorizer, Decision, Rules};
 use kauth::pki::init::init;
 use kauth::pki::layout::Layout;
 use kauth::pki::spec::PkiConfig;
@@ -53,33 +53,6 @@ pub struct Prepared {
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Allows everything (`--authorization-mode=AlwaysAllow`).
-#[derive(Debug)]
-pub(crate) struct AlwaysAllow;
-
-impl Authorizer for AlwaysAllow {
-    fn authorize(&self, _: &Attributes) -> Decision {
-        Decision::Allow(Reason::None)
-    }
-    fn rules_for(&self, user: &UserInfo, ns: &str) -> Rules {
-        PrivilegedGroup(String::new()).rules_for(&UserInfo { groups: vec![String::new()], ..user.clone() }, ns)
-    }
-}
-
-/// Denies nothing and allows nothing (`--authorization-mode=AlwaysDeny`): no opinion with
-/// kube-apiserver's reason, so the request is forbidden unless an authorizer before it allows.
-#[derive(Debug)]
-pub(crate) struct AlwaysDeny;
-
-impl Authorizer for AlwaysDeny {
-    fn authorize(&self, _: &Attributes) -> Decision {
-        Decision::NoOpinion(Reason::Text("Everything is forbidden.".into()))
-    }
-    fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
-        Rules::default()
-    }
 }
 
 /// The running (reloadable) chain, shared with its reload.
