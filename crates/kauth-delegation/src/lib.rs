@@ -40,6 +40,7 @@
 pub mod access_review;
 pub mod attributes;
 pub mod authentication;
+pub mod authz_webhook;
 pub mod cluster;
 pub mod decide;
 pub mod extension_authentication;

@@ -15,7 +15,7 @@ use kauth::authn::group_adder::GroupAdder;
 use kauth::authn::token_file::TokenFile;
 use kauth::authn::union::TokenUnion;
 use kauth::authn::x509::X509Authenticator;
-use kauth::authz::{Attributes, Authorizer, Chain, Decision, PrivilegedGroup, Reason, Rules, SYSTEM_MASTERS};
+use kauth::authz::{Attributes, Authorizer, Decision, Rules};
 use kauth::pki::init::init;
 use kauth::pki::layout::Layout;
 use kauth::pki::spec::PkiConfig;
@@ -37,7 +37,7 @@ use crate::authentication_config::{build, source, JwtAuthentication};
 use crate::controllers::aggregation::{self, Pending};
 use crate::metrics::Metrics;
 pub use crate::options::{Options, DEFAULT_ISSUER};
-use crate::registry::{Change, Registry, RegistryNodes, RegistryPolicy};
+use crate::registry::{Change, Registry};
 use crate::state::{Config, State};
 use crate::store::RedbStore;
 use crate::{controllers, keyring};
@@ -59,58 +59,19 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Allows everything (`--authorization-mode=AlwaysAllow`).
-#[derive(Debug)]
-struct AlwaysAllow;
+/// The running (reloadable) chain, shared with its reload.
+struct SharedAuthorizer(Arc<crate::authorization::Reloadable>);
 
-impl Authorizer for AlwaysAllow {
-    fn authorize(&self, _: &Attributes) -> Decision {
-        Decision::Allow(Reason::None)
+impl Authorizer for SharedAuthorizer {
+    fn authorize(&self, a: &Attributes) -> Decision {
+        self.0.authorize(a)
     }
     fn rules_for(&self, user: &UserInfo, ns: &str) -> Rules {
-        PrivilegedGroup(String::new()).rules_for(&UserInfo { groups: vec![String::new()], ..user.clone() }, ns)
+        self.0.rules_for(user, ns)
     }
-}
-
-/// Denies nothing and allows nothing (`--authorization-mode=AlwaysDeny`): no opinion with
-/// kube-apiserver's reason, so the request is forbidden unless an authorizer before it allows.
-#[derive(Debug)]
-struct AlwaysDeny;
-
-impl Authorizer for AlwaysDeny {
-    fn authorize(&self, _: &Attributes) -> Decision {
-        Decision::NoOpinion(Reason::Text("Everything is forbidden.".into()))
+    fn explain(&self, a: &Attributes) -> Option<kauth::authz::Explanation> {
+        self.0.explain(a)
     }
-    fn rules_for(&self, _: &UserInfo, _: &str) -> Rules {
-        Rules::default()
-    }
-}
-
-/// The authorizer chain of `--authorization-mode`: `system:masters` first (kube-apiserver's
-/// privileged group), then each mode in the order given. kube-apiserver's texts for a mode it
-/// does not know and for one given twice; ABAC and Webhook are kube-apiserver's, not kauth's.
-fn authorizers(modes: &[String], registry: &Arc<Registry>) -> Result<Chain, String> {
-    if modes.is_empty() {
-        return Err("at least one authorization-mode must be passed".into());
-    }
-    let mut chain: Vec<Box<dyn Authorizer>> = vec![Box::new(PrivilegedGroup(SYSTEM_MASTERS.into()))];
-    for (i, mode) in modes.iter().enumerate() {
-        if modes[..i].contains(mode) {
-            let quoted: Vec<String> = modes.iter().map(|m| format!("{m:?}")).collect();
-            return Err(format!("authorization-mode [{}] has mode specified more than once", quoted.join(" ")));
-        }
-        chain.push(match mode.as_str() {
-            "Node" => Box::new(RegistryNodes(registry.clone())),
-            "RBAC" => Box::new(RegistryPolicy(registry.clone())),
-            "AlwaysAllow" => Box::new(AlwaysAllow),
-            "AlwaysDeny" => Box::new(AlwaysDeny),
-            "ABAC" | "Webhook" => {
-                return Err(format!("authorization-mode {mode:?}: kauth serves Node, RBAC, AlwaysAllow and AlwaysDeny"))
-            }
-            _ => return Err(format!("authorization-mode {mode:?} is not a valid mode")),
-        });
-    }
-    Ok(Chain(chain))
 }
 
 /// Creates or reuses the data directory and builds the server's state.
@@ -273,7 +234,29 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         anonymous,
     );
 
-    let authorizer: Box<dyn Authorizer> = Box::new(authorizers(&opts.authorization_mode, &registry)?);
+    // Authorization: `--authorization-config` or the legacy flags, as kube-apiserver.
+    let authorization = crate::authorization::configuration(opts)?;
+    let remote_authorization = crate::authorization::may_be_remote(opts);
+    let authz_metrics = metrics.authorization_config.clone();
+    let running = Arc::new(crate::authorization::Reloadable::new(crate::authorization::chain(
+        authorization,
+        &registry,
+        &clock,
+        &authz_metrics,
+    )?));
+    let authorization_reload = match &opts.authorization_config {
+        Some(file) => Some(Arc::new(crate::authorization::Reload::new(
+            file.clone(),
+            read(file)?,
+            running.clone(),
+            registry.clone(),
+            clock.clone(),
+            authz_metrics,
+            &format!("{}:{}", pki.advertise_address, opts.secure_port),
+        ))),
+        None => None,
+    };
+    let authorizer: Box<dyn Authorizer> = Box::new(SharedAuthorizer(running));
     let audit = audit_log(opts, &clock)?;
     for (name, pem) in [("serving", &cert), ("client-ca", &ca)] {
         if let Ok(certs) = crate::transport::tls::certificates(name, pem) {
@@ -292,11 +275,12 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         },
         advertise: format!("{}:{}", pki.advertise_address, opts.secure_port),
         ca_pem,
-        rbac: !opts.authorization_mode.iter().any(|m| m == "AlwaysAllow"),
+        rbac: !opts.authorization_modes().iter().any(|m| m == "AlwaysAllow"),
         extension_apiserver_authentication: crate::front_proxy::configmap_data(&ca, front_proxy.as_ref()),
         request_header_names: front_proxy.as_ref().map(|p| p.names.clone()),
         bootstrap_tokens: opts.enable_bootstrap_token_auth,
         remote_authentication,
+        remote_authorization,
     };
     let state = Arc::new(State {
         config,
@@ -311,6 +295,7 @@ pub fn prepare(opts: &Options, clock: Arc<dyn Fn() -> OffsetDateTime + Send + Sy
         replicas,
         refusals: Default::default(),
         jwt,
+        authorization_reload,
     });
     let _ = state_cell.set(Arc::downgrade(&state));
     if state.replicas.is_some() {

@@ -23,6 +23,7 @@ pub mod api;
 pub mod audit;
 pub mod authentication;
 pub mod authentication_config;
+pub mod authorization;
 pub mod bootstrap;
 pub mod controllers;
 pub mod front_proxy;

@@ -38,6 +38,73 @@ pub struct Metrics {
     /// The JWT issuers' discovery and JWKS fetches.
     pub jwks: JwksMetrics,
     reloads: (IntCounterVec, prometheus::GaugeVec),
+    /// Calls to the authorization webhooks, and reloads of `--authorization-config`.
+    pub authorization_config: Arc<AuthorizationConfigMetrics>,
+}
+
+/// kube-apiserver's metrics of an `AuthorizationConfiguration`: its automatic reloads
+/// (`apiserver_authorization_config_controller_automatic_reloads_total` and
+/// `_reload_last_timestamp_seconds`, by `status` success or failure and `apiserver_id_hash`),
+/// and each call to a webhook by its name and result (kauth's name: kube-apiserver's own
+/// `apiserver_authorization_webhook_evaluations_total` counts decisions, with results kauth
+/// does not tell apart).
+pub struct AuthorizationConfigMetrics {
+    reloads: IntCounterVec,
+    last_reload: prometheus::GaugeVec,
+    webhook_requests: IntCounterVec,
+}
+
+impl AuthorizationConfigMetrics {
+    fn new(registry: &Prom) -> Result<Self, prometheus::Error> {
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "apiserver_authorization_config_controller_automatic_reloads_total",
+                "Total number of automatic reloads of authorization configuration split by status and apiserver identity.",
+            ),
+            &["status", "apiserver_id_hash"],
+        )?;
+        let last_reload = prometheus::GaugeVec::new(
+            Opts::new(
+                "apiserver_authorization_config_controller_automatic_reload_last_timestamp_seconds",
+                "Timestamp of the last automatic reload of authorization configuration split by status and apiserver identity.",
+            ),
+            &["status", "apiserver_id_hash"],
+        )?;
+        let webhook_requests = IntCounterVec::new(
+            Opts::new(
+                "kauth_authorization_webhook_request_total",
+                "Number of HTTP requests to authorization webhooks, by webhook name and status code.",
+            ),
+            &["name", "code"],
+        )?;
+        registry.register(Box::new(reloads.clone()))?;
+        registry.register(Box::new(last_reload.clone()))?;
+        registry.register(Box::new(webhook_requests.clone()))?;
+        Ok(AuthorizationConfigMetrics { reloads, last_reload, webhook_requests })
+    }
+
+    /// One automatic reload: `success` or `failure`, at `unix_seconds`.
+    pub fn reload(&self, success: bool, id_hash: &str, unix_seconds: f64) {
+        let status = if success { "success" } else { "failure" };
+        self.reloads.with_label_values(&[status, id_hash]).inc();
+        self.last_reload.with_label_values(&[status, id_hash]).set(unix_seconds);
+    }
+
+    /// The metrics sink of the webhook named `name`.
+    pub fn webhook(self: &Arc<Self>, name: &str) -> Arc<dyn kauth_delegation::webhook::WebhookMetrics> {
+        Arc::new(NamedWebhook { metrics: self.clone(), name: name.to_owned() })
+    }
+}
+
+struct NamedWebhook {
+    metrics: Arc<AuthorizationConfigMetrics>,
+    name: String,
+}
+
+impl kauth_delegation::webhook::WebhookMetrics for NamedWebhook {
+    fn request(&self, code: &str, _latency: Duration) {
+        self.metrics.webhook_requests.with_label_values(&[&self.name, code]).inc();
+    }
 }
 
 /// Calls to the token webhook (`--authentication-token-webhook-config-file`), by HTTP status
@@ -185,9 +252,11 @@ impl Metrics {
         )?;
         registry.register(Box::new(reloads.clone()))?;
         registry.register(Box::new(reload_last.clone()))?;
+        let authorization_config = Arc::new(AuthorizationConfigMetrics::new(&registry)?);
         Ok(Metrics {
             webhook,
             jwks,
+            authorization_config,
             reloads: (reloads, reload_last),
             hot,
             registry,

@@ -156,10 +156,35 @@ pub struct Options {
     /// The audit log's format: json (kauth writes no other).
     #[arg(long, default_value = "json")]
     pub audit_log_format: String,
-    /// Authorizers in order, after system:masters: Node, RBAC, AlwaysAllow, AlwaysDeny
-    /// (default Node,RBAC, as kubeadm sets it).
-    #[arg(long, default_value = "Node,RBAC", value_delimiter = ',')]
+    /// Authorizers in order, after system:masters: Node, RBAC, Webhook, AlwaysAllow, AlwaysDeny
+    /// (default Node,RBAC, as kubeadm sets it). Not with --authorization-config.
+    #[arg(long, value_delimiter = ',')]
     pub authorization_mode: Vec<String>,
+    /// An AuthorizationConfiguration file (apiserver.config.k8s.io v1, v1beta1 or v1alpha1):
+    /// the chain of Node, RBAC and Webhook authorizers, each webhook with its connection,
+    /// timeout, caches, failure policy and CEL match conditions. Reloaded when it changes (a
+    /// bad file keeps the running chain). Not with --authorization-mode or
+    /// --authorization-webhook-*, as kube-apiserver.
+    #[arg(long)]
+    pub authorization_config: Option<PathBuf>,
+    /// How often --authorization-config is read again (kube-apiserver: every minute; shorter
+    /// for tests).
+    #[arg(long, default_value = "1m", value_parser = parse_duration, hide = true)]
+    pub authorization_config_reload_interval: Duration,
+    /// With --authorization-mode=Webhook: the webhook's kubeconfig; its cluster `server` is the
+    /// URL SubjectAccessReviews are POSTed to.
+    #[arg(long)]
+    pub authorization_webhook_config_file: Option<PathBuf>,
+    /// The authorization.k8s.io SubjectAccessReview version sent to the webhook: v1 or v1beta1
+    /// (default v1beta1, as kube-apiserver 1.32).
+    #[arg(long)]
+    pub authorization_webhook_version: Option<String>,
+    /// How long the webhook's allowed answers are cached (default 5m).
+    #[arg(long, value_parser = parse_duration)]
+    pub authorization_webhook_cache_authorized_ttl: Option<Duration>,
+    /// How long the webhook's denied and no-opinion answers are cached (default 30s).
+    #[arg(long, value_parser = parse_duration)]
+    pub authorization_webhook_cache_unauthorized_ttl: Option<Duration>,
     /// This replica's name among others on etcd, in heartbeats and clock-skew reports
     /// (default: address:port).
     #[arg(long)]
@@ -199,6 +224,27 @@ pub struct Options {
     /// kube-apiserver: 10 s).
     #[arg(long, default_value = "10s", value_parser = parse_duration, hide = true)]
     pub token_cache_ttl: Duration,
+}
+
+impl Options {
+    /// The authorization modes in effect: `--authorization-mode`, or Node,RBAC (kubeadm's).
+    pub fn authorization_modes(&self) -> Vec<String> {
+        if self.authorization_mode.is_empty() {
+            vec!["Node".to_owned(), "RBAC".to_owned()]
+        } else {
+            self.authorization_mode.clone()
+        }
+    }
+
+    /// Whether `--authorization-mode` or an `--authorization-webhook-*` flag was given
+    /// (kube-apiserver's `AreLegacyFlagsSet`).
+    pub fn legacy_authorization_flags_set(&self) -> bool {
+        !self.authorization_mode.is_empty()
+            || self.authorization_webhook_config_file.is_some()
+            || self.authorization_webhook_version.is_some()
+            || self.authorization_webhook_cache_authorized_ttl.is_some()
+            || self.authorization_webhook_cache_unauthorized_ttl.is_some()
+    }
 }
 
 /// `--authentication-token-webhook-version`, with kube-apiserver's error for another.
@@ -275,7 +321,8 @@ mod tests {
         let o = Options::default();
         assert_eq!(o.secure_port, 6443);
         assert_eq!(o.service_account_issuer, vec![DEFAULT_ISSUER.to_owned()]);
-        assert_eq!(o.authorization_mode, vec!["Node".to_owned(), "RBAC".to_owned()]);
+        assert_eq!(o.authorization_modes(), vec!["Node".to_owned(), "RBAC".to_owned()]);
+        assert!(!o.legacy_authorization_flags_set() && o.authorization_config.is_none());
         assert_eq!(o.token_cache_ttl, Duration::from_secs(10));
         assert!(o.anonymous_auth() && o.anonymous_auth.is_none() && o.service_account_extend_token_expiration);
         assert_eq!(o.oidc_flags().unwrap(), kauth::authn::jwt::OidcFlags::default());

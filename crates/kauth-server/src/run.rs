@@ -37,6 +37,7 @@ pub async fn run(options: Options, clock: Clock, shutdown: impl Future<Output = 
     let bound = listener.local_addr().map_err(|source| StartError::Listen { address, source })?;
     let mut options = options;
     options.secure_port = bound.port();
+    let reload_interval = options.authorization_config_reload_interval;
     let signer_options = (options.signer_socket.clone(), options.signer_socket_mode, options.signer_max_clock_skew);
     let prepared = tokio::task::spawn_blocking(move || prepare(&options, clock))
         .await
@@ -48,6 +49,9 @@ pub async fn run(options: Options, clock: Clock, shutdown: impl Future<Output = 
         reloader.spawn();
     }
     crate::controllers::token_cleaner::spawn(&prepared.state);
+    if let Some(reload) = &prepared.state.authorization_reload {
+        reload.clone().spawn(reload_interval);
+    }
     // The signer stops when the HTTPS server does: it waits for this sender to go.
     let (stop, stopped) = tokio::sync::watch::channel(());
     let signer = start_signer(&signer_options, &prepared.state, stopped)?;

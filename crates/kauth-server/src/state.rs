@@ -47,6 +47,10 @@ pub struct Config {
     /// async workers ([`crate::authentication::off_workers`]). False by default, so the default
     /// chain stays inline.
     pub remote_authentication: bool,
+    /// The authorizer chain may call a webhook (`Webhook` among the modes, or an
+    /// `--authorization-config`, whose reload may add one): authorization then runs off the
+    /// async workers, as authentication does with a remote authenticator.
+    pub remote_authorization: bool,
 }
 
 /// Everything a request handler needs.
@@ -79,6 +83,8 @@ pub struct State {
     /// The JWT issuers in use (`--authentication-config` or `--oidc-*`), in the token chain
     /// after bootstrap tokens; their keys' `/readyz` lines.
     pub jwt: Arc<crate::authentication_config::JwtAuthentication>,
+    /// The reload of `--authorization-config`, when given.
+    pub authorization_reload: Option<Arc<crate::authorization::Reload>>,
 }
 
 impl std::fmt::Debug for State {
@@ -96,7 +102,7 @@ impl State {
     /// Runs the authorizer, timing it.
     pub fn authorize(&self, a: &Attributes) -> Decision {
         let start = std::time::Instant::now();
-        let d = self.authorizer.authorize(a);
+        let d = crate::authentication::off_workers(self.config.remote_authorization, || self.authorizer.authorize(a));
         self.metrics.authorization(&d, start.elapsed());
         d
     }

@@ -11,6 +11,8 @@
 //! - [`authn`]: authentication: request and token authenticators (x509, bearer, static tokens,
 //!   service accounts, anonymous), unions, the cache, the group adder, impersonation checks.
 //! - [`authz`]: the authorizer trait, decisions, the privileged group and chains.
+//! - [`cel`]: CEL as Kubernetes' configurations use it (authentication claims, authorization
+//!   match conditions): compiled with positions, checked, cost-bounded.
 //! - [`rbac`]: Kubernetes RBAC: rule matching, the policy source and the authorizers, the
 //!   default policy, explanations, and who-can, access-matrix and lint as functions.
 //! - [`duration`]: durations as flags take them (`90s`, `1h30m`, `30d`).
@@ -21,6 +23,7 @@
 
 pub mod authn;
 pub mod authz;
+pub mod cel;
 pub mod clock;
 pub mod duration;
 pub mod pki;

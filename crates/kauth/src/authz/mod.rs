@@ -3,6 +3,7 @@
 //! deny decides. [`PrivilegedGroup`] (`system:masters`) runs before the [`node`] authorizer and
 //! RBAC ([`crate::rbac`]).
 
+pub mod config;
 pub mod node;
 mod review;
 
@@ -119,7 +120,18 @@ pub enum Reason {
     /// The Node authorizer did not allow a node's request: kube-apiserver's text, with the
     /// cause (the missing edge) for operators ([`node::NodeDenial::detail`]).
     Node(node::NodeDenial),
-    /// Text from an authorizer whose reasons are text by nature (a webhook), or several
+    /// An authorization webhook's answer: its `status.reason` (what clients see), and, when the
+    /// webhook could not be asked or its match conditions failed, why (for operators only, as
+    /// kube-apiserver logs it and gives clients an empty reason).
+    Webhook {
+        /// The webhook's name.
+        webhook: String,
+        /// `status.reason`, empty on failure.
+        reason: String,
+        /// Why the failure policy decided, if it did.
+        error: Option<String>,
+    },
+    /// Text from an authorizer whose reasons are text by nature, or several
     /// authorizers' no-opinion reasons joined by newlines.
     Text(String),
 }
@@ -133,6 +145,7 @@ impl Reason {
             Reason::RbacUnresolved(e) => e.is_empty(),
             Reason::Node(d) => d.to_string().is_empty(),
             Reason::Text(t) => t.is_empty(),
+            Reason::Webhook { reason, .. } => reason.is_empty(),
         }
     }
 
@@ -141,6 +154,9 @@ impl Reason {
     pub fn detail(&self) -> Option<String> {
         match self {
             Reason::Node(d) => Some(d.detail()),
+            Reason::Webhook { webhook, error: Some(error), .. } => {
+                Some(format!("authorization webhook {webhook:?} failed, its failure policy decided: {error}"))
+            }
             _ => None,
         }
     }
@@ -160,6 +176,7 @@ impl fmt::Display for Reason {
             Reason::RbacUnresolved(errors) => write!(f, "RBAC: {}", join_errors(errors)),
             Reason::Node(d) => d.fmt(f),
             Reason::Text(t) => f.write_str(t),
+            Reason::Webhook { reason, .. } => f.write_str(reason),
         }
     }
 }
@@ -297,7 +314,9 @@ impl Authorizer for Chain {
         for z in &self.0 {
             match z.authorize(a) {
                 Decision::NoOpinion(r) => {
-                    if !r.is_empty() {
+                    // An empty reason that explains something to operators (a failed
+                    // webhook) is kept while it is the only one.
+                    if !r.is_empty() || r.detail().is_some() {
                         reasons.push(r);
                     }
                 }
@@ -307,7 +326,9 @@ impl Authorizer for Chain {
         Decision::NoOpinion(match reasons.len() {
             0 => Reason::None,
             1 => reasons.swap_remove(0),
-            _ => Reason::Text(reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")),
+            _ => Reason::Text(
+                reasons.iter().filter(|r| !r.is_empty()).map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+            ),
         })
     }
 

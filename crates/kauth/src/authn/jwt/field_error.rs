@@ -20,6 +20,8 @@ pub enum FieldErrorKind {
     TooMany,
     /// `Internal error`.
     Internal,
+    /// `Unsupported value: <value>: supported values: ...`.
+    NotSupported,
 }
 
 /// One field's problem: the path, the kind, the offending value as Go prints it, a detail.
@@ -102,6 +104,7 @@ impl fmt::Display for FieldError {
             FieldErrorKind::Forbidden => "Forbidden",
             FieldErrorKind::TooMany => "Too many",
             FieldErrorKind::Internal => "Internal error",
+            FieldErrorKind::NotSupported => "Unsupported value",
         };
         write!(f, "{}: {kind}", self.field)?;
         // Go's ErrorBody: Required, Forbidden and Internal never show the value.

@@ -6,11 +6,11 @@
 use cel::Value;
 use serde_json::Value as Json;
 
-use super::cel::{input_size, json_to_value, user_to_value, Expression};
 use super::claims::go_type_error;
 use super::rejection::{CelSite, ClaimUse, JwtRejection};
 use super::trace::Trace;
 use super::validation::ValidIssuer;
+use crate::cel::{input_size, json_to_value, user_to_value, Expression};
 use crate::user::UserInfo;
 
 /// The extra key Kubernetes records a token's `jti` under.

@@ -9,14 +9,12 @@
 //! CEL) gives a [`ValidConfig`], or [`OidcFlags::to_config`] makes one of the flags;
 //! [`JwtIssuers::from_config`] builds the authenticator from it with one [`IssuerKeys`] per
 //! issuer. Files: `config.rs` the kind, `decode.rs` strict reading, `validation.rs` (with
-//! `extra_key.rs`, `field_error.rs`) kube-apiserver's validation, `cel.rs` and `cel_check.rs`
-//! CEL, `claims.rs` the payload, `authenticator.rs` one issuer's verification, `mapping.rs`
+//! `extra_key.rs`, `field_error.rs`) kube-apiserver's validation, CEL is
+//! [`crate::cel`], `claims.rs` the payload, `authenticator.rs` one issuer's verification, `mapping.rs`
 //! claims to user, `issuers.rs` the dispatch by `iss`, `rejection.rs` the typed failures,
 //! `legacy.rs` the flags, `trace.rs` the checks for explaining.
 
 mod authenticator;
-pub mod cel;
-mod cel_check;
 mod claims;
 pub mod config;
 pub mod decode;

@@ -7,7 +7,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::cel::{self, Expression, Returns, Variable};
 use super::config::{
     AuthenticationConfiguration, ClaimMappings, ClaimValidationRule, JwtAuthenticator, PrefixedClaimOrExpression,
     UserValidationRule,
@@ -15,6 +14,7 @@ use super::config::{
 use super::field_error::FieldError;
 pub use super::issuer_validation::parse_ca;
 use super::issuer_validation::validate_issuer;
+use crate::cel::{self, Expression, Returns, Variable};
 
 /// The most JWT issuers one configuration may hold.
 pub const MAX_ISSUERS: usize = 64;

@@ -1,23 +1,28 @@
-//! CEL for `AuthenticationConfiguration`: the expressions of claim validation rules, claim
-//! mappings and user validation rules, compiled once at load and evaluated per token.
+//! CEL as Kubernetes' configuration files use it, compiled once at load and evaluated per token
+//! or per request: `AuthenticationConfiguration`'s claim validation rules, claim mappings and
+//! user validation rules, and `AuthorizationConfiguration`'s webhook match conditions.
 //!
-//! Kubernetes (`k8s.io/apiserver/pkg/authentication/cel`) compiles them in two environments:
-//! claim expressions see one variable, `claims` (`map(string, dyn)`: the token's payload), user
-//! rules see `user` (`kubernetes.UserInfo`: `username`, `uid`, `groups`, `extra`). kauth uses the
+//! Each expression sees one variable ([`Variable`]). Kubernetes
+//! (`k8s.io/apiserver/pkg/authentication/cel`) gives claim expressions `claims`
+//! (`map(string, dyn)`: the token's payload) and user rules `user` (`kubernetes.UserInfo`:
+//! `username`, `uid`, `groups`, `extra`); `k8s.io/apiserver/pkg/authorization/cel` gives match
+//! conditions `request` (`kubernetes.SubjectAccessReviewSpec`: see [`request_to_value`]). kauth uses the
 //! `cel` crate (cel-rust) with its standard library and strings extension. That crate parses and
 //! evaluates but has no type checker and no cost tracker, so kauth adds, at compile time, the
-//! checks Kubernetes' checker makes that matter here ([`super::cel_check`]: undeclared
+//! checks Kubernetes' checker makes that matter here ([`check`]: undeclared
 //! variables, a rule that cannot return bool), and at evaluation time a cost bound
 //! ([`COST_LIMIT`], estimated before running). docs/cel.md lists every difference.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use cel::objects::{Key, Map};
-use cel::{Context, Env, Program, Value};
+use ::cel::objects::{Key, Map};
+use ::cel::{Context, Env, Program, Value};
 
-pub use super::cel_check::Variable;
-use super::cel_check::{self, Ty};
+use check::Ty;
+pub use check::Variable;
+
+mod check;
 
 /// What an expression must return, as Kubernetes' `ExpressionAccessor.ReturnTypes`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +55,7 @@ pub const COST_LIMIT: u64 = 1_000_000;
 static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
     // Declaring a library twice is the only failure; the environment is built once.
-    let _ = env.add_extension(cel::extensions::strings);
+    let _ = env.add_extension(::cel::extensions::strings);
     Arc::new(env)
 });
 
@@ -145,7 +150,7 @@ fn compile_here(source: &str, variable: Variable, returns: Returns) -> Result<Ex
         CompileError { detail: format!("compilation failed: {detail}") }
     })?;
     let root = program.expression();
-    let summary = cel_check::check(root, variable).map_err(|(id, msg)| {
+    let summary = check::check(root, variable).map_err(|(id, msg)| {
         let offset = program.source_info().offset_for(id).map_or(0, |(start, _)| start as usize);
         let (line, column) = line_column(source, offset);
         CompileError { detail: located(source, line, column, &msg) }
@@ -173,7 +178,7 @@ impl Expression {
     /// Whether the expression selects `claims.<field>` anywhere (`claims.email`,
     /// `claims.?email`, `has(claims.email)`), as Kubernetes' `hasSelectExp`.
     pub fn selects_claim(&self, field: &str) -> bool {
-        cel_check::selects(self.program.expression(), self.variable.name(), field)
+        check::selects(self.program.expression(), self.variable.name(), field)
     }
 
     /// kauth's estimate of an evaluation's cost over an input of `input_size` (see
@@ -249,6 +254,72 @@ pub fn user_to_value(user: &crate::user::UserInfo) -> (Value, u64) {
         user.extra.iter().map(|(k, v)| (k.to_owned(), v.to_vec().into())).collect();
     json.insert("extra".into(), extra.into());
     let json = serde_json::Value::Object(json);
+    (json_to_value(&json), input_size(&json))
+}
+
+/// The `request` variable of a match condition: the SubjectAccessReview's spec as Kubernetes'
+/// `convertObjectToUnstructured` builds it: `user`, `groups`, `uid` and `extra` always present
+/// (empty when unset), `resourceAttributes` with every string field (and `fieldSelector` /
+/// `labelSelector` when the request has them: `rawSelector` if given, else `requirements`),
+/// `nonResourceAttributes` with `path` and `verb`.
+pub fn request_to_value(spec: &k8s_openapi::api::authorization::v1::SubjectAccessReviewSpec) -> (Value, u64) {
+    use serde_json::{json, Map as JsonMap, Value as Json};
+    // Field and label selector requirements are two types of the same shape (key, operator,
+    // values): read both through their JSON.
+    fn selector<T: serde::Serialize>(raw: Option<&String>, requirements: Option<&Vec<T>>) -> Option<Json> {
+        if let Some(raw) = raw.filter(|r| !r.is_empty()) {
+            return Some(json!({ "rawSelector": raw }));
+        }
+        let requirements = requirements.filter(|r| !r.is_empty())?;
+        let items: Vec<Json> = requirements
+            .iter()
+            .map(|r| {
+                let r = serde_json::to_value(r).unwrap_or(Json::Null);
+                json!({"key": r["key"].as_str().unwrap_or(""), "operator": r["operator"].as_str().unwrap_or(""),
+                    "values": r.get("values").cloned().filter(Json::is_array).unwrap_or_else(|| json!([]))})
+            })
+            .collect();
+        Some(json!({ "requirements": items }))
+    }
+    let mut request = JsonMap::new();
+    request.insert("user".into(), spec.user.clone().unwrap_or_default().into());
+    request.insert("groups".into(), spec.groups.clone().unwrap_or_default().into());
+    request.insert("uid".into(), spec.uid.clone().unwrap_or_default().into());
+    let extra: JsonMap<String, Json> =
+        spec.extra.iter().flatten().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+    request.insert("extra".into(), extra.into());
+    if let Some(r) = &spec.resource_attributes {
+        let mut attributes = JsonMap::new();
+        for (key, value) in [
+            ("namespace", &r.namespace),
+            ("verb", &r.verb),
+            ("group", &r.group),
+            ("version", &r.version),
+            ("resource", &r.resource),
+            ("subresource", &r.subresource),
+            ("name", &r.name),
+        ] {
+            attributes.insert(key.into(), value.clone().unwrap_or_default().into());
+        }
+        if let Some(f) =
+            r.field_selector.as_ref().and_then(|f| selector(f.raw_selector.as_ref(), f.requirements.as_ref()))
+        {
+            attributes.insert("fieldSelector".into(), f);
+        }
+        if let Some(l) =
+            r.label_selector.as_ref().and_then(|l| selector(l.raw_selector.as_ref(), l.requirements.as_ref()))
+        {
+            attributes.insert("labelSelector".into(), l);
+        }
+        request.insert("resourceAttributes".into(), attributes.into());
+    }
+    if let Some(n) = &spec.non_resource_attributes {
+        request.insert(
+            "nonResourceAttributes".into(),
+            json!({"verb": n.verb.clone().unwrap_or_default(), "path": n.path.clone().unwrap_or_default()}),
+        );
+    }
+    let json = Json::Object(request);
     (json_to_value(&json), input_size(&json))
 }
 

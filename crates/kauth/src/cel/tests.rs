@@ -135,3 +135,58 @@ fn deep_expressions_neither_overflow_the_stack_nor_compile_unbounded() {
     let parens = format!("{}1{}", "(".repeat(5000), ")".repeat(5000));
     assert!(compile(&parens, Variable::Claims, Returns::Any).is_err());
 }
+
+fn spec(namespace: &str, user: &str) -> k8s_openapi::api::authorization::v1::SubjectAccessReviewSpec {
+    use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReviewSpec};
+    SubjectAccessReviewSpec {
+        user: Some(user.into()),
+        groups: Some(vec!["system:authenticated".into()]),
+        resource_attributes: Some(ResourceAttributes {
+            namespace: Some(namespace.into()),
+            verb: Some("get".into()),
+            resource: Some("pods".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn eval_request(
+    expr: &str,
+    spec: &k8s_openapi::api::authorization::v1::SubjectAccessReviewSpec,
+) -> Result<Value, EvalError> {
+    let e = compile(expr, Variable::Request, Returns::Bool).expect("compiles");
+    let (value, size) = request_to_value(spec);
+    e.evaluate(&value, size)
+}
+
+/// The match conditions of Kubernetes' AuthorizationConfiguration documentation.
+#[test]
+fn match_conditions_see_the_review_spec() {
+    let kube_system = spec("kube-system", "alice");
+    let team = spec("team", "system:serviceaccount:team:builder");
+    let has_ra = "has(request.resourceAttributes)";
+    assert_eq!(eval_request(has_ra, &team), Ok(Value::Bool(true)));
+    let not_ks = "!(\u{27}kube-system\u{27} == request.resourceAttributes.namespace)";
+    assert_eq!(eval_request(not_ks, &kube_system), Ok(Value::Bool(false)));
+    assert_eq!(eval_request(not_ks, &team), Ok(Value::Bool(true)));
+    let not_sa = "!request.user.startsWith('system:serviceaccount:')";
+    assert_eq!(eval_request(not_sa, &team), Ok(Value::Bool(false)));
+    assert_eq!(eval_request("'system:authenticated' in request.groups", &team), Ok(Value::Bool(true)));
+    // Unset fields are present and empty, as Kubernetes' conversion makes them.
+    assert_eq!(eval_request("request.uid == '' && size(request.extra) == 0", &team), Ok(Value::Bool(true)));
+    // nonResourceAttributes is absent on a resource request: selecting it fails at evaluation.
+    assert!(eval_request("request.nonResourceAttributes.path == '/x'", &team).is_err());
+}
+
+#[test]
+fn match_conditions_are_checked_against_the_spec_type() {
+    let undefined = compile("request.namespace == 'x'", Variable::Request, Returns::Bool).unwrap_err();
+    assert!(undefined.detail.contains("undefined field 'namespace'"), "{}", undefined.detail);
+    let other = compile("claims.sub == 'x'", Variable::Request, Returns::Bool).unwrap_err();
+    assert!(other.detail.contains("undeclared reference to 'claims'"), "{}", other.detail);
+    let not_bool = compile("request.user", Variable::Request, Returns::Bool).unwrap_err();
+    assert_eq!(not_bool.detail, "must evaluate to bool");
+    let bad_attr = compile("request.resourceAttributes.kind == 'x'", Variable::Request, Returns::Bool).unwrap_err();
+    assert!(bad_attr.detail.contains("undefined field 'kind'"), "{}", bad_attr.detail);
+}

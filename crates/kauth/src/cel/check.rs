@@ -7,8 +7,8 @@
 //!
 //! It also measures what the cost bound needs: the node count and the nesting of comprehensions.
 
-use cel::common::ast::operators as op;
-use cel::common::ast::{Expr, IdedExpr, LiteralValue};
+use ::cel::common::ast::operators as op;
+use ::cel::common::ast::{Expr, IdedExpr, LiteralValue};
 
 /// The variable an expression sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub enum Variable {
     Claims,
     /// `user`: user validation rules.
     User,
+    /// `request`: an authorization webhook's match conditions (`kubernetes.SubjectAccessReviewSpec`).
+    Request,
 }
 
 impl Variable {
@@ -25,6 +27,7 @@ impl Variable {
         match self {
             Variable::Claims => "claims",
             Variable::User => "user",
+            Variable::Request => "request",
         }
     }
 }
@@ -54,6 +57,12 @@ pub enum Ty {
     Claims,
     /// `user`: `kubernetes.UserInfo`.
     User,
+    /// `request`: `kubernetes.SubjectAccessReviewSpec`.
+    Request,
+    /// `request.resourceAttributes`: `kubernetes.ResourceAttributes`.
+    ResourceAttributes,
+    /// `request.nonResourceAttributes`: `kubernetes.NonResourceAttributes`.
+    NonResourceAttributes,
     /// `dyn`: what a claim is. cel-go rejects it where a bool is required.
     Dyn,
     /// kauth cannot tell.
@@ -170,7 +179,12 @@ impl Walk {
                 if self.bound.iter().any(|b| b == name) {
                     (Ty::Unknown, 0)
                 } else if name == self.variable.name() {
-                    (if self.variable == Variable::Claims { Ty::Claims } else { Ty::User }, 0)
+                    let ty = match self.variable {
+                        Variable::Claims => Ty::Claims,
+                        Variable::User => Ty::User,
+                        Variable::Request => Ty::Request,
+                    };
+                    (ty, 0)
                 } else if TYPE_NAMES.contains(&name.as_str()) {
                     (Ty::Unknown, 0)
                 } else {
@@ -188,6 +202,24 @@ impl Walk {
                             "username" | "uid" => Ty::Str,
                             "groups" => Ty::List,
                             "extra" => Ty::Map,
+                            _ => return Err((e.id, format!("undefined field '{}'", s.field))),
+                        },
+                        Ty::Request => match s.field.as_str() {
+                            "user" | "uid" => Ty::Str,
+                            "groups" => Ty::List,
+                            "extra" => Ty::Map,
+                            "resourceAttributes" => Ty::ResourceAttributes,
+                            "nonResourceAttributes" => Ty::NonResourceAttributes,
+                            _ => return Err((e.id, format!("undefined field '{}'", s.field))),
+                        },
+                        Ty::ResourceAttributes => match s.field.as_str() {
+                            "namespace" | "verb" | "group" | "version" | "resource" | "subresource" | "name" => Ty::Str,
+                            // AuthorizeWithSelectors (beta, on by default in 1.32).
+                            "fieldSelector" | "labelSelector" => Ty::Unknown,
+                            _ => return Err((e.id, format!("undefined field '{}'", s.field))),
+                        },
+                        Ty::NonResourceAttributes => match s.field.as_str() {
+                            "path" | "verb" => Ty::Str,
                             _ => return Err((e.id, format!("undefined field '{}'", s.field))),
                         },
                         _ => Ty::Unknown,
@@ -253,7 +285,7 @@ impl Walk {
             Expr::Map(m) => {
                 let mut depth = 0;
                 for entry in &m.entries {
-                    if let cel::common::ast::EntryExpr::MapEntry(me) = &entry.expr {
+                    if let ::cel::common::ast::EntryExpr::MapEntry(me) = &entry.expr {
                         depth = depth.max(self.expr(&me.key)?.1).max(self.expr(&me.value)?.1);
                     }
                 }
@@ -286,7 +318,7 @@ pub fn selects(e: &IdedExpr, operand: &str, field: &str) -> bool {
         }
         Expr::List(l) => l.elements.iter().any(|x| selects(x, operand, field)),
         Expr::Map(m) => m.entries.iter().any(|entry| match &entry.expr {
-            cel::common::ast::EntryExpr::MapEntry(me) => {
+            ::cel::common::ast::EntryExpr::MapEntry(me) => {
                 selects(&me.key, operand, field) || selects(&me.value, operand, field)
             }
             _ => false,
