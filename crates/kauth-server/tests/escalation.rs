@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{json_of, server, Server, BOB};
+use common::{json_of, server, Server, BOB, NODE1};
 use http::Method;
 use serde_json::{json, Value};
 
@@ -218,5 +218,40 @@ fn rbac_field_errors_print_values_as_kube_apiserver_does() {
     assert_eq!(
         json_of(&r)["message"],
         "RoleBinding.rbac.authorization.k8s.io \"foo\" is invalid: roleRef.kind: Unsupported value: \"Foo\": supported values: \"Role\", \"ClusterRole\""
+    );
+}
+
+/// A kubelet's Node-authorizer permissions are not RBAC permissions it could grant: a node
+/// allowed (by RBAC) to write roles still cannot write a role that reads nodes, which only the
+/// Node authorizer lets it do.
+#[test]
+fn node_authorizer_permissions_are_not_grantable() {
+    let s = team();
+    s.admin(
+        Method::POST,
+        &format!("{NS}/roles"),
+        Some(role("node-writer", json!([rule(&["rbac.authorization.k8s.io"], &["roles"], &["create"])]))),
+        201,
+    );
+    s.admin(
+        Method::POST,
+        &format!("{NS}/rolebindings"),
+        Some(binding("node-writer", "Role", "node-writer", "system:node:n1")),
+        201,
+    );
+    // The node may read its own Node object (the Node authorizer allows it)...
+    assert_eq!(s.send(Method::GET, "/api/v1/nodes/n1", None, Some(NODE1)).status, 404, "allowed, and not there");
+    // ...but may not grant reading nodes.
+    let r = s.send(
+        Method::POST,
+        &format!("{NS}/roles"),
+        Some(role("reads-nodes", json!([rule(&[""], &["nodes"], &["get"])]))),
+        Some(NODE1),
+    );
+    let body = json_of(&r);
+    assert_eq!(r.status, 403, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("is attempting to grant RBAC permissions not currently held"),
+        "{body}"
     );
 }
