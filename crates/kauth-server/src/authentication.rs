@@ -114,7 +114,7 @@ impl kauth::authn::bootstrap_token::BootstrapSecrets for RegistrySecrets {
         let rt = crate::api::resources::by_kind("", "Secret").ok_or("secrets are not served")?;
         let Some(stored) = self.0.get(rt, kauth::authn::bootstrap_token::NAMESPACE, name) else { return Ok(None) };
         let secret: k8s_openapi::api::core::v1::Secret =
-            serde_json::from_value(stored.value.clone()).map_err(|e| format!("stored Secret {name}: {e}"))?;
+            stored.decode().map_err(|e| format!("stored Secret {name}: {e}"))?;
         Ok(Some(kauth::authn::bootstrap_token::BootstrapSecret::of(&secret)))
     }
 }

@@ -414,7 +414,7 @@ fn seed(state: &State) -> Result<(), String> {
     }
     // Every namespace keeps its default ServiceAccount and an up-to-date kube-root-ca.crt.
     for ns in state.registry.list(ns_rt, "") {
-        let name = meta_str(&ns.value, "name").to_owned();
+        let name = ns.names().name;
         let mut changes = Vec::new();
         if state.registry.get(sa_rt, &name, "default").is_none() {
             changes.push(Change::Create(sa_rt, controllers::default_service_account(state, &name).map_err(err)?));
@@ -446,8 +446,8 @@ fn publish_authentication_configmap(state: &State) -> Result<(), ApiError> {
             });
             state.registry.commit(vec![Change::Create(cm_rt, obj)])?;
         }
-        Some(cm) if cm.value.get("data") != Some(&json!(data)) => {
-            let mut v = cm.value.clone();
+        Some(cm) if cm.value().get("data") != Some(&json!(data)) => {
+            let mut v = cm.value();
             v["data"] = json!(data);
             state.registry.commit(vec![Change::Update(cm_rt, v, cm.revision)])?;
         }
@@ -499,7 +499,7 @@ pub fn reconcile_policy(state: &State) -> Result<(), ApiError> {
             }
             Some(have) => {
                 let auto = have
-                    .value
+                    .value()
                     .pointer("/metadata/annotations")
                     .and_then(|a| a.get(defaults::AUTOUPDATE_ANNOTATION))
                     .and_then(Value::as_str)
@@ -507,7 +507,7 @@ pub fn reconcile_policy(state: &State) -> Result<(), ApiError> {
                 if !auto {
                     continue;
                 }
-                let mut next = have.value.clone();
+                let mut next = have.value();
                 for f in RECONCILED {
                     if let Some(v) = want.get(f) {
                         next[f] = v.clone();
@@ -517,7 +517,7 @@ pub fn reconcile_policy(state: &State) -> Result<(), ApiError> {
                 if rt.kind == "ClusterRole" {
                     changes.extend(aggregation::aggregate(state, Pending::Write(&mut next))?);
                 }
-                if !same_reconciled(&next, &have.value) {
+                if !same_reconciled(&next, &have.value()) {
                     changes.insert(0, Change::Update(rt, next, have.revision));
                 }
                 if !changes.is_empty() {

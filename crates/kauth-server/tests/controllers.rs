@@ -509,7 +509,7 @@ fn a_restart_drops_a_rule_an_aggregated_role_kept_and_rewrites_nothing_else() {
     // A data directory from a kauth that left a rule behind in edit (written past the controllers).
     let crt = kauth_server::api::resources::by_kind("rbac.authorization.k8s.io", "ClusterRole").unwrap();
     let edit = s.state.registry.get(crt, "", "edit").unwrap();
-    let mut stale = edit.value.clone();
+    let mut stale = edit.value();
     stale["rules"].as_array_mut().unwrap().push(json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}));
     s.state.registry.commit(vec![Change::Update(crt, stale, edit.revision)]).unwrap();
     let (revision, _) = cluster_role_versions(&s);

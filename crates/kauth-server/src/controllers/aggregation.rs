@@ -46,9 +46,9 @@ pub fn aggregate(state: &State, mut pending: Pending<'_>) -> Result<Vec<Change>,
         .registry
         .list(crt, "")
         .into_iter()
-        .filter(|r| Some(meta_str(&r.value, "name")) != pending_name.as_deref())
+        .filter(|r| Some(r.names().name.as_str()) != pending_name.as_deref())
         .collect();
-    let mut roles: Vec<ClusterRole> = stored.iter().map(|r| typed(&r.value)).collect::<Result<_, _>>()?;
+    let mut roles: Vec<ClusterRole> = stored.iter().map(|r| typed(&r.value())).collect::<Result<_, _>>()?;
     if let Pending::Write(v) = &pending {
         roles.push(typed(v)?);
     }
@@ -65,7 +65,7 @@ pub fn aggregate(state: &State, mut pending: Pending<'_>) -> Result<Vec<Change>,
         // The roles are the stored ones in order, then the pending write's.
         match stored.get(i) {
             Some(stored) => {
-                let mut v = stored.value.clone();
+                let mut v = stored.value();
                 v["rules"] = rules;
                 out.push(Change::Update(crt, v, stored.revision));
             }

@@ -62,7 +62,7 @@ fn signing_token(value: &Value, now: OffsetDateTime) -> Option<(String, String)>
 /// The tokens that sign at `now`, by id.
 fn signing_tokens(state: &State, now: OffsetDateTime) -> Result<BTreeMap<String, String>, ApiError> {
     let secrets = rt("Secret")?;
-    Ok(state.registry.list(secrets, bt::NAMESPACE).iter().filter_map(|s| signing_token(&s.value, now)).collect())
+    Ok(state.registry.list(secrets, bt::NAMESPACE).iter().filter_map(|s| signing_token(&s.value(), now)).collect())
 }
 
 /// Replaces the signatures in a ConfigMap's `data` with one per token; whether anything changed.
@@ -96,7 +96,7 @@ pub fn sign(state: &State) -> Result<bool, ApiError> {
     for _ in 0..ATTEMPTS {
         let Some(cm) = state.registry.get(configmaps, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO) else { return Ok(false) };
         let tokens = signing_tokens(state, state.now())?;
-        let mut next = cm.value.clone();
+        let mut next = cm.value();
         let Some(data) = next.get_mut("data").and_then(Value::as_object_mut) else { return Ok(false) };
         if !sign_data(data, &tokens) {
             return Ok(false);
@@ -140,8 +140,8 @@ pub fn publish_cluster_info(state: &State) -> Result<(), ApiError> {
             });
             state.registry.commit(vec![Change::Create(configmaps, obj)])?;
         }
-        Some(cm) if cm.value.pointer("/data/kubeconfig").and_then(Value::as_str) != Some(kubeconfig.as_str()) => {
-            let mut v = cm.value.clone();
+        Some(cm) if cm.value().pointer("/data/kubeconfig").and_then(Value::as_str) != Some(kubeconfig.as_str()) => {
+            let mut v = cm.value();
             resources::metadata_mut(&mut v);
             if !v.get("data").is_some_and(Value::is_object) {
                 v["data"] = json!({});

@@ -106,7 +106,7 @@ fn owner_exists(state: &State, reference: &Value, namespace: &str) -> bool {
         reference.get("apiVersion").and_then(Value::as_str).and_then(|v| v.rsplit_once('/')).map_or("", |(g, _)| g);
     let Some(rt) = resources::by_kind(group, kind) else { return true };
     let ns = if rt.namespaced { namespace } else { "" };
-    state.registry.get(rt, ns, name).is_some_and(|o| meta_str(&o.value, "uid") == uid)
+    state.registry.get(rt, ns, name).is_some_and(|o| o.object_state().uid == uid)
 }
 
 /// Adds to `changes` what deleting its objects does to their dependents: `primary` names the
@@ -130,7 +130,7 @@ pub fn collect(
     for c in changes.iter() {
         if let Change::Delete(rt, ns, name, _) = c {
             if let Some(o) = state.registry.get(rt, ns, name) {
-                let uid = meta_str(&o.value, "uid").to_owned();
+                let uid = o.names().uid;
                 let orphan = propagation == Propagation::Orphan && primary.contains(&rt.key(ns, name));
                 gone.insert(uid.clone());
                 queue.push_back((uid, orphan));
@@ -141,8 +141,8 @@ pub fn collect(
     let mut cascaded: Vec<Change> = Vec::new();
     while let Some((owner, orphan)) = queue.pop_front() {
         for (rt, dependent) in state.registry.dependents(&owner) {
-            let ns = meta_str(&dependent.value, "namespace").to_owned();
-            let name = meta_str(&dependent.value, "name").to_owned();
+            let names = dependent.names();
+            let (ns, name) = (names.namespace, names.name);
             let key = rt.key(&ns, &name);
             if in_batch.contains(&key)
                 || cascaded.iter().any(|c| key_of(c) == key)
@@ -152,7 +152,7 @@ pub fn collect(
             }
             let current = match fates.get(&key) {
                 Some(Fate::Update(_, v, _)) => v.clone(),
-                _ => dependent.value.clone(),
+                _ => dependent.value(),
             };
             let refs: Vec<Value> =
                 current.pointer("/metadata/ownerReferences").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -163,15 +163,15 @@ pub fn collect(
             if orphan || living {
                 fates.insert(key, Fate::Update(rt, without_refs(current, &gone), dependent.revision));
             } else {
-                let uid = meta_str(&dependent.value, "uid").to_owned();
+                let uid = dependent.names().uid;
                 gone.insert(uid.clone());
                 queue.push_back((uid, false));
-                fates.insert(key, Fate::Delete(rt, dependent.value.clone(), dependent.revision));
+                fates.insert(key, Fate::Delete(rt, dependent.value(), dependent.revision));
                 // What its own cascade deletes (a ServiceAccount's token Secrets) is walked too.
-                for c in super::cascade_delete(state, rt, &dependent.value) {
+                for c in super::cascade_delete(state, rt, &dependent.value()) {
                     if let Change::Delete(crt, cns, cname, _) = &c {
                         if let Some(o) = state.registry.get(crt, cns, cname) {
-                            let cuid = meta_str(&o.value, "uid").to_owned();
+                            let cuid = o.names().uid;
                             if gone.insert(cuid.clone()) {
                                 queue.push_back((cuid, false));
                             }

@@ -39,10 +39,11 @@ fn kids_in_legacy_secrets(state: &State) -> BTreeSet<String> {
     let Some(rt) = crate::api::resources::by_kind("", "Secret") else { return BTreeSet::new() };
     let mut kids = BTreeSet::new();
     for s in state.registry.list(rt, "") {
-        if s.value.get("type").and_then(Value::as_str) != Some("kubernetes.io/service-account-token") {
+        let value = s.value();
+        if value.get("type").and_then(Value::as_str) != Some("kubernetes.io/service-account-token") {
             continue;
         }
-        let token = s.value.pointer("/data/token").and_then(Value::as_str).and_then(|b| {
+        let token = value.pointer("/data/token").and_then(Value::as_str).and_then(|b| {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.decode(b).ok()
         });

@@ -143,7 +143,7 @@ fn fill_token_secret(state: &State, rt: &ResourceType, obj: &mut Value, ns: &str
         .registry
         .get(rt_sa()?, ns, &sa_name)
         .ok_or_else(|| ApiError::not_found("", "serviceaccounts", &sa_name))?;
-    let sa_uid = meta_str(&sa.value, "uid").to_owned();
+    let sa_uid = sa.names().uid;
     if let Some(want) =
         obj.pointer("/metadata/annotations").and_then(|a| a.get(SA_UID_ANNOTATION)).and_then(Value::as_str)
     {
@@ -189,12 +189,11 @@ pub fn track_legacy_token_use(state: &State, secret: &str) {
     let now = state.now();
     let (today, tomorrow) = (day(now), day(now + time::Duration::days(1)));
     let Some(s) = state.registry.get(srt, ns, name) else { return };
-    let last_used =
-        s.value.pointer("/metadata/labels").and_then(|l| l.get(LEGACY_LAST_USED_LABEL)).and_then(Value::as_str);
+    let mut v = s.value();
+    let last_used = v.pointer("/metadata/labels").and_then(|l| l.get(LEGACY_LAST_USED_LABEL)).and_then(Value::as_str);
     if last_used.is_some_and(|d| d == today || d == tomorrow) {
         return;
     }
-    let mut v = s.value.clone();
     let labels = metadata_mut(&mut v).entry("labels").or_insert_with(|| json!({}));
     labels[LEGACY_LAST_USED_LABEL] = json!(today);
     if let Err(e) = state.registry.commit(vec![Change::Update(srt, v, s.revision)]) {
@@ -267,7 +266,7 @@ pub fn cascade_delete(state: &State, rt: &'static ResourceType, obj: &Value) -> 
             let ns = meta_str(obj, "name");
             for r in resources::RESOURCES.iter().filter(|r| r.namespaced && r.stored) {
                 for o in state.registry.list(r, ns) {
-                    out.push(Change::Delete(r, ns.to_owned(), meta_str(&o.value, "name").to_owned(), Some(o.revision)));
+                    out.push(Change::Delete(r, ns.to_owned(), o.names().name, Some(o.revision)));
                 }
             }
         }
@@ -275,17 +274,13 @@ pub fn cascade_delete(state: &State, rt: &'static ResourceType, obj: &Value) -> 
             let (ns, name, uid) = (meta_str(obj, "namespace"), meta_str(obj, "name"), meta_str(obj, "uid"));
             if let Ok(secrets) = rt_of("Secret") {
                 for s in state.registry.list(secrets, ns) {
-                    let ann = s.value.pointer("/metadata/annotations");
-                    let points_here = s.value.get("type").and_then(Value::as_str) == Some(SA_TOKEN_TYPE)
+                    let value = s.value();
+                    let ann = value.pointer("/metadata/annotations");
+                    let points_here = value.get("type").and_then(Value::as_str) == Some(SA_TOKEN_TYPE)
                         && ann.and_then(|a| a.get(SA_NAME_ANNOTATION)).and_then(Value::as_str) == Some(name)
                         && ann.and_then(|a| a.get(SA_UID_ANNOTATION)).and_then(Value::as_str).is_none_or(|u| u == uid);
                     if points_here {
-                        out.push(Change::Delete(
-                            secrets,
-                            ns.to_owned(),
-                            meta_str(&s.value, "name").to_owned(),
-                            Some(s.revision),
-                        ));
+                        out.push(Change::Delete(secrets, ns.to_owned(), s.names().name, Some(s.revision)));
                     }
                 }
             }

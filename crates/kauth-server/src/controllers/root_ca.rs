@@ -41,8 +41,9 @@ pub fn configmap(state: &State, ns: &str) -> Result<Value, ApiError> {
 pub fn sync(state: &State, ns: &str) -> Result<Option<Change>, ApiError> {
     let namespaces = rt("Namespace")?;
     let Some(namespace) = state.registry.get(namespaces, "", ns) else { return Ok(None) };
-    let terminating = namespace.value.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
-        || namespace.value.pointer("/metadata/deletionTimestamp").is_some();
+    let namespace = namespace.value();
+    let terminating = namespace.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
+        || namespace.pointer("/metadata/deletionTimestamp").is_some();
     if terminating {
         return Ok(None);
     }
@@ -51,16 +52,15 @@ pub fn sync(state: &State, ns: &str) -> Result<Option<Change>, ApiError> {
         return Ok(Some(Change::Create(configmaps, configmap(state, ns)?)));
     };
     let want = json!({"ca.crt": state.config.ca_pem});
-    let described = cm
-        .value
+    let mut next = cm.value();
+    let described = next
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(DESCRIPTION_ANNOTATION))
         .and_then(Value::as_str)
         .is_some_and(|d| !d.is_empty());
-    if cm.value.get("data") == Some(&want) && described {
+    if next.get("data") == Some(&want) && described {
         return Ok(None);
     }
-    let mut next = cm.value.clone();
     next["data"] = want;
     let annotations = resources::metadata_mut(&mut next).entry("annotations").or_insert_with(|| json!({}));
     if !annotations.is_object() {

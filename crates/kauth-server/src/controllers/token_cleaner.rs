@@ -15,7 +15,7 @@ use kauth::authn::bootstrap_token::{self as bt, BootstrapSecret};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::api::resources::{self, meta_str};
+use crate::api::resources;
 use crate::api::status::ApiError;
 use crate::registry::Change;
 use crate::state::State;
@@ -48,10 +48,10 @@ pub fn clean(state: &State) -> Result<Vec<String>, ApiError> {
     let now = state.now();
     let mut deleted = Vec::new();
     for s in state.registry.list(secrets, bt::NAMESPACE) {
-        if !expired(&s.value, now) {
+        if !expired(&s.value(), now) {
             continue;
         }
-        let name = meta_str(&s.value, "name").to_owned();
+        let name = s.names().name;
         let change = Change::Delete(secrets, bt::NAMESPACE.to_owned(), name.clone(), Some(s.revision));
         match state.registry.commit(vec![change]) {
             Ok(_) => {

@@ -84,7 +84,7 @@ fn get(state: &State, req: &Request, info: &ResourceRequest, rt: &'static Resour
     if wants_table(req) {
         return Ok(Response::json(200, &super::discovery::table(rt, &[obj], state.now(), None)));
     }
-    Ok(Response::json(200, &obj.value))
+    Ok(Response::json_bytes(200, obj.to_json()))
 }
 
 /// The selected objects and the revision they were read at.
@@ -96,7 +96,7 @@ fn select(
 ) -> Result<(Vec<std::sync::Arc<Stored>>, u64), ApiError> {
     let selector = Selector::from_request(req)?;
     let (mut items, revision) = state.registry.list_at(rt, scope_namespace(rt, info));
-    items.retain(|o| selector.matches(&o.value));
+    items.retain(|o| o.selected_by(&selector));
     Ok((items, revision))
 }
 
@@ -130,7 +130,7 @@ fn list(state: &State, req: &Request, info: &ResourceRequest, rt: &'static Resou
         ListRead::Continue(c) => (c.key.clone(), u64::try_from(c.revision).ok(), opts.limit),
     };
     let read =
-        || registry.list_page(&prefix, &start, revision, limit, |o| selector.matches(&o.value), selector.is_empty());
+        || registry.list_page(&prefix, &start, revision, limit, |o| o.selected_by(&selector), selector.is_empty());
     let page = match read() {
         // Another replica, a little ahead, issued the token (or it asked for the future).
         Err(PageError::Future { requested, .. }) if registry.wait_for_revision(requested, FRESHNESS_WAIT) => read(),
@@ -237,14 +237,14 @@ fn create(
         require_active_namespace(state, &ns)?;
     }
     let mut changes = controllers::prepare_create(state, rt, &mut obj, user)?;
-    changes.insert(0, Change::Create(rt, obj.clone()));
     if is_dry_run(req)? {
         return Ok(with_warnings(Response::json(201, &obj), &warnings));
     }
+    changes.insert(0, Change::Create(rt, obj));
     let out = state.registry.commit(changes)?;
     controllers::after_write(state, rt, &ns);
     let created = out.into_iter().next().flatten().ok_or_else(|| ApiError::internal("create returned nothing"))?;
-    Ok(with_warnings(Response::json(201, &created.value), &warnings))
+    Ok(with_warnings(Response::json_bytes(201, created.to_json()), &warnings))
 }
 
 fn is_dry_run(req: &Request) -> Result<bool, ApiError> {
@@ -261,7 +261,7 @@ fn is_dry_run(req: &Request) -> Result<bool, ApiError> {
 pub fn require_active_namespace(state: &State, ns: &str) -> Result<(), ApiError> {
     let nsrt = resources::by_kind("", "Namespace").ok_or_else(|| ApiError::internal("no namespaces"))?;
     let n = state.registry.get(nsrt, "", ns).ok_or_else(|| ApiError::not_found("", "namespaces", ns))?;
-    if n.value.pointer("/metadata/deletionTimestamp").is_some() {
+    if n.object_state().deletion_timestamp.is_some() {
         return Err(ApiError::forbidden(
             "",
             "",
@@ -338,16 +338,17 @@ fn update(
     let current =
         state.registry.get(rt, ns, &info.name).ok_or_else(|| ApiError::not_found(rt.group, rt.plural, &info.name))?;
     let expected = expected_revision(&obj, current.revision)?;
-    merge_update(rt, &current.value, &mut obj, &info.name)?;
-    let mut changes = controllers::prepare_update(state, rt, &current.value, &mut obj, user)?;
-    changes.insert(0, Change::Update(rt, obj.clone(), expected));
+    let current_value = current.value();
+    merge_update(rt, &current_value, &mut obj, &info.name)?;
+    let mut changes = controllers::prepare_update(state, rt, &current_value, &mut obj, user)?;
     if is_dry_run(req)? {
         return Ok(with_warnings(Response::json(200, &obj), &warnings));
     }
+    changes.insert(0, Change::Update(rt, obj, expected));
     let out = state.registry.commit(changes)?;
     controllers::after_write(state, rt, ns);
     let updated = out.into_iter().next().flatten().ok_or_else(|| ApiError::internal("update returned nothing"))?;
-    Ok(with_warnings(Response::json(200, &updated.value), &warnings))
+    Ok(with_warnings(Response::json_bytes(200, updated.to_json()), &warnings))
 }
 
 fn patch_object(
@@ -369,22 +370,23 @@ fn patch_object(
             .registry
             .get(rt, ns, &info.name)
             .ok_or_else(|| ApiError::not_found(rt.group, rt.plural, &info.name))?;
-        let patched = patch::apply(kind, &current.value, &req.body)?;
+        let current_value = current.value();
+        let patched = patch::apply(kind, &current_value, &req.body)?;
         let (mut obj, warnings) = decode_checked(req, rt, patched)?;
         let precondition = meta_str(&obj, "resourceVersion") != current.revision.to_string();
         let expected = expected_revision(&obj, current.revision)?;
-        merge_update(rt, &current.value, &mut obj, &info.name)?;
-        let mut changes = controllers::prepare_update(state, rt, &current.value, &mut obj, user)?;
-        changes.insert(0, Change::Update(rt, obj.clone(), expected));
+        merge_update(rt, &current_value, &mut obj, &info.name)?;
+        let mut changes = controllers::prepare_update(state, rt, &current_value, &mut obj, user)?;
         if is_dry_run(req)? {
             return Ok(with_warnings(Response::json(200, &obj), &warnings));
         }
+        changes.insert(0, Change::Update(rt, obj, expected));
         match state.registry.commit(changes) {
             Ok(out) => {
                 controllers::after_write(state, rt, ns);
                 let updated =
                     out.into_iter().next().flatten().ok_or_else(|| ApiError::internal("patch returned nothing"))?;
-                return Ok(with_warnings(Response::json(200, &updated.value), &warnings));
+                return Ok(with_warnings(Response::json_bytes(200, updated.to_json()), &warnings));
             }
             Err(e) if e.reason == "Conflict" && !precondition => continue,
             Err(e) => return Err(e),
@@ -437,9 +439,10 @@ fn delete(
     let ns = scope_namespace(rt, info);
     let current =
         state.registry.get(rt, ns, &info.name).ok_or_else(|| ApiError::not_found(rt.group, rt.plural, &info.name))?;
+    let current_value = current.value();
     let (uid, rv) = delete_preconditions(req)?;
     if let Some(uid) = uid {
-        if uid != meta_str(&current.value, "uid") {
+        if uid != meta_str(&current_value, "uid") {
             return Err(ApiError {
                 code: 409,
                 reason: "Conflict",
@@ -447,7 +450,7 @@ fn delete(
                     "Operation cannot be fulfilled on {} {:?}: Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
                     if rt.group.is_empty() { rt.plural.to_owned() } else { format!("{}.{}", rt.plural, rt.group) },
                     info.name,
-                    meta_str(&current.value, "uid")
+                    meta_str(&current_value, "uid")
                 ),
                 details: Some(json!({"name": info.name, "group": rt.group, "kind": rt.plural})),
             });
@@ -455,10 +458,10 @@ fn delete(
     }
     let propagation = delete_propagation(req)?;
     let mut changes = vec![Change::Delete(rt, ns.to_owned(), info.name.clone(), Some(rv.unwrap_or(current.revision)))];
-    changes.extend(controllers::cascade_delete(state, rt, &current.value));
+    changes.extend(controllers::cascade_delete(state, rt, &current_value));
     garbage_collector::collect(state, &mut changes, &[rt.key(ns, &info.name)], propagation)?;
     if is_dry_run(req)? {
-        return Ok(Response::json(200, &current.value));
+        return Ok(Response::json(200, &current_value));
     }
     let touched = touched(&changes);
     state.registry.commit(changes)?;
@@ -466,11 +469,11 @@ fn delete(
         controllers::after_write(state, rt, &ns);
     }
     if rt.plural == "namespaces" {
-        let mut v = current.value.clone();
+        let mut v = current_value;
         v["status"]["phase"] = json!("Terminating");
         return Ok(Response::json(200, &v));
     }
-    Ok(Response::json(200, &success_status(rt.group, rt.plural, &info.name, meta_str(&current.value, "uid"))))
+    Ok(Response::json(200, &success_status(rt.group, rt.plural, &info.name, meta_str(&current_value, "uid"))))
 }
 
 fn delete_collection(
@@ -483,11 +486,12 @@ fn delete_collection(
     let propagation = delete_propagation(req)?;
     let mut changes = Vec::new();
     let mut primary = Vec::with_capacity(items.len());
-    for o in &items {
-        let (ns, name) = (meta_str(&o.value, "namespace"), meta_str(&o.value, "name"));
+    let values: Vec<Value> = items.iter().map(|o| o.value()).collect();
+    for (o, v) in items.iter().zip(&values) {
+        let (ns, name) = (meta_str(v, "namespace"), meta_str(v, "name"));
         primary.push(rt.key(ns, name));
         changes.push(Change::Delete(rt, ns.to_owned(), name.to_owned(), Some(o.revision)));
-        changes.extend(controllers::cascade_delete(state, rt, &o.value));
+        changes.extend(controllers::cascade_delete(state, rt, v));
     }
     garbage_collector::collect(state, &mut changes, &primary, propagation)?;
     if !changes.is_empty() && !is_dry_run(req)? {
@@ -500,6 +504,6 @@ fn delete_collection(
     let revision = state.registry.revision()?;
     Ok(Response::json(
         200,
-        &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": {"resourceVersion": revision.to_string()}, "items": items.iter().map(|o| o.value.clone()).collect::<Vec<_>>()}),
+        &json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(), "metadata": {"resourceVersion": revision.to_string()}, "items": values}),
     ))
 }

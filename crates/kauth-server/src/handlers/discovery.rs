@@ -325,7 +325,7 @@ pub fn table_envelope(rt: &ResourceType, revision: Option<u64>) -> Map<String, V
 
 /// One object's Table row: its cells and its metadata (without `managedFields`).
 pub fn table_row(rt: &ResourceType, o: &Stored, now: OffsetDateTime) -> Value {
-    let v = &o.value;
+    let v = &o.value();
     let mut cells = vec![json!(v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""))];
     match rt.kind {
         "Secret" => {

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -91,10 +91,7 @@ impl ListBody {
             out.push(b',');
         }
         match self.form {
-            Form::Object => match &item.value {
-                Value::Object(m) => write_json(out, &WithoutTypeMeta(m)),
-                other => write_json(out, other),
-            },
+            Form::Object => out.extend_from_slice(item.item_json().as_bytes()),
             Form::TableRow(rt, now) => write_json(out, &super::discovery::table_row(rt, item, now)),
         }
     }
@@ -126,30 +123,17 @@ fn write_json(out: &mut Vec<u8>, v: &(impl Serialize + ?Sized)) {
     let _ = serde_json::to_writer(out, v);
 }
 
-/// An object's members but `kind` and `apiVersion`, serialized without copying it.
-struct WithoutTypeMeta<'a>(&'a Map<String, Value>);
-
-impl Serialize for WithoutTypeMeta<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        for (k, v) in self.0 {
-            if k != "kind" && k != "apiVersion" {
-                m.serialize_entry(k, v)?;
-            }
-        }
-        m.end()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn items(n: usize) -> Vec<Arc<Stored>> {
+        let sa = crate::api::resources::by_kind("", "ServiceAccount").expect("a kind of the table");
         (0..n)
             .map(|i| {
                 Arc::new(Stored::new(
+                    sa,
                     json!({"kind": "ServiceAccount", "apiVersion": "v1", "metadata": {"name": format!("sa-{i}")}}),
                     i as u64 + 1,
                 ))
@@ -188,7 +172,11 @@ mod tests {
         assert_eq!(v["metadata"]["resourceVersion"], "9");
         let listed = v["items"].as_array().expect("items");
         assert_eq!(listed.len(), n);
-        assert_eq!(listed[7], json!({"metadata": {"name": "sa-7"}}), "kind and apiVersion are the list's");
+        assert_eq!(
+            listed[7],
+            json!({"metadata": {"name": "sa-7", "resourceVersion": "8"}}),
+            "kind and apiVersion are the list's"
+        );
         let mut whole = Vec::new();
         ListBody::new(envelope(), "items", items(n), Form::Object).write_all(&mut whole);
         assert_eq!(whole, bytes);

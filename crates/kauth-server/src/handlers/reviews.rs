@@ -279,7 +279,7 @@ pub fn token_request(state: &State, req: &Request, info: &ResourceRequest) -> Re
         .registry
         .get(sa_rt, &info.namespace, &info.name)
         .ok_or_else(|| ApiError::not_found("", "serviceaccounts", &info.name))?;
-    let sa_uid = meta_str(&sa.value, "uid").to_owned();
+    let sa_uid = sa.names().uid;
     let spec = obj.get("spec").cloned().unwrap_or_else(|| json!({}));
     let audiences = strings(spec.get("audiences"));
     let requested = spec.get("expirationSeconds").and_then(Value::as_i64);
@@ -373,7 +373,7 @@ fn bound_object(state: &State, info: &ResourceRequest, r: &Value) -> Result<Bind
     };
     let rt = resources::find("", "v1", plural).ok_or_else(|| ApiError::internal("no such resource"))?;
     let obj = state.registry.get(rt, ns, &name).ok_or_else(|| ApiError::not_found("", plural, &name))?;
-    let actual_uid = meta_str(&obj.value, "uid").to_owned();
+    let actual_uid = obj.names().uid;
     if !uid.is_empty() && uid != actual_uid {
         return Err(ApiError {
             code: 409,
@@ -387,7 +387,8 @@ fn bound_object(state: &State, info: &ResourceRequest, r: &Value) -> Result<Bind
     let oref = ObjectRef { name: name.clone().into(), uid: actual_uid.into() };
     Ok(match kind {
         "Pod" => {
-            let pod_sa = obj.value.pointer("/spec/serviceAccountName").and_then(Value::as_str).unwrap_or("default");
+            let pod = obj.value();
+            let pod_sa = pod.pointer("/spec/serviceAccountName").and_then(Value::as_str).unwrap_or("default");
             if pod_sa != info.name {
                 return Err(ApiError::bad_request(format!(
                     "cannot bind token for serviceaccount {:?} to pod running with different serviceaccount name.",
@@ -395,10 +396,10 @@ fn bound_object(state: &State, info: &ResourceRequest, r: &Value) -> Result<Bind
                 )));
             }
             // A node that does not exist still gives its name (no uid), as in kube-apiserver.
-            let node = obj.value.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()).map(|n| {
+            let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()).map(|n| {
                 let uid = resources::find("", "v1", "nodes")
                     .and_then(|nrt| state.registry.get(nrt, "", n))
-                    .map(|node| meta_str(&node.value, "uid").to_owned())
+                    .map(|node| node.names().uid)
                     .unwrap_or_default();
                 ObjectRef { name: n.to_owned().into(), uid: uid.into() }
             });

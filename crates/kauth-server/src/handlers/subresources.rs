@@ -58,7 +58,7 @@ pub fn handle(
         || state.registry.get(rt, ns, &info.name).ok_or_else(|| ApiError::not_found(rt.group, rt.plural, &info.name));
     if let Some(pointer) = part(rt, sub.name) {
         return match info.verb.as_str() {
-            "get" => Ok(Response::json(200, &current()?.value)),
+            "get" => Ok(Response::json_bytes(200, current()?.to_json())),
             "update" => {
                 let body = body_object(req, rt.kind)?;
                 let (obj, warnings) = decode_checked(req, rt, body)?;
@@ -68,7 +68,7 @@ pub fn handle(
             // as the main endpoint's (unless the patch itself names a resourceVersion).
             _ => retry_conflicts(|| {
                 let cur = current()?;
-                let patched = patch::apply(patch_kind(req)?, &cur.value, &req.body)?;
+                let patched = patch::apply(patch_kind(req)?, &cur.value(), &req.body)?;
                 let (obj, warnings) = decode_checked(req, rt, patched)?;
                 let precondition = meta_str(&obj, "resourceVersion") != cur.revision.to_string();
                 Ok((write_part(state, req, rt, &cur, &obj, pointer, warnings), precondition))
@@ -78,7 +78,7 @@ pub fn handle(
     if sub.name == "scale" {
         let cur = current()?;
         return match info.verb.as_str() {
-            "get" => Ok(Response::json(200, &scale_of(&cur.value)?)),
+            "get" => Ok(Response::json(200, &scale_of(&cur.value())?)),
             "update" => {
                 let body = body_object(req, "Scale")?;
                 let (scale, _) = decode_checked(req, &resources::SCALE, body)?;
@@ -86,7 +86,7 @@ pub fn handle(
             }
             _ => retry_conflicts(|| {
                 let cur = current()?;
-                let current_scale = scale_of(&cur.value)?;
+                let current_scale = scale_of(&cur.value())?;
                 let patched = patch::apply(patch_kind(req)?, &current_scale, &req.body)?;
                 let (scale, _) = decode_checked(req, &resources::SCALE, patched)?;
                 let precondition = meta_str(&scale, "resourceVersion") != meta_str(&current_scale, "resourceVersion");
@@ -138,14 +138,15 @@ fn write_part(
     pointer: &str,
     warnings: Vec<String>,
 ) -> Result<Response, ApiError> {
-    if meta_str(obj, "name") != meta_str(&current.value, "name") {
+    let current_name = current.names().name;
+    if meta_str(obj, "name") != current_name {
         return Err(ApiError::bad_request(format!(
             "the name of the object ({}) does not match the name on the URL ({})",
             meta_str(obj, "name"),
-            meta_str(&current.value, "name")
+            current_name
         )));
     }
-    let mut next = current.value.clone();
+    let mut next = current.value();
     set_pointer(&mut next, pointer, obj.pointer(pointer).cloned());
     let revision = expected(obj, current.revision)?;
     commit(state, req, rt, next, revision, &warnings)
@@ -188,7 +189,7 @@ fn commit(
     let out = state.registry.commit(vec![Change::Update(rt, next, revision)])?;
     crate::controllers::after_write(state, rt, &ns);
     let updated = out.into_iter().next().flatten().ok_or_else(|| ApiError::internal("update returned nothing"))?;
-    Ok(with_warnings(Response::json(200, &updated.value), warnings))
+    Ok(with_warnings(Response::json_bytes(200, updated.to_json()), warnings))
 }
 
 fn dry_run(req: &Request) -> bool {
@@ -261,7 +262,8 @@ fn set_scale(
     current: &Stored,
     scale: &Value,
 ) -> Result<Response, ApiError> {
-    let name = meta_str(&current.value, "name");
+    let current_value = current.value();
+    let name = meta_str(&current_value, "name");
     if meta_str(scale, "name") != name {
         return Err(ApiError::bad_request(format!(
             "the name of the object ({}) does not match the name on the URL ({name})",
@@ -281,7 +283,7 @@ fn set_scale(
             }],
         ));
     }
-    let mut next = current.value.clone();
+    let mut next = current_value.clone();
     set_pointer(&mut next, "/spec/replicas", Some(json!(replicas)));
     let revision = expected(scale, current.revision)?;
     let ns = meta_str(&next, "namespace").to_owned();
@@ -291,7 +293,7 @@ fn set_scale(
     let out = state.registry.commit(vec![Change::Update(rt, next, revision)])?;
     crate::controllers::after_write(state, rt, &ns);
     let updated = out.into_iter().next().flatten().ok_or_else(|| ApiError::internal("update returned nothing"))?;
-    Ok(Response::json(200, &scale_of(&updated.value)?))
+    Ok(Response::json(200, &scale_of(&updated.value())?))
 }
 
 /// The answer for a resource kauth lists but does not serve (`bindings`, `componentstatuses`).
@@ -313,7 +315,7 @@ fn unserved(state: &State, rt: &'static ResourceType, ns: &str, name: &str, sub:
     let obj = state.registry.get(rt, ns, name).ok_or_else(|| ApiError::not_found(rt.group, rt.plural, name))?;
     Ok(match (rt.plural, sub) {
         ("pods", "log" | "exec" | "attach" | "portforward" | "proxy") => {
-            match obj.value.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            match obj.value().pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
                 None => ApiError::bad_request(format!(
                     "pod {name} does not have a host assigned; kauth: kauth runs no scheduler and no kubelet, so pods never run"
                 )),

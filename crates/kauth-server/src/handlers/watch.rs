@@ -131,7 +131,7 @@ pub fn start(
             watch.revision = revision;
             watch.live = Some(live);
             for o in &items {
-                if watch.selector.matches(&o.value) {
+                if o.selected_by(&watch.selector) {
                     let line = watch.encode(EventKind::Added.as_str(), o);
                     watch.initial.push(line);
                 }
@@ -170,6 +170,18 @@ fn default_timeout() -> Duration {
     Duration::from_secs(1800 + jitter)
 }
 
+/// One event of a held object, its JSON copied as it is.
+fn object_line(kind: &str, object: &Stored) -> Bytes {
+    let mut out = Vec::with_capacity(object.item_json().len() + 96);
+    out.extend_from_slice(b"{\"type\":");
+    // Writing a `str` to a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut out, kind);
+    out.extend_from_slice(b",\"object\":");
+    object.write_json(&mut out);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
+}
+
 fn line(kind: &str, object: &Value) -> Bytes {
     let mut out = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
     out.push(b'\n');
@@ -192,8 +204,8 @@ impl Watch {
         if !e.key.starts_with(&self.prefix) {
             return None;
         }
-        let now_in = self.selector.matches(&e.object.value);
-        let was_in = e.previous.as_ref().is_some_and(|p| self.selector.matches(&p.value));
+        let now_in = e.object.selected_by(&self.selector);
+        let was_in = e.previous.as_ref().is_some_and(|p| p.selected_by(&self.selector));
         let kind = match (e.kind, was_in, now_in) {
             (EventKind::Added, _, true) => EventKind::Added,
             (EventKind::Modified, true, true) => EventKind::Modified,
@@ -207,7 +219,7 @@ impl Watch {
 
     fn encode(&mut self, kind: &str, object: &Arc<Stored>) -> Bytes {
         if !self.table {
-            return line(kind, &object.value);
+            return object_line(kind, object);
         }
         let mut table = super::discovery::table(self.rt, std::slice::from_ref(object), (self.clock)(), None);
         if !std::mem::take(&mut self.first_table) {

@@ -187,7 +187,7 @@ mod tests {
             kind: EventKind::Added,
             resource: rt,
             key: format!("/registry/serviceaccounts/ns/sa-{rev}"),
-            object: Arc::new(Stored::new(json!({}), rev)),
+            object: Arc::new(Stored::new(rt, json!({}), rev)),
             previous: None,
         }
     }

@@ -87,34 +87,33 @@ fn storage_error(rt: &ResourceType, name: &str, e: StoreError) -> ApiError {
     }
 }
 
-fn with_revision(mut value: Value, revision: u64) -> Value {
-    resources::metadata_mut(&mut value).insert("resourceVersion".into(), Value::String(revision.to_string()));
-    value
-}
-
-fn without_revision(value: &Value) -> Result<Vec<u8>, ApiError> {
-    let mut v = value.clone();
-    resources::metadata_mut(&mut v).remove("resourceVersion");
-    serde_json::to_vec(&v).map_err(ApiError::internal)
+/// The bytes the store keeps of `value`: its JSON without `resourceVersion` (the key's revision
+/// is the object's; kube-apiserver's etcd store keeps values so too).
+/// (The mirror's copy gets the revision back: [`Stored::new`].)
+fn store_bytes(value: &mut Value) -> Result<Vec<u8>, ApiError> {
+    resources::metadata_mut(value).remove("resourceVersion");
+    serde_json::to_vec(value).map_err(ApiError::internal)
 }
 
 impl Registry {
     /// Loads every object from `storage`.
     pub fn open(storage: Box<dyn Storage>) -> Result<Self, StoreError> {
-        let (items, revision) = storage.list("/registry/")?;
         let mut objects = BTreeMap::new();
         let mut policy = RbacIndex::new();
         let mut owners = owners::OwnerIndex::default();
         let mut nodes = NodeGraph::new();
-        for kv in items {
+        let revision = storage.scan("/registry/", &mut |kv| {
+            // kauth's own records (key ring, replica heartbeats) are read from the store.
+            let Some(rt) = resources::by_key(&kv.key) else { return Ok(()) };
             let value: Value = serde_json::from_slice(&kv.value)
                 .map_err(|e| StoreError::Backend(format!("{}: stored object is not JSON: {e}", kv.key)))?;
-            let stored = Arc::new(Stored::new(with_revision(value, kv.mod_revision), kv.mod_revision));
-            apply_policy(&mut policy, &kv.key, Some(&stored.value));
-            owners.update(&kv.key, None, Some(&stored.value));
-            node_graph::apply_node_graph(&mut nodes, &kv.key, Some(&stored.value));
+            let stored = Arc::new(Stored::new(rt, value, kv.mod_revision));
+            apply_policy(&mut policy, &kv.key, Some(&stored));
+            owners.update(&kv.key, Some(&stored));
+            node_graph::apply_node_graph(&mut nodes, &kv.key, Some(&stored));
             objects.insert(kv.key, stored);
-        }
+            Ok(())
+        })?;
         Ok(Registry {
             storage,
             objects: RwLock::new(objects),
@@ -260,22 +259,24 @@ impl Registry {
         let shared = self.shared.load(Ordering::SeqCst);
         let mut writes = Vec::with_capacity(changes.len());
         let mut keys = Vec::with_capacity(changes.len());
-        for c in &changes {
+        for c in changes {
             match c {
-                Change::Create(rt, v) => {
-                    let key = rt.key(resources::meta_str(v, "namespace"), resources::meta_str(v, "name"));
-                    writes.push(Write::Create { key: key.clone(), value: without_revision(v)? });
-                    keys.push((key, Some(v.clone()), *rt, resources::meta_str(v, "name").to_owned()));
+                Change::Create(rt, mut v) => {
+                    let key = rt.key(resources::meta_str(&v, "namespace"), resources::meta_str(&v, "name"));
+                    writes.push(Write::Create { key: key.clone(), value: store_bytes(&mut v)? });
+                    let name = resources::meta_str(&v, "name").to_owned();
+                    keys.push((key, Some(v), rt, name));
                 }
-                Change::Update(rt, v, rev) => {
-                    let key = rt.key(resources::meta_str(v, "namespace"), resources::meta_str(v, "name"));
-                    writes.push(Write::Update { key: key.clone(), value: without_revision(v)?, expected: *rev });
-                    keys.push((key, Some(v.clone()), *rt, resources::meta_str(v, "name").to_owned()));
+                Change::Update(rt, mut v, rev) => {
+                    let key = rt.key(resources::meta_str(&v, "namespace"), resources::meta_str(&v, "name"));
+                    writes.push(Write::Update { key: key.clone(), value: store_bytes(&mut v)?, expected: rev });
+                    let name = resources::meta_str(&v, "name").to_owned();
+                    keys.push((key, Some(v), rt, name));
                 }
                 Change::Delete(rt, ns, name, rev) => {
-                    let key = rt.key(ns, name);
-                    writes.push(Write::Delete { key: key.clone(), expected: *rev });
-                    keys.push((key, None, *rt, name.clone()));
+                    let key = rt.key(&ns, &name);
+                    writes.push(Write::Delete { key: key.clone(), expected: rev });
+                    keys.push((key, None, rt, name));
                 }
             }
         }
@@ -298,10 +299,13 @@ impl Registry {
                 None => ApiError::unavailable(e.to_string()),
             }
         })?;
-        let out: Vec<Option<Arc<Stored>>> = keys
-            .iter()
-            .map(|(_, v, ..)| v.as_ref().map(|v| Arc::new(Stored::new(with_revision(v.clone(), revision), revision))))
-            .collect();
+        let mut out: Vec<Option<Arc<Stored>>> = Vec::with_capacity(keys.len());
+        let mut applied = Vec::with_capacity(keys.len());
+        for (key, v, rt, _) in keys {
+            let stored = v.map(|v| Arc::new(Stored::new(rt, v, revision)));
+            out.push(stored.clone());
+            applied.push((key, rt, stored));
+        }
         if shared {
             // Other replicas write too: the follower applies every revision in order, this one
             // included. Wait for it, so that a client reads its own write from this replica.
@@ -309,10 +313,7 @@ impl Registry {
                 tracing::warn!(revision, "committed, but not yet seen through the store's watch");
             }
         } else {
-            self.apply_in_turn(
-                revision,
-                keys.into_iter().zip(out.iter()).map(|((key, _, rt, _), s)| (key, rt, s.clone())).collect(),
-            );
+            self.apply_in_turn(revision, applied);
         }
         Ok(out)
     }
@@ -342,10 +343,10 @@ impl Registry {
             for (key, rt, stored) in changes {
                 let (old, event) = match stored {
                     Some(stored) => {
-                        apply_policy(&mut policy, &key, Some(&stored.value));
-                        node_graph::apply_node_graph(&mut nodes, &key, Some(&stored.value));
+                        apply_policy(&mut policy, &key, Some(&stored));
+                        node_graph::apply_node_graph(&mut nodes, &key, Some(&stored));
                         let old = objects.insert(key.clone(), stored.clone());
-                        owners.update(&key, old.as_ref().map(|o| &o.value), Some(&stored.value));
+                        owners.update(&key, Some(&stored));
                         let kind = if old.is_some() { EventKind::Modified } else { EventKind::Added };
                         (old.clone(), Some((kind, stored, old)))
                     }
@@ -353,11 +354,10 @@ impl Registry {
                         apply_policy(&mut policy, &key, None);
                         node_graph::apply_node_graph(&mut nodes, &key, None);
                         let old = objects.remove(&key);
-                        owners.update(&key, old.as_ref().map(|o| &o.value), None);
-                        let event = old.as_ref().map(|o| {
-                            let last = Arc::new(Stored::new(with_revision(o.value.clone(), revision), revision));
-                            (EventKind::Deleted, last, Some(o.clone()))
-                        });
+                        owners.update(&key, None);
+                        let event = old
+                            .as_ref()
+                            .map(|o| (EventKind::Deleted, Arc::new(o.at_revision(revision)), Some(o.clone())));
                         (old, event)
                     }
                 };
@@ -440,7 +440,7 @@ impl Registry {
         };
         match change {
             KvChange::Put { key, value } => match serde_json::from_slice::<Value>(&value) {
-                Ok(v) => Some((key, rt, Some(Arc::new(Stored::new(with_revision(v, revision), revision))))),
+                Ok(v) => Some((key, rt, Some(Arc::new(Stored::new(rt, v, revision))))),
                 Err(e) => {
                     tracing::error!(%key, "stored object is not JSON, left out: {e}");
                     None
@@ -635,7 +635,7 @@ impl Authorizer for RegistryNodes {
     }
 }
 
-fn apply_policy(policy: &mut RbacIndex, key: &str, value: Option<&Value>) {
+fn apply_policy(policy: &mut RbacIndex, key: &str, stored: Option<&Stored>) {
     let mut parts = key.trim_start_matches("/registry/").splitn(3, '/');
     let resource = parts.next().unwrap_or_default();
     let (a, b) = (parts.next().unwrap_or_default(), parts.next());
@@ -645,7 +645,7 @@ fn apply_policy(policy: &mut RbacIndex, key: &str, value: Option<&Value>) {
     };
     macro_rules! typed {
         ($t:ty) => {
-            value.and_then(|v| serde_json::from_value::<$t>(v.clone()).ok())
+            stored.and_then(|s| s.decode::<$t>().ok())
         };
     }
     match resource {
@@ -713,7 +713,7 @@ mod tests {
             let v = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "ns", "uid": "u1"}});
             let out = reg.commit(vec![Change::Create(sa, v.clone())]).unwrap();
             let rev = out[0].as_ref().unwrap().revision;
-            assert_eq!(reg.get(sa, "ns", "a").unwrap().value["metadata"]["resourceVersion"], rev.to_string());
+            assert_eq!(reg.get(sa, "ns", "a").unwrap().value()["metadata"]["resourceVersion"], rev.to_string());
             let err = reg.commit(vec![Change::Create(sa, v.clone())]).unwrap_err();
             assert_eq!(err.reason, "AlreadyExists");
             let err = reg.commit(vec![Change::Update(sa, v.clone(), rev + 5)]).unwrap_err();

@@ -7,19 +7,19 @@
 //! empty and a node asking for such objects is told "no relationship found", as kube-apiserver
 //! says for objects its graph does not hold.
 
+use super::Stored;
 use k8s_openapi::api::core::v1::Pod;
 use kauth::authz::node::NodeGraph;
-use serde_json::Value;
 
 /// The name a pod without one runs as: kube-apiserver's ServiceAccount admission writes it
 /// into the pod before it is stored; kauth runs no admission, so the graph supplies it.
 const DEFAULT_SERVICE_ACCOUNT: &str = "default";
 
 /// Applies one change of the object at `key` (its new value, or `None` when deleted).
-pub(super) fn apply_node_graph(graph: &mut NodeGraph, key: &str, value: Option<&Value>) {
+pub(super) fn apply_node_graph(graph: &mut NodeGraph, key: &str, stored: Option<&Stored>) {
     let Some(rest) = key.strip_prefix("/registry/pods/") else { return };
     let Some((ns, name)) = rest.split_once('/') else { return };
-    let pod = value.and_then(|v| match serde_json::from_value::<Pod>(v.clone()) {
+    let pod = stored.and_then(|s| match s.decode::<Pod>() {
         Ok(p) => Some(p),
         Err(e) => {
             tracing::warn!(%key, "a stored pod the node graph cannot read, left out: {e}");

@@ -128,7 +128,8 @@ mod tests {
     use crate::registry::events::EventKind;
 
     fn stored(name: &str, rev: u64) -> Arc<Stored> {
-        Arc::new(Stored::new(json!({"metadata": {"name": name}}), rev))
+        let sa = crate::api::resources::by_kind("", "ServiceAccount").expect("a kind of the table");
+        Arc::new(Stored::new(sa, json!({"metadata": {"name": name}}), rev))
     }
 
     fn key(name: &str) -> String {

@@ -151,11 +151,20 @@ impl Storage for RedbStore {
     }
 
     fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, u64), StoreError> {
+        let mut out = Vec::new();
+        let revision = self.scan(prefix, &mut |kv| {
+            out.push(kv);
+            Ok(())
+        })?;
+        Ok((out, revision))
+    }
+
+    fn scan(&self, prefix: &str, each: &mut dyn FnMut(KeyValue) -> Result<(), StoreError>) -> Result<u64, StoreError> {
+        // One read transaction: a consistent snapshot, whatever commits meanwhile.
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(OBJECTS).map_err(backend)?;
         let meta = txn.open_table(META).map_err(backend)?;
         let revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
-        let mut out = Vec::new();
         for entry in table.range(prefix..).map_err(backend)? {
             let (k, v) = entry.map_err(backend)?;
             let key = k.value();
@@ -163,9 +172,9 @@ impl Storage for RedbStore {
                 break;
             }
             let (mod_revision, value) = v.value();
-            out.push(KeyValue { key: key.to_owned(), value: value.to_vec(), mod_revision });
+            each(KeyValue { key: key.to_owned(), value: value.to_vec(), mod_revision })?;
         }
-        Ok((out, revision))
+        Ok(revision)
     }
 
     fn commit(&self, writes: &[Write]) -> Result<u64, StoreError> {

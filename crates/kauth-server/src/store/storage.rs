@@ -150,6 +150,15 @@ pub trait Storage: Send + Sync {
     /// Every key under `prefix`, in key order, with the revision they were read at (consistent).
     fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, u64), StoreError>;
 
+    /// [`Storage::list`] one key at a time, into `each`, with the revision read at: a store
+    /// that can read without holding every value at once (the embedded one) does, so that
+    /// loading a million objects does not first copy them all.
+    fn scan(&self, prefix: &str, each: &mut dyn FnMut(KeyValue) -> Result<(), StoreError>) -> Result<u64, StoreError> {
+        let (items, revision) = self.list(prefix)?;
+        items.into_iter().try_for_each(each)?;
+        Ok(revision)
+    }
+
     /// Applies `writes` atomically at one new revision, returned; durable when this returns.
     fn commit(&self, writes: &[Write]) -> Result<u64, StoreError>;
 
