@@ -83,13 +83,16 @@ impl std::fmt::Debug for DelegatingAuthenticator {
     }
 }
 
-/// Removes the impersonation headers kube-apiserver acts on.
+/// Removes the impersonation headers kube-apiserver acts on, also spelled with `_` for `-` (as
+/// CGI-style upstreams read them alike).
 pub fn strip_impersonation(headers: &mut http::HeaderMap) {
     let doomed: Vec<http::HeaderName> = headers
         .keys()
         .filter(|k| {
-            let k = k.as_str(); // lower case
-            matches!(k, "impersonate-user" | "impersonate-group" | "impersonate-uid")
+            // Header names are lower case; most have no `_`, and keep their text.
+            let k: std::borrow::Cow<str> =
+                if k.as_str().contains('_') { k.as_str().replace('_', "-").into() } else { k.as_str().into() };
+            matches!(&*k, "impersonate-user" | "impersonate-group" | "impersonate-uid")
                 || k.starts_with("impersonate-extra-")
         })
         .cloned()
@@ -220,6 +223,10 @@ mod tests {
             ("impersonate-user", "root"),
             ("Impersonate-Group", "system:masters"),
             ("impersonate-extra-scopes", "all"),
+            ("X_Remote_User", "root"),
+            ("x_remote_group", "system:masters"),
+            ("Impersonate_User", "root"),
+            ("impersonate_extra_scopes", "all"),
             ("other", "kept"),
         ] {
             headers.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), http::HeaderValue::from_static(v));

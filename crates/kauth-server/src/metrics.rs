@@ -154,6 +154,27 @@ struct Hot {
     /// By decision: allowed, denied, no-opinion.
     authz: [(Histogram, IntCounter); 3],
     review_authenticated: IntCounter,
+    /// `authentication_attempts{result="success"}` by authenticator, resolved on first use:
+    /// a handful of authenticators, looked up without hashing the label values per request.
+    authn_attempts_ok: std::sync::RwLock<Vec<(&'static str, IntCounter)>>,
+}
+
+impl Hot {
+    /// Counts one successful authentication by `authenticator`.
+    fn authn_attempt_ok(&self, attempts: &IntCounterVec, authenticator: &'static str) {
+        let known = self.authn_attempts_ok.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, c)) = known.iter().find(|(a, _)| *a == authenticator) {
+            c.inc();
+            return;
+        }
+        drop(known);
+        let counter = attempts.with_label_values(&[authenticator, "success", ""]);
+        counter.inc();
+        let mut known = self.authn_attempts_ok.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !known.iter().any(|(a, _)| *a == authenticator) {
+            known.push((authenticator, counter));
+        }
+    }
 }
 
 impl Hot {
@@ -169,6 +190,7 @@ impl Hot {
             authn_failure: authn.with_label_values(&["failure"]),
             authz: [decision("allowed"), decision("denied"), decision("no-opinion")],
             review_authenticated: reviews.with_label_values(&["authenticated", ""]),
+            authn_attempts_ok: Default::default(),
         }
     }
 }
@@ -272,11 +294,11 @@ impl Metrics {
     /// `authenticator` is the one that accepted the credential, or the one whose rejection is
     /// reported with `Err(code)`; `stale` marks a service-account token used after its
     /// `warnafter`.
-    pub fn authentication(&self, authenticator: &str, result: Result<Stale, &str>, took: Duration) {
+    pub fn authentication(&self, authenticator: &'static str, result: Result<Stale, &str>, took: Duration) {
         match result {
             Ok(stale) => {
                 self.hot.authn_success.observe(took.as_secs_f64());
-                self.authn_attempts.with_label_values(&[authenticator, "success", ""]).inc();
+                self.hot.authn_attempt_ok(&self.authn_attempts, authenticator);
                 if stale == Stale::Yes {
                     self.stale_tokens.with_label_values(&[authenticator]).inc();
                 }
@@ -462,5 +484,31 @@ impl IssuerMetrics {
     /// A refresh was refused by the rate limit.
     pub fn refused(&self) {
         self.all.refused.with_label_values(&[self.hash.as_str()]).inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+        text.lines().find(|l| l.starts_with(prefix))
+    }
+
+    #[test]
+    fn successes_are_counted_by_authenticator_through_the_resolved_handles() {
+        let m = Metrics::new().unwrap();
+        m.authentication("x509", Ok(Stale::No), Duration::ZERO);
+        m.authentication("x509", Ok(Stale::No), Duration::ZERO);
+        m.authentication("token-file", Ok(Stale::No), Duration::ZERO);
+        m.authentication("token-file", Err("bad"), Duration::ZERO);
+        let text = m.render(time::OffsetDateTime::UNIX_EPOCH, (0, 0), None);
+        let x509 = line(&text, "authentication_attempts{authenticator=\"x509\",code=\"\",result=\"success\"}");
+        assert_eq!(x509.and_then(|l| l.rsplit(' ').next()), Some("2"), "{text}");
+        let file = line(&text, "authentication_attempts{authenticator=\"token-file\",code=\"\",result=\"success\"}");
+        assert_eq!(file.and_then(|l| l.rsplit(' ').next()), Some("1"), "{text}");
+        let failed =
+            line(&text, "authentication_attempts{authenticator=\"token-file\",code=\"bad\",result=\"failure\"}");
+        assert_eq!(failed.and_then(|l| l.rsplit(' ').next()), Some("1"), "{text}");
     }
 }

@@ -160,22 +160,28 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
 }
 
-/// Removes the headers `names` reads (and every header with one of its extra prefixes).
+/// Removes the headers `names` reads (and every header with one of its extra prefixes), in any
+/// case and with `_` in place of any `-`: CGI, WSGI, PHP and some proxies read `X_Remote_User` as
+/// `X-Remote-User`, so a forged underscore spelling must not reach what is behind.
 pub fn clear(headers: &mut http::HeaderMap, names: &HeaderNames) {
-    for n in names.username.iter().chain(&names.uid).chain(&names.group) {
-        headers.remove(n.as_str());
-    }
-    if names.extra_prefixes.is_empty() {
-        return;
-    }
     let doomed: Vec<http::HeaderName> = headers
         .keys()
-        .filter(|k| names.extra_prefixes.iter().any(|p| strip_prefix_ignore_case(k.as_str(), p).is_some()))
+        .filter(|k| {
+            let k = k.as_str().as_bytes();
+            names.username.iter().chain(&names.uid).chain(&names.group).any(|n| same_header(k, n.as_bytes()))
+                || names.extra_prefixes.iter().any(|p| k.len() >= p.len() && same_header(&k[..p.len()], p.as_bytes()))
+        })
         .cloned()
         .collect();
     for k in doomed {
         headers.remove(k);
     }
+}
+
+/// Whether two header names are the same once case is ignored and `_` is read as `-`.
+fn same_header(a: &[u8], b: &[u8]) -> bool {
+    let fold = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fold(*x) == fold(*y))
 }
 
 /// The subjects of the certificates both PEM bundles hold: the trap of a front-proxy CA reused as

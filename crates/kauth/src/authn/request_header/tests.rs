@@ -141,6 +141,22 @@ fn clearing_removes_every_header_read_whatever_its_case() {
 }
 
 #[test]
+fn clearing_removes_underscore_spellings_that_cgi_reads_as_the_same_header() {
+    let mut h = headers(&[
+        ("X_Remote_User", "a"),
+        ("x-remote_group", "system:masters"),
+        ("X_REMOTE_EXTRA_scopes", "all"),
+        ("x_remote_uid", "0"),
+        ("X-Remote-Userx", "kept: another header"),
+        ("x_remote", "kept"),
+    ]);
+    clear(&mut h, &HeaderNames::standard());
+    let mut kept: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+    kept.sort_unstable();
+    assert_eq!(kept, ["x-remote-userx", "x_remote"]);
+}
+
+#[test]
 fn names_are_validated_as_kube_apiserver_does() {
     assert_eq!(HeaderNames::kubeadm().validate(), Ok(vec![]));
     let blank = HeaderNames { group: vec![" ".into()], ..HeaderNames::kubeadm() };
