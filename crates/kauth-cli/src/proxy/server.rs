@@ -56,10 +56,16 @@ pub struct AuthHeaders {
 }
 
 impl AuthHeaders {
-    /// Removes the fields a client may have written, then (when enabled) writes the user's.
+    /// Removes the fields a client may have written (in any case, and spelled with `_` for `-`,
+    /// which CGI-style upstreams read alike), then (when enabled) writes the user's.
     fn apply(&self, headers: &mut http::HeaderMap, user: Option<&Authenticated>) {
-        headers.remove(&self.user);
-        headers.remove(&self.groups);
+        let fields = kauth::authn::request_header::HeaderNames {
+            username: vec![self.user.as_str().to_owned()],
+            uid: Vec::new(),
+            group: vec![self.groups.as_str().to_owned()],
+            extra_prefixes: Vec::new(),
+        };
+        kauth::authn::request_header::clear(headers, &fields);
         let Some(a) = user.filter(|_| self.enabled) else { return };
         if let Ok(v) = http::HeaderValue::from_str(&a.user.name) {
             headers.insert(self.user.clone(), v);
@@ -301,7 +307,23 @@ pub fn endpoints_service(
 
 #[cfg(test)]
 mod tests {
-    use super::Http2;
+    use super::{AuthHeaders, Http2};
+
+    #[test]
+    fn auth_header_fields_a_client_wrote_are_removed_in_any_spelling() {
+        let fields = AuthHeaders {
+            enabled: false,
+            user: http::HeaderName::from_static("x-remote-user"),
+            groups: http::HeaderName::from_static("x-remote-groups"),
+            separator: "|".into(),
+        };
+        let mut headers = http::HeaderMap::new();
+        for k in ["X-Remote-User", "x_remote_user", "X_Remote_Groups", "x-remote-groups", "x-remote-usr"] {
+            headers.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), http::HeaderValue::from_static("root"));
+        }
+        fields.apply(&mut headers, None);
+        assert_eq!(headers.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-remote-usr"]);
+    }
 
     #[test]
     fn http2_settings_follow_kube_rbac_proxy_and_go_defaults() {
