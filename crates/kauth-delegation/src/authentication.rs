@@ -89,11 +89,11 @@ pub fn strip_impersonation(headers: &mut http::HeaderMap) {
     let doomed: Vec<http::HeaderName> = headers
         .keys()
         .filter(|k| {
-            // Header names are lower case; most have no `_`, and keep their text.
-            let k: std::borrow::Cow<str> =
-                if k.as_str().contains('_') { k.as_str().replace('_', "-").into() } else { k.as_str().into() };
-            matches!(&*k, "impersonate-user" | "impersonate-group" | "impersonate-uid")
-                || k.starts_with("impersonate-extra-")
+            let k = k.as_str();
+            ["impersonate-user", "impersonate-group", "impersonate-uid"]
+                .iter()
+                .any(|n| request_header::same_header(k, n))
+                || request_header::header_has_prefix(k, "impersonate-extra-")
         })
         .cloned()
         .collect();

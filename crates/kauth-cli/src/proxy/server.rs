@@ -59,13 +59,15 @@ impl AuthHeaders {
     /// Removes the fields a client may have written (in any case, and spelled with `_` for `-`,
     /// which CGI-style upstreams read alike), then (when enabled) writes the user's.
     fn apply(&self, headers: &mut http::HeaderMap, user: Option<&Authenticated>) {
-        let fields = kauth::authn::request_header::HeaderNames {
-            username: vec![self.user.as_str().to_owned()],
-            uid: Vec::new(),
-            group: vec![self.groups.as_str().to_owned()],
-            extra_prefixes: Vec::new(),
-        };
-        kauth::authn::request_header::clear(headers, &fields);
+        use kauth::authn::request_header::same_header;
+        let forged: Vec<http::HeaderName> = headers
+            .keys()
+            .filter(|k| same_header(k.as_str(), self.user.as_str()) || same_header(k.as_str(), self.groups.as_str()))
+            .cloned()
+            .collect();
+        for k in forged {
+            headers.remove(k);
+        }
         let Some(a) = user.filter(|_| self.enabled) else { return };
         if let Ok(v) = http::HeaderValue::from_str(&a.user.name) {
             headers.insert(self.user.clone(), v);

@@ -167,9 +167,9 @@ pub fn clear(headers: &mut http::HeaderMap, names: &HeaderNames) {
     let doomed: Vec<http::HeaderName> = headers
         .keys()
         .filter(|k| {
-            let k = k.as_str().as_bytes();
-            names.username.iter().chain(&names.uid).chain(&names.group).any(|n| same_header(k, n.as_bytes()))
-                || names.extra_prefixes.iter().any(|p| k.len() >= p.len() && same_header(&k[..p.len()], p.as_bytes()))
+            let k = k.as_str();
+            names.username.iter().chain(&names.uid).chain(&names.group).any(|n| same_header(k, n))
+                || names.extra_prefixes.iter().any(|p| header_has_prefix(k, p))
         })
         .cloned()
         .collect();
@@ -178,10 +178,16 @@ pub fn clear(headers: &mut http::HeaderMap, names: &HeaderNames) {
     }
 }
 
-/// Whether two header names are the same once case is ignored and `_` is read as `-`.
-fn same_header(a: &[u8], b: &[u8]) -> bool {
-    let fold = |c: u8| if c == b'_' { b'-' } else { c.to_ascii_lowercase() };
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fold(*x) == fold(*y))
+/// Whether two header names are the same once case is ignored and `_` is read as `-`, as
+/// CGI-style upstreams read them.
+pub fn same_header(a: &str, b: &str) -> bool {
+    let fold = |c: &u8| if *c == b'_' { b'-' } else { c.to_ascii_lowercase() };
+    a.len() == b.len() && a.as_bytes().iter().map(fold).eq(b.as_bytes().iter().map(fold))
+}
+
+/// Whether header name `name` starts with `prefix`, read as [`same_header`] reads names.
+pub fn header_has_prefix(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len()).is_some_and(|head| same_header(head, prefix))
 }
 
 /// The subjects of the certificates both PEM bundles hold: the trap of a front-proxy CA reused as
