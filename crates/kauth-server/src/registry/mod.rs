@@ -5,6 +5,7 @@
 //! the store has not acknowledged. `metadata.resourceVersion` is not stored in values: like
 //! kube-apiserver, it is set from the key's revision when an object is read.
 
+mod encoded;
 pub mod events;
 mod node_graph;
 mod owners;
@@ -29,6 +30,7 @@ use serde_json::Value;
 
 use crate::api::resources::{self, ResourceType};
 use crate::api::status::ApiError;
+use crate::registry::encoded::Encoded;
 use crate::registry::events::{Event, EventFeed, EventKind, Subscription, TooOld};
 use crate::store::{KvChange, Storage, StoreError, StoreWatch, Write};
 
@@ -85,14 +87,6 @@ fn storage_error(rt: &ResourceType, name: &str, e: StoreError) -> ApiError {
         StoreError::Conflict { .. } => ApiError::conflict(rt.group, rt.plural, name),
         StoreError::Backend(m) => ApiError::unavailable(m),
     }
-}
-
-/// The bytes the store keeps of `value`: its JSON without `resourceVersion` (the key's revision
-/// is the object's; kube-apiserver's etcd store keeps values so too).
-/// (The mirror's copy gets the revision back: [`Stored::new`].)
-fn store_bytes(value: &mut Value) -> Result<Vec<u8>, ApiError> {
-    resources::metadata_mut(value).remove("resourceVersion");
-    serde_json::to_vec(value).map_err(ApiError::internal)
 }
 
 impl Registry {
@@ -261,17 +255,21 @@ impl Registry {
         let mut keys = Vec::with_capacity(changes.len());
         for c in changes {
             match c {
-                Change::Create(rt, mut v) => {
+                // Serialized once: the store's bytes (without `resourceVersion`, the key's
+                // revision being the object's) and, once committed, the mirror's text.
+                Change::Create(rt, v) => {
                     let key = rt.key(resources::meta_str(&v, "namespace"), resources::meta_str(&v, "name"));
-                    writes.push(Write::Create { key: key.clone(), value: store_bytes(&mut v)? });
                     let name = resources::meta_str(&v, "name").to_owned();
-                    keys.push((key, Some(v), rt, name));
+                    let encoded = Encoded::new(v);
+                    writes.push(Write::Create { key: key.clone(), value: encoded.store_bytes() });
+                    keys.push((key, Some(encoded), rt, name));
                 }
-                Change::Update(rt, mut v, rev) => {
+                Change::Update(rt, v, rev) => {
                     let key = rt.key(resources::meta_str(&v, "namespace"), resources::meta_str(&v, "name"));
-                    writes.push(Write::Update { key: key.clone(), value: store_bytes(&mut v)?, expected: rev });
                     let name = resources::meta_str(&v, "name").to_owned();
-                    keys.push((key, Some(v), rt, name));
+                    let encoded = Encoded::new(v);
+                    writes.push(Write::Update { key: key.clone(), value: encoded.store_bytes(), expected: rev });
+                    keys.push((key, Some(encoded), rt, name));
                 }
                 Change::Delete(rt, ns, name, rev) => {
                     let key = rt.key(&ns, &name);
@@ -302,7 +300,7 @@ impl Registry {
         let mut out: Vec<Option<Arc<Stored>>> = Vec::with_capacity(keys.len());
         let mut applied = Vec::with_capacity(keys.len());
         for (key, v, rt, _) in keys {
-            let stored = v.map(|v| Arc::new(Stored::new(rt, v, revision)));
+            let stored = v.map(|v| Arc::new(Stored::encoded(rt, &v, revision)));
             out.push(stored.clone());
             applied.push((key, rt, stored));
         }

@@ -17,7 +17,8 @@ use kauth::token::validate::{ObjectState, SecretState};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::api::resources::{self, ResourceType};
+use super::encoded::Encoded;
+use crate::api::resources::ResourceType;
 use crate::api::selector::Selector;
 
 /// An object as read: its JSON and revision.
@@ -73,18 +74,12 @@ impl Stored {
     /// `value`, an object of `resource`, read at `revision`: its `resourceVersion` is set to
     /// `revision`.
     pub fn new(resource: &'static ResourceType, value: Value, revision: u64) -> Self {
-        let mut map = match value {
-            Value::Object(m) => m,
-            // Every stored object is a JSON object (the API decodes bodies through their types);
-            // anything else is kept under no name rather than lost.
-            other => Map::from_iter([("value".to_owned(), other)]),
-        };
-        map.remove("kind");
-        map.remove("apiVersion");
-        let mut object = Value::Object(map);
-        resources::metadata_mut(&mut object).insert("resourceVersion".into(), Value::String(revision.to_string()));
-        // Serializing a `Value` cannot fail: its keys are strings and its numbers finite.
-        let body = serde_json::to_string(&object).unwrap_or_else(|_| "{}".to_owned()).into_boxed_str();
+        Stored::encoded(resource, &Encoded::new(value), revision)
+    }
+
+    /// An object of `resource` already serialized for the store, at `revision`.
+    pub fn encoded(resource: &'static ResourceType, encoded: &Encoded, revision: u64) -> Self {
+        let body = encoded.body(revision);
         Stored { resource, body, revision, object_state: OnceLock::new(), secret_state: OnceLock::new() }
     }
 
@@ -212,6 +207,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::api::resources;
 
     fn sa() -> &'static ResourceType {
         resources::by_kind("", "ServiceAccount").unwrap()
