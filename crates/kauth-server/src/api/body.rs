@@ -42,8 +42,7 @@ fn summarize(data: &[u8]) -> String {
 /// another value as Go's unmarshal error, and other syntax errors are serde_json's, which name
 /// the line and column. `null` is an empty object, as for Go.
 pub fn body_object(req: &Request, kind: &str) -> Result<Value, ApiError> {
-    let json_body = matches!(content_type(req).as_str(), "application/json" | "" | "*/*");
-    if !json_body {
+    if !is_json(req) {
         return body_json(req);
     }
     if req.body.len() > MAX_BODY_BYTES {
@@ -68,6 +67,11 @@ pub fn body_object(req: &Request, kind: &str) -> Result<Value, ApiError> {
     Err(unrecognized(format!(
         "json: cannot unmarshal {go_type} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}"
     )))
+}
+
+/// Whether the body is JSON by its `Content-Type` (none, or `*/*`, read as JSON too).
+pub fn is_json(req: &Request) -> bool {
+    matches!(content_type(req).as_str(), "application/json" | "" | "*/*")
 }
 
 fn content_type(req: &Request) -> String {

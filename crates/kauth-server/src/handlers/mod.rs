@@ -7,4 +7,5 @@ pub mod list_body;
 pub mod patch;
 pub mod reviews;
 pub mod subresources;
+mod typed_review;
 pub mod watch;

@@ -2,7 +2,10 @@
 //! the SubjectAccessReview family (authorization.k8s.io), and `serviceaccounts/<name>/token`.
 //! TokenReview calls the token chain directly; it does not fake an HTTP request.
 
-use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReviewSpec, SubjectAccessReviewSpec};
+use k8s_openapi::api::authentication::{self, v1::TokenReviewStatus};
+use k8s_openapi::api::authorization::v1::{
+    SelfSubjectAccessReviewSpec, SubjectAccessReviewSpec, SubjectAccessReviewStatus,
+};
 use kauth::authn::{Rejection, TokenAuthenticator};
 use kauth::authz::{local_subject_access_review, Attributes, Decision, InvalidReview, Rules};
 use kauth::token::claims::{Binding, ObjectRef};
@@ -19,17 +22,17 @@ use crate::api::status::{ApiError, Cause};
 use crate::state::State;
 
 fn user_json(u: &UserInfo) -> Value {
-    let mut v = json!({"username": u.name});
-    if !u.uid.is_empty() {
-        v["uid"] = json!(u.uid);
+    serde_json::to_value(user_info(u)).unwrap_or_default()
+}
+
+/// A user as a review's `UserInfo`: uid, groups and extra only when set.
+fn user_info(u: &UserInfo) -> authentication::v1::UserInfo {
+    authentication::v1::UserInfo {
+        username: Some(u.name.clone()),
+        uid: (!u.uid.is_empty()).then(|| u.uid.clone()),
+        groups: (!u.groups.is_empty()).then(|| u.groups.clone()),
+        extra: (!u.extra.is_empty()).then(|| u.extra.iter().map(|(k, v)| (k.to_owned(), v.to_vec())).collect()),
     }
-    if !u.groups.is_empty() {
-        v["groups"] = json!(u.groups);
-    }
-    if !u.extra.is_empty() {
-        v["extra"] = json!(u.extra);
-    }
-    v
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
@@ -46,6 +49,9 @@ pub fn handle_review(
     rt: &'static ResourceType,
     user: &UserInfo,
 ) -> Result<Response, ApiError> {
+    if let Some(answer) = super::typed_review::answer(state, req, rt) {
+        return Ok(answer);
+    }
     let body = body_object(req, rt.kind)?;
     let (mut obj, warnings) = decode_checked(req, rt, body)?;
     if rt.kind == "LocalSubjectAccessReview" {
@@ -87,7 +93,6 @@ pub fn handle_review(
     if obj.get("metadata").is_none_or(|m| m.as_object().is_some_and(Map::is_empty)) {
         obj["metadata"] = json!({});
     }
-    let _ = resources::find;
     let mut r = Response::json(201, &obj);
     for w in warnings {
         r = r.warn(&w);
@@ -98,10 +103,15 @@ pub fn handle_review(
 fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
     let token = spec.get("token").and_then(Value::as_str).unwrap_or("");
     let audiences = strings(spec.get("audiences"));
-    let requested = if audiences.is_empty() { None } else { Some(audiences.as_slice()) };
     if token.is_empty() {
         return Err(ApiError::bad_request("token is required for TokenReview in authentication"));
     }
+    serde_json::to_value(token_review_status(state, token, &audiences)).map_err(ApiError::internal)
+}
+
+/// Who `token` is, as a TokenReview's status, for `audiences` (none: the server's own).
+pub(super) fn token_review_status(state: &State, token: &str, audiences: &[String]) -> TokenReviewStatus {
+    let requested = if audiences.is_empty() { None } else { Some(audiences) };
     let start = std::time::Instant::now();
     // The rejection travels only on the refusal path, as everywhere in kauth::authn.
     #[allow(clippy::result_large_err)]
@@ -109,19 +119,27 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
         state.tokens.authenticate_token(token, requested, state.now())
     });
     state.metrics.token_review(&result, start.elapsed());
-    Ok(match result {
+    let refused = |error: String| TokenReviewStatus {
+        user: Some(authentication::v1::UserInfo::default()),
+        error: Some(error),
+        ..Default::default()
+    };
+    match result {
         // The chain added `system:authenticated`.
         Ok(Some(a)) => {
-            let auds: &[String] = if a.audiences.is_empty() { &state.config.api_audiences } else { &a.audiences };
-            json!({"authenticated": true, "user": user_json(&a.user), "audiences": auds})
+            let auds = if a.audiences.is_empty() { state.config.api_audiences.clone() } else { a.audiences.to_vec() };
+            TokenReviewStatus {
+                authenticated: Some(true),
+                user: Some(user_info(&a.user)),
+                audiences: Some(auds),
+                error: None,
+            }
         }
-        Ok(None) => {
-            json!({"user": {}, "error": Rejection::NotRecognised.explained()})
-        }
+        Ok(None) => refused(Rejection::NotRecognised.explained()),
         Err(rejection) => {
-            json!({"user": {}, "error": crate::authentication::rejection_reason(&rejection, state.replicas.as_deref(), state.now())})
+            refused(crate::authentication::rejection_reason(&rejection, state.replicas.as_deref(), state.now()))
         }
-    })
+    }
 }
 
 /// A review's spec as its k8s-openapi type; a spec of the wrong shape is a 400.
@@ -201,13 +219,20 @@ fn namespace_of_request(obj: &Value, namespace: &str) -> Result<(), ApiError> {
 }
 
 fn access_review(state: &State, attrs: Attributes) -> Value {
-    let decision = state.authorize(&attrs);
-    let status = match &decision {
-        Decision::Allow(_) => json!({"allowed": true}),
-        Decision::Deny(_) => json!({"allowed": false, "denied": true}),
-        Decision::NoOpinion(_) => json!({"allowed": false}),
-    };
-    json_nonempty(status, "reason", &decision.reason().to_string())
+    serde_json::to_value(access_review_status(state, &attrs)).unwrap_or_default()
+}
+
+/// The authorizer's decision on `attrs`, as an access review's status: denied only when an
+/// authorizer denied, the reason only when there is one (as kube-apiserver answers).
+pub(super) fn access_review_status(state: &State, attrs: &Attributes) -> SubjectAccessReviewStatus {
+    let decision = state.authorize(attrs);
+    let reason = decision.reason().to_string();
+    SubjectAccessReviewStatus {
+        allowed: matches!(decision, Decision::Allow(_)),
+        denied: matches!(decision, Decision::Deny(_)).then_some(true),
+        reason: (!reason.is_empty()).then_some(reason),
+        evaluation_error: None,
+    }
 }
 
 fn json_nonempty(mut v: Value, field: &str, s: &str) -> Value {
