@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod keys;
 pub mod list_body;
 pub mod patch;
+mod review_status;
 pub mod reviews;
 pub mod subresources;
 mod typed_review;

@@ -2,17 +2,14 @@
 //! the SubjectAccessReview family (authorization.k8s.io), and `serviceaccounts/<name>/token`.
 //! TokenReview calls the token chain directly; it does not fake an HTTP request.
 
-use k8s_openapi::api::authentication::{self, v1::TokenReviewStatus};
-use k8s_openapi::api::authorization::v1::{
-    SelfSubjectAccessReviewSpec, SubjectAccessReviewSpec, SubjectAccessReviewStatus,
-};
-use kauth::authn::{Rejection, TokenAuthenticator};
-use kauth::authz::{local_subject_access_review, Attributes, Decision, InvalidReview, Rules};
+use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReviewSpec, SubjectAccessReviewSpec};
+use kauth::authz::{local_subject_access_review, Attributes, InvalidReview, Rules};
 use kauth::token::claims::{Binding, ObjectRef};
 use kauth::token::issue::{plan_expiration, requested_expiration, BoundTokenSpec, IssueError};
 use kauth::user::UserInfo;
 use serde_json::{json, Map, Value};
 
+use super::review_status::{access_review_status, token_review_status, user_info};
 use crate::api::body::{body_object, decode_checked};
 use crate::api::request::Request;
 use crate::api::request_info::ResourceRequest;
@@ -23,16 +20,6 @@ use crate::state::State;
 
 fn user_json(u: &UserInfo) -> Value {
     serde_json::to_value(user_info(u)).unwrap_or_default()
-}
-
-/// A user as a review's `UserInfo`: uid, groups and extra only when set.
-fn user_info(u: &UserInfo) -> authentication::v1::UserInfo {
-    authentication::v1::UserInfo {
-        username: Some(u.name.clone()),
-        uid: (!u.uid.is_empty()).then(|| u.uid.clone()),
-        groups: (!u.groups.is_empty()).then(|| u.groups.clone()),
-        extra: (!u.extra.is_empty()).then(|| u.extra.iter().map(|(k, v)| (k.to_owned(), v.to_vec())).collect()),
-    }
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {
@@ -107,39 +94,6 @@ fn token_review(state: &State, spec: &Value) -> Result<Value, ApiError> {
         return Err(ApiError::bad_request("token is required for TokenReview in authentication"));
     }
     serde_json::to_value(token_review_status(state, token, &audiences)).map_err(ApiError::internal)
-}
-
-/// Who `token` is, as a TokenReview's status, for `audiences` (none: the server's own).
-pub(super) fn token_review_status(state: &State, token: &str, audiences: &[String]) -> TokenReviewStatus {
-    let requested = if audiences.is_empty() { None } else { Some(audiences) };
-    let start = std::time::Instant::now();
-    // The rejection travels only on the refusal path, as everywhere in kauth::authn.
-    #[allow(clippy::result_large_err)]
-    let result = crate::authentication::off_workers(state.config.remote_authentication, || {
-        state.tokens.authenticate_token(token, requested, state.now())
-    });
-    state.metrics.token_review(&result, start.elapsed());
-    let refused = |error: String| TokenReviewStatus {
-        user: Some(authentication::v1::UserInfo::default()),
-        error: Some(error),
-        ..Default::default()
-    };
-    match result {
-        // The chain added `system:authenticated`.
-        Ok(Some(a)) => {
-            let auds = if a.audiences.is_empty() { state.config.api_audiences.clone() } else { a.audiences.to_vec() };
-            TokenReviewStatus {
-                authenticated: Some(true),
-                user: Some(user_info(&a.user)),
-                audiences: Some(auds),
-                error: None,
-            }
-        }
-        Ok(None) => refused(Rejection::NotRecognised.explained()),
-        Err(rejection) => {
-            refused(crate::authentication::rejection_reason(&rejection, state.replicas.as_deref(), state.now()))
-        }
-    }
 }
 
 /// A review's spec as its k8s-openapi type; a spec of the wrong shape is a 400.
@@ -220,19 +174,6 @@ fn namespace_of_request(obj: &Value, namespace: &str) -> Result<(), ApiError> {
 
 fn access_review(state: &State, attrs: Attributes) -> Value {
     serde_json::to_value(access_review_status(state, &attrs)).unwrap_or_default()
-}
-
-/// The authorizer's decision on `attrs`, as an access review's status: denied only when an
-/// authorizer denied, the reason only when there is one (as kube-apiserver answers).
-pub(super) fn access_review_status(state: &State, attrs: &Attributes) -> SubjectAccessReviewStatus {
-    let decision = state.authorize(attrs);
-    let reason = decision.reason().to_string();
-    SubjectAccessReviewStatus {
-        allowed: matches!(decision, Decision::Allow(_)),
-        denied: matches!(decision, Decision::Deny(_)).then_some(true),
-        reason: (!reason.is_empty()).then_some(reason),
-        evaluation_error: None,
-    }
 }
 
 fn json_nonempty(mut v: Value, field: &str, s: &str) -> Value {

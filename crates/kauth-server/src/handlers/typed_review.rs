@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kauth::authz::Attributes;
 use serde::de::DeserializeOwned;
 
-use super::reviews::{access_review_status, token_review_status};
+use super::review_status::{access_review_status, token_review_status};
 use crate::api::body::is_json;
 use crate::api::request::{Request, MAX_BODY_BYTES};
 use crate::api::resources::ResourceType;
