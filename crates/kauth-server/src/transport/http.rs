@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
+use super::request_text;
 use crate::api::request::{PeerCertificates, Request, MAX_BODY_BYTES};
 use crate::api::response::Response;
 use crate::api::status::ApiError;
@@ -65,8 +66,7 @@ fn to_hyper(r: Response) -> hyper::Response<Body> {
 /// clock, so a replica whose clock is off says so on the wire (`kauth doctor` measures skew
 /// from it; `--clock-offset` reproduces a skewed replica).
 fn dated(mut resp: hyper::Response<Body>, clock: &Clock) -> hyper::Response<Body> {
-    let now = std::time::SystemTime::from(clock());
-    if let Ok(v) = http::HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+    if let Some(v) = request_text::http_date(clock()) {
         resp.headers_mut().insert(http::header::DATE, v);
     }
     resp
@@ -103,7 +103,7 @@ async fn serve_request(
         headers: parts.headers,
         body,
         peer,
-        source_ip: source.ip().to_string(),
+        source_ip: request_text::address(source.ip()),
     };
     let resp = to_hyper(pipeline::call(&mut pipeline, request).await);
     Ok(dated(resp, &clock))

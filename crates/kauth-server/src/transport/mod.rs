@@ -2,4 +2,5 @@
 //! pipeline.
 
 pub mod http;
+mod request_text;
 pub mod tls;
