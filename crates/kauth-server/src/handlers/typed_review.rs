@@ -1,7 +1,7 @@
 //! The two reviews other servers send on every request they serve — TokenReview (a webhook
 //! token authenticator's question) and SubjectAccessReview (a webhook authorizer's) — read from
 //! their JSON straight into their k8s-openapi types and answered from them: one parse and one
-//! serialization, where the general path ([`super::reviews::handle_review`]) parses the body
+//! serialization, where the general path (`handle_review` in `reviews.rs`) parses the body
 //! into a `Value`, takes it through the type and back to find the fields the type lacks, and
 //! builds its answer as another `Value`.
 //!

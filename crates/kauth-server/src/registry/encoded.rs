@@ -2,7 +2,7 @@
 //!
 //! The store keeps an object with `kind` and `apiVersion` but without `metadata.resourceVersion`
 //! (the key's revision is the object's, as in kube-apiserver's etcd store); the mirror holds it
-//! without `kind` and `apiVersion` but with `metadata.resourceVersion` ([`super::stored`]). A
+//! without `kind` and `apiVersion` but with `metadata.resourceVersion` (`stored.rs`). A
 //! create used to serialize the object twice, once for each. Here serde_json writes its parts
 //! once — the type members, `metadata` without `resourceVersion`, and every other member — and
 //! both forms are put together from those JSON texts: only whole members are joined, each

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use http::HeaderValue;
+use hyper::header::HeaderValue;
 use time::OffsetDateTime;
 
 /// `now` as an HTTP date (`Sun, 06 Dec 2026 22:20:40 GMT`), for the `Date` header.

@@ -1,6 +1,6 @@
 //! The `Authorization` header as kube-apiserver reads it: `Bearer <token>`, the scheme in any
-//! case. A leaf: the request credentials ([`super::Credentials`]) and the bearer authenticator
-//! ([`super::bearer`]) both read headers through it.
+//! case. A leaf: the request credentials (`Credentials`) and the bearer authenticator
+//! (`bearer.rs`) both read headers through it.
 
 use super::rejection::{Malformation, Rejection};
 

@@ -1,7 +1,7 @@
 //! `AuthenticationConfiguration` (`apiserver.config.k8s.io/v1beta1` and `v1alpha1`, the same
 //! shape in Kubernetes 1.32): the file `--authentication-config` names. These are the types as
-//! written; [`super::decode`] reads them strictly from YAML or JSON, [`super::validation`] judges
-//! them and compiles their CEL into a [`super::ValidConfig`].
+//! written; `decode.rs` reads them strictly from YAML or JSON, `validation.rs` judges
+//! them and compiles their CEL into a `ValidConfig`.
 //!
 //! Field for field as kube-apiserver's `k8s.io/apiserver/pkg/apis/apiserver/v1beta1/types.go`,
 //! with the same JSON names. Kubernetes defaults nothing in this kind (its only defaulting
