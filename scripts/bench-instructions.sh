@@ -13,22 +13,13 @@
 # KAUTH_BIN measures another build (an A/B of a change). Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
+. scripts/lib.sh
 DURATION="${DURATION:-15s}"
 for tool in valgrind callgrind_control wrk kubectl; do
   command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install valgrind wrk; kubectl)" >&2; exit 2; }
 done
-work=$(mktemp -d)
-pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 
-if [ -n "${KAUTH_BIN:-}" ]; then
-  kauth="$KAUTH_BIN"
-else
-  cargo build --release -q -p kauth-cli
-  kauth="$CARGO_TARGET_DIR/release/kauth"
-fi
+kauth_binary
 cargo build --release -q -p kauth-server --example ceiling
 ceiling="$CARGO_TARGET_DIR/release/examples/ceiling"
 echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
@@ -42,6 +33,7 @@ serve() { # serve [WRAPPER...]: starts kauth serve on the prepared data director
   "$@" "$kauth" serve --data-dir "$work/data" --secure-port 0 --token-auth-file "$work/tokens.csv" \
     >"$work/out" 2>"$work/err" &
   pid=$!
+  pids+=("$pid")
   started kauth
 }
 # The ceiling (kauth's transport answering a fixed body: see bench-serve.sh) on the same PKI.
@@ -50,6 +42,7 @@ serve_ceiling() { # serve_ceiling [WRAPPER...]
   "$@" "$ceiling" --cert "$pki/apiserver.crt" --key "$pki/apiserver.key" --client-ca "$pki/ca.crt" \
     >"$work/out" 2>"$work/err" &
   pid=$!
+  pids+=("$pid")
   started ceiling
 }
 
@@ -64,14 +57,6 @@ wait "$pid" 2>/dev/null || true
 
 callgrind=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.out")
 
-lua() { # lua FILE METHOD TOKEN [BODY]
-  {
-    echo "wrk.method = \"$2\""
-    echo "wrk.headers[\"Authorization\"] = \"Bearer $3\""
-    echo "wrk.headers[\"Content-Type\"] = \"application/json\""
-    if [ -n "${4:-}" ]; then printf 'wrk.body = [[%s]]\n' "$4"; fi
-  } >"$1"
-}
 lua "$work/get.lua" GET "$sa_token"
 lua "$work/tr.lua" POST bench-admin-token "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"spec\":{\"token\":\"$sa_token\"}}"
 lua "$work/sar.lua" POST bench-admin-token '{"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview","spec":{"user":"system:serviceaccount:default:app","groups":["system:serviceaccounts"],"resourceAttributes":{"verb":"get","resource":"pods","namespace":"default"}}}'

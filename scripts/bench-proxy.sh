@@ -18,24 +18,15 @@
 # Cluster, upstream, proxy and wrk share the machine's cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
+. scripts/lib.sh
 DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-5s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 TOKENS="${TOKENS:-1 100 10000}"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
 for t in curl jq kubectl; do command -v "$t" >/dev/null || { echo "needs $t" >&2; exit 2; }; done
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 
-if [ -n "${KAUTH_BIN:-}" ]; then
-  kauth="$KAUTH_BIN"
-else
-  cargo build --release -q -p kauth-cli
-  kauth="$CARGO_TARGET_DIR/release/kauth"
-fi
+kauth_binary
 cargo build --release -q -p kauth-server --example ceiling
 ceiling="$CARGO_TARGET_DIR/release/examples/ceiling"
 most=0

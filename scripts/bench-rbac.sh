@@ -6,16 +6,12 @@
 # tables of BENCHMARKS.md. SERVER_SIZES picks the policy sizes loaded into the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
+. scripts/lib.sh
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 SERVER_SIZES="${SERVER_SIZES:-10 10000}"
 PARTS="${PARTS:-criterion scale server}"  # which parts to run
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 
 if [[ $PARTS == *criterion* ]]; then
 echo "## criterion: indexed vs walk (median time per decision)"

@@ -8,14 +8,10 @@
 # protoc (protobuf-compiler); everything listens on 127.0.0.1 and stops at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
+. scripts/lib.sh
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 for c in wrk etcd protoc; do command -v "$c" >/dev/null || { echo "needs $c" >&2; exit 2; }; done
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 
 cargo build --release -q -p kauth-cli --features etcd
 kauth="$CARGO_TARGET_DIR/release/kauth"

@@ -10,16 +10,12 @@
 # Server, load and wrk share the machine's cores. Prints Markdown for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
+. scripts/lib.sh
 NAMESPACES="${NAMESPACES:-10000}"
 SERVICEACCOUNTS="${SERVICEACCOUNTS:-1000000}"
 ROLEBINDINGS="${ROLEBINDINGS:-100000}"
 DURATION="${DURATION:-10s}"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 
 cargo build --release -q -p kauth-cli -p loadgen
 kauth="${KAUTH_BIN:-$CARGO_TARGET_DIR/release/kauth}"

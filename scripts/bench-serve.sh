@@ -12,22 +12,12 @@
 # stack costs for that request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
+. scripts/lib.sh
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
 # KAUTH_BIN compares another build (an A/B of a change): the same load on that binary.
-if [ -n "${KAUTH_BIN:-}" ]; then
-  kauth="$KAUTH_BIN"
-else
-  cargo build --release -q -p kauth-cli
-  kauth="$CARGO_TARGET_DIR/release/kauth"
-fi
+kauth_binary
 cargo build --release -q -p kauth-server --example ceiling
 ceiling="$CARGO_TARGET_DIR/release/examples/ceiling"
 echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
@@ -55,15 +45,6 @@ row() { # row LABEL URL_PATH LUA: the ceiling with the same request, then kauth
   local ceiling_rps=$rps
   measure "$url" "$2" "$3"
   printf '| %s | %s | %s | %s%% | %s | %s | %s |\n' "$1" "$rps" "$ceiling_rps" "$((rps * 100 / ceiling_rps))" "$p50" "$p99" "$(rss "$pid")"
-}
-
-lua() { # lua FILE METHOD TOKEN [BODY]
-  {
-    echo "wrk.method = \"$2\""
-    echo "wrk.headers[\"Authorization\"] = \"Bearer $3\""
-    echo "wrk.headers[\"Content-Type\"] = \"application/json\""
-    if [ -n "${4:-}" ]; then printf 'wrk.body = [[%s]]\n' "$4"; fi
-  } >"$1"
 }
 
 # The ceiling, on kauth's serving certificate (made by a first start of kauth serve); it runs

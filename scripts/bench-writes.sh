@@ -6,23 +6,13 @@
 # share the machine's cores. Prints a Markdown row for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
+. scripts/lib.sh
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
-work=$(mktemp -d)
 STORE="${STORE:-embedded}"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
 
-# KAUTH_BIN measures another build (an A/B of a change).
-if [ -n "${KAUTH_BIN:-}" ]; then
-  kauth="$KAUTH_BIN"
-else
-  cargo build --release -q -p kauth-cli --features etcd
-  kauth="$CARGO_TARGET_DIR/release/kauth"
-fi
+kauth_binary --features etcd
 echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
 store_flags=()
 if [ "$STORE" = etcd ]; then
