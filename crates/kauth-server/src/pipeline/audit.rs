@@ -57,8 +57,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, ctx: Ctx) -> Self::Future {
-        let state = self.state.audit.is_some().then(|| self.state.clone());
+    fn call(&mut self, mut ctx: Ctx) -> Self::Future {
+        ctx.audited = self.state.audit.is_some();
+        let state = ctx.audited.then(|| self.state.clone());
         let received = state.as_ref().map(|s| s.now());
         Recorded { answer: self.inner.call(ctx), state, received }
     }

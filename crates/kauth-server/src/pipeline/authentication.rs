@@ -134,7 +134,7 @@ where
                         why.reason
                     );
                 }
-                ctx.annotations.push(("authentication.kauth.dev/failure", why.reason));
+                ctx.annotate("authentication.kauth.dev/failure", || why.reason);
                 return Answer::now(Answered { ctx, user: None, response: Response::error(&ApiError::unauthorized()) });
             }
         };
@@ -144,7 +144,7 @@ where
             if k == LEGACY_TOKEN_SECRET_ANNOTATION {
                 controllers::track_legacy_token_use(state, &v);
             }
-            ctx.annotations.push((k, v));
+            ctx.annotate(k, || v);
         }
         let user =
             RequestUser { user: authenticated.user, authenticator: authenticated.authenticator, impersonated_by: None };

@@ -23,10 +23,10 @@ use crate::api::response::Response;
 use crate::api::status::ApiError;
 use crate::state::State;
 
-/// The authorization attributes of a request.
-pub fn attributes(user: &UserInfo, info: &RequestInfo) -> Attributes {
+/// The authorization attributes of a request by `user`.
+pub fn attributes(user: UserInfo, info: &RequestInfo) -> Attributes {
     Attributes {
-        user: user.clone(),
+        user,
         verb: info.verb().to_owned(),
         target: match info {
             RequestInfo::Resource(r) => Target::Resource {
@@ -95,32 +95,35 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, Authenticated { mut ctx, user }: Authenticated) -> Self::Future {
+    fn call(&mut self, Authenticated { mut ctx, mut user }: Authenticated) -> Self::Future {
         let state = &*self.state;
-        let attrs = attributes(&user.user, &ctx.info);
+        // The user moves into the attributes for the decision and back out after it: no copy.
+        let attrs = attributes(std::mem::take(&mut user.user), &ctx.info);
         let decision = state.authorize(&attrs);
         let allowed = decision.is_allowed();
-        let reason = decision.reason().to_string();
-        ctx.annotations.push(("authorization.k8s.io/decision", if allowed { "allow" } else { "forbid" }.into()));
+        ctx.annotate("authorization.k8s.io/decision", || if allowed { "allow" } else { "forbid" }.into());
         if allowed {
-            ctx.annotations.push(("authorization.k8s.io/reason", reason));
+            ctx.annotate("authorization.k8s.io/reason", || decision.reason().to_string());
+            user.user = attrs.user;
             return Answer::Below(self.inner.call(Authorized(Authenticated { ctx, user })));
         }
+        let reason = decision.reason().to_string();
         let msg = attrs.forbidden_error(&reason);
-        ctx.annotations.push(("authorization.k8s.io/reason", reason));
+        ctx.annotate("authorization.k8s.io/reason", || reason);
         // Kubernetes' reason stays as it is on the wire; operators get the explanation in the
         // log and the audit event.
         // The Node authorizer's cause (the missing edge) first, when it had one; then RBAC's
         // summary, the line `kauth policy explain` prints as `why:`.
         let explanation = denial_summary(decision.reason(), state.authorizer.explain(&attrs).as_ref());
         tracing::info!(
-            user = %user.user.name,
+            user = %attrs.user.name,
             path = %ctx.request.path,
             verb = %ctx.info.verb(),
             %explanation,
             "forbidden: {msg}"
         );
-        ctx.annotations.push(("authorization.kauth.dev/explanation", explanation));
+        ctx.annotate("authorization.kauth.dev/explanation", || explanation);
+        user.user = attrs.user;
         let forbidden = match &ctx.info {
             RequestInfo::Resource(r) => ApiError::forbidden(&r.group, &r.resource, &r.name, &msg),
             RequestInfo::NonResource { .. } => ApiError::forbidden("", "", "", &msg),

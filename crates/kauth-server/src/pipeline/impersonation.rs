@@ -128,7 +128,7 @@ where
                     "forbidden: {}",
                     refused.message
                 );
-                ctx.annotations.push(("authorization.kauth.dev/explanation", explanation));
+                ctx.annotate("authorization.kauth.dev/explanation", || explanation);
                 Answer::now(Answered { ctx, user: Some(user), response: Response::error(&refused) })
             }
             Err(Refusal::Malformed(e)) => {

@@ -40,6 +40,6 @@ impl<S: Service<Ctx>> Service<Request> for WithRequestInfo<S> {
     fn call(&mut self, request: Request) -> Self::Future {
         let watch = request.param("watch").is_some_and(|v| v == "true" || v == "1");
         let info = request_info::parse(request.method.as_str(), &request.path, watch);
-        self.inner.call(Ctx { request, info, annotations: Vec::new(), panicked: false })
+        self.inner.call(Ctx { request, info, annotations: Vec::new(), audited: false, panicked: false })
     }
 }

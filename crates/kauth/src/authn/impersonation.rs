@@ -8,6 +8,9 @@ use http::HeaderMap;
 use crate::authz::{Attributes, Target};
 use crate::user::{impersonated_groups, split_service_account_username, Extra, UserInfo};
 
+/// What every impersonation header's name starts with.
+const IMPERSONATE_PREFIX: &str = "impersonate-";
+
 /// `Impersonate-User`.
 pub const USER_HEADER: &str = "impersonate-user";
 /// `Impersonate-Group` (may be repeated).
@@ -76,6 +79,11 @@ pub fn extra_key(encoded: &str) -> String {
 /// The impersonation a request's headers ask for: `Ok(None)` without any `Impersonate-*`
 /// header. Header values that are not visible ASCII are ignored, as before.
 pub fn parse(headers: &HeaderMap) -> Result<Option<Impersonation>, ImpersonationError> {
+    // Nearly every request impersonates no one: one look at the names (stored in lower case)
+    // settles it before anything is read or copied.
+    if !headers.keys().any(|name| name.as_str().starts_with(IMPERSONATE_PREFIX)) {
+        return Ok(None);
+    }
     let user = headers.get(USER_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let groups: Vec<String> =
         headers.get_all(GROUP_HEADER).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
@@ -168,6 +176,15 @@ pub fn check_target(a: &Attributes) -> (&str, &str, &str) {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn every_header_read_here_has_the_prefix_the_early_return_looks_for() {
+        for name in [USER_HEADER, GROUP_HEADER, UID_HEADER, EXTRA_HEADER_PREFIX] {
+            assert!(name.starts_with(IMPERSONATE_PREFIX), "{name}");
+        }
+        assert_eq!(parse(&headers(&[("authorization", "Bearer x"), ("impersonat-user", "u")])).unwrap(), None);
+        assert!(parse(&headers(&[("impersonate-uid", "1")])).is_err());
+    }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
