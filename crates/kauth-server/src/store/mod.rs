@@ -10,6 +10,7 @@
 
 #[cfg(feature = "etcd")]
 mod etcd_store;
+mod group_commit;
 mod redb_store;
 mod storage;
 

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::group_commit::GroupCommit;
 use super::storage::{KeyValue, Storage, StoreError, Write};
 
 /// key -> (mod_revision, value).
@@ -18,21 +18,14 @@ const REVISION: &str = "revision";
 /// A [`Storage`] in one redb file. Every commit is durable (redb's `Durability::Immediate`,
 /// the default): a write acknowledged before a SIGKILL or power loss is there after restart.
 ///
-/// Group commit: a commit queues its batch, then waits for the committer's lock. Whoever holds
-/// it takes every queued batch and writes them in one transaction, each batch atomic at its own
-/// revision (a batch that fails its checks changes nothing and takes no revision), then makes
-/// the transaction durable and hands each batch its result. While one transaction is being
-/// made durable, the next one fills up.
+/// Group commit (`group_commit.rs`): a commit queues its batch; the caller that leads takes
+/// every queued batch and writes them in one transaction, each batch atomic at its own revision
+/// (a batch that fails its checks changes nothing and takes no revision), then makes the
+/// transaction durable and hands each batch its result. While one transaction is being made
+/// durable, the next one fills up.
 pub struct RedbStore {
     db: Database,
-    queue: Mutex<Vec<Queued>>,
-    committer: Mutex<()>,
-}
-
-/// A batch waiting to be committed, and where its result goes.
-struct Queued {
-    writes: Vec<Write>,
-    result: Arc<Mutex<Option<Result<u64, StoreError>>>>,
+    group: GroupCommit<Vec<Write>, Result<u64, StoreError>>,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -65,11 +58,11 @@ impl RedbStore {
             txn.open_table(META).map_err(backend)?;
         }
         txn.commit().map_err(backend)?;
-        Ok(RedbStore { db, queue: Mutex::new(Vec::new()), committer: Mutex::new(()) })
+        Ok(RedbStore { db, group: GroupCommit::default() })
     }
 
     /// Writes `batches` in one durable transaction; each batch's result in order.
-    fn commit_group(&self, batches: &[Queued]) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
+    fn commit_group(&self, batches: &[Vec<Write>]) -> Result<Vec<Result<u64, StoreError>>, StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         let mut results = Vec::with_capacity(batches.len());
         {
@@ -77,11 +70,11 @@ impl RedbStore {
             let mut meta = txn.open_table(META).map_err(backend)?;
             let mut revision = meta.get(REVISION).map_err(backend)?.map(|v| v.value()).unwrap_or(0);
             for batch in batches {
-                match check(&table, &batch.writes)? {
+                match check(&table, batch)? {
                     Err(refused) => results.push(Err(refused)),
                     Ok(()) => {
                         revision += 1;
-                        for w in &batch.writes {
+                        for w in batch {
                             match w {
                                 Write::Create { key, value } | Write::Update { key, value, .. } => {
                                     table.insert(key.as_str(), (revision, value.as_slice())).map_err(backend)?;
@@ -178,33 +171,21 @@ impl Storage for RedbStore {
     }
 
     fn commit(&self, writes: &[Write]) -> Result<u64, StoreError> {
-        let result = Arc::new(Mutex::new(None));
-        self.queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Queued { writes: writes.to_vec(), result: result.clone() });
-        let _committer = self.committer.lock().unwrap_or_else(|p| p.into_inner());
-        // A committer before this one may have taken this batch along.
-        if let Some(done) = result.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            return done;
-        }
-        let group = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
-        let outcome = self.commit_group(&group);
-        for (i, queued) in group.iter().enumerate() {
-            let r = match &outcome {
-                Ok(results) => results.get(i).cloned().unwrap_or_else(|| Err(backend("no result"))),
-                Err(e) => Err(e.clone()),
-            };
-            *queued.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-        }
-        let done = result.lock().unwrap_or_else(|p| p.into_inner()).take();
-        done.unwrap_or_else(|| Err(backend("commit: batch lost from the group")))
+        self.group.submit(
+            writes.to_vec(),
+            |batches| match self.commit_group(&batches) {
+                Ok(results) => results,
+                Err(e) => vec![Err(e); batches.len()],
+            },
+            || Err(backend("commit: batch lost from the group")),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn store() -> (tempfile::TempDir, RedbStore) {
         let dir = tempfile::tempdir().unwrap();
