@@ -1,5 +1,5 @@
 //! Who is asking: the server's request authentication chain, built from the library's pieces
-//! ([`kauth::authn`]); the pipeline runs it ([`crate::pipeline::authentication`]).
+//! ([`kauth::authn`]); the pipeline runs it (`pipeline/authentication.rs`).
 //!
 //! The chain: a front proxy's certificate and the user its headers name (when a request-header CA
 //! is configured), the client certificate (judged against the client CA), then the bearer token
@@ -78,7 +78,7 @@ pub fn token_webhook(
 }
 
 /// Runs `judge` (an authentication) off the async workers when the chain may wait on the
-/// network (`remote`: [`crate::state::Config::remote_authentication`]): on a multi-threaded
+/// network (`remote`: the state's `Config::remote_authentication`): on a multi-threaded
 /// runtime through `block_in_place`, which hands this worker's other tasks to another thread
 /// while this one waits. Inline otherwise: without a remote authenticator (the default; the
 /// chain is a few microseconds of CPU, and moving threads would cost more), or without a

@@ -7,8 +7,8 @@
 //! chain, is logged and counted as a failed reload).
 //!
 //! A webhook waits on the network: with one possible (`Webhook` among the modes, or any
-//! `--authorization-config`, whose reload may add one), [`crate::state::Config::remote_authorization`]
-//! is set and [`crate::state::State::authorize`] runs off the async workers.
+//! `--authorization-config`, whose reload may add one), the state's `Config::remote_authorization`
+//! is set and the state's `State::authorize` runs off the async workers.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};

@@ -1,6 +1,6 @@
 //! What every layer above the registry shares: the server's settings ([`Config`]) and its
 //! [`State`] (the registry, the authentication chain, the authorizer, the service-account keys,
-//! audit, metrics, the clock and the replica set). Built once by [`crate::bootstrap`]; read by
+//! audit, metrics, the clock and the replica set). Built once by `bootstrap.rs`; read by
 //! controllers, handlers and the pipeline; never by the layers below it.
 
 use std::sync::Arc;
@@ -40,7 +40,7 @@ pub struct Config {
     /// standard `X-Remote-*` ones always are).
     pub request_header_names: Option<kauth::authn::request_header::HeaderNames>,
     /// `--enable-bootstrap-token-auth`: bootstrap tokens authenticate, and the bootstrap signer
-    /// and token cleaner run ([`crate::controllers::bootstrap_signer`]).
+    /// and token cleaner run (`controllers/bootstrap_signer.rs`).
     pub bootstrap_tokens: bool,
     /// The token chain holds an authenticator that may wait on the network (the token webhook;
     /// JWT issuers whose keys are fetched are to set it too): authentication then runs off the

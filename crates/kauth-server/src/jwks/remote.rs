@@ -31,7 +31,7 @@ use crate::metrics::IssuerMetrics;
 /// The pause between two start-up attempts (kube-apiserver's).
 pub const INITIAL_RETRY: Duration = Duration::from_secs(10);
 
-/// The server's clock (`crate::state::Clock`; a fake one in tests).
+/// The server's clock (the state's `Clock`; a fake one in tests).
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 /// Where an issuer's keys are.

@@ -1,7 +1,7 @@
 //! Authorization: may this user do this? Kubernetes' shape: an [`Authorizer`] answers allow,
 //! deny or no opinion with a reason; authorizers are chained ([`Chain`]); the first to allow or
 //! deny decides. [`PrivilegedGroup`] (`system:masters`) runs before the [`node`] authorizer and
-//! RBAC ([`crate::rbac`]).
+//! RBAC (the `rbac` module).
 
 pub mod config;
 pub mod node;

@@ -1,10 +1,10 @@
 //! What an explanation of an RBAC decision holds, for operators: the bindings naming the user,
 //! the rules nearest to allowing the request with what each lacks ([`Miss`]), and the smallest
 //! grant that would allow it; rendered as text (`Display`), one log line ([`Explanation::summary`])
-//! or JSON/YAML (`Serialize`). [`super::explain`] builds them.
+//! or JSON/YAML (`Serialize`). `explain.rs` builds them.
 //!
-//! A leaf below both [`crate::authz`] (whose `Authorizer::explain` returns an [`Explanation`])
-//! and the rest of [`crate::rbac`]: it imports neither.
+//! A leaf below both `authz` (whose `Authorizer::explain` returns an [`Explanation`])
+//! and the rest of `rbac`: it imports neither.
 
 use std::fmt;
 

@@ -1,8 +1,8 @@
 //! The binding, role and subject behind an RBAC allow, and Kubernetes' text for it
 //! (`ClusterRoleBinding "b" of ClusterRole "r" to Group "g"`).
 //!
-//! A leaf below both [`crate::authz`] (whose `Reason::Rbac` carries an [`RbacGrant`]) and the
-//! rest of [`crate::rbac`] (which makes them): it imports neither.
+//! A leaf below both `authz` (whose `Reason::Rbac` carries an [`RbacGrant`]) and the
+//! rest of `rbac` (which makes them): it imports neither.
 
 use std::sync::Arc;
 
@@ -74,21 +74,21 @@ impl Parts<'_> {
 /// that named the user. Turning it into an owned [`RbacGrant`] clones one `Arc`.
 #[derive(Debug, Clone, Copy)]
 pub enum RuleSource<'a> {
-    /// A binding of the [`RbacIndex`](super::RbacIndex).
+    /// A binding of the `RbacIndex`.
     Indexed {
         /// The binding.
         binding: &'a Arc<Binding>,
         /// The matching subject's position in it.
         subject: usize,
     },
-    /// A ClusterRoleBinding of a [`PolicySource`](super::PolicySource).
+    /// A ClusterRoleBinding of a `PolicySource`.
     ClusterRoleBinding {
         /// The binding.
         binding: &'a Arc<ClusterRoleBinding>,
         /// The matching subject's position in it.
         subject: usize,
     },
-    /// A RoleBinding of a [`PolicySource`](super::PolicySource).
+    /// A RoleBinding of a `PolicySource`.
     RoleBinding {
         /// The binding.
         binding: &'a Arc<RoleBinding>,
@@ -162,7 +162,7 @@ enum GrantingBinding {
 }
 
 /// The binding, role and subject behind an RBAC allow: the typed reason of
-/// [`crate::authz::Reason::Rbac`]. It shares the binding with the policy (no copy); Display is
+/// `Reason::Rbac` (in `authz`). It shares the binding with the policy (no copy); Display is
 /// Kubernetes' text without the `RBAC: allowed by ` prefix.
 #[derive(Debug, Clone)]
 pub struct RbacGrant {
