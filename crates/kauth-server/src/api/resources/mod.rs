@@ -25,6 +25,7 @@
 //!   garbage collection, root CA, bootstrap signer), kauth runs no Kubernetes controller: a
 //!   Deployment makes no ReplicaSet, a Job no Pod; objects stay as written.
 
+mod index;
 mod model;
 mod names;
 mod table;
@@ -81,19 +82,19 @@ pub const SCALE: ResourceType = res(
 
 /// Finds a resource by group, version and plural.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
-    RESOURCES.iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    index::by_plural(group, version, plural)
 }
 
 /// Finds a stored resource by group and kind (`""` for core): kinds alone are ambiguous
 /// (`Event` is core and events.k8s.io).
 pub fn by_kind(group: &str, kind: &str) -> Option<&'static ResourceType> {
-    RESOURCES.iter().find(|r| r.group == group && r.kind == kind && r.stored)
+    index::by_kind(group, kind)
 }
 
 /// The stored resource a store key (`/registry/<store>/...`) belongs to.
 pub fn by_key(key: &str) -> Option<&'static ResourceType> {
     let segment = key.strip_prefix("/registry/")?.split('/').next()?;
-    RESOURCES.iter().find(|r| r.store == segment && r.stored)
+    index::by_store(segment)
 }
 
 /// The versions kauth serves of `group`, preferred first (`None`: not a group kauth serves).
