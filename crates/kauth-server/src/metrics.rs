@@ -156,24 +156,28 @@ struct Hot {
     review_authenticated: IntCounter,
     /// `authentication_attempts{result="success"}` by authenticator, resolved on first use:
     /// a handful of authenticators, looked up without hashing the label values per request.
-    authn_attempts_ok: std::sync::RwLock<Vec<(&'static str, IntCounter)>>,
+    /// Each slot is set once; reading a set slot is one atomic load, where a read lock wrote to a
+    /// line both cores shared on every request.
+    authn_attempts_ok: [std::sync::OnceLock<(&'static str, IntCounter)>; AUTHENTICATOR_SLOTS],
 }
+
+/// More than the chain has authenticators; one past them is counted through the label lookup.
+const AUTHENTICATOR_SLOTS: usize = 16;
 
 impl Hot {
     /// Counts one successful authentication by `authenticator`.
     fn authn_attempt_ok(&self, attempts: &IntCounterVec, authenticator: &'static str) {
-        let known = self.authn_attempts_ok.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, c)) = known.iter().find(|(a, _)| *a == authenticator) {
-            c.inc();
-            return;
+        let resolve = || (authenticator, attempts.with_label_values(&[authenticator, "success", ""]));
+        // Slots fill in order and a name is set only in the first slot none before it holds,
+        // so it is never set twice.
+        for slot in &self.authn_attempts_ok {
+            let (name, counter) = slot.get_or_init(resolve);
+            if *name == authenticator {
+                counter.inc();
+                return;
+            }
         }
-        drop(known);
-        let counter = attempts.with_label_values(&[authenticator, "success", ""]);
-        counter.inc();
-        let mut known = self.authn_attempts_ok.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !known.iter().any(|(a, _)| *a == authenticator) {
-            known.push((authenticator, counter));
-        }
+        resolve().1.inc();
     }
 }
 
@@ -510,5 +514,42 @@ mod tests {
         let failed =
             line(&text, "authentication_attempts{authenticator=\"token-file\",code=\"bad\",result=\"failure\"}");
         assert_eq!(failed.and_then(|l| l.rsplit(' ').next()), Some("1"), "{text}");
+    }
+
+    #[test]
+    fn more_authenticators_than_resolved_slots_are_each_counted_once_per_success() {
+        const NAMES: [&str; AUTHENTICATOR_SLOTS + 4] = [
+            "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "a10", "a11", "a12", "a13", "a14", "a15",
+            "a16", "a17", "a18", "a19",
+        ];
+        let m = std::sync::Arc::new(Metrics::new().unwrap());
+        // Two threads resolve the same names at once, in opposite orders.
+        let threads: Vec<_> = [false, true]
+            .into_iter()
+            .map(|reverse| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    let mut names = NAMES.to_vec();
+                    if reverse {
+                        names.reverse();
+                    }
+                    for (i, name) in names.iter().enumerate() {
+                        for _ in 0..=i % 3 {
+                            m.authentication(name, Ok(Stale::No), Duration::ZERO);
+                        }
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let text = m.render(time::OffsetDateTime::UNIX_EPOCH, (0, 0), None);
+        let n = NAMES.len();
+        for (i, name) in NAMES.iter().enumerate() {
+            // Forwards, `name` came i-th; backwards, (n-1-i)-th.
+            let expected = (i % 3 + 1) + ((n - 1 - i) % 3 + 1);
+            let prefix = format!("authentication_attempts{{authenticator=\"{name}\",code=\"\",result=\"success\"}}");
+            let l = line(&text, &prefix);
+            assert_eq!(l.and_then(|l| l.rsplit(' ').next()), Some(expected.to_string().as_str()), "{name}: {text}");
+        }
     }
 }
