@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             listener,
             tls,
             std::future::pending(),
-            |_peer, _source, req: hyper::Request<hyper::body::Incoming>| async move {
+            |_connection, req: hyper::Request<hyper::body::Incoming>| async move {
                 let (_, body) = req.into_parts();
                 let _ = Limited::new(body, MAX_BODY_BYTES).collect().await;
                 let resp = hyper::Response::builder()

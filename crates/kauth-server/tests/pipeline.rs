@@ -37,6 +37,47 @@ fn a_bad_credential_gets_the_plain_401_never_anonymous() {
 }
 
 #[test]
+fn a_connections_remembered_token_key_still_sees_the_service_account_deleted() {
+    let s = server();
+    s.admin(
+        Method::POST,
+        "/api/v1/namespaces/default/serviceaccounts",
+        Some(json!({"metadata": {"name": "app"}})),
+        201,
+    );
+    let issued = s.admin(
+        Method::POST,
+        "/api/v1/namespaces/default/serviceaccounts/app/token",
+        Some(json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}})),
+        201,
+    );
+    let token = issued["status"]["token"].as_str().unwrap().to_owned();
+    // One keep-alive connection: its requests share a memo.
+    let connection = std::sync::Arc::new(kauth::authn::token_key_memo::TokenKeyMemo::new());
+    let on_connection = |method: Method, path: &str| {
+        let mut r = request(method, path, None, Some(&token));
+        r.token_key = Some(connection.clone());
+        handle(&s.state, r)
+    };
+    let path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews";
+    let review = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}});
+    let ask = || {
+        let mut r = request(Method::POST, path, Some(&review), Some(&token));
+        r.token_key = Some(connection.clone());
+        handle(&s.state, r)
+    };
+    for _ in 0..3 {
+        assert_eq!(ask().status, 201, "the token is accepted, its key remembered after the first");
+    }
+    assert_eq!(on_connection(Method::GET, "/api/v1/namespaces/default/pods").status, 403);
+    s.admin(Method::DELETE, "/api/v1/namespaces/default/serviceaccounts/app", None, 200);
+    let refused = ask();
+    assert_eq!(refused.status, 401, "the same connection, the same token: refused at once");
+    assert_eq!(json_of(&refused)["message"], "Unauthorized");
+}
+
+#[test]
 fn rbac_decides_and_system_masters_may_do_anything() {
     let s = server();
     let r = s.send(Method::GET, "/api/v1/namespaces", None, Some(ADMIN));

@@ -30,6 +30,9 @@ pub struct Request {
     pub peer: Option<PeerCertificates>,
     /// The client's address, for audit.
     pub source_ip: String,
+    /// The connection's memory of its last bearer token's cache key; `None` for a request that
+    /// came on no connection (in-process callers, tests).
+    pub token_key: Option<Arc<kauth::authn::token_key_memo::TokenKeyMemo>>,
 }
 
 impl Request {

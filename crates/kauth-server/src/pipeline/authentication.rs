@@ -44,8 +44,11 @@ pub struct Unauthenticated {
 
 /// Authenticates a request from its client certificate chain (not yet verified) and headers.
 pub fn authenticate(state: &State, request: &Request) -> Result<kauth::authn::Authenticated, Unauthenticated> {
-    let credentials =
+    let mut credentials =
         Credentials::new(&request.headers, request.peer.as_deref().map(Vec::as_slice)).on_path(&request.path);
+    if let Some(memo) = &request.token_key {
+        credentials = credentials.on_connection(memo);
+    }
     let rejection = match state.authenticator.authenticate(&credentials, state.now()) {
         Ok(Some(authenticated)) => return Ok(authenticated),
         // Anonymous answers every request without credential: only a presented credential

@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use kauth::authn::token_key_memo::TokenKeyMemo;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -72,11 +73,22 @@ fn dated(mut resp: hyper::Response<Body>, clock: &Clock) -> hyper::Response<Body
     resp
 }
 
+/// What the requests of one connection share.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// The client certificate chain the handshake presented, if any.
+    pub peer: Option<PeerCertificates>,
+    /// The client's address.
+    pub source: SocketAddr,
+    /// The cache key of the last bearer token the connection presented (see
+    /// [`TokenKeyMemo`]): a keep-alive client's token is HMACed once, not on every request.
+    pub token_key: Arc<TokenKeyMemo>,
+}
+
 async fn serve_request(
     mut pipeline: Pipeline,
     clock: Clock,
-    peer: Option<PeerCertificates>,
-    source: SocketAddr,
+    connection: Connection,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Body>, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
@@ -102,8 +114,9 @@ async fn serve_request(
         query,
         headers: parts.headers,
         body,
-        peer,
-        source_ip: request_text::address(source.ip()),
+        peer: connection.peer,
+        source_ip: request_text::address(connection.source.ip()),
+        token_key: Some(connection.token_key),
     };
     let resp = to_hyper(pipeline::call(&mut pipeline, request).await);
     Ok(dated(resp, &clock))
@@ -118,15 +131,16 @@ pub async fn serve(
 ) {
     let clock = state.clock.clone();
     let pipeline = pipeline::stack(state);
-    serve_connections(listener, tls, shutdown, move |peer, source, req| {
-        serve_request(pipeline.clone(), clock.clone(), peer, source, req)
+    serve_connections(listener, tls, shutdown, move |connection, req| {
+        serve_request(pipeline.clone(), clock.clone(), connection, req)
     })
     .await
 }
 
 /// The transport under [`serve`], for any request handler: accepts TCP connections, does the TLS
 /// handshake with `tls`, and serves HTTP/1.1 or h2 on each with hyper-util's auto builder and
-/// kauth's limits, calling `handle` with the client's certificates, its address and the request.
+/// kauth's limits, calling `handle` with what the connection's requests share ([`Connection`]:
+/// the client's certificates, its address, its token key memo) and the request.
 ///
 /// Public so that the HTTPS ceiling benchmark (`examples/ceiling.rs`) serves a fixed response
 /// through exactly this code: what it measures is what kauth's transport costs, and the
@@ -137,7 +151,7 @@ pub async fn serve_connections<H, F>(
     shutdown: impl Future<Output = ()>,
     handle: H,
 ) where
-    H: Fn(Option<PeerCertificates>, SocketAddr, hyper::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(Connection, hyper::Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Result<hyper::Response<Body>, std::convert::Infallible>> + Send + 'static,
 {
     let acceptor = TlsAcceptor::from(tls);
@@ -164,7 +178,8 @@ pub async fn serve_connections<H, F>(
                 }
             };
             let peer = tls.get_ref().1.peer_certificates().filter(|c| !c.is_empty()).map(|c| Arc::new(c.to_vec()));
-            let service = service_fn(move |req| handle(peer.clone(), source, req));
+            let connection = Connection { peer, source, token_key: Arc::new(TokenKeyMemo::new()) };
+            let service = service_fn(move |req| handle(connection.clone(), req));
             // Headers up to 1 MiB, as Go's net/http allows kube-apiserver: a giant bearer token
             // must reach authentication and get its 401, not be cut off by the transport.
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

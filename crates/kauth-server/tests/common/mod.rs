@@ -204,6 +204,7 @@ pub fn request(method: Method, path: &str, body: Option<&Value>, token: Option<&
         body: body.map(|b| Bytes::from(serde_json::to_vec(b).unwrap())).unwrap_or_default(),
         peer: None,
         source_ip: "127.0.0.1".into(),
+        token_key: None,
     }
 }
 

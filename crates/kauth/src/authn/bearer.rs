@@ -40,7 +40,11 @@ impl<T: TokenAuthenticator> RequestAuthenticator for BearerAuthenticator<T> {
             Err(r) if !presents_bearer(&r) => return Ok(None),
             Err(r) => return Err(r),
         };
-        match self.tokens.authenticate_token(token, None, now)? {
+        let verdict = match request.token_key {
+            Some(memo) => self.tokens.authenticate_connection_token(token, None, now, memo),
+            None => self.tokens.authenticate_token(token, None, now),
+        };
+        match verdict? {
             Some(a) => Ok(Some(a)),
             None => Err(Rejection::NotRecognised),
         }

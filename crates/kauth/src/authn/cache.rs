@@ -8,6 +8,9 @@
 //! authenticators give without an error ([`Rejection::is_silent_failure`]): kube-apiserver wraps
 //! its token webhook in such a cache (success and failure TTL both
 //! `--authentication-token-webhook-cache-ttl`; errors never kept).
+//!
+//! A bearer token on a connection with a [`TokenKeyMemo`] has its key computed once per
+//! connection and token (`authenticate_connection_token`); the entries are looked up as always.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +19,12 @@ use std::sync::Mutex;
 use aws_lc_rs::hmac;
 use time::{Duration, OffsetDateTime};
 
+use super::token_key_memo::TokenKeyMemo;
 use super::{Authenticated, Rejection, TokenAuthenticator};
+
+/// Each cache's id, so that a connection's memo reuses a key only with the cache (and the HMAC
+/// key) that computed it.
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// kube-apiserver's success TTL for the token cache.
 pub const DEFAULT_SUCCESS_TTL: Duration = Duration::seconds(10);
@@ -36,6 +44,7 @@ struct Entry {
 pub struct TokenCache<A> {
     inner: A,
     key: hmac::Key,
+    id: u64,
     ttl: Duration,
     generation: AtomicU64,
     entries: Mutex<HashMap<[u8; 32], Entry>>,
@@ -65,6 +74,7 @@ impl<A: TokenAuthenticator> TokenCache<A> {
         Ok(TokenCache {
             inner,
             key,
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             ttl,
             generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
@@ -74,6 +84,36 @@ impl<A: TokenAuthenticator> TokenCache<A> {
             stale: AtomicU64::new(0),
             failure_ttl: Duration::ZERO,
         })
+    }
+
+    /// Answers from the entry under `key` (the HMAC of `audiences` and `token`), or asks the
+    /// wrapped authenticator and keeps its answer.
+    fn authenticate_keyed(
+        &self,
+        key: [u8; 32],
+        token: &str,
+        audiences: Option<&[String]>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        if let Some(hit) = self.hit(&key, generation, now) {
+            return hit.map(Some);
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let result = match self.inner.authenticate_token(token, audiences, now) {
+            Err(r) if self.stale_for > Duration::ZERO && r.only_unavailable() => {
+                return self.stale_hit(&key, generation, now).map(Some).ok_or(r);
+            }
+            Err(r) if self.failure_ttl > Duration::ZERO && r.is_silent_failure() => {
+                self.store(key, generation, now, self.failure_ttl, Err(r.clone()));
+                return Err(r);
+            }
+            other => other?,
+        };
+        if let Some(authenticated) = &result {
+            self.store(key, generation, now, self.ttl, Ok(authenticated.clone()));
+        }
+        Ok(result)
     }
 
     /// Also keeps silent failures ([`Rejection::is_silent_failure`]) for `ttl` (zero: never),
@@ -177,26 +217,26 @@ impl<A: TokenAuthenticator> TokenAuthenticator for TokenCache<A> {
         audiences: Option<&[String]>,
         now: OffsetDateTime,
     ) -> Result<Option<Authenticated>, Rejection> {
-        let key = self.cache_key(token, audiences);
-        let generation = self.generation.load(Ordering::SeqCst);
-        if let Some(hit) = self.hit(&key, generation, now) {
-            return hit.map(Some);
+        self.authenticate_keyed(self.cache_key(token, audiences), token, audiences, now)
+    }
+
+    fn authenticate_connection_token(
+        &self,
+        token: &str,
+        audiences: Option<&[String]>,
+        now: OffsetDateTime,
+        memo: &TokenKeyMemo,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        // The audiences are part of the key: only the API audiences' keys are remembered.
+        if audiences.is_some() {
+            return self.authenticate_token(token, audiences, now);
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let result = match self.inner.authenticate_token(token, audiences, now) {
-            Err(r) if self.stale_for > Duration::ZERO && r.only_unavailable() => {
-                return self.stale_hit(&key, generation, now).map(Some).ok_or(r);
-            }
-            Err(r) if self.failure_ttl > Duration::ZERO && r.is_silent_failure() => {
-                self.store(key, generation, now, self.failure_ttl, Err(r.clone()));
-                return Err(r);
-            }
-            other => other?,
-        };
-        if let Some(authenticated) = &result {
-            self.store(key, generation, now, self.ttl, Ok(authenticated.clone()));
-        }
-        Ok(result)
+        let key = memo.key(self.id, token.as_bytes()).unwrap_or_else(|| {
+            let key = self.cache_key(token, None);
+            memo.remember(self.id, token.as_bytes(), key);
+            key
+        });
+        self.authenticate_keyed(key, token, audiences, now)
     }
 }
 
@@ -257,6 +297,43 @@ mod tests {
         cache.authenticate_token("good", None, now()).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 8, "invalidate drops successes");
         assert_eq!(cache.stats().0, 1);
+    }
+
+    #[test]
+    fn a_connections_memo_changes_no_answer_ttl_or_invalidation() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let union = TokenUnion::new().with(Counting(calls.clone(), Fixed("counting")));
+        let cache = TokenCache::new(union, DEFAULT_SUCCESS_TTL).unwrap();
+        let memo = TokenKeyMemo::new();
+        let ask = |token: &str, at: OffsetDateTime| cache.authenticate_connection_token(token, None, at, &memo);
+        assert_eq!(ask("good", now()).unwrap().unwrap().authenticator, "counting");
+        assert_eq!(memo.key(cache.id, b"good"), Some(cache.cache_key("good", None)), "the key is remembered");
+        ask("good", now() + Duration::seconds(9)).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "a hit through the remembered key");
+        assert_eq!(
+            cache.authenticate_token("good", None, now()).unwrap().unwrap().authenticator,
+            "counting",
+            "the same entry without the memo: the remembered key is the cache's key"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        ask("good", now() + Duration::seconds(10)).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "the TTL holds");
+        cache.invalidate();
+        ask("good", now() + Duration::seconds(11)).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "invalidation holds");
+        assert!(matches!(ask("bad", now()), Err(Rejection::Token { .. })), "another token: its own verdict");
+        assert_eq!(ask("other", now()), Ok(None));
+        ask("good", now() + Duration::seconds(12)).unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 5, "a hit again after the other tokens");
+        // Another cache (another HMAC key) on the same connection computes its own key.
+        let other = TokenCache::new(Fixed("other"), DEFAULT_SUCCESS_TTL).unwrap();
+        other.authenticate_connection_token("good", None, now(), &memo).unwrap();
+        assert_eq!(memo.key(other.id, b"good"), Some(other.cache_key("good", None)));
+        assert_ne!(other.cache_key("good", None), cache.cache_key("good", None));
+        // Audiences are never remembered.
+        let audiences = ["x".to_string()];
+        cache.authenticate_connection_token("good", Some(&audiences), now(), &memo).unwrap();
+        assert_eq!(memo.key(other.id, b"good"), Some(other.cache_key("good", None)), "left as it was");
     }
 
     /// Accepts "good" while `up`, else says the cluster could not be asked; refuses "revoked".

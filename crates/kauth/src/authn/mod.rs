@@ -5,7 +5,8 @@
 //! headers and its client certificate chain). Authenticators: [`x509`] client certificates,
 //! [`token_file`] static tokens, [`service_account`] tokens, [`anonymous`]. Wrappers implementing
 //! the same traits: [`bearer`] (a token authenticator as a request authenticator), [`union`]
-//! (try in order), [`cache`] (successes for a TTL), [`group_adder`] (`system:authenticated`).
+//! (try in order), [`cache`] (successes for a TTL; [`token_key_memo`] spares a keep-alive
+//! connection recomputing its token's cache key), [`group_adder`] (`system:authenticated`).
 //! [`impersonation`] holds the pure parts of `Impersonate-*` handling.
 //!
 //! An authenticator returns `Ok(Some(_))` (authenticated), `Ok(None)` ("not my kind of
@@ -31,6 +32,7 @@ pub mod rejection;
 pub mod request_header;
 pub mod service_account;
 pub mod token_file;
+pub mod token_key_memo;
 pub mod union;
 pub mod x509;
 
@@ -44,6 +46,7 @@ pub use rejection::{
 };
 
 use crate::user::UserInfo;
+use token_key_memo::TokenKeyMemo;
 
 /// A successful authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,12 +83,21 @@ pub struct Credentials<'a> {
     /// The request's path (`/livez`): anonymous access may be limited to some paths. Empty
     /// when the caller has no request (a TokenReview).
     pub path: &'a str,
+    /// The connection's memory of its last bearer token's cache key, when the server keeps one
+    /// per connection ([`token_key_memo`]).
+    pub token_key: Option<&'a TokenKeyMemo>,
 }
 
 impl<'a> Credentials<'a> {
     /// The credentials of a request with `headers` and the client certificate chain `chain`.
     pub fn new(headers: &'a http::HeaderMap, chain: Option<&'a [CertificateDer<'static>]>) -> Self {
-        Credentials { headers, client_certificates: chain, path: "" }
+        Credentials { headers, client_certificates: chain, path: "", token_key: None }
+    }
+
+    /// The same credentials, presented on a connection that remembers its last bearer token's
+    /// cache key in `memo`.
+    pub fn on_connection(self, memo: &'a TokenKeyMemo) -> Self {
+        Credentials { token_key: Some(memo), ..self }
     }
 
     /// The same credentials, presented on `path`.
@@ -124,6 +136,20 @@ pub trait TokenAuthenticator: Send + Sync {
         audiences: Option<&[String]>,
         now: OffsetDateTime,
     ) -> Result<Option<Authenticated>, Rejection>;
+
+    /// The same, for a bearer token presented on a connection whose [`TokenKeyMemo`] may
+    /// remember the token's cache key: the token cache reuses it rather than computing
+    /// it again; every other authenticator ignores the memo.
+    fn authenticate_connection_token(
+        &self,
+        token: &str,
+        audiences: Option<&[String]>,
+        now: OffsetDateTime,
+        memo: &TokenKeyMemo,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        let _ = memo;
+        self.authenticate_token(token, audiences, now)
+    }
 }
 
 /// Authenticates a request by what it presents.
@@ -147,6 +173,16 @@ impl<T: TokenAuthenticator + ?Sized> TokenAuthenticator for Arc<T> {
         now: OffsetDateTime,
     ) -> Result<Option<Authenticated>, Rejection> {
         (**self).authenticate_token(token, audiences, now)
+    }
+
+    fn authenticate_connection_token(
+        &self,
+        token: &str,
+        audiences: Option<&[String]>,
+        now: OffsetDateTime,
+        memo: &TokenKeyMemo,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        (**self).authenticate_connection_token(token, audiences, now, memo)
     }
 }
 
