@@ -83,10 +83,15 @@ pub fn token_webhook(
 /// while this one waits. Inline otherwise: without a remote authenticator (the default; the
 /// chain is a few microseconds of CPU, and moving threads would cost more), or without a
 /// multi-threaded runtime (in-process callers and tests; `block_in_place` would panic there).
+///
+/// The runtime is looked at only for a remote chain: finding it clones the runtime's handle,
+/// whose count every worker shares, and the default chain runs twice per request.
 pub fn off_workers<R>(remote: bool, judge: impl FnOnce() -> R) -> R {
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if remote && multi_thread {
+    let multi_thread = || {
+        tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+    };
+    if remote && multi_thread() {
         tokio::task::block_in_place(judge)
     } else {
         judge()
