@@ -1,6 +1,6 @@
 //! The transport with the whole pipeline behind it, over real TLS on 127.0.0.1: what a
-//! connection's requests share (its pipeline, its memory of the last bearer token's cache key)
-//! must never mix up the requests themselves.
+//! connection's requests share (its memory of the last bearer token's cache key) must never mix
+//! up the requests themselves.
 
 #![allow(clippy::unwrap_used)] // a test: a failed step is the failure to report
 
