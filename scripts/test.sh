@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 # A build directory outside the clone survives between runs on the same machine.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kauth/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Incremental state only speeds up an edit-compile loop; here it would cost gigabytes of disk.
+export CARGO_INCREMENTAL=0
 # Suites that drive kubectl, curl, etcd, openssl, Go or PyJWT skip with a `skipped: ...` line on a
 # machine without them; here, after installing them, a missing one fails the suite instead.
 export KAUTH_REQUIRE_ALL_TOOLS=1
@@ -42,6 +44,23 @@ if ! .venv/bin/python -c 'import jwt, cryptography' >/dev/null 2>&1; then
   .venv/bin/pip install --quiet --disable-pip-version-check 'PyJWT[crypto]==2.15.1'
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+say "disk"
+# The build directory is a cache. A long-lived machine fills its disk with old builds, and a run
+# that finds it full fails half-way with "No space left on device". So: drop what this run never
+# uses (incremental state), and if the disk is still short of what a whole run needs, empty the
+# cache and build from scratch. KAUTH_TEST_DISK_GIB overrides the estimate (measured: a whole run
+# from an empty cache writes about 12 GiB).
+free_gib() { df -Pk "$1" | awk 'NR == 2 { print int($4 / 1048576) }'; }
+need_gib="${KAUTH_TEST_DISK_GIB:-12}"
+mkdir -p "$CARGO_TARGET_DIR"
+rm -rf "$CARGO_TARGET_DIR"/*/incremental "$CARGO_TARGET_DIR"/*/*/incremental
+if [ "$(free_gib "$CARGO_TARGET_DIR")" -lt "$need_gib" ]; then
+  echo "$(free_gib "$CARGO_TARGET_DIR") GiB free, a whole run needs about $need_gib GiB: emptying the build cache $CARGO_TARGET_DIR"
+  rm -rf "$CARGO_TARGET_DIR"
+  mkdir -p "$CARGO_TARGET_DIR"
+fi
+echo "$(free_gib "$CARGO_TARGET_DIR") GiB free for the build cache (a whole run needs about $need_gib GiB)"
 
 say "format and lints"
 cargo fmt --all -- --check
