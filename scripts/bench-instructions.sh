@@ -10,7 +10,9 @@
 # counters are zeroed before and dumped after each, and divided by the requests wrk made. The
 # ceiling (kauth's own transport answering a fixed body, `examples/ceiling.rs`) is counted the
 # same way on the same requests: what kauth adds beyond it is the pipeline's and the handler's.
-# KAUTH_BIN measures another build (an A/B of a change). Prints a Markdown table.
+# KAUTH_BIN measures another build (an A/B of a change). PROFILES=DIR keeps each scenario's
+# callgrind profile there (`ceiling-get.out`, `kauth-sar.out`, ...) for `callgrind_annotate
+# --inclusive=yes`. Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -73,7 +75,7 @@ request = function()
 end
 LUA
 
-row() { # row LABEL URL_PATH LUA: sets requests and count (instructions per request)
+row() { # row LABEL URL_PATH LUA [PROFILE_NAME]: sets requests and count (instructions per request)
   callgrind_control -i on "$pid" >/dev/null 2>&1
   # Two seconds of load first, uncounted: the token cache warms, the allocator settles.
   wrk -t1 -c4 -d2s -s "$3" "$url$2" -- warm >/dev/null
@@ -87,7 +89,7 @@ row() { # row LABEL URL_PATH LUA: sets requests and count (instructions per requ
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   dump=$(ls -t "$work"/callgrind.out.* | head -1)
   instructions=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
-  rm -f "$dump"
+  if [ -n "${PROFILES:-}" ] && [ -n "${4:-}" ]; then mkdir -p "$PROFILES" && mv "$dump" "$PROFILES/$4.out"; else rm -f "$dump"; fi
   count=$((instructions / requests))
 }
 
@@ -102,7 +104,7 @@ declare -A floor
 serve_ceiling "${callgrind[@]}"
 for s in "${scenarios[@]}"; do
   IFS='|' read -r label path script <<<"$s"
-  row "$label" "$path" "$work/$script.lua"
+  row "$label" "$path" "$work/$script.lua" "ceiling-$script"
   floor[$script]=$count
 done
 kill "$pid"
@@ -111,6 +113,6 @@ serve "${callgrind[@]}"
 printf '| scenario (under callgrind) | requests | instructions per request | the ceiling, same requests | kauth beyond the ceiling |\n|---|---:|---:|---:|---:|\n'
 for s in "${scenarios[@]}"; do
   IFS='|' read -r label path script <<<"$s"
-  row "$label" "$path" "$work/$script.lua"
+  row "$label" "$path" "$work/$script.lua" "kauth-$script"
   printf '| %s | %s | %s | %s | %s |\n' "$label" "$requests" "$count" "${floor[$script]}" "$((count - floor[$script]))"
 done

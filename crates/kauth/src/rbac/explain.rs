@@ -5,15 +5,14 @@
 //! The API keeps Kubernetes' semantics (a denial's reason stays empty); this goes to logs, the
 //! audit log and `kauth policy explain`.
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::api::rbac::v1::PolicyRule;
 
 pub use super::explanation::{BindingView, Explanation, Grant, Miss, NearMiss};
 use super::index::Binding;
 use super::rules::{self, compact};
+use super::smallest_grant::smallest_grant;
 use super::RbacIndex;
 use crate::authz::{Attributes, Authorizer, Reason, Target, SYSTEM_MASTERS};
-use crate::user::split_service_account_username;
 
 /// At most this many near misses are reported.
 const NEAREST: usize = 5;
@@ -80,80 +79,6 @@ fn nearest_first(near: &mut Vec<NearMiss>) {
         near.retain(|n| key(n).0 == best.0);
     }
     near.truncate(NEAREST);
-}
-
-fn subject_for_grant(a: &Attributes) -> Subject {
-    match split_service_account_username(&a.user.name) {
-        Some((ns, name)) => {
-            Subject { kind: "ServiceAccount".into(), name: name.into(), namespace: Some(ns.into()), api_group: None }
-        }
-        None => Subject {
-            kind: "User".into(),
-            name: a.user.name.clone(),
-            namespace: None,
-            api_group: Some("rbac.authorization.k8s.io".into()),
-        },
-    }
-}
-
-/// The smallest grant allowing `a` to its user: one verb, one group, one resource (and the
-/// object's name when the request names one), or one path.
-pub fn smallest_grant(a: &Attributes) -> Grant {
-    let subject = subject_for_grant(a);
-    let one = |s: &str| Some(vec![s.to_owned()]);
-    let (rule, namespace, slug) = match &a.target {
-        Target::Resource { namespace, api_group, resource, subresource, name, .. } => {
-            let combined = if subresource.is_empty() { resource.clone() } else { format!("{resource}/{subresource}") };
-            let mut slug = format!("{}-{}", a.verb, combined.replace('/', "-"));
-            if !name.is_empty() {
-                slug.push('-');
-                slug.push_str(name);
-            }
-            let rule = PolicyRule {
-                verbs: vec![a.verb.clone()],
-                api_groups: one(api_group),
-                resources: Some(vec![combined]),
-                resource_names: (!name.is_empty()).then(|| vec![name.clone()]),
-                non_resource_urls: None,
-            };
-            (rule, namespace.clone(), slug)
-        }
-        Target::NonResource { path } => {
-            let rule =
-                PolicyRule { verbs: vec![a.verb.clone()], non_resource_urls: one(path), ..PolicyRule::default() };
-            let slug = format!("{}-{}", a.verb, path.trim_matches('/').replace('/', "-"));
-            (rule, String::new(), slug)
-        }
-    };
-    let slug: String =
-        slug.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect();
-    let name = format!("kauth-allow-{}", slug.to_ascii_lowercase());
-    let meta = |ns: Option<&str>| ObjectMeta {
-        name: Some(name.clone()),
-        namespace: ns.map(str::to_owned),
-        ..ObjectMeta::default()
-    };
-    let role_ref =
-        |kind: &str| RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.clone() };
-    if namespace.is_empty() {
-        Grant::Cluster {
-            role: ClusterRole { metadata: meta(None), rules: Some(vec![rule]), ..ClusterRole::default() },
-            binding: ClusterRoleBinding {
-                metadata: meta(None),
-                role_ref: role_ref("ClusterRole"),
-                subjects: Some(vec![subject]),
-            },
-        }
-    } else {
-        Grant::Namespaced {
-            role: Role { metadata: meta(Some(&namespace)), rules: Some(vec![rule]) },
-            binding: RoleBinding {
-                metadata: meta(Some(&namespace)),
-                role_ref: role_ref("Role"),
-                subjects: Some(vec![subject]),
-            },
-        }
-    }
 }
 
 impl RbacIndex {
@@ -228,6 +153,8 @@ pub fn denial_summary(reason: &Reason, rbac: Option<&Explanation>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+
     use super::*;
     use crate::user::UserInfo;
 

@@ -24,6 +24,7 @@ pub mod object_ref;
 pub mod policy;
 pub mod resources;
 pub mod rules;
+pub mod smallest_grant;
 pub mod subject;
 pub mod who_can;
 
