@@ -9,6 +9,13 @@
 //! the size limit, of the right kind, every field known to its type (so no warning to word), a
 //! valid `fieldValidation`, and a spec the general path would not refuse. Anything else — and
 //! every refusal — goes the general way, so errors, warnings and their texts have one home.
+//!
+//! This path reads and writes JSON with sonic-rs, serde's data model with SIMD string scanning
+//! and escaping, where the rest of the server uses serde_json: a TokenReview's answer echoes its
+//! token (about 1 KB), which serde_json escapes byte by byte. A body with a backslash anywhere
+//! goes the general way, so that escapes (and lone surrogates among them) are only ever read by
+//! serde_json; the tests below hold the two libraries to the same values from the same bodies
+//! and to the same bytes from the same values.
 
 use k8s_openapi::api::authentication::v1::TokenReview;
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
@@ -25,7 +32,7 @@ use crate::state::State;
 
 /// The answer to a review of kind `rt`, when this path can give it (see the module's docs).
 pub fn answer(state: &State, req: &Request, rt: &ResourceType) -> Option<Response> {
-    if !is_json(req) || req.body.len() > MAX_BODY_BYTES {
+    if !is_json(req) || req.body.len() > MAX_BODY_BYTES || req.body.contains(&b'\\') {
         return None;
     }
     if !matches!(req.param("fieldValidation"), None | Some("Ignore" | "Warn" | "Strict")) {
@@ -42,7 +49,7 @@ pub fn answer(state: &State, req: &Request, rt: &ResourceType) -> Option<Respons
 /// The body as `T`, when it decodes with no field left over (an unknown field, even a null one,
 /// is the general path's to warn about or ignore) and nothing after it.
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    let mut de = sonic_rs::Deserializer::from_slice(body);
     let mut skipped = false;
     let value = serde_ignored::deserialize(&mut de, |_| skipped = true).ok()?;
     de.end().ok()?;
@@ -59,7 +66,7 @@ fn token_review(state: &State, mut review: TokenReview) -> Option<Vec<u8>> {
     let audiences = review.spec.audiences.as_deref().unwrap_or_default();
     review.status = Some(token_review_status(state, token, audiences));
     review.metadata = answer_metadata(review.metadata);
-    serde_json::to_vec(&review).ok()
+    sonic_rs::to_vec(&review).ok()
 }
 
 fn subject_access_review(state: &State, mut review: SubjectAccessReview) -> Option<Vec<u8>> {
@@ -72,12 +79,107 @@ fn subject_access_review(state: &State, mut review: SubjectAccessReview) -> Opti
     let attrs = Attributes::try_from(&review.spec).ok()?;
     review.status = Some(access_review_status(state, &attrs));
     review.metadata = ObjectMeta::default();
-    serde_json::to_vec(&review).ok()
+    sonic_rs::to_vec(&review).ok()
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
     use super::*;
+
+    /// What serde_json, the general path's library, makes of `body` on `decode`'s terms.
+    fn decode_with_serde_json<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let mut skipped = false;
+        let value = serde_ignored::deserialize(&mut de, |_| skipped = true).ok()?;
+        de.end().ok()?;
+        (!skipped).then_some(value)
+    }
+
+    /// Text of every kind: names, quotes, backslashes, control characters, any Unicode.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof!["[a-z:.-]{0,12}", "[\\\"\u{0}-\u{1f}\u{7f}a]{0,6}", any::<String>()]
+    }
+
+    /// A review body as clients send it, with text of every kind, sometimes an unknown field or a
+    /// wrong type, then a few bytes overwritten (which may leave it invalid JSON or UTF-8).
+    fn body() -> impl Strategy<Value = Vec<u8>> {
+        let review = (text(), text(), prop::collection::vec(text(), 0..3), any::<bool>(), any::<u8>()).prop_map(
+            |(a, b, groups, token_review, shape)| {
+                let mut v = if token_review {
+                    json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                        "metadata": {"name": a}, "spec": {"token": b, "audiences": groups}})
+                } else {
+                    json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                        "spec": {"user": a, "groups": groups, "extra": {b.clone(): [b]},
+                            "resourceAttributes": {"verb": "get", "resource": "pods", "namespace": "default"}}})
+                };
+                match shape % 4 {
+                    0 => v["spec"]["unknown"] = json!(null),
+                    1 => v["metadata"] = json!({"generation": i64::from(shape) - 300}),
+                    _ => {}
+                }
+                serde_json::to_vec(&v).unwrap()
+            },
+        );
+        (review, prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3)).prop_map(
+            |(mut body, edits)| {
+                for (at, byte) in edits {
+                    let i = at.index(body.len());
+                    body[i] = byte;
+                }
+                body
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// A body this path decodes (one without a backslash) is one serde_json decodes to the
+        /// same value: this path never answers what the general path would refuse or read otherwise.
+        #[test]
+        fn what_this_path_decodes_serde_json_decodes_alike(mut body in body()) {
+            // `answer` sends a body with a backslash the general way: here, none is left.
+            body.iter_mut().filter(|b| **b == b'\\').for_each(|b| *b = b'x');
+            let fast: Option<TokenReview> = decode(&body);
+            if fast.is_some() {
+                prop_assert_eq!(fast, decode_with_serde_json::<TokenReview>(&body));
+            }
+            let fast: Option<SubjectAccessReview> = decode(&body);
+            if fast.is_some() {
+                prop_assert_eq!(fast, decode_with_serde_json::<SubjectAccessReview>(&body));
+            }
+        }
+
+        /// Its answers are byte for byte what serde_json writes, whatever the text.
+        #[test]
+        fn answers_are_the_bytes_serde_json_writes(body in body(), user in text(), reason in text()) {
+            if let Some(mut review) = decode_with_serde_json::<TokenReview>(&body) {
+                review.status = Some(k8s_openapi::api::authentication::v1::TokenReviewStatus {
+                    authenticated: Some(true),
+                    user: Some(k8s_openapi::api::authentication::v1::UserInfo {
+                        username: Some(user.clone()),
+                        groups: Some(vec![reason.clone()]),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+                prop_assert_eq!(sonic_rs::to_vec(&review).unwrap(), serde_json::to_vec(&review).unwrap());
+            }
+            if let Some(mut review) = decode_with_serde_json::<SubjectAccessReview>(&body) {
+                review.status = Some(k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus {
+                    allowed: true,
+                    reason: Some(reason),
+                    evaluation_error: Some(user),
+                    ..Default::default()
+                });
+                prop_assert_eq!(sonic_rs::to_vec(&review).unwrap(), serde_json::to_vec(&review).unwrap());
+            }
+        }
+    }
 
     #[test]
     fn only_a_body_with_every_field_known_decodes_here() {
