@@ -100,7 +100,7 @@ mod tests {
 
     /// Text of every kind: names, quotes, backslashes, control characters, any Unicode.
     fn text() -> impl Strategy<Value = String> {
-        prop_oneof!["[a-z:.-]{0,12}", "[\\\"\u{0}-\u{1f}\u{7f}a]{0,6}", any::<String>()]
+        prop_oneof!["[a-z:.-]{0,12}", "[\\\\\"\u{0}-\u{1f}\u{7f}a]{0,6}", any::<String>()]
     }
 
     /// A review body as clients send it, with text of every kind, sometimes an unknown field or a
