@@ -13,3 +13,4 @@ pub mod resources;
 pub mod response;
 pub mod selector;
 pub mod status;
+pub mod unknown_fields;

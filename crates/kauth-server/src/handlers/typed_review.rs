@@ -28,6 +28,7 @@ use crate::api::body::is_json;
 use crate::api::request::{Request, MAX_BODY_BYTES};
 use crate::api::resources::ResourceType;
 use crate::api::response::Response;
+use crate::api::unknown_fields;
 use crate::state::State;
 
 /// The answer to a review of kind `rt`, when this path can give it (see the module's docs).
@@ -50,8 +51,7 @@ pub fn answer(state: &State, req: &Request, rt: &ResourceType) -> Option<Respons
 /// is the general path's to warn about or ignore) and nothing after it.
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
     let mut de = sonic_rs::Deserializer::from_slice(body);
-    let mut skipped = false;
-    let value = serde_ignored::deserialize(&mut de, |_| skipped = true).ok()?;
+    let (value, skipped) = unknown_fields::deserialize(&mut de).ok()?;
     de.end().ok()?;
     (!skipped).then_some(value)
 }
