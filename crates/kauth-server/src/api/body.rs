@@ -1,6 +1,8 @@
 //! Request bodies: JSON, YAML or Kubernetes protobuf by `Content-Type`, decoded into a resource's
 //! typed form with `fieldValidation` applied.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::request::{Request, MAX_BODY_BYTES};
@@ -12,7 +14,7 @@ pub fn body_json(req: &Request) -> Result<Value, ApiError> {
     if req.body.len() > MAX_BODY_BYTES {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
-    match content_type(req).as_str() {
+    match content_type(req).as_ref() {
         "application/json" | "" | "*/*" => serde_json::from_slice(&req.body)
             .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))),
         crate::api::protobuf::CONTENT_TYPE => crate::api::protobuf::to_json(&req.body),
@@ -71,19 +73,20 @@ pub fn body_object(req: &Request, kind: &str) -> Result<Value, ApiError> {
 
 /// Whether the body is JSON by its `Content-Type` (none, or `*/*`, read as JSON too).
 pub fn is_json(req: &Request) -> bool {
-    matches!(content_type(req).as_str(), "application/json" | "" | "*/*")
+    matches!(content_type(req).as_ref(), "application/json" | "" | "*/*")
 }
 
-fn content_type(req: &Request) -> String {
-    req.headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+/// The media type of the body, lower-cased (copied only when it has an upper-case letter: this
+/// runs on every request with a body). A missing header, or one that is not visible ASCII, reads
+/// as JSON.
+fn content_type(req: &Request) -> Cow<'_, str> {
+    let value = req.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+    let media_type = value.split_once(';').map_or(value, |(t, _)| t).trim_ascii();
+    if media_type.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(media_type.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(media_type)
+    }
 }
 
 /// Decodes a body as `rt`, applying `fieldValidation` (default Warn, as kube-apiserver).
@@ -104,5 +107,39 @@ pub fn decode_checked(req: &Request, rt: &ResourceType, body: Value) -> Result<(
         other => Err(ApiError::bad_request(format!(
             "fieldValidation: Invalid value: {other:?}: fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\""
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_content_type(value: Option<&str>) -> Request {
+        let mut headers = http::HeaderMap::new();
+        if let Some(v) = value {
+            headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_str(v).unwrap());
+        }
+        Request {
+            method: http::Method::POST,
+            path: "/".into(),
+            query: Vec::new(),
+            headers,
+            body: bytes::Bytes::new(),
+            peer: None,
+            source_ip: String::new(),
+            token_key: None,
+        }
+    }
+
+    #[test]
+    fn the_media_type_is_read_without_regard_to_case_or_parameters() {
+        for json in [None, Some("application/json"), Some("Application/JSON; charset=utf-8"), Some(" */* "), Some("")] {
+            assert!(is_json(&with_content_type(json)), "{json:?}");
+        }
+        for other in [Some("application/yaml"), Some("APPLICATION/YAML"), Some("application/vnd.kubernetes.protobuf")] {
+            assert!(!is_json(&with_content_type(other)), "{other:?}");
+        }
+        assert_eq!(content_type(&with_content_type(Some("Application/YAML;x=y"))), "application/yaml");
+        assert!(matches!(content_type(&with_content_type(Some("application/yaml"))), Cow::Borrowed(_)));
     }
 }

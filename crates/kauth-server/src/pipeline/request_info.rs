@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use tower::{Layer, Service};
 
-use super::context::Ctx;
+use super::context::{Ctx, RequestContext};
 use crate::api::request::Request;
 use crate::api::request_info;
 
@@ -40,6 +40,12 @@ impl<S: Service<Ctx>> Service<Request> for WithRequestInfo<S> {
     fn call(&mut self, request: Request) -> Self::Future {
         let watch = request.param("watch").is_some_and(|v| v == "true" || v == "1");
         let info = request_info::parse(request.method.as_str(), &request.path, watch);
-        self.inner.call(Ctx { request, info, annotations: Vec::new(), audited: false, panicked: false })
+        self.inner.call(Box::new(RequestContext {
+            request,
+            info,
+            annotations: Vec::new(),
+            audited: false,
+            panicked: false,
+        }))
     }
 }
