@@ -12,11 +12,16 @@ use crate::state::State;
 
 /// A user as a review's `UserInfo`: uid, groups and extra only when set.
 pub fn user_info(u: &UserInfo) -> authentication::v1::UserInfo {
+    into_user_info(u.clone())
+}
+
+/// [`user_info`] of a user the caller owns: its name, uid and groups move into the answer.
+pub fn into_user_info(u: UserInfo) -> authentication::v1::UserInfo {
     authentication::v1::UserInfo {
-        username: Some(u.name.clone()),
-        uid: (!u.uid.is_empty()).then(|| u.uid.clone()),
-        groups: (!u.groups.is_empty()).then(|| u.groups.clone()),
         extra: (!u.extra.is_empty()).then(|| u.extra.iter().map(|(k, v)| (k.to_owned(), v.to_vec())).collect()),
+        username: Some(u.name),
+        uid: (!u.uid.is_empty()).then_some(u.uid),
+        groups: (!u.groups.is_empty()).then_some(u.groups),
     }
 }
 
@@ -41,7 +46,7 @@ pub fn token_review_status(state: &State, token: &str, audiences: &[String]) -> 
             let auds = if a.audiences.is_empty() { state.config.api_audiences.clone() } else { a.audiences.to_vec() };
             TokenReviewStatus {
                 authenticated: Some(true),
-                user: Some(user_info(&a.user)),
+                user: Some(into_user_info(a.user)),
                 audiences: Some(auds),
                 error: None,
             }

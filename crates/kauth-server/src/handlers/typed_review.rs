@@ -20,7 +20,7 @@
 use k8s_openapi::api::authentication::v1::TokenReview;
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kauth::authz::Attributes;
+use kauth::authz::lent_review;
 use serde::de::DeserializeOwned;
 
 use super::review_status::{access_review_status, token_review_status};
@@ -71,14 +71,16 @@ fn token_review(state: &State, mut review: TokenReview) -> Option<Vec<u8>> {
 
 fn subject_access_review(state: &State, mut review: SubjectAccessReview) -> Option<Vec<u8>> {
     // A review's metadata must be empty (but for a resourceVersion, which is ignored); the
-    // general path words the 422.
-    let metadata = ObjectMeta { resource_version: None, ..review.metadata.clone() };
+    // general path words the 422. The answer's metadata is empty: it moves out to be looked at.
+    let metadata = ObjectMeta { resource_version: None, ..std::mem::take(&mut review.metadata) };
     if metadata != ObjectMeta::default() {
         return None;
     }
-    let attrs = Attributes::try_from(&review.spec).ok()?;
-    review.status = Some(access_review_status(state, &attrs));
-    review.metadata = ObjectMeta::default();
+    // The spec's strings are lent to the decision and put back for the answer, not copied.
+    let attrs = lent_review::lend_subject_access_review(&mut review.spec).ok()?;
+    let status = access_review_status(state, &attrs);
+    lent_review::give_back(attrs, &mut review.spec);
+    review.status = Some(status);
     sonic_rs::to_vec(&review).ok()
 }
 

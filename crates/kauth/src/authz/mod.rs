@@ -4,6 +4,7 @@
 //! RBAC (the `rbac` module).
 
 pub mod config;
+pub mod lent_review;
 pub mod node;
 mod review;
 

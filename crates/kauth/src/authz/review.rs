@@ -97,7 +97,7 @@ impl std::error::Error for ReviewError {}
 /// A review spec Kubernetes refuses: every reason, in the order kube-apiserver's validation finds
 /// them (never empty). Display is `<field>: <message>`, several in brackets, as in a Status.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidReview(Vec<ReviewError>);
+pub struct InvalidReview(pub(super) Vec<ReviewError>);
 
 impl InvalidReview {
     /// The reasons, in kube-apiserver's order.
@@ -123,7 +123,7 @@ fn text(s: &Option<String>) -> String {
 }
 
 /// The attribute errors of a spec (`ValidateSubjectAccessReviewSpec`'s first two checks).
-fn attribute_errors(
+pub(super) fn attribute_errors(
     resource: Option<&ResourceAttributes>,
     non_resource: Option<&NonResourceAttributes>,
 ) -> Vec<ReviewError> {
@@ -135,7 +135,7 @@ fn attribute_errors(
 }
 
 /// A SubjectAccessReview spec's errors, in kube-apiserver's order.
-fn subject_errors(spec: &SubjectAccessReviewSpec) -> Vec<ReviewError> {
+pub(super) fn subject_errors(spec: &SubjectAccessReviewSpec) -> Vec<ReviewError> {
     let mut errors = attribute_errors(spec.resource_attributes.as_ref(), spec.non_resource_attributes.as_ref());
     if spec.user.as_deref().unwrap_or_default().is_empty() && spec.groups.as_ref().is_none_or(Vec::is_empty) {
         errors.push(ReviewError::NoSubject);
@@ -165,7 +165,7 @@ fn verb_and_target(
     }
 }
 
-fn checked(errors: Vec<ReviewError>) -> Result<(), InvalidReview> {
+pub(super) fn checked(errors: Vec<ReviewError>) -> Result<(), InvalidReview> {
     if errors.is_empty() {
         Ok(())
     } else {
