@@ -17,8 +17,9 @@ use crate::api::response::Response;
 
 /// A request on its way down the stack, boxed: it moves into every filter and back up inside
 /// the answer, through each filter's future, and a box makes each of those moves a pointer's
-/// (the context is about 480 bytes; measured, the copies of it and of what held it were about
-/// 1,500 instructions of a SubjectAccessReview's 51,000).
+/// (the context is about 480 bytes; boxing it, with the attributes lent rather than copied in
+/// `authorization.rs`, saved about 1,000 instructions of a SubjectAccessReview's 51,000 and
+/// 1,350 of a GET's 39,000, BENCHMARKS.md).
 pub type Ctx = Box<RequestContext>;
 
 /// What [`Ctx`] holds.
