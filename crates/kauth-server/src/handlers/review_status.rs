@@ -62,7 +62,7 @@ pub fn token_review_status(state: &State, token: &str, audiences: &[String]) -> 
 /// authorizer denied, the reason only when there is one (as kube-apiserver answers).
 pub fn access_review_status(state: &State, attrs: &Attributes) -> SubjectAccessReviewStatus {
     let decision = state.authorize(attrs);
-    let reason = decision.reason().to_string();
+    let reason = decision.reason().text();
     SubjectAccessReviewStatus {
         allowed: matches!(decision, Decision::Allow(_)),
         denied: matches!(decision, Decision::Deny(_)).then_some(true),

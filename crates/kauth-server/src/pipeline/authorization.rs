@@ -134,11 +134,11 @@ where
         let allowed = decision.is_allowed();
         ctx.annotate("authorization.k8s.io/decision", || if allowed { "allow" } else { "forbid" }.into());
         if allowed {
-            ctx.annotate("authorization.k8s.io/reason", || decision.reason().to_string());
+            ctx.annotate("authorization.k8s.io/reason", || decision.reason().text());
             user.user = give_back(attrs, &mut ctx.info);
             return Answer::Below(self.inner.call(Authorized(Authenticated { ctx, user })));
         }
-        let reason = decision.reason().to_string();
+        let reason = decision.reason().text();
         let msg = attrs.forbidden_error(&reason);
         ctx.annotate("authorization.k8s.io/reason", || reason);
         // Kubernetes' reason stays as it is on the wire; operators get the explanation in the

@@ -150,6 +150,16 @@ impl Reason {
         }
     }
 
+    /// The text, as `to_string` gives it; an RBAC grant's is built once, where `to_string`
+    /// builds it and then copies it into another string (every SubjectAccessReview answer
+    /// carries one).
+    pub fn text(&self) -> String {
+        match self {
+            Reason::Rbac(grant) => rbac_text(grant),
+            other => other.to_string(),
+        }
+    }
+
     /// What operators should read beside kube-apiserver's text: the cause behind it, when the
     /// authorizer knows more than it may say on the wire (the Node authorizer's missing edge).
     pub fn detail(&self) -> Option<String> {
@@ -167,12 +177,7 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::None | Reason::PrivilegedGroup => Ok(()),
-            Reason::Rbac(grant) => {
-                let mut s = String::with_capacity(128);
-                s.push_str("RBAC: allowed by ");
-                grant.push_to(&mut s);
-                f.write_str(&s)
-            }
+            Reason::Rbac(grant) => f.write_str(&rbac_text(grant)),
             Reason::RbacUnresolved(errors) if errors.is_empty() => Ok(()),
             Reason::RbacUnresolved(errors) => write!(f, "RBAC: {}", join_errors(errors)),
             Reason::Node(d) => d.fmt(f),
@@ -180,6 +185,15 @@ impl fmt::Display for Reason {
             Reason::Webhook { reason, .. } => f.write_str(reason),
         }
     }
+}
+
+/// "RBAC: allowed by ClusterRoleBinding ..." (the grant's parts are quoted one by one, so it is
+/// built as a string and not written through a formatter).
+fn rbac_text(grant: &crate::rbac::RbacGrant) -> String {
+    let mut s = String::with_capacity(128);
+    s.push_str("RBAC: allowed by ");
+    grant.push_to(&mut s);
+    s
 }
 
 /// Kubernetes' text for several role-resolution errors (`a`, or `[a, b]`).

@@ -56,11 +56,11 @@ pub fn role_ref_rules(
 
 /// Resolves a roleRef with the given lookups; a missing role or an unknown kind is an error
 /// worded as Kubernetes words it.
-pub fn resolve_role_ref(
+pub fn resolve_role_ref<R>(
     role_ref: &RoleRef,
-    cluster_role: impl FnOnce(&str) -> Option<Arc<Vec<PolicyRule>>>,
-    role: impl FnOnce(&str) -> Option<Arc<Vec<PolicyRule>>>,
-) -> Result<Arc<Vec<PolicyRule>>, String> {
+    cluster_role: impl FnOnce(&str) -> Option<R>,
+    role: impl FnOnce(&str) -> Option<R>,
+) -> Result<R, String> {
     match role_ref.kind.as_str() {
         "ClusterRole" => cluster_role(&role_ref.name)
             .ok_or_else(|| format!("clusterrole.rbac.authorization.k8s.io {:?} not found", role_ref.name)),
@@ -222,9 +222,12 @@ pub fn collect_rules(walk: impl FnOnce(&mut RuleVisitor<'_>)) -> Rules {
 pub(crate) mod testing {
     use crate::authz::Decision;
 
-    /// A decision as Kubernetes reports it: allowed, and the reason's text.
+    /// A decision as Kubernetes reports it: allowed, and the reason's text (`text()`, held to
+    /// `to_string()` here).
     pub fn said(d: &Decision) -> (bool, String) {
-        (d.is_allowed(), d.reason().to_string())
+        let text = d.reason().text();
+        assert_eq!(text, d.reason().to_string(), "text() and Display differ");
+        (d.is_allowed(), text)
     }
 
     use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
