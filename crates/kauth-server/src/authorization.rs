@@ -11,7 +11,7 @@
 //! is set and the state's `State::authorize` runs off the async workers.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use kauth::authz::config::validation::Connection;
 use kauth::authz::config::{self, LegacyWebhookFlags, ValidAuthorizer, ValidConfig};
@@ -146,34 +146,33 @@ pub fn chain(
 }
 
 /// The running chain, replaced whole when the configuration file is reloaded.
+///
+/// Every request reads it (a SubjectAccessReview twice), from every worker; a reload is rare.
+/// An `ArcSwap` load writes nothing the other workers read (it borrows the chain through a
+/// slot of the reading thread's own), so reads on many cores do not contend.
 pub struct Reloadable {
-    current: RwLock<Arc<Chain>>,
+    current: arc_swap::ArcSwap<Chain>,
 }
 
 impl Reloadable {
     /// Running `chain`.
     pub fn new(chain: Chain) -> Self {
-        Reloadable { current: RwLock::new(Arc::new(chain)) }
+        Reloadable { current: arc_swap::ArcSwap::from_pointee(chain) }
     }
 
-    fn current(&self) -> Arc<Chain> {
-        match self.current.read() {
-            Ok(c) => c.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+    /// The running chain, for one decision.
+    fn current(&self) -> arc_swap::Guard<Arc<Chain>> {
+        self.current.load()
     }
 
     fn replace(&self, chain: Chain) {
-        match self.current.write() {
-            Ok(mut c) => *c = Arc::new(chain),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(chain),
-        }
+        self.current.store(Arc::new(chain));
     }
 }
 
 impl std::fmt::Debug for Reloadable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Reloadable({:?})", self.current())
+        write!(f, "Reloadable({:?})", **self.current())
     }
 }
 

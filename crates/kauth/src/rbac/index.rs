@@ -143,7 +143,7 @@ impl Scope {
         self.by_subject.candidates(user, candidates);
         for b in candidates.iter() {
             let Some(subject) = b.subject_index_for(user) else { continue };
-            match index.role_rules_of(&b.role_ref, &b.namespace) {
+            match index.role_rules_in_place(&b.role_ref, &b.namespace) {
                 Err(e) => {
                     if !visit(Err(e)) {
                         return false;
@@ -262,10 +262,21 @@ impl RbacIndex {
 
     /// The rules a roleRef points at, or Kubernetes' error text when it cannot be resolved.
     pub fn role_rules_of(&self, role_ref: &RoleRef, binding_namespace: &str) -> Result<Arc<Vec<PolicyRule>>, String> {
+        self.role_rules_in_place(role_ref, binding_namespace).cloned()
+    }
+
+    /// [`RbacIndex::role_rules_of`], borrowed: a decision reads the rules of a few roles that
+    /// every worker reads, and cloning each one's `Arc` wrote its count, a cache line the
+    /// cores then passed back and forth on every request.
+    fn role_rules_in_place(
+        &self,
+        role_ref: &RoleRef,
+        binding_namespace: &str,
+    ) -> Result<&Arc<Vec<PolicyRule>>, String> {
         super::resolve_role_ref(
             role_ref,
-            |name| self.cluster_role_rules(name),
-            |name| self.role_rules(binding_namespace, name),
+            |name| self.cluster_roles.get(name),
+            |name| self.roles.get(binding_namespace).and_then(|m| m.get(name)),
         )
     }
 
