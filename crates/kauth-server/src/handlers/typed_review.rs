@@ -66,11 +66,21 @@ fn answer_metadata(m: ObjectMeta) -> ObjectMeta {
 /// The answer's JSON, written into a buffer sized once for it. sonic-rs reserves six bytes for
 /// each byte of a string it writes (the most escaping can make of it), so `to_vec`'s first 128
 /// bytes grew three to six times per answer, each time copying what was written. An answer
-/// echoes its request (`body_len`) and adds a status of at most a few hundred bytes.
+/// echoes its request (`body_len`) and adds a status of at most a few hundred bytes. The size
+/// given up front is capped ([`PRESIZED_AT_MOST`]): a large body's answer grows as it is
+/// written, and no request makes the server set aside six times its size before it answers.
 fn to_json(review: &impl serde::Serialize, body_len: usize) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(6 * body_len + 1024);
+    let mut out = Vec::with_capacity(presized(body_len));
     sonic_rs::to_writer(&mut out, review).ok()?;
     Some(out)
+}
+
+/// The most [`to_json`] sets aside before writing: room for a review with a token of about
+/// 10 KB (service-account and OIDC tokens are 1–2 KB).
+const PRESIZED_AT_MOST: usize = 64 * 1024;
+
+fn presized(body_len: usize) -> usize {
+    body_len.saturating_mul(6).saturating_add(1024).min(PRESIZED_AT_MOST)
 }
 
 fn token_review(state: &State, mut review: TokenReview) -> Option<TokenReview> {
@@ -193,6 +203,21 @@ mod tests {
                 prop_assert_eq!(to_json(&review, 0).unwrap(), serde_json::to_vec(&review).unwrap());
             }
         }
+    }
+
+    #[test]
+    fn the_answer_buffer_is_sized_for_the_body_up_to_a_cap() {
+        assert_eq!(presized(0), 1024);
+        assert_eq!(presized(1000), 7024);
+        assert_eq!(presized(MAX_BODY_BYTES), PRESIZED_AT_MOST);
+        assert_eq!(presized(usize::MAX), PRESIZED_AT_MOST);
+        // A body over the cap is answered all the same: the buffer grows.
+        let token = "t".repeat(2 * PRESIZED_AT_MOST);
+        let review: TokenReview = serde_json::from_value(
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}),
+        )
+        .unwrap();
+        assert_eq!(to_json(&review, token.len()).unwrap(), serde_json::to_vec(&review).unwrap());
     }
 
     #[test]
