@@ -189,7 +189,7 @@ impl fmt::Display for Reason {
 
 /// "RBAC: allowed by ClusterRoleBinding ..." (the grant's parts are quoted one by one, so it is
 /// built as a string and not written through a formatter).
-fn rbac_text(grant: &crate::rbac::RbacGrant) -> String {
+fn rbac_text(grant: &RbacGrant) -> String {
     let mut s = String::with_capacity(128);
     s.push_str("RBAC: allowed by ");
     grant.push_to(&mut s);
