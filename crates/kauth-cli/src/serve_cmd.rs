@@ -44,7 +44,9 @@ pub fn run(a: ServeArgs) -> Result<u8, Failure> {
         .build()
         .map_err(|e| Failure::bad_input(format!("starting the runtime: {e}")))?;
     let offset = a.clock_offset;
-    let clock: Clock = Arc::new(move || system_now() + offset);
+    // Without an offset the clock is the system's as it is: adding a zero duration to every
+    // reading (twice per request) cost a third of reading the clock.
+    let clock: Clock = if offset.is_zero() { Arc::new(system_now) } else { Arc::new(move || system_now() + offset) };
     let exit_on_stdin = a.exit_on_stdin_close;
     runtime.block_on(async move {
         let shutdown = async move {

@@ -138,8 +138,12 @@ impl Stored {
     /// Appends the whole object's JSON (with `kind` and `apiVersion`) to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"apiVersion\":");
-        // Writing a `str` to a `Vec` cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &self.resource.api_version());
+        // Writing to a `Vec` cannot fail. `collect_str` escapes as `to_writer` does, without a
+        // `String` for the text first.
+        let _ = serde::Serializer::collect_str(
+            &mut serde_json::Serializer::new(&mut *out),
+            &self.resource.api_version_text(),
+        );
         out.extend_from_slice(b",\"kind\":");
         let _ = serde_json::to_writer(&mut *out, self.resource.kind);
         match self.body.strip_prefix('{') {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -46,10 +47,6 @@ impl hyper::body::Body for EventStream {
 }
 
 fn to_hyper(r: Response) -> hyper::Response<Body> {
-    let mut b = hyper::Response::builder().status(r.status).header(http::header::CONTENT_TYPE, r.content_type);
-    for (k, v) in r.headers {
-        b = b.header(k, v);
-    }
     let body = match r.stream {
         Some(watch) => {
             // A small buffer: a slow client holds the watch back, and the watch in turn lets
@@ -60,7 +57,22 @@ fn to_hyper(r: Response) -> hyper::Response<Body> {
         }
         None => Either::Left(Full::new(r.body)),
     };
-    b.body(body).unwrap_or_else(|_| hyper::Response::new(Either::Left(Full::new(Bytes::new()))))
+    let mut resp = hyper::Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    // The content type and `Date` (see `dated`), then the handler's own.
+    headers.reserve(2 + r.headers.len());
+    // A static text is shared, not copied; it is still checked.
+    if let Ok(v) = HeaderValue::from_maybe_shared(Bytes::from_static(r.content_type.as_bytes())) {
+        headers.insert(http::header::CONTENT_TYPE, v);
+    }
+    for (name, value) in r.headers {
+        // Names and values are kauth's own; one that is not a valid header is left out.
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::try_from(value)) {
+            headers.append(name, value);
+        }
+    }
+    resp
 }
 
 /// Sets the `Date` header from the server's clock rather than hyper's reading of the system
@@ -189,5 +201,44 @@ pub async fn serve_connections<H, F>(
                 tracing::debug!(%source, "connection: {e}");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_response_keeps_its_status_type_headers_and_body() {
+        let mut r = Response::text(404, "gone").warn("first").warn("second");
+        r.headers.push(("cache-control", "public, max-age=3600".into()));
+        let resp = to_hyper(r);
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+        let h = resp.headers();
+        assert_eq!(h[http::header::CONTENT_TYPE], "text/plain; charset=utf-8");
+        let warnings: Vec<_> = h.get_all("warning").iter().collect();
+        assert_eq!(warnings, [r#"299 - "first""#, r#"299 - "second""#], "appended, in order");
+        assert_eq!(h["cache-control"], "public, max-age=3600");
+        assert_eq!(h.len(), 4);
+        match resp.into_body() {
+            Either::Left(full) => {
+                let body = full.collect().await.map(|c| c.to_bytes());
+                assert_eq!(body.ok().as_deref(), Some(&b"gone"[..]));
+            }
+            Either::Right(_) => panic!("a whole body, not a stream"),
+        }
+    }
+
+    #[test]
+    fn a_header_that_is_not_valid_is_left_out_and_a_bad_status_is_a_500() {
+        let mut r = Response::json_bytes(200, b"{}".to_vec());
+        r.headers.push(("bad name", "v".into()));
+        r.headers.push(("x-ok", "line\nbreak".into()));
+        r.headers.push(("x-kept", "yes".into()));
+        r.status = 42;
+        let resp = to_hyper(r);
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let names: Vec<_> = resp.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["content-type", "x-kept"]);
     }
 }

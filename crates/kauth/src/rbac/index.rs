@@ -91,7 +91,12 @@ impl BySubject {
     /// The bindings that may name `user`, sorted by name, without duplicates.
     fn candidates<'a>(&'a self, user: &UserInfo, out: &mut Vec<&'a Arc<Binding>>) {
         out.clear();
-        let mut add = |list: Option<&'a Vec<Arc<Binding>>>| out.extend(list.into_iter().flatten());
+        // A slice's iterator knows its length: each list is one reservation and one copy.
+        let mut add = |list: Option<&'a Vec<Arc<Binding>>>| {
+            if let Some(list) = list {
+                out.extend(list.iter());
+            }
+        };
         add(self.users.get(&user.name));
         if user.name.starts_with(SERVICE_ACCOUNT_USER_PREFIX) {
             add(self.service_accounts.get(&user.name));
@@ -283,7 +288,9 @@ impl RbacIndex {
     /// Visits every rule that applies to `user` in `namespace`, in the reference walk's order
     /// (ClusterRoleBindings by name, then the namespace's RoleBindings by name).
     pub fn visit_rules(&self, user: &UserInfo, namespace: &str, visit: &mut RuleVisitor<'_>) {
-        let mut candidates = Vec::new();
+        // Room for the usual few candidates of both scopes, so that gathering them does not
+        // grow the list.
+        let mut candidates = Vec::with_capacity(16);
         if !self.cluster.visit(self, user, &mut candidates, visit) || namespace.is_empty() {
             return;
         }
