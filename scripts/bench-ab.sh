@@ -6,7 +6,10 @@
 #
 #   bash scripts/bench-ab.sh get|tr|sar BUILD_A BUILD_B [ROUNDS]
 #
-# DURATION (default 5s) and CONNECTIONS (32) as in bench-serve.sh.
+# DURATION (default 5s) and CONNECTIONS (32) as in bench-serve.sh. CPU=1 also prints, for each
+# server and for wrk, CPU microseconds (user, system) and context switches (voluntary,
+# involuntary) per request: on two shared cores, a rate is 2 cores divided by the CPU time all
+# of them spend per request, so this shows where a difference in rate comes from.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -15,13 +18,15 @@ mode=$1; build_a=$2; build_b=$3; rounds=${4:-5}
 DURATION="${DURATION:-5s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 2; }
 cargo build --release -q -p kauth-server --example ceiling
 echo 'bench-admin-token,bench-admin,u-bench,"system:masters"' >"$work/tokens.csv"
 
-declare -A url
+declare -A url pid
 start() { # start NAME BINARY
   "$2" serve --data-dir "$work/$1" --secure-port 0 --token-auth-file "$work/tokens.csv" >"$work/$1.out" 2>"$work/$1.err" &
   pids+=("$!")
+  pid[$1]=$!
   for _ in $(seq 100); do grep -q "serving on" "$work/$1.out" 2>/dev/null && break; sleep 0.1; done
   url[$1]=$(sed -n 's/^kauth serving on //p' "$work/$1.out")
 }
@@ -30,6 +35,7 @@ start b "$build_b"
 "$CARGO_TARGET_DIR/release/examples/ceiling" --cert "$work/a/pki/apiserver.crt" --key "$work/a/pki/apiserver.key" \
   --client-ca "$work/a/pki/ca.crt" >"$work/c.out" 2>"$work/c.err" &
 pids+=("$!")
+pid[c]=$!
 for _ in $(seq 100); do grep -q "serving on" "$work/c.out" 2>/dev/null && break; sleep 0.1; done
 url[c]=$(sed -n 's/^ceiling serving on //p' "$work/c.out")
 
@@ -50,15 +56,44 @@ done
 # The ceiling gets build A's request (the same bytes but for the token's signature).
 cp "$work/a.lua" "$work/c.lua"
 
-rate() { # rate NAME -> requests/s; fails on a non-2xx answer
-  local out
-  out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s "$work/$1.lua" "${url[$1]}$path")
+usage() { # usage PID -> "user system voluntary involuntary": clock ticks, and switches of all threads
+  local u s v=0 i=0 t
+  read -r u s < <(awk '{print $14, $15}' "/proc/$1/stat")
+  for t in /proc/"$1"/task/*/status; do
+    v=$((v + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t")))
+    i=$((i + $(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$t")))
+  done
+  echo "$u $s $v $i"
+}
+declare -A cpu_line
+rate() { # rate NAME -> requests/s (and, with CPU=1, the CPU line in cpu_line[NAME]); fails on a non-2xx answer
+  local out before after
+  before=$(usage "${pid[$1]}")
+  out=$( { /usr/bin/time -f "wrk-cpu %U %S %w %c" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s "$work/$1.lua" "${url[$1]}$path"; } 2>&1)
+  after=$(usage "${pid[$1]}")
   if grep -q "Non-2xx" <<<"$out"; then echo "error: non-2xx responses from $1" >&2; echo "$out" >&2; exit 1; fi
+  cpu_line[$1]=$(awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" '
+    /requests in/ {n = $1}
+    /^wrk-cpu/ {wu = $2; ws = $3; wv = $4; wi = $5}
+    END {
+      split(b, B, " "); split(a, A, " ")
+      printf "server %.2f + %.2f us, %.3f + %.3f switches; wrk %.2f + %.2f us, %.3f + %.3f switches",
+        (A[1] - B[1]) * 1e6 / hz / n, (A[2] - B[2]) * 1e6 / hz / n, (A[3] - B[3]) / n, (A[4] - B[4]) / n,
+        wu * 1e6 / n, ws * 1e6 / n, wv / n, wi / n
+    }' <<<"$out")
   awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out"
 }
 for r in $(seq "$rounds"); do
-  c=$(rate c)
-  if [ $((r % 2)) = 1 ]; then a=$(rate a); b=$(rate b); else b=$(rate b); a=$(rate a); fi
+  # Not in $(...): rate sets cpu_line, which a subshell would lose.
+  rate c >"$work/rate"; c=$(<"$work/rate")
+  if [ $((r % 2)) = 1 ]; then
+    rate a >"$work/rate"; a=$(<"$work/rate"); rate b >"$work/rate"; b=$(<"$work/rate")
+  else
+    rate b >"$work/rate"; b=$(<"$work/rate"); rate a >"$work/rate"; a=$(<"$work/rate")
+  fi
   printf '%s round %d: ceiling %d  A %d (%d%%)  B %d (%d%%)  B/A %s\n' "$mode" "$r" "$c" "$a" $((a * 100 / c)) "$b" \
     $((b * 100 / c)) "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", b / a}')"
+  if [ "${CPU:-0}" = 1 ]; then
+    for s in c a b; do printf '  %s per request (user + system): %s\n' "$s" "${cpu_line[$s]}"; done
+  fi
 done
