@@ -29,8 +29,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::access_review::spec_of;
-use crate::cluster::{Cluster, ClusterError};
-use crate::webhook::{with_retries, Backoff, Sleep, ThreadSleep, WebhookMetrics};
+use crate::cluster::Cluster;
+use crate::webhook_call::{Backoff, Sleep, WebhookCall, WebhookMetrics};
 
 /// Entries kept at most; past it, expired entries are dropped, then the cache is cleared.
 const MAX_ENTRIES: usize = 100_000;
@@ -41,26 +41,21 @@ pub type Now = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 /// One authorization webhook.
 pub struct WebhookAuthorizer {
     name: String,
-    cluster: Cluster,
-    /// `""`: the URL is the kubeconfig's server itself; else the path under the API server.
-    path: String,
+    call: WebhookCall,
     version: ReviewVersion,
     failure_policy: FailurePolicy,
     match_conditions: MatchConditions,
     authorized_ttl: time::Duration,
     unauthorized_ttl: time::Duration,
     cache: Mutex<HashMap<String, (OffsetDateTime, SubjectAccessReviewStatus)>>,
-    backoff: Backoff,
-    sleep: Arc<dyn Sleep>,
     now: Now,
-    metrics: Option<Arc<dyn WebhookMetrics>>,
 }
 
 impl std::fmt::Debug for WebhookAuthorizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookAuthorizer")
             .field("name", &self.name)
-            .field("url", &self.cluster.server())
+            .field("url", &self.call.server())
             .field("version", &self.version)
             .field("failure_policy", &self.failure_policy)
             .finish_non_exhaustive()
@@ -87,31 +82,26 @@ impl WebhookAuthorizer {
         let ttl = |d: std::time::Duration| time::Duration::try_from(d).unwrap_or(time::Duration::ZERO);
         WebhookAuthorizer {
             name: webhook.name,
-            cluster: target.cluster,
-            path,
+            call: WebhookCall::new(target.cluster, path, "SubjectAccessReview"),
             version: webhook.version,
             failure_policy: webhook.failure_policy,
             match_conditions: webhook.match_conditions,
             authorized_ttl: ttl(webhook.authorized_ttl),
             unauthorized_ttl: ttl(webhook.unauthorized_ttl),
             cache: Mutex::new(HashMap::new()),
-            backoff: Backoff::DEFAULT,
-            sleep: Arc::new(ThreadSleep),
             now,
-            metrics: None,
         }
     }
 
     /// Retries with `backoff`, waiting through `sleep`.
     pub fn with_backoff(mut self, backoff: Backoff, sleep: Arc<dyn Sleep>) -> Self {
-        self.backoff = Backoff { steps: backoff.steps.max(1), ..backoff };
-        self.sleep = sleep;
+        self.call = self.call.with_backoff(backoff, sleep);
         self
     }
 
     /// Tells `metrics` of every call.
     pub fn with_metrics(mut self, metrics: Arc<dyn WebhookMetrics>) -> Self {
-        self.metrics = Some(metrics);
+        self.call = self.call.with_metrics(metrics);
         self
     }
 
@@ -126,23 +116,6 @@ impl WebhookAuthorizer {
             FailurePolicy::NoOpinion => Decision::NoOpinion(reason),
             FailurePolicy::Deny => Decision::Deny(reason),
         }
-    }
-
-    fn call(&self, review: &Value) -> Result<Value, ClusterError> {
-        with_retries(&self.backoff, &*self.sleep, || {
-            #[allow(clippy::disallowed_methods)] // a latency, not a time of day
-            let start = std::time::Instant::now();
-            let result = self.cluster.create::<Value>(&self.path, review, "SubjectAccessReview");
-            if let Some(m) = &self.metrics {
-                let code = match &result {
-                    Ok(_) => "200".to_owned(),
-                    Err(ClusterError::Status { status, .. }) => status.to_string(),
-                    Err(_) => "<error>".to_owned(),
-                };
-                m.request(&code, start.elapsed());
-            }
-            result
-        })
     }
 
     fn cached(&self, key: &str, now: OffsetDateTime) -> Option<SubjectAccessReviewStatus> {
@@ -214,7 +187,7 @@ impl Authorizer for WebhookAuthorizer {
         let status = match self.cached(&key, now) {
             Some(status) => status,
             None => {
-                let answer = match self.call(&review(self.version, &spec)) {
+                let answer = match self.call.post(&review(self.version, &spec)) {
                     Ok(answer) => answer,
                     Err(e) => return self.failed(e.to_string()),
                 };

@@ -53,4 +53,5 @@ pub mod tls;
 pub mod token_review;
 pub mod watched;
 pub mod webhook;
+pub mod webhook_call;
 pub mod webhook_kubeconfig;

@@ -27,7 +27,6 @@
 //! between attempts goes through [`Sleep`], so tests use a fake one.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec, TokenReviewStatus};
 use kauth::authn::{Authenticated, Rejection, TokenAuthenticator, WebhookRejection};
@@ -36,6 +35,7 @@ use time::OffsetDateTime;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::token_review::user_of;
+use crate::webhook_call::{Backoff, Sleep, WebhookCall, WebhookMetrics};
 
 /// The authenticator's name in logs and metrics.
 pub const NAME: &str = "webhook";
@@ -75,69 +75,19 @@ impl std::str::FromStr for WebhookVersion {
     }
 }
 
-/// How failed calls are retried (k8s.io/apimachinery's `wait.Backoff`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Backoff {
-    /// The first wait.
-    pub initial: Duration,
-    /// Each wait is the previous one times this.
-    pub factor: f64,
-    /// Each wait is lengthened by up to this fraction of itself, at random.
-    pub jitter: f64,
-    /// Attempts in all (at least 1).
-    pub steps: u32,
-}
-
-impl Backoff {
-    /// kube-apiserver's `DefaultAuthWebhookRetryBackoff`.
-    pub const DEFAULT: Backoff = Backoff { initial: Duration::from_millis(500), factor: 1.5, jitter: 0.2, steps: 5 };
-
-    /// The wait before attempt `n + 1` (`n` from 0), with `random` in [0, 1).
-    pub fn delay(&self, n: u32, random: f64) -> Duration {
-        let base = self.initial.as_secs_f64() * self.factor.powi(i32::try_from(n).unwrap_or(i32::MAX));
-        Duration::try_from_secs_f64(base * (1.0 + self.jitter * random.clamp(0.0, 1.0))).unwrap_or(Duration::MAX)
-    }
-}
-
-/// Waits between attempts: the thread's sleep in the server, a recording one in tests.
-pub trait Sleep: Send + Sync {
-    /// Waits `d`.
-    fn sleep(&self, d: Duration);
-}
-
-/// The thread's own sleep.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ThreadSleep;
-
-impl Sleep for ThreadSleep {
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d);
-    }
-}
-
-/// Told of each call to the webhook: its HTTP status (`"<error>"` when none came) and how long
-/// it took, as kube's webhook `AuthenticatorMetrics` are.
-pub trait WebhookMetrics: Send + Sync {
-    /// One call.
-    fn request(&self, code: &str, latency: Duration);
-}
-
 /// kube-apiserver's token webhook authenticator.
 pub struct WebhookTokenAuthenticator {
-    cluster: Cluster,
+    call: WebhookCall,
     version: WebhookVersion,
     implicit_audiences: Arc<[String]>,
-    backoff: Backoff,
-    sleep: Arc<dyn Sleep>,
-    metrics: Option<Arc<dyn WebhookMetrics>>,
 }
 
 impl std::fmt::Debug for WebhookTokenAuthenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookTokenAuthenticator")
-            .field("url", &self.cluster.server())
+            .field("url", &self.call.server())
             .field("version", &self.version)
-            .field("backoff", &self.backoff)
+            .field("backoff", &self.call.backoff())
             .finish_non_exhaustive()
     }
 }
@@ -147,99 +97,37 @@ impl WebhookTokenAuthenticator {
     /// audiences a token is good for when the answer names none).
     pub fn new(cluster: Cluster, version: WebhookVersion, api_audiences: Vec<String>) -> Self {
         WebhookTokenAuthenticator {
-            cluster,
+            call: WebhookCall::new(cluster, String::new(), "TokenReview"),
             version,
             implicit_audiences: api_audiences.into(),
-            backoff: Backoff::DEFAULT,
-            sleep: Arc::new(ThreadSleep),
-            metrics: None,
         }
     }
 
     /// Retries with `backoff`, waiting through `sleep`.
     pub fn with_backoff(mut self, backoff: Backoff, sleep: Arc<dyn Sleep>) -> Self {
-        self.backoff = Backoff { steps: backoff.steps.max(1), ..backoff };
-        self.sleep = sleep;
+        self.call = self.call.with_backoff(backoff, sleep);
         self
     }
 
     /// Tells `metrics` of every call.
     pub fn with_metrics(mut self, metrics: Arc<dyn WebhookMetrics>) -> Self {
-        self.metrics = Some(metrics);
+        self.call = self.call.with_metrics(metrics);
         self
     }
 
     /// The URL asked.
     pub fn url(&self) -> &str {
-        self.cluster.server()
-    }
-
-    /// POSTs `review` until an answer, a final failure, or the attempts run out.
-    fn call(&self, review: &Value) -> Result<Value, ClusterError> {
-        with_retries(&self.backoff, &*self.sleep, || {
-            #[allow(clippy::disallowed_methods)] // a latency, not a time of day
-            let start = std::time::Instant::now();
-            let result = self.cluster.create::<Value>("", review, "TokenReview");
-            if let Some(m) = &self.metrics {
-                let code = match &result {
-                    Ok(_) => "200".to_owned(),
-                    Err(ClusterError::Status { status, .. }) => status.to_string(),
-                    Err(_) => "<error>".to_owned(),
-                };
-                m.request(&code, start.elapsed());
-            }
-            result
-        })
+        self.call.server()
     }
 
     fn rejection(&self, e: ClusterError) -> WebhookRejection {
-        let cluster = self.cluster.server().to_owned();
+        let cluster = self.call.server().to_owned();
         match e {
             ClusterError::TimedOut { seconds, .. } => WebhookRejection::TimedOut { cluster, timeout_seconds: seconds },
             e if e.is_unavailable() => WebhookRejection::Unavailable { cluster, problem: e.to_string() },
             e => WebhookRejection::Refused { cluster, problem: e.to_string() },
         }
     }
-}
-
-/// Calls `attempt` until it succeeds, fails for good ([`should_retry`] says no), or
-/// `backoff.steps` attempts are made, waiting `backoff`'s delays through `sleep` in between
-/// (kube's `webhook.WithExponentialBackoff`); the last attempt's error is the answer.
-pub fn with_retries<T>(
-    backoff: &Backoff,
-    sleep: &dyn Sleep,
-    mut attempt: impl FnMut() -> Result<T, ClusterError>,
-) -> Result<T, ClusterError> {
-    let mut n = 0;
-    loop {
-        match attempt() {
-            Err(e) if should_retry(&e) && n + 1 < backoff.steps => {
-                sleep.sleep(backoff.delay(n, jitter_random()));
-                n += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// kube's `webhook.DefaultShouldRetry`: a reset connection, HTTP 500 (InternalError), 504
-/// (Timeout), 429 (TooManyRequests), or an answer asking to come back later (`Retry-After`).
-pub fn should_retry(e: &ClusterError) -> bool {
-    match e {
-        ClusterError::Unreachable { reset, .. } => *reset,
-        ClusterError::Status { status, retry_after, .. } => {
-            matches!(status, 500 | 504 | 429) || retry_after.is_some_and(|s| s > 0)
-        }
-        ClusterError::TimedOut { .. } | ClusterError::Config { .. } | ClusterError::Decode { .. } => false,
-    }
-}
-
-/// A number in [0, 1) for the backoff's jitter: not a secret, only spread.
-fn jitter_random() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u8(0);
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The TokenReview sent for `token` and `audiences`, in `version`.
@@ -324,11 +212,11 @@ impl TokenAuthenticator for WebhookTokenAuthenticator {
     ) -> Result<Option<Authenticated>, Rejection> {
         let wanted = audiences.unwrap_or(&self.implicit_audiences);
         let answer =
-            self.call(&review(self.version, token, wanted)).map_err(|e| Rejection::Webhook(self.rejection(e)))?;
+            self.call.post(&review(self.version, token, wanted)).map_err(|e| Rejection::Webhook(self.rejection(e)))?;
         let status = decode_answer(&answer).map_err(|problem| {
-            Rejection::Webhook(WebhookRejection::Refused { cluster: self.cluster.server().to_owned(), problem })
+            Rejection::Webhook(WebhookRejection::Refused { cluster: self.call.server().to_owned(), problem })
         })?;
-        judge(self.cluster.server(), status, wanted, &self.implicit_audiences).map(Some)
+        judge(self.call.server(), status, wanted, &self.implicit_audiences).map(Some)
     }
 }
 

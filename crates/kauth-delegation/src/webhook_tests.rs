@@ -2,10 +2,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::json;
 
 use super::*;
+use crate::webhook_call::{should_retry, with_retries};
 
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()

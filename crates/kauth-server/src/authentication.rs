@@ -25,7 +25,8 @@ use kauth::authn::request_header::RequestHeaderAuthenticator;
 use kauth::authn::union::{RequestUnion, TokenUnion};
 use kauth::authn::x509::X509Authenticator;
 use kauth::authn::Rejection;
-use kauth_delegation::webhook::{WebhookMetrics, WebhookTokenAuthenticator};
+use kauth_delegation::webhook::WebhookTokenAuthenticator;
+use kauth_delegation::webhook_call::WebhookMetrics;
 use time::OffsetDateTime;
 
 use crate::replicas::Replicas;

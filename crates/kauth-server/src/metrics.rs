@@ -91,7 +91,7 @@ impl AuthorizationConfigMetrics {
     }
 
     /// The metrics sink of the webhook named `name`.
-    pub fn webhook(self: &Arc<Self>, name: &str) -> Arc<dyn kauth_delegation::webhook::WebhookMetrics> {
+    pub fn webhook(self: &Arc<Self>, name: &str) -> Arc<dyn kauth_delegation::webhook_call::WebhookMetrics> {
         Arc::new(NamedWebhook { metrics: self.clone(), name: name.to_owned() })
     }
 }
@@ -101,7 +101,7 @@ struct NamedWebhook {
     name: String,
 }
 
-impl kauth_delegation::webhook::WebhookMetrics for NamedWebhook {
+impl kauth_delegation::webhook_call::WebhookMetrics for NamedWebhook {
     fn request(&self, code: &str, _latency: Duration) {
         self.metrics.webhook_requests.with_label_values(&[&self.name, code]).inc();
     }
@@ -140,7 +140,7 @@ impl WebhookRequests {
     }
 }
 
-impl kauth_delegation::webhook::WebhookMetrics for WebhookRequests {
+impl kauth_delegation::webhook_call::WebhookMetrics for WebhookRequests {
     fn request(&self, code: &str, latency: Duration) {
         self.total.with_label_values(&[code]).inc();
         self.latency.with_label_values(&[code]).observe(latency.as_secs_f64());
