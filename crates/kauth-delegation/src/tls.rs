@@ -7,12 +7,11 @@
 
 use std::sync::Arc;
 
+use kauth::authn::handshake::RequestClientCert;
 use kauth::pki::pem::{self, SectionKind};
-use rustls::client::danger::HandshakeSignatureValid;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
+use rustls::{RootCertStore, ServerConfig};
 
 use crate::extension_authentication::ExtensionAuthentication;
 
@@ -73,58 +72,6 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
-/// Asks for a certificate naming the trusted CAs, checks the client's handshake signature,
-/// and leaves the chain to the layer's authenticators.
-#[derive(Debug)]
-struct RequestClientCert(Arc<dyn ClientCertVerifier>);
-
-impl ClientCertVerifier for RequestClientCert {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        false
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.0.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        // Deferred, never skipped: no request is authenticated by a certificate without the
-        // x509 or request-header authenticator verifying its chain against its own CA.
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
 /// A server configuration serving `cert_pem` with `key_pem`, asking for client certificates
 /// of the CAs `trust` names (none asked when it names none); ALPN h2 and http/1.1.
 pub fn server_config(
@@ -156,7 +103,7 @@ pub fn server_config(
             .allow_unauthenticated()
             .build()
             .map_err(|e| pem_err("client CAs", e))?;
-        builder.with_client_cert_verifier(Arc::new(RequestClientCert(verifier)))
+        builder.with_client_cert_verifier(Arc::new(RequestClientCert::new(verifier)))
     };
     let mut config = builder
         .with_single_cert(chain, key)

@@ -1,8 +1,8 @@
 //! TLS for the apiserver role: a serving certificate, and client certificates that are
 //! *optional* (as kube-apiserver: a client without one may still present a token).
 //!
-//! Like kube-apiserver (Go's `tls.RequestClientCert`), the handshake asks for a certificate and
-//! checks that the client holds its key, but does not judge the chain: the library's
+//! Like kube-apiserver (Go's `tls.RequestClientCert`, the library's
+//! `kauth::authn::handshake::RequestClientCert`), the handshake asks for a certificate and checks that the client holds its key, but does not judge the chain: the library's
 //! `kauth::authn::x509::X509Authenticator` does, when a request is authenticated (chain to the
 //! client CA, validity, EKU clientAuth). A foreign, expired or serverAuth-only certificate so
 //! gets the plain 401 `Status` with the precise reason in the log and audit, rather than a
@@ -11,13 +11,13 @@
 
 use std::sync::Arc;
 
+use kauth::authn::handshake::RequestClientCert;
 use kauth::pki::pem::{self, SectionKind};
-use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Why a TLS configuration could not be built. Each names the input at fault.
 #[derive(Debug, thiserror::Error)]
@@ -101,59 +101,6 @@ impl ClientCertificates {
     }
 }
 
-/// The handshake side of [`ClientCertificates`]: asks for a certificate (naming the client CAs),
-/// verifies the client's handshake signature with its key, and leaves the chain to request
-/// authentication.
-#[derive(Debug)]
-struct RequestClientCert(Arc<dyn ClientCertVerifier>);
-
-impl ClientCertVerifier for RequestClientCert {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        false
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.0.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        // Deferred, never skipped: the server authenticates no request by a certificate
-        // without the x509 authenticator's verification.
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
 /// A server configuration serving `cert` (chain) with `key`. With `client_certs`, clients may
 /// present a certificate; the handshake proves they hold its key, and the chain is left to
 /// the x509 authenticator when a request is authenticated. ALPN offers h2 and
@@ -170,7 +117,7 @@ pub fn server_config(
         .with_safe_default_protocol_versions()
         .map_err(|source| TlsError::Rustls { what: "protocol versions".into(), source })?;
     let builder = match client_certs {
-        Some(c) => builder.with_client_cert_verifier(Arc::new(RequestClientCert(c.verifier.clone()))),
+        Some(c) => builder.with_client_cert_verifier(Arc::new(RequestClientCert::new(c.verifier.clone()))),
         None => builder.with_no_client_auth(),
     };
     let mut config = builder

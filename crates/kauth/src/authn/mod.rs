@@ -25,6 +25,7 @@ pub mod bearer;
 pub mod bootstrap_token;
 pub mod cache;
 pub mod group_adder;
+pub mod handshake;
 pub mod impersonation;
 pub mod jwt;
 pub mod kubernetes_text;
