@@ -24,7 +24,7 @@ use kauth::token::validate::{
 use time::{Duration, OffsetDateTime};
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::watched::Watched;
+use crate::watched::{too_old, Watched};
 
 /// The authenticator's name.
 pub const NAME: &str = "local-service-account";
@@ -205,16 +205,9 @@ impl TokenAuthenticator for LocalServiceAccounts {
                 problem,
             })
         };
-        match self.age(now) {
-            None => return Err(unavailable("the issuer's keys, or a list of the local copy, have never been read".into())),
-            Some(age) if age > self.max_age => {
-                return Err(unavailable(format!(
-                    "the local copy of the service accounts, pods and nodes has not been current for {} s, more than the allowed {} s",
-                    age.whole_seconds(),
-                    self.max_age.whole_seconds()
-                )))
-            }
-            Some(_) => {}
+        let never = "the issuer's keys, or a list of the local copy, have never been read";
+        if let Some(problem) = too_old(self.age(now), self.max_age, never, "the service accounts, pods and nodes") {
+            return Err(unavailable(problem));
         }
         let current = self.authenticator.read().ok().and_then(|a| a.clone());
         let Some(authenticator) = current else { return Err(unavailable("no validator yet".into())) };

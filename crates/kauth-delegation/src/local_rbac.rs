@@ -20,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::decide::Decide;
-use crate::watched::Watched;
+use crate::watched::{too_old, Watched};
 
 /// The lists copied.
 pub const RBAC_LISTS: [&str; 4] = [
@@ -107,16 +107,10 @@ impl Decide for LocalRbac {
             problem,
             reset: false,
         };
-        match self.age(now) {
-            None => return Err(stale("the local copy of RBAC has never been listed".into())),
-            Some(age) if age > self.max_age => {
-                return Err(stale(format!(
-                    "the local copy of RBAC has not been current for {} s, more than the allowed {} s",
-                    age.whole_seconds(),
-                    self.max_age.whole_seconds()
-                )))
-            }
-            Some(_) => {}
+        if let Some(problem) =
+            too_old(self.age(now), self.max_age, "the local copy of RBAC has never been listed", "RBAC")
+        {
+            return Err(stale(problem));
         }
         let masters = PrivilegedGroup(SYSTEM_MASTERS.into()).authorize(attributes);
         if masters.is_allowed() {

@@ -359,10 +359,37 @@ fn apply(store: &mut Store, event: &Value) -> Applied {
     Applied::Changed
 }
 
+/// Why a copy `age` old (`None`: never read) may not answer when it may be at most `max_age`
+/// old: `never` when it was never read, else that the local copy of `copy` (what it holds) has
+/// not been current for longer than allowed. `None` when it may answer.
+pub fn too_old(age: Option<Duration>, max_age: Duration, never: &str, copy: &str) -> Option<String> {
+    match age {
+        None => Some(never.to_owned()),
+        Some(age) if age > max_age => Some(format!(
+            "the local copy of {copy} has not been current for {} s, more than the allowed {} s",
+            age.whole_seconds(),
+            max_age.whole_seconds()
+        )),
+        Some(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_copy_answers_until_it_is_older_than_allowed() {
+        let max = Duration::seconds(60);
+        assert_eq!(too_old(None, max, "never read", "RBAC").as_deref(), Some("never read"));
+        assert_eq!(too_old(Some(Duration::ZERO), max, "never read", "RBAC"), None);
+        assert_eq!(too_old(Some(max), max, "never read", "RBAC"), None, "at the limit it still answers");
+        assert_eq!(
+            too_old(Some(Duration::seconds(61)), max, "never read", "RBAC").as_deref(),
+            Some("the local copy of RBAC has not been current for 61 s, more than the allowed 60 s")
+        );
+    }
 
     fn object(ns: &str, name: &str, rv: &str) -> Value {
         json!({"metadata": {"namespace": ns, "name": name, "resourceVersion": rv}})
