@@ -323,11 +323,8 @@ mod tests {
         for r in RESOURCES {
             let joined = if r.group.is_empty() { r.version.to_owned() } else { format!("{}/{}", r.group, r.version) };
             assert_eq!(r.api_version(), joined);
-            let key = if r.namespaced {
-                format!("/registry/{}/{}/{}", r.store, "ns", "x")
-            } else {
-                format!("/registry/{}/{}", r.store, "x")
-            };
+            let key =
+                if r.namespaced { format!("/registry/{}/ns/x", r.store) } else { format!("/registry/{}/x", r.store) };
             assert_eq!(r.key("ns", "x"), key);
         }
     }
