@@ -8,6 +8,26 @@ use time::OffsetDateTime;
 
 use super::{Authenticated, Credentials, Rejection, RequestAuthenticator, TokenAuthenticator};
 
+/// The first success of `attempts`, made one after the other and no further than it; `Ok(None)`
+/// when none recognised the credential; else every rejection, in order.
+fn first_success(
+    attempts: impl Iterator<Item = Result<Option<Authenticated>, Rejection>>,
+) -> Result<Option<Authenticated>, Rejection> {
+    let mut rejections = Vec::new();
+    for attempt in attempts {
+        match attempt {
+            Ok(Some(a)) => return Ok(Some(a)),
+            Ok(None) => {}
+            Err(r) => rejections.push(r),
+        }
+    }
+    if rejections.is_empty() {
+        Ok(None)
+    } else {
+        Err(Rejection::of_all(rejections))
+    }
+}
+
 /// Token authenticators, tried in order.
 #[derive(Default)]
 pub struct TokenUnion {
@@ -46,19 +66,7 @@ impl TokenAuthenticator for TokenUnion {
         audiences: Option<&[String]>,
         now: OffsetDateTime,
     ) -> Result<Option<Authenticated>, Rejection> {
-        let mut rejections = Vec::new();
-        for m in &self.members {
-            match m.authenticate_token(token, audiences, now) {
-                Ok(Some(a)) => return Ok(Some(a)),
-                Ok(None) => {}
-                Err(r) => rejections.push(r),
-            }
-        }
-        if rejections.is_empty() {
-            Ok(None)
-        } else {
-            Err(Rejection::of_all(rejections))
-        }
+        first_success(self.members.iter().map(|m| m.authenticate_token(token, audiences, now)))
     }
 }
 
@@ -95,19 +103,7 @@ impl RequestAuthenticator for RequestUnion {
     /// The first success; `Ok(None)` when no member recognised the credentials; else every
     /// member's rejection.
     fn authenticate(&self, request: &Credentials<'_>, now: OffsetDateTime) -> Result<Option<Authenticated>, Rejection> {
-        let mut rejections = Vec::new();
-        for m in &self.members {
-            match m.authenticate(request, now) {
-                Ok(Some(a)) => return Ok(Some(a)),
-                Ok(None) => {}
-                Err(r) => rejections.push(r),
-            }
-        }
-        if rejections.is_empty() {
-            Ok(None)
-        } else {
-            Err(Rejection::of_all(rejections))
-        }
+        first_success(self.members.iter().map(|m| m.authenticate(request, now)))
     }
 }
 
@@ -161,5 +157,36 @@ pub(crate) mod tests {
         assert_eq!(union.authenticate_token("other", None, now()), Ok(None));
         let one = TokenUnion::new().with(Fixed("a"));
         assert!(matches!(one.authenticate_token("bad", None, now()), Err(Rejection::Token { authenticator: "a", .. })));
+    }
+
+    /// Counts the tokens it is asked about, and recognises none.
+    #[derive(Default)]
+    struct Asked(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl TokenAuthenticator for Asked {
+        fn name(&self) -> &'static str {
+            "asked"
+        }
+
+        fn authenticate_token(
+            &self,
+            _token: &str,
+            _audiences: Option<&[String]>,
+            _now: OffsetDateTime,
+        ) -> Result<Option<Authenticated>, Rejection> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn members_after_the_first_success_are_not_asked() {
+        let asked = Asked::default();
+        let count = asked.0.clone();
+        let union = TokenUnion::new().with(Fixed("a")).with(asked);
+        assert_eq!(union.authenticate_token("good", None, now()).unwrap().unwrap().authenticator, "a");
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert!(union.authenticate_token("bad", None, now()).is_err(), "a's rejection stands");
+        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1, "a rejection does not stop the others");
     }
 }
