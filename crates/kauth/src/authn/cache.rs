@@ -246,26 +246,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::authn::union::tests::Fixed;
+    use crate::authn::union::tests::{Counting, Fixed};
     use crate::authn::union::TokenUnion;
-
-    /// Counts the calls reaching the wrapped authenticator.
-    struct Counting(Arc<AtomicUsize>, Fixed);
-
-    impl TokenAuthenticator for Counting {
-        fn name(&self) -> &'static str {
-            "counting"
-        }
-        fn authenticate_token(
-            &self,
-            token: &str,
-            audiences: Option<&[String]>,
-            now: OffsetDateTime,
-        ) -> Result<Option<Authenticated>, Rejection> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            self.1.authenticate_token(token, audiences, now)
-        }
-    }
 
     fn now() -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap()

@@ -109,6 +109,9 @@ impl RequestAuthenticator for RequestUnion {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
     use super::*;
     use crate::token::Rejection as TokenRejection;
     use crate::user::UserInfo;
@@ -137,6 +140,24 @@ pub(crate) mod tests {
         }
     }
 
+    /// Counts the calls reaching the wrapped authenticator.
+    pub(crate) struct Counting(pub Arc<AtomicUsize>, pub Fixed);
+
+    impl TokenAuthenticator for Counting {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        fn authenticate_token(
+            &self,
+            token: &str,
+            audiences: Option<&[String]>,
+            now: OffsetDateTime,
+        ) -> Result<Option<Authenticated>, Rejection> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            self.1.authenticate_token(token, audiences, now)
+        }
+    }
+
     fn now() -> OffsetDateTime {
         OffsetDateTime::UNIX_EPOCH
     }
@@ -159,34 +180,13 @@ pub(crate) mod tests {
         assert!(matches!(one.authenticate_token("bad", None, now()), Err(Rejection::Token { authenticator: "a", .. })));
     }
 
-    /// Counts the tokens it is asked about, and recognises none.
-    #[derive(Default)]
-    struct Asked(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-
-    impl TokenAuthenticator for Asked {
-        fn name(&self) -> &'static str {
-            "asked"
-        }
-
-        fn authenticate_token(
-            &self,
-            _token: &str,
-            _audiences: Option<&[String]>,
-            _now: OffsetDateTime,
-        ) -> Result<Option<Authenticated>, Rejection> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(None)
-        }
-    }
-
     #[test]
     fn members_after_the_first_success_are_not_asked() {
-        let asked = Asked::default();
-        let count = asked.0.clone();
-        let union = TokenUnion::new().with(Fixed("a")).with(asked);
+        let count = Arc::new(AtomicUsize::new(0));
+        let union = TokenUnion::new().with(Fixed("a")).with(Counting(count.clone(), Fixed("b")));
         assert_eq!(union.authenticate_token("good", None, now()).unwrap().unwrap().authenticator, "a");
-        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(count.load(Ordering::SeqCst), 0);
         assert!(union.authenticate_token("bad", None, now()).is_err(), "a's rejection stands");
-        assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1, "a rejection does not stop the others");
+        assert_eq!(count.load(Ordering::SeqCst), 1, "a rejection does not stop the others");
     }
 }
