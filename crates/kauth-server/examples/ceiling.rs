@@ -6,6 +6,13 @@
 //! `scripts/bench-serve.sh` runs it beside `kauth serve` with the same wrk load, so each of
 //! kauth's rows can be given as a share of what this stack can do at all on the machine.
 //!
+//! With `--typed-reviews sonic` it also does the JSON work no server answering reviews through
+//! their k8s-openapi types can skip: a TokenReview or SubjectAccessReview body (by the path's
+//! last segment) decoded into its type with sonic-rs, as kauth's typed review path does, given a
+//! fixed status and written back (`serde-json`: the same with serde_json). No authentication, no
+//! authorization, no pipeline: its rate is about the most any such server could reach here
+//! (`scripts/bench-ceiling-typed.sh`).
+//!
 //! ```text
 //! cargo run --release -p kauth-server --example ceiling -- --cert apiserver.crt --key apiserver.key --client-ca ca.crt
 //! ```
@@ -17,6 +24,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt, Either, Full, Limited};
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewStatus, UserInfo};
+use k8s_openapi::api::authorization::v1::{SubjectAccessReview, SubjectAccessReviewStatus};
 use kauth_server::api::request::MAX_BODY_BYTES;
 use kauth_server::transport::http::serve_connections;
 use kauth_server::transport::tls::{server_config, ClientCertificates};
@@ -42,6 +51,68 @@ struct Args {
     /// Port on 127.0.0.1 (0: any free one).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Decode review bodies into their k8s-openapi types and answer them typed (see above),
+    /// with this JSON library.
+    #[arg(long, value_enum)]
+    typed_reviews: Option<Json>,
+}
+
+/// The JSON library of `--typed-reviews`: sonic-rs, as kauth's typed review path, or serde_json,
+/// as the rest of kauth (to show the cost is the typed decoding, not one library's).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Json {
+    Sonic,
+    SerdeJson,
+}
+
+impl Json {
+    fn decode<T: serde::de::DeserializeOwned>(self, body: &[u8]) -> Option<T> {
+        match self {
+            Json::Sonic => sonic_rs::from_slice(body).ok(),
+            Json::SerdeJson => serde_json::from_slice(body).ok(),
+        }
+    }
+
+    fn encode(self, out: &mut Vec<u8>, value: &impl serde::Serialize) -> Option<()> {
+        match self {
+            Json::Sonic => sonic_rs::to_writer(out, value).ok(),
+            Json::SerdeJson => serde_json::to_writer(out, value).ok(),
+        }
+    }
+}
+
+/// A review's answer as a server using its k8s-openapi type must at least make it: the body
+/// decoded, a status set, the object written. `None` when the path names no review or the
+/// body is not one (the fixed body answers then).
+fn typed_answer(json: Json, path: &str, body: &[u8]) -> Option<Vec<u8>> {
+    // Sized as kauth's typed path sizes its answers (sonic-rs sets aside six bytes per byte).
+    let mut out = Vec::with_capacity(body.len().saturating_mul(6).saturating_add(1024).min(64 * 1024));
+    if path.ends_with("/tokenreviews") {
+        let mut review: TokenReview = json.decode(body)?;
+        review.status = Some(TokenReviewStatus {
+            authenticated: Some(true),
+            user: Some(UserInfo {
+                username: Some("system:serviceaccount:default:app".into()),
+                uid: Some("0f0c0ba2-4a8e-4f5e-9d2c-2b7b1c1e3a11".into()),
+                groups: Some(vec!["system:serviceaccounts".into(), "system:serviceaccounts:default".into()]),
+                extra: None,
+            }),
+            audiences: Some(vec!["https://kubernetes.default.svc.cluster.local".into()]),
+            error: None,
+        });
+        json.encode(&mut out, &review)?;
+    } else if path.ends_with("/subjectaccessreviews") {
+        let mut review: SubjectAccessReview = json.decode(body)?;
+        review.status = Some(SubjectAccessReviewStatus {
+            allowed: true,
+            reason: Some(r#"RBAC: allowed by ClusterRoleBinding "app-view" of ClusterRole "view" to ServiceAccount "app/default""#.into()),
+            ..Default::default()
+        });
+        json.encode(&mut out, &review)?;
+    } else {
+        return None;
+    }
+    Some(out)
 }
 
 // The example is an edge, like `kauth serve`: it reads the system clock for the `Date` header.
@@ -51,6 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (cert, key, ca) = (std::fs::read(&a.cert)?, std::fs::read(&a.key)?, std::fs::read(&a.client_ca)?);
     let client_certs = ClientCertificates::from_pem("client CA", &ca)?;
     let tls = Arc::new(server_config(("cert", &cert), ("key", &key), Some(&client_certs))?);
+    let typed_reviews = a.typed_reviews;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let listener = TcpListener::bind(("127.0.0.1", a.port)).await?;
@@ -59,13 +131,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             listener,
             tls,
             std::future::pending(),
-            |_connection, req: hyper::Request<hyper::body::Incoming>| async move {
-                let (_, body) = req.into_parts();
-                let _ = Limited::new(body, MAX_BODY_BYTES).collect().await;
+            move |_connection, req: hyper::Request<hyper::body::Incoming>| async move {
+                let (parts, body) = req.into_parts();
+                let collected = Limited::new(body, MAX_BODY_BYTES).collect().await;
+                let typed = match (typed_reviews, collected) {
+                    (Some(json), Ok(body)) => typed_answer(json, parts.uri.path(), &body.to_bytes()),
+                    _ => None,
+                };
+                let answer = typed.map_or_else(|| Bytes::from_static(BODY.as_bytes()), Bytes::from);
                 let resp = hyper::Response::builder()
                     .header(http::header::CONTENT_TYPE, "application/json")
                     .header(http::header::DATE, httpdate::fmt_http_date(std::time::SystemTime::now()))
-                    .body(Either::Left(Full::new(Bytes::from_static(BODY.as_bytes()))));
+                    .body(Either::Left(Full::new(answer)));
                 Ok::<_, std::convert::Infallible>(resp.expect("a fixed response's headers are valid"))
             },
         )
