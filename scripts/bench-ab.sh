@@ -63,41 +63,16 @@ done
 # The ceiling gets build A's request (the same bytes but for the token's signature).
 cp "$work/a.lua" "$work/c.lua"
 
-usage() { # usage PID -> "user system voluntary involuntary": clock ticks, and switches of all threads
-  local u s v=0 i=0 t
-  read -r u s < <(awk '{print $14, $15}' "/proc/$1/stat")
-  for t in /proc/"$1"/task/*/status; do
-    v=$((v + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t")))
-    i=$((i + $(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$t")))
-  done
-  echo "$u $s $v $i"
-}
-declare -A cpu_line
-rate() { # rate NAME -> requests/s (and, with CPU=1, the CPU line in cpu_line[NAME]); fails on a non-2xx answer
-  local out before after
-  before=$(usage "${pid[$1]}")
-  out=$( { /usr/bin/time -f "wrk-cpu %U %S %w %c" wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s "$work/$1.lua" "${url[$1]}$path"; } 2>&1)
-  after=$(usage "${pid[$1]}")
-  if grep -q "Non-2xx" <<<"$out"; then echo "error: non-2xx responses from $1" >&2; echo "$out" >&2; exit 1; fi
-  cpu_line[$1]=$(awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" '
-    /requests in/ {n = $1}
-    /^wrk-cpu/ {wu = $2; ws = $3; wv = $4; wi = $5}
-    END {
-      split(b, B, " "); split(a, A, " ")
-      printf "server %.2f + %.2f us, %.3f + %.3f switches; wrk %.2f + %.2f us, %.3f + %.3f switches",
-        (A[1] - B[1]) * 1e6 / hz / n, (A[2] - B[2]) * 1e6 / hz / n, (A[3] - B[3]) / n, (A[4] - B[4]) / n,
-        wu * 1e6 / n, ws * 1e6 / n, wv / n, wi / n
-    }' <<<"$out")
-  awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out"
+declare -A cpu_line rates
+rate() { # rate NAME: measures one server (see lib.sh's measure), into rates[NAME] and cpu_line[NAME]
+  measure "${pid[$1]}" "$work/$1.lua" "${url[$1]}$path"
+  rates[$1]=$measured_rate
+  cpu_line[$1]=$measured_cpu
 }
 for r in $(seq "$rounds"); do
-  # Not in $(...): rate sets cpu_line, which a subshell would lose.
-  rate c >"$work/rate"; c=$(<"$work/rate")
-  if [ $((r % 2)) = 1 ]; then
-    rate a >"$work/rate"; a=$(<"$work/rate"); rate b >"$work/rate"; b=$(<"$work/rate")
-  else
-    rate b >"$work/rate"; b=$(<"$work/rate"); rate a >"$work/rate"; a=$(<"$work/rate")
-  fi
+  rate c
+  if [ $((r % 2)) = 1 ]; then rate a; rate b; else rate b; rate a; fi
+  c=${rates[c]}; a=${rates[a]}; b=${rates[b]}
   printf '%s round %d: ceiling %d  A %d (%d%%)  B %d (%d%%)  B/A %s\n' "$mode" "$r" "$c" "$a" $((a * 100 / c)) "$b" \
     $((b * 100 / c)) "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", b / a}')"
   if [ "${CPU:-0}" = 1 ]; then
