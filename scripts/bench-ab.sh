@@ -11,6 +11,7 @@
 # flags to build B alone, to weigh one stage with the same binary twice: for example
 # `FLAGS_B="--authorization-mode AlwaysAllow" bash scripts/bench-ab.sh get BIN BIN` is what the
 # Node and RBAC authorizers cost a GET.
+#
 # DURATION (default 5s) and CONNECTIONS (32) as in bench-serve.sh. CPU=1 also prints, for each
 # server and for wrk, CPU microseconds (user, system) and context switches (voluntary,
 # involuntary) per request: on two shared cores, a rate is 2 cores divided by the CPU time all
