@@ -536,20 +536,60 @@ fn a_restart_leaves_a_default_role_whose_rules_differ_only_in_form() {
     assert_eq!(cluster_role_events_since(&s, &revision), modified(&[]));
 }
 
-#[test]
-#[ignore = "kauth differs from Kubernetes: a deletecollection of ClusterRoles feeding the same aggregated \
-            role is refused 409 (each deleted role's aggregation is computed apart, and the updates of the \
-            aggregated role conflict in the one commit); kube-controller-manager re-aggregates afterwards"]
-fn kubernetes_deletes_a_collection_of_roles_aggregated_into_the_same_role() {
-    let s = server();
-    let view = rules_of(&s, "view");
+/// Creates ClusterRoles `w1` and `w2`, each granting `get` on a resource of its own name and
+/// aggregated into `view`, with `metadata` merged into each one's; checks that `view` gained
+/// both rules. Returns `view`'s rules from before.
+fn two_roles_aggregated_into_view(s: &Server, metadata: Value) -> Vec<Value> {
+    let view = rules_of(s, "view");
     for name in ["w1", "w2"] {
         let labels = json!({"rbac.authorization.k8s.io/aggregate-to-view": "true", "example.com/batch": "1"});
         let rules = json!([{"apiGroups": ["example.com"], "resources": [name], "verbs": ["get"]}]);
-        s.admin(Method::POST, &format!("{RBAC}/clusterroles"), Some(cluster_role(name, labels, rules)), 201);
+        let mut role = cluster_role(name, labels, rules);
+        for (k, v) in metadata.as_object().unwrap() {
+            role["metadata"][k] = v.clone();
+        }
+        s.admin(Method::POST, &format!("{RBAC}/clusterroles"), Some(role), 201);
     }
-    s.admin(Method::DELETE, &format!("{RBAC}/clusterroles?labelSelector=example.com%2Fbatch%3D1"), None, 200);
-    assert_eq!(rules_of(&s, "view"), view);
+    assert_eq!(rules_of(s, "view").len(), view.len() + 2, "both aggregated into view");
+    view
+}
+
+/// Both roles of [`two_roles_aggregated_into_view`] are gone, and `view` has its rules of
+/// before: neither deleted role's rules are left in it.
+fn both_gone_and_view_as_before(s: &Server, view: &[Value]) {
+    for name in ["w1", "w2"] {
+        s.admin(Method::GET, &format!("{RBAC}/clusterroles/{name}"), None, 404);
+    }
+    assert_eq!(rules_of(s, "view"), view);
+}
+
+/// `kubectl delete clusterroles -l ...` over several roles aggregated into one: Kubernetes deletes
+/// them all and its controller re-aggregates; kauth recomputes the aggregated role once, without
+/// all of them, in the same commit (each role's own recomputation made two updates of one role,
+/// a 409).
+#[test]
+fn kubernetes_deletes_a_collection_of_roles_aggregated_into_the_same_role() {
+    let s = server();
+    let view = two_roles_aggregated_into_view(&s, json!({}));
+    let deleted =
+        s.admin(Method::DELETE, &format!("{RBAC}/clusterroles?labelSelector=example.com%2Fbatch%3D1"), None, 200);
+    assert_eq!(deleted["kind"], "ClusterRoleList");
+    assert_eq!(deleted["items"].as_array().unwrap().len(), 2);
+    both_gone_and_view_as_before(&s, &view);
+}
+
+/// The garbage collector deleting several ClusterRoles aggregated into one role (their owner
+/// deleted): the aggregated role loses all their rules, not just the first one's.
+#[test]
+fn roles_the_garbage_collector_deletes_leave_the_aggregated_role_together() {
+    let s = server();
+    let owner =
+        s.admin(Method::POST, &format!("{RBAC}/clusterroles"), Some(cluster_role("owner", json!({}), json!([]))), 201);
+    let owned_by = json!([{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "name": "owner",
+                           "uid": owner["metadata"]["uid"]}]);
+    let view = two_roles_aggregated_into_view(&s, json!({"ownerReferences": owned_by}));
+    s.admin(Method::DELETE, &format!("{RBAC}/clusterroles/owner"), None, 200);
+    both_gone_and_view_as_before(&s, &view);
 }
 
 /// The root CA publisher: `kube-root-ca.crt` comes back right after it is deleted (alone or with

@@ -13,7 +13,7 @@ use crate::api::status::ApiError;
 use crate::registry::Change;
 use crate::state::State;
 
-/// The ClusterRole write about to be committed, seen in place of what is stored.
+/// The ClusterRole writes about to be committed, seen in place of what is stored.
 #[derive(Debug)]
 pub enum Pending<'a> {
     /// None: the ClusterRoles as stored (to check they are in step).
@@ -21,16 +21,19 @@ pub enum Pending<'a> {
     /// This ClusterRole is about to be created or replaced. When it aggregates, its rules are set
     /// here, in place (only when they differ from what it carries).
     Write(&'a mut Value),
-    /// The ClusterRole of this name is about to be deleted.
-    Delete(&'a str),
+    /// The ClusterRoles of these names are about to be deleted, all in one commit (one delete,
+    /// a collection's, and the garbage collector's): each aggregated role is recomputed once
+    /// without all of them.
+    Delete(&'a [&'a str]),
 }
 
 impl Pending<'_> {
-    fn name(&self) -> Option<&str> {
+    /// Whether the stored ClusterRole `name` is replaced or deleted by this write.
+    fn replaces(&self, name: &str) -> bool {
         match self {
-            Pending::Nothing => None,
-            Pending::Write(v) => Some(meta_str(v, "name")),
-            Pending::Delete(name) => Some(name),
+            Pending::Nothing => false,
+            Pending::Write(v) => meta_str(v, "name") == name,
+            Pending::Delete(names) => names.contains(&name),
         }
     }
 }
@@ -41,13 +44,8 @@ impl Pending<'_> {
 pub fn aggregate(state: &State, mut pending: Pending<'_>) -> Result<Vec<Change>, ApiError> {
     let crt = resources::by_kind(resources::RBAC_GROUP, "ClusterRole")
         .ok_or_else(|| ApiError::internal("no ClusterRole resource"))?;
-    let pending_name = pending.name().map(str::to_owned);
-    let stored: Vec<_> = state
-        .registry
-        .list(crt, "")
-        .into_iter()
-        .filter(|r| Some(r.names().name.as_str()) != pending_name.as_deref())
-        .collect();
+    let stored: Vec<_> =
+        state.registry.list(crt, "").into_iter().filter(|r| !pending.replaces(&r.names().name)).collect();
     let mut roles: Vec<ClusterRole> = stored.iter().map(|r| typed(&r.value())).collect::<Result<_, _>>()?;
     if let Pending::Write(v) = &pending {
         roles.push(typed(v)?);

@@ -257,8 +257,9 @@ pub fn validate_update(rt: &'static ResourceType, old: &Value, new: &Value) -> R
     Ok(())
 }
 
-/// What else goes (or changes) when `obj` is deleted: a namespace's objects, a ServiceAccount's
-/// token Secrets, a ClusterRole's rules from the roles that aggregated it.
+/// What else goes when `obj` is deleted: a namespace's objects, a ServiceAccount's token
+/// Secrets. (The roles that aggregated a deleted ClusterRole change once per commit, in
+/// [`reaggregate_after_deletes`].)
 pub fn cascade_delete(state: &State, rt: &'static ResourceType, obj: &Value) -> Vec<Change> {
     let mut out = Vec::new();
     match rt.kind {
@@ -285,18 +286,37 @@ pub fn cascade_delete(state: &State, rt: &'static ResourceType, obj: &Value) -> 
                 }
             }
         }
-        "ClusterRole" => {
-            let name = meta_str(obj, "name");
-            match aggregation::aggregate(state, Pending::Delete(name)) {
-                Ok(changes) => out.extend(changes),
-                // Only a stored ClusterRole that no longer decodes gets here (every write is
-                // decoded first); its writes fail the same way, and say so to their client.
-                Err(e) => tracing::error!(clusterrole = name, "aggregating without it: {}", e.message),
-            }
-        }
         _ => {}
     }
     out
+}
+
+/// The aggregated ClusterRoles whose rules change when the ClusterRoles that `changes` deletes
+/// are gone: recomputed once for the whole commit, so that deleting several roles aggregated
+/// into one (`kubectl delete clusterroles -l ...`) updates that role once, without all of them.
+/// Empty when `changes` deletes no ClusterRole.
+pub fn reaggregate_after_deletes(state: &State, changes: &[Change]) -> Vec<Change> {
+    let deleted: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Delete(rt, _, name, _) if rt.group == resources::RBAC_GROUP && rt.kind == "ClusterRole" => {
+                Some(name.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    if deleted.is_empty() {
+        return Vec::new();
+    }
+    match aggregation::aggregate(state, Pending::Delete(&deleted)) {
+        Ok(changes) => changes,
+        // Only a stored ClusterRole that no longer decodes gets here (every write is decoded
+        // first); its writes fail the same way, and say so to their client.
+        Err(e) => {
+            tracing::error!(clusterroles = ?deleted, "aggregating without them: {}", e.message);
+            Vec::new()
+        }
+    }
 }
 
 fn rt_of(kind: &str) -> Result<&'static ResourceType, ApiError> {

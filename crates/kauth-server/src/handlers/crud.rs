@@ -460,6 +460,7 @@ fn delete(
     let mut changes = vec![Change::Delete(rt, ns.to_owned(), info.name.clone(), Some(rv.unwrap_or(current.revision)))];
     changes.extend(controllers::cascade_delete(state, rt, &current_value));
     garbage_collector::collect(state, &mut changes, &[rt.key(ns, &info.name)], propagation)?;
+    changes.extend(controllers::reaggregate_after_deletes(state, &changes));
     if is_dry_run(req)? {
         return Ok(Response::json(200, &current_value));
     }
@@ -494,6 +495,7 @@ fn delete_collection(
         changes.extend(controllers::cascade_delete(state, rt, v));
     }
     garbage_collector::collect(state, &mut changes, &primary, propagation)?;
+    changes.extend(controllers::reaggregate_after_deletes(state, &changes));
     if !changes.is_empty() && !is_dry_run(req)? {
         let touched = touched(&changes);
         state.registry.commit(changes)?;
